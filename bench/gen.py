@@ -1,0 +1,42 @@
+"""Generate a realistic backfill CSV for benchmarks.
+
+Usage: python bench/gen.py ROWS OUT.csv
+
+Columns: the three ``_cio_`` columns plus six data columns (strings, ints,
+floats, some empty, some quoted with commas). Timestamps are 2-3 years old, so
+nothing falls in the 72-hour window.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+
+PLANS = ["free", "pro", "team", "enterprise", "starter"]
+CITIES = ['"Portland, OR"', '"Austin, TX"', "Berlin", "Lyon", '"Paris, France"', "Oslo", ""]
+NAMES = ["purchase", "signup", "page_view", "trial_started", "invoice_paid"]
+
+
+def main() -> None:
+    rows, out = int(sys.argv[1]), sys.argv[2]
+    rnd = random.Random(42)
+    base = 1_640_000_000
+    with open(out, "w", encoding="utf-8", newline="") as f:
+        f.write("_cio_customer_id,_cio_name,_cio_timestamp,plan,city,amount,quantity,note,coupon\n")
+        lines = []
+        for i in range(rows):
+            amount = f"{rnd.randint(1, 99999) / 100}" if i % 7 else ""
+            note = '"bought 2, returned 1"' if i % 13 == 0 else f"order {i}"
+            coupon = "" if i % 3 else f"C{rnd.randint(100, 999)}"
+            lines.append(
+                f"user{rnd.randint(1, 200000)},{NAMES[i % 5]},{base + i * 37},"
+                f"{PLANS[i % 5]},{CITIES[i % 7]},{amount},{rnd.randint(1, 20)},{note},{coupon}\n"
+            )
+            if len(lines) == 10000:
+                f.writelines(lines)
+                lines.clear()
+        f.writelines(lines)
+
+
+if __name__ == "__main__":
+    main()

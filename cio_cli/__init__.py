@@ -1,0 +1,3 @@
+"""cio: backfill events into Customer.io from CSV files, safely and fast."""
+
+__version__ = "0.1.0"

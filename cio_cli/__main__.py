@@ -1,0 +1,3 @@
+from cio_cli.cli import main
+
+main()

@@ -1,0 +1,62 @@
+"""The one error tree of cio. Each error carries its exit code and a hint.
+
+    CioError                      exit code, message, hint
+    ├── UsageError           2    bad flags, missing credentials
+    ├── UnimportableError    3    the file cannot be imported at all
+    ├── InvalidEventError    3    send-event: the event breaks a rule
+    ├── RefusedError         4    events in the 72-hour window, not allowed
+    ├── AbortError           5    credentials refused, API unreachable
+    └── InterruptedError_  130    Ctrl-C
+
+The CLI turns them into ``error: ... / hint: ...`` (or a JSON object) in one
+place. Messages never contain a credential.
+"""
+
+from __future__ import annotations
+
+
+class CioError(Exception):
+    """Base of every error cio reports to a user."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(CioError):
+    """Bad flags or missing credentials (exit 2)."""
+
+    exit_code = 2
+
+
+class UnimportableError(CioError):
+    """The file cannot be imported at all; nothing is sent (exit 3)."""
+
+    exit_code = 3
+
+
+class InvalidEventError(CioError):
+    """send-event: the event breaks a rule (exit 3)."""
+
+    exit_code = 3
+
+
+class RefusedError(CioError):
+    """Events in the campaign-trigger window were not allowed (exit 4)."""
+
+    exit_code = 4
+
+
+class AbortError(CioError):
+    """Credentials refused or the API unreachable (exit 5)."""
+
+    exit_code = 5
+
+
+class InterruptedError_(CioError):
+    """The user pressed Ctrl-C (exit 130)."""
+
+    exit_code = 130
