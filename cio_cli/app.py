@@ -1,0 +1,185 @@
+"""Runs ``validate`` and ``import``: open, check, scan, decide, emit, summarise.
+
+Knows nothing of Typer: the CLI builds an ``ImportPlan`` and calls ``run``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Protocol
+
+import orjson
+
+from cio_cli.batches import Request
+from cio_cli.errors import RefusedError, UsageError
+from cio_cli.pipeline import Counts, Emit, InputFile, emit, open_input, scan
+from cio_cli.report import Reporter, Summary
+from cio_cli.rules import ReadOptions
+from cio_cli.source import spool_stdin
+
+STDIN_REJECTS = "stdin.rejects.csv"
+
+
+@dataclass
+class ImportPlan:
+    """Everything ``validate`` and ``import`` were asked to do."""
+
+    command: str
+    paths: list[str]
+    read: ReadOptions
+    dry_run: bool = True
+    out: Path | None = None
+    rejects: Path | None = None
+    allow_recent: bool = False
+    skip_recent: bool = False
+    batch_bytes: int = 475_000
+    clock: Callable[[], float] = field(default=time.time)
+
+
+class Sink(Protocol):
+    """Where pass 2's requests go: a file of bodies, or the API."""
+
+    def send(self, req: Request, counts: Counts) -> None:
+        """Deliver one request and count what happened to its rows."""
+
+    def close(self) -> None:
+        """Wait for everything under way; release resources."""
+
+
+class DryRunSink:
+    """Counts what would be sent; with ``--out``, writes each request as a JSON line."""
+
+    def __init__(self, out: IO[bytes] | None) -> None:
+        self.out = out
+
+    def send(self, req: Request, counts: Counts) -> None:
+        """Write the request line (if asked) and count its rows as sent."""
+        if self.out is not None:
+            if req.path.startswith("/api/v2/"):
+                self.out.write(req.body + b"\n")
+            else:
+                line = {"path": req.path, "body": orjson.Fragment(req.body)}
+                self.out.write(orjson.dumps(line) + b"\n")
+        counts.sent += req.events.height
+
+    def close(self) -> None:
+        """Nothing under way."""
+
+
+def _rejects_path(arg: str, plan: ImportPlan) -> Path:
+    if plan.rejects is not None:
+        return plan.rejects
+    if arg == "-":
+        return Path.cwd() / STDIN_REJECTS
+    return Path(arg).with_name(Path(arg).name + ".rejects.csv")
+
+
+def _open_all(plan: ImportPlan, stack: ExitStack) -> list[InputFile]:
+    if plan.rejects is not None and len(plan.paths) > 1:
+        raise UsageError("--rejects takes one input file", "leave it out: each file gets"
+                         " <file>.rejects.csv beside it")  # fmt: skip
+    inputs = []
+    for arg in plan.paths:
+        path = Path(arg)
+        if arg == "-":
+            path = spool_stdin()
+            stack.callback(path.unlink, missing_ok=True)
+        elif not path.is_file():
+            raise UsageError(f"no such file: {arg}", "check the path")
+        shown = "-" if arg == "-" else arg
+        inputs.append(open_input(path, shown, _rejects_path(arg, plan), plan.read))
+    return inputs
+
+
+def _window_note(recent: int, rows: list[int]) -> str:
+    first = ", ".join(str(r) for r in rows)
+    more = ", ..." if recent > len(rows) else ""
+    return (
+        f"{recent:,} event(s) have no timestamp or one within the last 72 hours"
+        f" (rows {first}{more}): they can trigger live campaigns and send real messages"
+    )
+
+
+def decide_window(plan: ImportPlan, recent: int, rows: list[int],
+                  confirm: Callable[[str], bool] | None, reporter: Reporter) -> None:  # fmt: skip
+    """Refuse a real import with recent events unless allowed, skipped or confirmed."""
+    if recent == 0 or plan.dry_run or plan.command == "validate":
+        return
+    if plan.allow_recent or plan.skip_recent:
+        return
+    note = _window_note(recent, rows)
+    if confirm is not None:
+        reporter.note(note)
+        if confirm(f"Send these {recent:,} event(s) now?"):
+            return
+        raise RefusedError("nothing sent: you chose not to send events in the window",
+                           "pass --skip-recent to send the rest, or --allow-recent")  # fmt: skip
+    raise RefusedError(f"nothing sent: {note}",
+                       "pass --allow-recent to send them, or --skip-recent to leave them out"
+                       " (they go to the rejects file, to send later)")  # fmt: skip
+
+
+@contextmanager
+def _out_file(path: Path | None) -> Iterator[IO[bytes] | None]:
+    if path is None:
+        yield None
+        return
+    with open(path, "wb") as f:
+        yield f
+
+
+def run(plan: ImportPlan, reporter: Reporter, sink_factory: Callable[[], Sink] | None = None,
+        confirm: Callable[[str], bool] | None = None) -> Summary:  # fmt: skip
+    """Run a whole validate or import; errors propagate as CioError."""
+    started = time.monotonic()
+    now = int(plan.clock())
+    total = Counts()
+    with ExitStack() as stack:
+        inputs = _open_all(plan, stack)
+        recent, recent_rows = 0, []
+        for inp in inputs:
+            with reporter.progress(inp.source.size) as shown:
+                found = scan(inp, plan.read, now, lambda p, b, c: shown.update(p, b, c))
+            recent += found.recent
+            recent_rows += [r for r in found.recent_rows][: 5 - len(recent_rows)]
+        decide_window(plan, recent, recent_rows, confirm, reporter)
+        out = stack.enter_context(_out_file(plan.out))
+        sink: Sink = DryRunSink(out) if sink_factory is None else sink_factory()
+        how = Emit(now=now, batch_bytes=plan.batch_bytes, skip_recent=plan.skip_recent,
+                   phase="sending" if sink_factory else "checking")  # fmt: skip
+        for inp in inputs:
+            counts = Counts()
+            with reporter.progress(inp.source.size) as shown:
+                for req in emit(inp, plan.read, how, counts, lambda p, b, c: shown.update(p, b, c)):
+                    sink.send(req, counts)
+                sink.close()
+            total.add(counts)
+    return _summary(plan, inputs, total, recent_rows, time.monotonic() - started)
+
+
+def _summary(plan: ImportPlan, inputs: list[InputFile], total: Counts, recent_rows: list[int],
+             duration: float) -> Summary:  # fmt: skip
+    problems = total.rejected + total.skipped_recent
+    rejects = [str(i.rejects_path) for i in inputs if i.rejects_written]
+    notes = [f"row {row}: {reason}" for row, reason in total.samples]
+    if total.rejected > len(total.samples):
+        notes.append(f"... and {total.rejected - len(total.samples):,} more rejected row(s)")
+    if rejects:
+        notes.append(f"rejected and skipped rows are in {', '.join(rejects)}")
+    if total.recent and (plan.dry_run or plan.command == "validate"):
+        notes.append(_window_note(total.recent, recent_rows) + "; a real import asks first,"
+                     " or takes --allow-recent / --skip-recent")  # fmt: skip
+    return Summary(
+        command=plan.command,
+        files=[i.shown for i in inputs],
+        counts=total,
+        rejects_files=rejects,
+        dry_run=plan.dry_run or plan.command == "validate",
+        duration_s=duration,
+        exit_code=1 if problems else 0,
+        notes=notes,
+    )

@@ -1,0 +1,121 @@
+"""Duplicate detection and packing ops into request bodies under the size limits.
+
+``Seen`` keeps an 8-byte fingerprint per distinct event, the one thing that
+grows with the file: sorted runs of UInt64 merged like a log-structured tree,
+so checking a chunk costs a binary search per run.
+
+``Packer`` fills ``{"batch":[...]}`` bodies greedily, in file order, each at
+most ``batch_bytes`` long; an op over 32,000 bytes, or too big for any batch,
+becomes a v1 request of its own.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import polars as pl
+
+from cio_cli.events import v1_body
+
+MAX_OP_BYTES = 32_000
+BATCH_OVERHEAD = len(b'{"batch":[]}')
+BATCH_PATH = "/api/v2/batch"
+
+
+class Seen:
+    """A set of 64-bit fingerprints kept as a few sorted runs."""
+
+    def __init__(self) -> None:
+        self.runs: list[pl.Series] = []
+
+    def first_seen(self, fps: pl.Series) -> pl.Series:
+        """Mark each fingerprint not seen before (nor earlier in ``fps``); remember them."""
+        fresh = fps.is_first_distinct()
+        for run in self.runs:
+            at = run.search_sorted(fps).clip(0, len(run) - 1)
+            fresh = fresh & (run.gather(at) != fps)
+        new = fps.filter(fresh).sort()
+        if len(new):
+            self.runs.append(new)
+            while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
+                last = self.runs.pop()
+                self.runs[-1] = pl.concat([self.runs[-1], last]).sort()
+        return fresh
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self.runs)
+
+
+@dataclass
+class Request:
+    """One request: its path and body, and the events (raw cells, ``_row``) it carries."""
+
+    path: str
+    body: bytes
+    events: pl.DataFrame
+
+    @property
+    def rows(self) -> list[int]:
+        """The record numbers of the rows in this request, in op order."""
+        return self.events.get_column("_row").to_list()
+
+
+class Packer:
+    """Greedy packing of ops, in file order, into batch bodies and lone v1 requests."""
+
+    def __init__(self, batch_bytes: int) -> None:
+        self.batch_bytes = batch_bytes
+        self.limit = min(MAX_OP_BYTES, batch_bytes - BATCH_OVERHEAD)
+        self._pending: pl.DataFrame | None = None
+
+    def add(self, events: pl.DataFrame) -> Iterator[Request]:
+        """Take encoded events (``_op``, ``_row``, ...); yield every request now full."""
+        size = pl.col("_op").str.len_bytes()
+        for event in events.filter(size > self.limit).iter_rows(named=True):
+            yield self._v1(event, events)
+        events = events.filter(size <= self.limit)
+        if self._pending is not None:
+            events = pl.concat([self._pending, events], how="vertical_relaxed")
+        ends = _cumulative(events)
+        start = 0
+        while start < len(ends):
+            stop = _fill(ends, start, self.batch_bytes)
+            if stop == len(ends):
+                break
+            yield self._batch(events.slice(start, stop - start))
+            start = stop
+        self._pending = events.slice(start) if start < len(ends) else None
+
+    def finish(self) -> Iterator[Request]:
+        """Yield the last, partly filled batch."""
+        if self._pending is not None and self._pending.height:
+            yield self._batch(self._pending)
+        self._pending = None
+
+    def _batch(self, events: pl.DataFrame) -> Request:
+        joined = events.get_column("_op").str.join(",").item()
+        body = ('{"batch":[' + joined + "]}").encode()
+        return Request(BATCH_PATH, body, events)
+
+    def _v1(self, event: dict[str, object], events: pl.DataFrame) -> Request:
+        ident = str(event["_cid"])
+        ts = event["_ts"]
+        body = v1_body(str(event["_name"]), str(event["_data"]), ts if isinstance(ts, int) else None,
+                       str(event["_id"]))  # fmt: skip
+        path = f"/api/v1/customers/{quote(ident, safe='')}/events"
+        return Request(path, body, events.filter(pl.col("_row") == event["_row"]))
+
+
+def _cumulative(events: pl.DataFrame) -> list[int]:
+    """Running body size after each op: ops plus one comma each."""
+    return events.select((pl.col("_op").str.len_bytes() + 1).cum_sum()).to_series().to_list()
+
+
+def _fill(ends: list[int], start: int, batch_bytes: int) -> int:
+    """The end (exclusive) of the fullest batch starting at ``start``."""
+    before = ends[start - 1] if start else 0
+    budget = batch_bytes - BATCH_OVERHEAD + 1 + before
+    return max(start + 1, bisect.bisect_right(ends, budget, lo=start))

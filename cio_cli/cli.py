@@ -1,0 +1,189 @@
+"""The ``cio`` command: Typer wiring only. Options become a plan; errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from cio_cli.app import ImportPlan, run
+from cio_cli.errors import CioError, UsageError
+from cio_cli.report import Reporter, ask
+from cio_cli.rules import Identifier, ReadOptions, Unit
+
+EXIT_CODES = """\
+Exit codes: 0 every row sent (import) or no invalid row (validate);
+1 finished, but some rows were rejected, skipped or undeliverable (see the rejects file);
+2 usage: bad flags, missing credentials;
+3 the file cannot be imported at all (columns, encoding, mixed identifiers), nothing sent;
+4 refused: events in the 72-hour window without --allow-recent/--skip-recent, nothing sent;
+5 aborted: credentials refused or the API unreachable after retries, journal kept;
+130 interrupted, journal kept.
+
+Environment: CIO_SITE_ID, CIO_API_KEY (Track API credentials), CIO_REGION (us|eu),
+CIO_BASE_URL (overrides the host)."""
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    help="Backfill events into Customer.io from CSV files, and send single events.",
+    epilog=EXIT_CODES,
+)
+
+T = TypeVar("T")
+
+Files = Annotated[list[str], typer.Argument(help="CSV files (.csv, .csv.gz), or - for stdin.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress display.")]
+RejectsOpt = Annotated[
+    Path | None, typer.Option("--rejects", help="Rejects file (default <input>.rejects.csv).")
+]
+IdentifierOpt = Annotated[
+    str, typer.Option("--identifier", help="auto|id|email: how _cio_customer_id is sent.")
+]
+UnitOpt = Annotated[
+    str, typer.Option("--timestamp-unit", help="auto|s|ms: how numeric timestamps are read.")
+]
+TzOpt = Annotated[
+    str | None, typer.Option("--assume-tz", help="Zone for timestamps without one, e.g. UTC.")
+]
+TypesOpt = Annotated[str, typer.Option("--types", help="auto|string: infer data types or not.")]
+TypeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--type", help="COLUMN=string|int|float|bool|json (repeatable)."),
+]
+EncodingOpt = Annotated[str, typer.Option("--encoding", help="Text encoding of the input.")]
+SemanticOpt = Annotated[
+    bool, typer.Option("--allow-semantic", help="Allow events that delete or change people.")
+]
+
+
+def _choice(value: str, allowed: tuple[str, ...], flag: str) -> str:
+    if value not in allowed:
+        raise UsageError(f"{flag} {value!r} is not one of {'|'.join(allowed)}")
+    return value
+
+
+def _overrides(pairs: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        col, sep, kind = pair.rpartition("=")
+        if not sep or not col:
+            raise UsageError(f"--type {pair!r} is not COLUMN=TYPE", "for example --type zip=string")
+        out[col] = kind
+    return out
+
+
+def _read_options(identifier: str, unit: str, assume_tz: str | None, types: str,
+                  type_: list[str] | None, encoding: str, semantic: bool) -> ReadOptions:  # fmt: skip
+    ident: Identifier = _choice(identifier, ("auto", "id", "email"), "--identifier")  # type: ignore[assignment]
+    tunit: Unit = _choice(unit, ("auto", "s", "ms"), "--timestamp-unit")  # type: ignore[assignment]
+    kinds = _choice(types, ("auto", "string"), "--types")
+    return ReadOptions(identifier=ident, timestamp_unit=tunit, assume_tz=assume_tz,
+                       types="string" if kinds == "string" else "auto",
+                       type_overrides=_overrides(type_), encoding=encoding,
+                       allow_semantic=semantic)  # fmt: skip
+
+
+def _guard(command: str, reporter: Reporter, body: Callable[[], int]) -> None:
+    """Run a command; turn every CioError into its message and exit code, in one place."""
+    try:
+        code = body()
+    except CioError as exc:
+        reporter.error(exc)
+        if reporter.json_mode:
+            reporter.error_json(command, exc)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        reporter.console.print("interrupted", markup=False)
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
+
+
+@app.command(epilog=EXIT_CODES)
+def validate(
+    files: Files,
+    rejects: RejectsOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    identifier: IdentifierOpt = "auto",
+    timestamp_unit: UnitOpt = "auto",
+    assume_tz: TzOpt = None,
+    types: TypesOpt = "auto",
+    type_: TypeOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    allow_semantic: SemanticOpt = False,
+) -> None:
+    """Check CSV files and report what would be sent; send nothing."""
+    reporter = Reporter(json, quiet)
+
+    def body() -> int:
+        opts = _read_options(identifier, timestamp_unit, assume_tz, types, type_, encoding,
+                             allow_semantic)  # fmt: skip
+        plan = ImportPlan("validate", files, opts, rejects=rejects)
+        summary = run(plan, reporter)
+        reporter.summary(summary)
+        return summary.exit_code
+
+    _guard("validate", reporter, body)
+
+
+@app.command("import", epilog=EXIT_CODES)
+def import_(
+    files: Files,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and build, send nothing.")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="With --dry-run: write every request, one JSON line each.")
+    ] = None,
+    rejects: RejectsOpt = None,
+    allow_recent: Annotated[
+        bool, typer.Option("--allow-recent", help="Send events in the 72-hour window.")
+    ] = False,
+    skip_recent: Annotated[
+        bool, typer.Option("--skip-recent", help="Leave events in the 72-hour window out.")
+    ] = False,
+    batch_bytes: Annotated[int, typer.Option("--batch-bytes", help="Largest request body.")] = 475_000,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    identifier: IdentifierOpt = "auto",
+    timestamp_unit: UnitOpt = "auto",
+    assume_tz: TzOpt = None,
+    types: TypesOpt = "auto",
+    type_: TypeOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    allow_semantic: SemanticOpt = False,
+) -> None:
+    """Validate CSV files, then send their events to Customer.io."""
+    reporter = Reporter(json, quiet)
+
+    def body() -> int:
+        opts = _read_options(identifier, timestamp_unit, assume_tz, types, type_, encoding,
+                             allow_semantic)  # fmt: skip
+        if allow_recent and skip_recent:
+            raise UsageError("--allow-recent and --skip-recent contradict each other")
+        if out is not None and not dry_run:
+            raise UsageError("--out goes with --dry-run", "add --dry-run to write the requests")
+        if not 1000 <= batch_bytes <= 500_000:
+            raise UsageError("--batch-bytes must be between 1000 and 500000",
+                             "Customer.io takes requests under 500 KB")  # fmt: skip
+        plan = ImportPlan("import", files, opts, dry_run=dry_run, out=out, rejects=rejects,
+                          allow_recent=allow_recent, skip_recent=skip_recent,
+                          batch_bytes=batch_bytes)  # fmt: skip
+        if not dry_run:
+            raise UsageError("sending is not built yet", "use --dry-run")
+        confirm = ask if sys.stdin.isatty() and sys.stderr.isatty() else None
+        summary = run(plan, reporter, confirm=confirm)
+        reporter.summary(summary)
+        return summary.exit_code
+
+    _guard("import", reporter, body)
+
+
+def main() -> None:
+    """Entry point of the ``cio`` console script."""
+    app()

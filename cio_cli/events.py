@@ -1,0 +1,144 @@
+"""Events as JSON, built column-wise: data, dedup ids, fingerprints, ops.
+
+Every event's ``id`` is a ULID. From ``_cio_id`` when given; otherwise derived:
+the 48-bit time part is the event timestamp in milliseconds (0 without one),
+the 80 random bits are the first 80 bits of SHA-256 over the UTF-8 bytes of
+the canonical event, the compact JSON array ``[name, kind, value, timestamp or
+null, data]`` with ``data`` exactly as sent (keys sorted, no spaces, non-ASCII
+as is). The same row gives the same id on every run and machine, so Customer.io
+drops a re-sent event as a duplicate. The dedup fingerprint is the next 64
+bits of the same hash (with a given ``_cio_id`` appended to the hashed text).
+"""
+
+from __future__ import annotations
+
+import orjson
+import polars as pl
+import polars_hash as plh
+
+from cio_cli.rules import Layout, typed_value
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+PAIRS = pl.Series("pairs", [CROCKFORD[i >> 5] + CROCKFORD[i & 31] for i in range(1024)])
+QUADS = pl.select(
+    pl.concat_str(
+        PAIRS.gather(pl.int_range(0, 1 << 20, eager=True) // 1024),
+        PAIRS.gather(pl.int_range(0, 1 << 20, eager=True) % 1024),
+    )
+).to_series()  # the four Crockford characters of every 20-bit number
+
+
+NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
+
+
+def json_string(expr: pl.Expr) -> pl.Expr:
+    """The JSON string literal of a text column (quotes and escapes included)."""
+    return pl.struct(expr.alias("")).struct.json_encode().str.slice(4).str.strip_suffix("}")
+
+
+def _plain_columns(df: pl.DataFrame, cols: list[str]) -> set[str]:
+    """The columns of ``cols`` whose cells need no JSON escaping in this chunk."""
+    if not cols or df.height == 0:
+        return set(cols)
+    found = df.select(pl.col(c).str.contains(NEEDS_ESCAPE).any().alias(c) for c in cols).row(0)
+    return {c for c, escape in zip(cols, found, strict=True) if not escape}
+
+
+def _string_pieces(col: str, plain: set[str], before: str = "", after: str = "") -> list[pl.Expr]:
+    """Pieces of ``before + JSON string of col + after`` for one flat ``concat_str``."""
+    if col in plain:
+        return [pl.lit(before + '"'), pl.col(col), pl.lit('"' + after)]
+    return [pl.lit(before), json_string(pl.col(col)), pl.lit(after)]
+
+
+def _value(col: str, kind: str) -> pl.Expr:
+    """The JSON of a non-string cell."""
+    cell = pl.col(col)
+    if kind in ("number", "bool"):
+        return cell
+    if kind == "reserved_number":
+        return cell.str.strip_chars()
+    if kind.startswith("as_"):
+        return typed_value(cell, kind.removeprefix("as_"))
+    return pl.col(f"_j_{col}")  # json
+
+
+def data_pieces(
+    lay: Layout, types: dict[str, str], plain: set[str], full_cols: set[str]
+) -> list[pl.Expr]:
+    """Pieces of the event data as ``,"k1":v1,"k2":v2`` (keys sorted, empty cells left out).
+
+    Concatenate them with ``ignore_nulls=True``: a fragment for an empty cell
+    is null and drops out. The text starts with a comma (unless empty); drop it.
+    ``full_cols`` have no empty cell in this chunk, so their pieces go inline.
+    """
+    pieces: list[pl.Expr] = []
+    for col, key in lay.data:
+        prefix = "," + orjson.dumps(key).decode() + ":"
+        if types[col] == "string":
+            parts = _string_pieces(col, plain, prefix)
+        else:
+            parts = [pl.lit(prefix), _value(col, types[col])]
+        pieces += parts if col in full_cols else [pl.concat_str(parts)]
+    return pieces
+
+
+def _quad(value: pl.Expr) -> pl.Expr:
+    """Four Crockford base32 characters of a number below 2**20."""
+    return pl.lit(QUADS).gather(value.cast(pl.UInt32))
+
+
+def _ulid(hex_digest: pl.Expr) -> pl.Expr:
+    """A ULID: 48-bit time (ms) then the first 80 bits of the hash, Crockford base32."""
+    millis = pl.col("_ts").fill_null(0) * 1000  # 48 bits in a 50-bit, 10-character field
+    parts = [
+        pl.lit(PAIRS).gather((millis // (1 << 40)).cast(pl.UInt32)),
+        _quad(millis // (1 << 20) % (1 << 20)),
+        _quad(millis % (1 << 20)),
+    ]
+    parts += [_quad(hex_digest.str.slice(5 * i, 5).str.to_integer(base=16)) for i in range(4)]
+    return pl.concat_str(parts)
+
+
+def encode(df: pl.DataFrame, lay: Layout, types: dict[str, str]) -> pl.DataFrame:
+    """Add ``_data`` (the data object's JSON), ``_id``, ``_fp`` (UInt64) and ``_op``."""
+    strings = [col for col, _ in lay.data if types[col] == "string"]
+    plain = _plain_columns(df, [*strings, "_name", "_cid"])
+    full = {c for c, _ in lay.data if types[c] in ("string", "number", "bool")
+            and df.get_column(c).null_count() == 0}  # fmt: skip
+    inner = pl.concat_str(data_pieces(lay, types, plain, full), ignore_nulls=True)
+    df = df.with_columns(_inner=inner.str.slice(1), _tstext=pl.col("_ts").cast(pl.String))
+    ident = [pl.lit('{"'), pl.col("_kind"), *_string_pieces("_cid", plain, '":', "}")]
+    name = _string_pieces("_name", plain, ',"name":')
+    canon = [pl.lit("["), *_string_pieces("_name", plain), pl.lit(',"'), pl.col("_kind"),
+             *_string_pieces("_cid", plain, '",', ","), pl.col("_tstext").fill_null("null"),
+             pl.lit(",{"), pl.col("_inner"), pl.lit("}]")]  # fmt: skip
+    if lay.event_id is not None:
+        canon.append(pl.col(lay.event_id).str.strip_chars())
+    df = df.with_columns(_canon=pl.concat_str(canon, ignore_nulls=True))
+    df = df.with_columns(_hash=plh.col("_canon").chash.sha2_256())
+    event_id = _ulid(pl.col("_hash"))
+    if lay.event_id is not None:
+        given = pl.col(lay.event_id).str.strip_chars()
+        event_id = pl.when(given.is_not_null()).then(given).otherwise(event_id)
+    df = df.with_columns(
+        _id=event_id,
+        _fp=pl.col("_hash").str.slice(20, 16).str.to_integer(base=16, dtype=pl.UInt64),
+    )
+    op = [pl.lit('{"type":"person","action":"event","identifiers":'), *ident, *name,
+          pl.lit(',"id":"'), pl.col("_id"), pl.lit('"'),
+          pl.concat_str([pl.lit(',"timestamp":'), pl.col("_tstext")]),
+          pl.lit(',"attributes":{'), pl.col("_inner"), pl.lit("}}")]  # fmt: skip
+    return df.with_columns(
+        _op=pl.concat_str(op, ignore_nulls=True),
+        _data=pl.concat_str([pl.lit("{"), pl.col("_inner"), pl.lit("}")]),
+    ).drop("_canon", "_hash", "_tstext", "_inner")
+
+
+def v1_body(name: str, data: str, ts: int | None, event_id: str) -> bytes:
+    """The body of ``POST /api/v1/customers/{id}/events`` for one event."""
+    body: dict[str, object] = {"name": name, "data": orjson.Fragment(data)}
+    if ts is not None:
+        body["timestamp"] = ts
+    body["id"] = event_id
+    return orjson.dumps(body)

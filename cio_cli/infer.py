@@ -1,0 +1,101 @@
+"""Lossless type inference over a whole file (the first pass).
+
+With ``--types auto`` a data column is sent as JSON numbers when every
+non-empty value in the file (rows with the right number of fields) is an
+integer written plainly (``-?(0|[1-9][0-9]*)``, within +-2**53 so no consumer
+loses digits) or a plain decimal whose shortest round-trip form is the same
+text; as JSON booleans when every value is ``true`` or ``false``; otherwise as
+strings. Because a numeric or boolean value's JSON is then its own cell text,
+nothing is reformatted and nothing is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from cio_cli.rules import CURRENCY_KEY, EMAIL_KEYS, NUMBER_KEYS, Layout, ReadOptions
+
+INT_RE = r"^-?(0|[1-9][0-9]{0,15})$"
+DEC_RE = r"^-?(0|[1-9][0-9]*)\.[0-9]+$"
+SAFE_INT = 2**53
+
+
+def is_plain_number(cell: pl.Expr) -> pl.Expr:
+    """True for cells that are a number written exactly as JSON would keep it."""
+    whole = cell.str.contains(INT_RE) & (cell.cast(pl.Int64, strict=False).abs() <= SAFE_INT)
+    decimal = cell.str.contains(DEC_RE) & (
+        cell.cast(pl.Float64, strict=False).cast(pl.String) == cell
+    )
+    return whole.fill_null(False) | decimal.fill_null(False)
+
+
+@dataclass
+class Inference:
+    """Rules types out column by column as chunks come; decides at the end."""
+
+    lay: Layout
+    opts: ReadOptions
+    filled: set[str] = field(default_factory=set)  # columns with a non-empty value
+    not_number: set[str] = field(default_factory=set)
+    not_bool: set[str] = field(default_factory=set)
+
+    def columns(self) -> list[str]:
+        """Data columns whose type is inferred (not reserved, not overridden)."""
+        if self.opts.types == "string":
+            return []
+        fixed = set(EMAIL_KEYS) | set(NUMBER_KEYS) | {CURRENCY_KEY} | set(self.opts.type_overrides)
+        return [col for col, key in self.lay.data if key not in fixed]
+
+    def stats(self, df: pl.DataFrame) -> dict[str, tuple[int, int, int]]:
+        """Per column: non-empty values, how many are numbers, how many booleans.
+
+        Safe in worker threads. A type already ruled out is not counted again
+        (its count comes back as -1): one misfit keeps a column a string.
+        """
+        exprs = []
+        for col in self.columns():
+            if col in self.not_number and col in self.not_bool and col in self.filled:
+                continue
+            cell = pl.col(col)
+            number = is_plain_number(cell).sum() if col not in self.not_number else pl.lit(-1)
+            boolean = (
+                cell.is_in(["true", "false"]).fill_null(False).sum()
+                if col not in self.not_bool
+                else pl.lit(-1)
+            )
+            exprs.append(pl.concat_list(cell.is_not_null().sum(), number, boolean).alias(col))
+        if not exprs:
+            return {}
+        whole = df.filter(pl.col("_nf") == self.lay.ncols)
+        found = whole.select(exprs).row(0, named=True)
+        return {col: (int(v[0]), int(v[1]), int(v[2])) for col, v in found.items()}
+
+    def add(self, stats: dict[str, tuple[int, int, int]]) -> None:
+        """Fold one chunk's counts in."""
+        for col, (n, number, boolean) in stats.items():
+            if n:
+                self.filled.add(col)
+            if number != n:
+                self.not_number.add(col)
+            if boolean != n:
+                self.not_bool.add(col)
+
+    def types(self) -> dict[str, str]:
+        """The JSON kind of each data column: string, number, bool, json or as_<override>."""
+        out: dict[str, str] = {}
+        inferred = set(self.columns())
+        for col, key in self.lay.data:
+            if key in NUMBER_KEYS:
+                out[col] = "reserved_number"
+            elif key in self.opts.type_overrides:
+                kind = self.opts.type_overrides[key]
+                out[col] = kind if kind in ("string", "json") else f"as_{kind}"
+            elif col in inferred and col in self.filled and col not in self.not_number:
+                out[col] = "number"
+            elif col in inferred and col in self.filled and col not in self.not_bool:
+                out[col] = "bool"
+            else:
+                out[col] = "string"
+        return out

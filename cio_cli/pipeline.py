@@ -1,0 +1,251 @@
+"""The two passes over each file, and the accounting.
+
+Pass 1 (``scan``) reads the whole file once: it infers column types, counts
+identifier kinds (a file mixing ids and emails is refused) and finds the
+events in the campaign-trigger window. Pass 2 (``emit``) reads it again and
+turns every row into exactly one of: an event in a request, a duplicate, a
+rejected row, or a skipped recent row, so that
+``rows == sent + duplicates + rejected + skipped_recent``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from cio_cli.batches import Packer, Request, Seen
+from cio_cli.errors import UnimportableError
+from cio_cli.events import encode
+from cio_cli.infer import Inference
+from cio_cli.rejects import RejectsWriter
+from cio_cli.rules import Layout, ReadOptions, check, error_codes, in_window, layout, warning_codes
+from cio_cli.source import CsvSource
+
+MAX_DATA_BYTES = 100_000
+FIRST_ROWS = 5
+SKIP_MESSAGE = (
+    "skipped: no timestamp or one within the last 72 hours, so it can trigger campaigns;"
+    " send it later with --allow-recent"
+)
+Progress = Callable[[str, int, "Counts"], None]
+
+
+@dataclass
+class Counts:
+    """What happened to the rows of one or more files."""
+
+    rows: int = 0
+    sent: int = 0
+    rejected: int = 0
+    skipped_recent: int = 0
+    duplicates: int = 0
+    recent: int = 0
+    resumed: int = 0
+    requests: int = 0
+    retries: int = 0
+    warnings: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    samples: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, other: Counts) -> None:
+        """Fold another file's counts into these."""
+        for name in ("rows", "sent", "rejected", "skipped_recent", "duplicates", "recent",
+                     "resumed", "requests", "retries"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.warnings.update(other.warnings)
+        self.errors.update(other.errors)
+        self.samples += other.samples[: FIRST_ROWS - len(self.samples)]
+
+    def sample(self, df: pl.DataFrame, reason_col: str) -> None:
+        """Keep the first few rejected rows' numbers and reasons for the summary."""
+        room = FIRST_ROWS - len(self.samples)
+        if room > 0 and df.height:
+            self.samples += df.select("_row", reason_col).head(room).rows()
+
+
+@dataclass
+class Scan:
+    """What the first pass learnt about a file."""
+
+    types: dict[str, str]
+    rows: int = 0
+    recent: int = 0
+    recent_rows: list[int] = field(default_factory=list)
+    kinds: Counter[str] = field(default_factory=Counter)
+    first_of_kind: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class InputFile:
+    """One input: where it is, how it is shown, where its rejects go."""
+
+    source: CsvSource
+    shown: str
+    rejects_path: Path
+    lay: Layout
+    scan: Scan | None = None
+    rejects_written: bool = False
+
+
+def open_input(path: Path, shown: str, rejects_path: Path, opts: ReadOptions) -> InputFile:
+    """Open a file and check its header (raises UnimportableError)."""
+    source = CsvSource(path, opts.encoding)
+    return InputFile(source, shown, rejects_path, layout(source.header, opts.type_overrides))
+
+
+def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None = None) -> Scan:
+    """Pass 1: types, identifier kinds and the campaign-trigger window."""
+    infer = Inference(inp.lay, opts)
+    result = Scan(types={})
+    window = in_window(now)
+    shown = Counts()
+
+    def work(df: pl.DataFrame) -> tuple[dict[str, int], pl.DataFrame, pl.DataFrame, pl.Series]:
+        stats = infer.stats(df)
+        checked = check(df, inp.lay, opts, now)
+        kinds = checked.filter(pl.col("_kind").is_not_null()).group_by("_kind").agg(
+            pl.len().alias("n"), pl.col("_row").min().alias("first")
+        )
+        recent = checked.filter(~pl.col("_bad") & window).get_column("_row")
+        return stats, kinds, checked.select(pl.len()), recent
+
+    for chunk in inp.source.chunks(work):
+        stats, kinds, size, recent = chunk.result
+        infer.add(stats)
+        result.rows += int(size.item())
+        for kind, n, first in kinds.iter_rows():
+            result.kinds[kind] += n
+            result.first_of_kind.setdefault(kind, chunk.first_row + first)
+        result.recent += len(recent)
+        room = FIRST_ROWS - len(result.recent_rows)
+        result.recent_rows += [chunk.first_row + r for r in recent.head(room).to_list()]
+        if progress:
+            shown.rows = result.rows
+            progress("checking", chunk.bytes_done, shown)
+    result.types = infer.types()
+    if opts.identifier == "auto" and result.kinds["id"] and result.kinds["email"]:
+        raise _mixed(result)
+    inp.scan = result
+    return result
+
+
+def _mixed(result: Scan) -> UnimportableError:
+    ids, emails = result.kinds["id"], result.kinds["email"]
+    first_id, first_email = result.first_of_kind["id"], result.first_of_kind["email"]
+    return UnimportableError(
+        f"the file mixes ids ({ids} rows, first at row {first_id}) and emails"
+        f" ({emails} rows, first at row {first_email}) in _cio_customer_id;"
+        " Customer.io's own importer refuses such a file too",
+        "split the file by kind, or pass --identifier id (send every value as an id)"
+        " or --identifier email (reject the rows without @)",
+    )
+
+
+@dataclass
+class Emit:
+    """How pass 2 treats the window and packs requests."""
+
+    now: int
+    batch_bytes: int
+    skip_recent: bool = False
+    phase: str = "sending"
+
+
+@dataclass
+class Judged:
+    """One chunk after pass 2's rules, before dedup: every row in one frame."""
+
+    rows: int
+    rejected: pl.DataFrame  # raw cells, _row, _err (invalid, too large, or skipped)
+    events: pl.DataFrame  # encoded events to send, before dedup
+    errors: Counter[str]
+    warnings: Counter[str]
+    invalid: int
+    skipped: int
+    recent: int
+
+
+def emit(
+    inp: InputFile, opts: ReadOptions, how: Emit, counts: Counts, progress: Progress | None = None
+) -> Iterator[Request]:
+    """Pass 2: judge every row again, write rejects, yield the requests to send."""
+    scanned = inp.scan
+    assert scanned is not None, "scan() first"
+    seen = Seen()
+    packer = Packer(how.batch_bytes)
+
+    def work(df: pl.DataFrame) -> Judged:
+        return _judge(df, inp.lay, opts, how, scanned.types)
+
+    with RejectsWriter(inp.rejects_path, inp.lay) as rejects:
+        for chunk in inp.source.chunks(work):
+            judged = chunk.result
+            shift = pl.col("_row") + chunk.first_row
+            bad = judged.rejected.with_columns(_row=shift)
+            rejects.write(bad, "_err")
+            counts.sample(bad.head(FIRST_ROWS), "_err")
+            counts.rows += judged.rows
+            counts.rejected += judged.invalid
+            counts.skipped_recent += judged.skipped
+            counts.recent += judged.recent
+            counts.errors.update(judged.errors)
+            counts.warnings.update(judged.warnings)
+            events = judged.events.with_columns(_row=shift)
+            fresh = seen.first_seen(events.get_column("_fp"))
+            counts.duplicates += len(fresh) - int(fresh.sum())
+            for req in packer.add(events.filter(fresh)):
+                counts.requests += 1
+                yield req
+            if progress:
+                progress(how.phase, chunk.bytes_done, counts)
+        for req in packer.finish():
+            counts.requests += 1
+            yield req
+    inp.rejects_written = rejects.written > 0
+
+
+def _judge(
+    df: pl.DataFrame, lay: Layout, opts: ReadOptions, how: Emit, types: dict[str, str]
+) -> Judged:
+    """Check and encode a chunk (in a worker thread): what to reject, skip and send."""
+    df = check(df, lay, opts, how.now)
+    raw = [f"c{i}" for i in range(lay.ncols)] + ["_row"]
+    bad = df.filter(pl.col("_bad"))
+    errors = _tally(bad, error_codes(df), "_e_")
+    good = encode(df.filter(~pl.col("_bad")), lay, types)
+    size = pl.col("_data").str.len_bytes()
+    big = good.filter(size > MAX_DATA_BYTES).with_columns(
+        _err=pl.concat_str([pl.lit("data is "), size.cast(pl.String),
+                            pl.lit(f" bytes of JSON; Customer.io allows at most {MAX_DATA_BYTES}")])
+    )  # fmt: skip
+    if big.height:
+        errors["data_too_large"] += big.height
+    good = good.filter(size <= MAX_DATA_BYTES)
+    warnings = _tally(good, warning_codes(df), "_w_")
+    recent = in_window(how.now)
+    n_recent = good.filter(recent).height
+    parts = [bad.select(*raw, "_err"), big.select(*raw, "_err")]
+    skipped = 0
+    if how.skip_recent and n_recent:
+        parts.append(good.filter(recent).select(*raw, _err=pl.lit(SKIP_MESSAGE)))
+        good = good.filter(~recent)
+        skipped = n_recent
+    keep = [*raw, "_op", "_fp", "_name", "_cid", "_ts", "_data", "_id"]
+    rejected = pl.concat(parts).sort("_row") if any(p.height for p in parts) else parts[0]
+    return Judged(df.height, rejected, good.select(keep), errors, warnings,
+                  bad.height + big.height, skipped, n_recent)  # fmt: skip
+
+
+def _tally(df: pl.DataFrame, codes: list[str], prefix: str) -> Counter[str]:
+    out: Counter[str] = Counter()
+    if not codes or df.height == 0:
+        return out
+    sums = df.select(pl.col(f"{prefix}{c}").sum() for c in codes).row(0)
+    for code, n in zip(codes, sums, strict=True):
+        if n:
+            out[code] += int(n)
+    return out

@@ -1,0 +1,207 @@
+"""What people and scripts see: progress, the summary table, the JSON summary.
+
+Everything for people goes to stderr; ``--json`` prints one object on stdout.
+The core reports progress through a callback; this module subscribes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, TextIO
+
+import orjson
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from cio_cli.errors import CioError
+from cio_cli.pipeline import Counts
+
+PLAIN_EVERY_S = 5.0
+
+
+@dataclass
+class Summary:
+    """The end of a run, as shown in the table and in ``--json``."""
+
+    command: str
+    files: list[str]
+    counts: Counts
+    rejects_files: list[str]
+    dry_run: bool
+    duration_s: float
+    exit_code: int
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` object, keys as the contract names them."""
+        c = self.counts
+        rate = c.sent / self.duration_s if self.duration_s > 0 else 0.0
+        rejects: str | list[str] | None = None
+        if len(self.rejects_files) == 1:
+            rejects = self.rejects_files[0]
+        elif self.rejects_files:
+            rejects = self.rejects_files
+        return {
+            "command": self.command,
+            "files": self.files,
+            "rows": c.rows,
+            "sent": c.sent,
+            "rejected": c.rejected,
+            "skipped_recent": c.skipped_recent,
+            "duplicates": c.duplicates,
+            "recent": c.recent,
+            "resumed": c.resumed,
+            "warnings": dict(sorted(c.warnings.items())),
+            "errors": dict(sorted(c.errors.items())),
+            "requests": c.requests,
+            "retries": c.retries,
+            "rejects_file": rejects,
+            "dry_run": self.dry_run,
+            "duration_s": round(self.duration_s, 3),
+            "events_per_s": round(rate, 1),
+            "exit_code": self.exit_code,
+        }
+
+
+class Reporter:
+    """Writes to stderr (people) and stdout (``--json``)."""
+
+    def __init__(self, json_mode: bool, quiet: bool, err: TextIO | None = None,
+                 out: TextIO | None = None) -> None:  # fmt: skip
+        self.json_mode = json_mode
+        self.quiet = quiet
+        self.out = out or sys.stdout
+        self.console = Console(file=err or sys.stderr, highlight=False, soft_wrap=True)
+
+    def note(self, text: str) -> None:
+        """A line for people (not shown with --json)."""
+        if not self.json_mode:
+            self.console.print(text, markup=False)
+
+    def error(self, exc: CioError) -> None:
+        """``error: ... / hint: ...`` on stderr (also with --json, which adds its object)."""
+        self.console.print(f"error: {exc.message}", markup=False, style="bold red")
+        if exc.hint:
+            self.console.print(f"hint: {exc.hint}", markup=False)
+
+    def error_json(self, command: str, exc: CioError) -> None:
+        """The JSON object for a run that stopped on an error."""
+        obj = {"command": command, "error": exc.message, "hint": exc.hint,
+               "exit_code": exc.exit_code}  # fmt: skip
+        self.out.write(orjson.dumps(obj).decode() + "\n")
+
+    def summary(self, s: Summary) -> None:
+        """The table on stderr, or the JSON object on stdout."""
+        if self.json_mode:
+            self.out.write(orjson.dumps(s.as_json()).decode() + "\n")
+            self.out.flush()
+            return
+        for line in s.notes:
+            self.console.print(line, markup=False)
+        self.console.print(_table(s))
+
+    def progress(self, total_bytes: int) -> ProgressDisplay:
+        """A progress display for a pass over ``total_bytes`` of input."""
+        mode = "none" if self.quiet or self.json_mode else "plain"
+        if mode == "plain" and self.console.is_terminal:
+            mode = "rich"
+        return ProgressDisplay(self.console, mode, total_bytes)
+
+
+def _table(s: Summary) -> Table:
+    c = s.counts
+    verb = "would send" if s.dry_run else "sent"
+    table = Table(title=f"cio {s.command}" + (" (dry run)" if s.dry_run and s.command != "validate"
+                                            else ""), show_header=False)  # fmt: skip
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("rows", f"{c.rows:,}")
+    table.add_row(verb, f"{c.sent:,}")
+    if c.resumed:
+        table.add_row("  of which resumed", f"{c.resumed:,}")
+    table.add_row("duplicates", f"{c.duplicates:,}")
+    table.add_row("rejected", f"{c.rejected:,}")
+    table.add_row("skipped (recent)", f"{c.skipped_recent:,}")
+    table.add_row("in 72-hour window", f"{c.recent:,}")
+    table.add_row("requests", f"{c.requests:,}")
+    if c.retries:
+        table.add_row("retries", f"{c.retries:,}")
+    for code, n in sorted(c.errors.items()):
+        table.add_row(f"  error {code}", f"{n:,}")
+    for code, n in sorted(c.warnings.items()):
+        table.add_row(f"  warning {code}", f"{n:,}")
+    if s.rejects_files:
+        table.add_row("rejects file", ", ".join(s.rejects_files))
+    table.add_row("time", f"{s.duration_s:.2f} s")
+    table.add_row("exit code", str(s.exit_code))
+    return table
+
+
+class ProgressDisplay:
+    """Rich progress on a terminal, plain lines every few seconds otherwise, or nothing."""
+
+    def __init__(self, console: Console, mode: str, total_bytes: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self.console = console
+        self.mode = mode
+        self.total = total_bytes
+        self.clock = clock
+        self.last = clock()
+        self.started = self.last
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> ProgressDisplay:
+        if self.mode == "rich":
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[rows]:>12,} rows  {task.fields[sent]:>12,} sent"
+                           "  {task.fields[rate]:>9,.0f} ev/s  {task.fields[rejected]:,} rejected"
+                           "  {task.fields[retries]:,} retries"),  # fmt: skip
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("reading", total=self.total or None, rows=0,
+                                                 sent=0, rate=0.0, rejected=0, retries=0)  # fmt: skip
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:  # fmt: skip
+        if self._progress is not None:
+            self._progress.stop()
+
+    def update(self, phase: str, bytes_done: int, counts: Counts) -> None:
+        """Show how far the current pass is."""
+        now = self.clock()
+        rate = counts.sent / (now - self.started) if now > self.started else 0.0
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, description=phase, completed=bytes_done,
+                                  rows=counts.rows, sent=counts.sent, rate=rate,
+                                  rejected=counts.rejected, retries=counts.retries)  # fmt: skip
+        elif self.mode == "plain" and now - self.last >= PLAIN_EVERY_S:
+            self.last = now
+            pct = f" {100 * bytes_done / self.total:.0f}%" if self.total else ""
+            self.console.print(f"{phase}{pct}: {counts.rows:,} rows, {counts.sent:,} sent,"
+                               f" {rate:,.0f} events/s, {counts.rejected:,} rejected,"
+                               f" {counts.retries:,} retries", markup=False)  # fmt: skip
+
+
+def ask(question: str) -> bool:
+    """Ask a yes/no question on the terminal; the default is no."""
+    from rich.prompt import Confirm
+
+    return Confirm.ask(question, console=Console(file=sys.stderr), default=False)

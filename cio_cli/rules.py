@@ -1,0 +1,497 @@
+"""Header checks and row rules, as polars expressions over a whole chunk.
+
+``layout()`` reads the header: it finds the ``_cio_*`` columns, refuses a file
+that cannot be imported (missing or misspelt columns, duplicates) and names the
+nearest expected column. ``check()`` adds, to a chunk of raw cells, the trimmed
+name and customer id, the identifier kind, the timestamp in Unix seconds, one
+boolean column per rule (``_e_<code>``) and per warning (``_w_<code>``), and
+``_err``, the row's reasons joined by ``"; "`` (null for a valid row).
+"""
+
+from __future__ import annotations
+
+import difflib
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Literal
+
+import orjson
+import polars as pl
+
+from cio_cli.errors import UnimportableError, UsageError
+
+NAME = "_cio_name"
+CUSTOMER_ID = "_cio_customer_id"
+TIMESTAMP = "_cio_timestamp"
+EVENT_ID = "_cio_id"
+ROW = "_cio_row"
+ERROR = "_cio_error"
+KNOWN = (NAME, CUSTOMER_ID, TIMESTAMP, EVENT_ID, ROW, ERROR)
+SEMANTIC = (
+    "User Deleted", "Delete Person", "Device Created or Updated", "Device Deleted",
+    "User Suppressed", "User Unsuppressed", "Relationship Deleted", "Object Deleted",
+    "Report Delivery Event", "Report Content Event",
+)  # fmt: skip
+EMAIL_KEYS = ("recipient", "from_address", "reply_to")
+NUMBER_KEYS = ("revenue", "value")
+CURRENCY_KEY = "currency"
+TYPE_NAMES = ("string", "int", "float", "bool", "json")
+WINDOW_S = 72 * 3600
+FUTURE_S = 600
+MS_FROM = 100_000_000_000
+
+ULID_RE = r"^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"
+ADDR = r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+"
+EMAIL_RE = rf"^(?:{ADDR}|[^<>]*<{ADDR}>)$"
+JSON_NUMBER_RE = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
+INT_RE = r"^[+-]?[0-9]+$"
+ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+ISO_TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+ISO_ZONED_RE = rf"^{ISO_DATE}[Tt ]{ISO_TIME}(?:[Zz]|[+-]\d{{2}}(?::?\d{{2}})?)$"
+ISO_NAIVE_RE = rf"^{ISO_DATE}(?:[Tt ]{ISO_TIME})?$"
+
+Identifier = Literal["auto", "id", "email"]
+Unit = Literal["auto", "s", "ms"]
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How rows are read and judged (shared by validate and import)."""
+
+    identifier: Identifier = "auto"
+    timestamp_unit: Unit = "auto"
+    assume_tz: str | None = None
+    types: Literal["auto", "string"] = "auto"
+    type_overrides: dict[str, str] = field(default_factory=dict)
+    encoding: str = "utf-8"
+    allow_semantic: bool = False
+
+    def __post_init__(self) -> None:
+        if self.assume_tz is not None:
+            try:
+                zoneinfo.ZoneInfo(self.assume_tz)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise UsageError(
+                    f"--assume-tz {self.assume_tz!r} is not a time zone",
+                    "use an IANA name such as UTC, Europe/Paris or America/New_York",
+                ) from exc
+        for col, kind in self.type_overrides.items():
+            if kind not in TYPE_NAMES:
+                raise UsageError(
+                    f"--type {col}={kind}: unknown type", f"use one of {', '.join(TYPE_NAMES)}"
+                )
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each role sits in the file: polars column names ``c<i>``."""
+
+    header: tuple[str, ...]
+    name: str
+    customer_id: str
+    timestamp: str | None
+    event_id: str | None
+    data: tuple[tuple[str, str], ...]  # (column, key), sorted by key
+    kept: tuple[int, ...]  # input columns written to the rejects file
+
+    @property
+    def ncols(self) -> int:
+        """Number of columns in the header."""
+        return len(self.header)
+
+
+def layout(header: list[str], overrides: dict[str, str] | None = None) -> Layout:
+    """Check the header and say where each column goes; raise if unimportable."""
+    _refuse_empty_and_duplicates(header)
+    found = {h: i for i, h in enumerate(header)}
+    for i, h in enumerate(header):
+        if h not in KNOWN and (h.strip().lower().startswith("_cio_") or h.strip() in KNOWN):
+            raise _near_miss(h, i)
+    for required in (NAME, CUSTOMER_ID):
+        if required not in found:
+            raise _missing(required, header)
+    for col in overrides or {}:
+        if col not in found or col.startswith("_cio_"):
+            raise UsageError(
+                f"--type {col}=...: the file has no data column {col!r}",
+                f"data columns: {', '.join(h for h in header if not h.startswith('_cio_'))}",
+            )
+    data = sorted((h, f"c{i}") for i, h in enumerate(header) if h not in KNOWN)
+    return Layout(
+        header=tuple(header),
+        name=f"c{found[NAME]}",
+        customer_id=f"c{found[CUSTOMER_ID]}",
+        timestamp=f"c{found[TIMESTAMP]}" if TIMESTAMP in found else None,
+        event_id=f"c{found[EVENT_ID]}" if EVENT_ID in found else None,
+        data=tuple((col, key) for key, col in data),
+        kept=tuple(i for i, h in enumerate(header) if h not in (ROW, ERROR)),
+    )
+
+
+def _refuse_empty_and_duplicates(header: list[str]) -> None:
+    for i, h in enumerate(header):
+        if h == "":
+            raise UnimportableError(
+                f"column {i + 1} of the header has no name",
+                "name the column or remove it (a trailing comma in the header makes one)",
+            )
+    seen: dict[str, int] = {}
+    for i, h in enumerate(header):
+        if h in seen:
+            raise UnimportableError(
+                f"the header names {h!r} twice (columns {seen[h] + 1} and {i + 1})",
+                "rename or remove one of them",
+            )
+        seen[h] = i
+
+
+def _near_miss(h: str, i: int) -> UnimportableError:
+    norm = h.strip().lower()
+    if norm in KNOWN:
+        return UnimportableError(
+            f"column {i + 1} is named {h!r}, which is not {norm!r}",
+            f"rename it to {norm} exactly (column names are case-sensitive, no spaces)",
+        )
+    near = difflib.get_close_matches(norm, KNOWN, n=1, cutoff=0.5)
+    hint = f"did you mean {near[0]}?" if near else f"cio knows {', '.join(KNOWN[:4])}"
+    return UnimportableError(f"unknown column {h!r} (column {i + 1})", hint)
+
+
+def _missing(required: str, header: list[str]) -> UnimportableError:
+    near = difflib.get_close_matches(required, header, n=1, cutoff=0.6)
+    found = ", ".join(repr(h) for h in header[:12])
+    hint = f"found {near[0]!r}: rename it to {required}" if near else f"the header has {found}"
+    return UnimportableError(f"missing required column {required}", hint)
+
+
+# -- row rules ------------------------------------------------------------------
+
+
+def _quoted(expr: pl.Expr, limit: int = 60) -> pl.Expr:
+    """The cell text in single quotes for a message, cut at ``limit`` characters."""
+    cut = pl.when(expr.str.len_chars() > limit).then(
+        pl.concat_str([expr.str.slice(0, limit), pl.lit("...")])
+    )
+    return pl.concat_str([pl.lit("'"), cut.otherwise(expr), pl.lit("'")])
+
+
+@dataclass
+class _Rules:
+    """Collects (code, condition, message) for errors and (code, condition) for warnings."""
+
+    errors: list[tuple[str, pl.Expr, pl.Expr]] = field(default_factory=list)
+    warnings: list[tuple[str, pl.Expr]] = field(default_factory=list)
+
+    def error(self, code: str, cond: pl.Expr, *parts: pl.Expr | str) -> None:
+        msg = pl.concat_str([p if isinstance(p, pl.Expr) else pl.lit(p) for p in parts])
+        self.errors.append((code, cond.fill_null(False), msg))
+
+    def warn(self, code: str, cond: pl.Expr) -> None:
+        self.warnings.append((code, cond.fill_null(False)))
+
+
+def check(df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int) -> pl.DataFrame:
+    """Apply every row rule; add ``_name _cid _kind _ts _bad``, flag columns and ``_err``.
+
+    Messages are built only for the rows that break a rule (``_err`` is null
+    on valid rows), so a clean chunk costs the checks and nothing more.
+    """
+    name = pl.col(lay.name).str.strip_chars()
+    cid = pl.col(lay.customer_id).str.strip_chars()
+    textual, decimals = _timestamp_forms(df, lay)
+    df = df.with_columns(
+        _name=pl.when(name != "").then(name),
+        _cid=pl.when(cid != "").then(cid),
+        _ts=_timestamp(lay, opts, textual, decimals),
+    )
+    df = df.with_columns(_kind=_kind(opts))
+    df = _parse_json_cells(df, lay, opts)
+    rules = _Rules()
+    _field_count(rules, lay)
+    _name_rules(rules, opts)
+    _customer_rules(rules, lay, opts)
+    _timestamp_rules(rules, lay, opts, now, textual)
+    if lay.event_id is not None:
+        eid = pl.col(lay.event_id).str.strip_chars()
+        rules.error("id_invalid", eid.is_not_null() & ~eid.str.contains(ULID_RE), "_cio_id ",
+                    _quoted(eid), " is not a valid ULID (26 characters of Crockford base32)")  # fmt: skip
+    _data_rules(rules, lay, opts)
+    flags = [cond.alias(f"_e_{code}") for code, cond, _ in rules.errors]
+    flags += [cond.alias(f"_w_{code}") for code, cond in rules.warnings]
+    df = df.with_columns(flags)
+    bad = pl.any_horizontal(pl.col(f"_e_{code}") for code, _, _ in rules.errors)
+    df = df.with_columns(_bad=bad)
+    if not df.get_column("_bad").any():
+        return df.with_columns(_err=pl.lit(None, dtype=pl.String))
+    messages = [pl.when(pl.col(f"_e_{code}")).then(msg) for code, _, msg in rules.errors]
+    err = pl.concat_str(messages, separator="; ", ignore_nulls=True)
+    good = df.filter(~pl.col("_bad")).with_columns(_err=pl.lit(None, dtype=pl.String))
+    return pl.concat([good, df.filter(pl.col("_bad")).with_columns(_err=err)])
+
+
+def _timestamp_forms(df: pl.DataFrame, lay: Layout) -> tuple[bool, bool]:
+    """Whether some timestamp in the chunk is not a plain number, or has decimals."""
+    if lay.timestamp is None:
+        return False, False
+    t = pl.col(lay.timestamp)
+    plain = t.is_null() | t.str.contains(r"^-?[0-9]+(\.[0-9]+)?$")
+    found = df.select((~plain).any().alias("text"), t.str.contains(".", literal=True).any().alias("dec")).row(0)
+    return bool(found[0]), bool(found[1])
+
+
+def error_codes(df: pl.DataFrame) -> list[str]:
+    """The ``_e_*`` rule columns of a checked chunk, without the prefix."""
+    return [c[3:] for c in df.columns if c.startswith("_e_")]
+
+
+def warning_codes(df: pl.DataFrame) -> list[str]:
+    """The ``_w_*`` warning columns of a checked chunk, without the prefix."""
+    return [c[3:] for c in df.columns if c.startswith("_w_")]
+
+
+def _field_count(rules: _Rules, lay: Layout) -> None:
+    nf = pl.col("_nf")
+    extra = pl.when(pl.col("_extra").is_not_null()).then(
+        pl.concat_str([pl.lit("; extra cells: "), pl.col("_extra")])
+    )
+    rules.error("field_count", nf != lay.ncols, "row has ", nf.cast(pl.String),
+                f" fields, the header has {lay.ncols}", extra.fill_null(""))  # fmt: skip
+
+
+def _name_rules(rules: _Rules, opts: ReadOptions) -> None:
+    name = pl.col("_name")
+    rules.error("name_empty", name.is_null(), "_cio_name is empty")
+    size = name.str.len_bytes()
+    rules.error("name_too_long", size > 100, "_cio_name is ", size.cast(pl.String),
+                " bytes; Customer.io allows at most 100")  # fmt: skip
+    if not opts.allow_semantic:
+        semantic = name.str.to_lowercase().is_in([s.lower() for s in SEMANTIC])
+        rules.error("semantic_name", semantic, "_cio_name ", _quoted(name),
+                    " is a semantic event that deletes or changes people;"
+                    " pass --allow-semantic to send it")  # fmt: skip
+    rules.warn("name_format", name.str.contains(r"[ *+|]"))
+
+
+def _kind(opts: ReadOptions) -> pl.Expr:
+    cid = pl.col("_cid")
+    if opts.identifier == "id":
+        return pl.when(cid.is_not_null()).then(pl.lit("id"))
+    if opts.identifier == "email":
+        return pl.when(cid.is_not_null()).then(pl.lit("email"))
+    return (
+        pl.when(cid.str.contains("@", literal=True))
+        .then(pl.lit("email"))
+        .when(cid.str.starts_with("cio_"))
+        .then(pl.lit("cio_id"))
+        .when(cid.is_not_null())
+        .then(pl.lit("id"))
+    )
+
+
+def _customer_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
+    cid = pl.col("_cid")
+    rules.error("customer_id_empty", cid.is_null(), "_cio_customer_id is empty")
+    size = cid.str.len_bytes()
+    rules.error("customer_id_too_long", size > 150, "_cio_customer_id is ", size.cast(pl.String),
+                " bytes; Customer.io allows at most 150")  # fmt: skip
+    if opts.identifier == "email":
+        rules.error("not_email", cid.is_not_null() & ~cid.str.contains("@", literal=True),
+                    "_cio_customer_id ", _quoted(cid),
+                    " is not an email address (--identifier email)")  # fmt: skip
+
+
+# -- timestamps -------------------------------------------------------------------
+
+
+def _ts_text(lay: Layout) -> pl.Expr:
+    assert lay.timestamp is not None
+    text = pl.col(lay.timestamp).str.strip_chars()
+    return pl.when(text != "").then(text)
+
+
+def _timestamp(lay: Layout, opts: ReadOptions, textual: bool, decimals: bool) -> pl.Expr:
+    """Unix seconds from every accepted form; null when absent or unreadable.
+
+    Without ``textual`` every timestamp is a plain number (untrimmed) and the
+    costly ISO-8601 branches are left out.
+    """
+    if lay.timestamp is None:
+        return pl.lit(None, dtype=pl.Int64)
+    t = _ts_text(lay) if textual else pl.col(lay.timestamp)
+    whole = t.cast(pl.Int64, strict=False)
+    if not textual and not decimals:
+        return pl.when(whole >= MS_FROM if opts.timestamp_unit == "auto" else
+                       pl.lit(opts.timestamp_unit == "ms")).then(whole // 1000).otherwise(whole)  # fmt: skip
+    frac = t.cast(pl.Float64, strict=False)
+    numeric = t.str.contains(r"^-?[0-9]+(\.[0-9]+)?$")
+    is_ms = _is_ms(frac, opts.timestamp_unit)
+    from_int = pl.when(is_ms).then(whole // 1000).otherwise(whole)
+    from_dec = pl.when(is_ms).then(frac / 1000).otherwise(frac).floor().cast(pl.Int64)
+    seconds = pl.when(t.str.contains(".", literal=True)).then(from_dec).otherwise(from_int)
+    if not textual:
+        return seconds
+    return (
+        pl.when(numeric)
+        .then(seconds)
+        .when(t.str.contains(ISO_ZONED_RE))
+        .then(_zoned(t))
+        .when(t.str.contains(ISO_NAIVE_RE))
+        .then(_naive(t, opts.assume_tz))
+        .cast(pl.Int64)
+    )
+
+
+def _is_ms(value: pl.Expr, unit: Unit) -> pl.Expr:
+    if unit == "ms":
+        return pl.lit(True)
+    if unit == "s":
+        return pl.lit(False)
+    return value >= MS_FROM
+
+
+def _zoned(t: pl.Expr) -> pl.Expr:
+    iso = (
+        t.str.replace(r"^(\d{4}-\d{2}-\d{2})[Tt ]", "${1}T")
+        .str.replace(r"[Zz]$", "+00:00")
+        .str.replace(r"([+-]\d{2})$", "${1}:00")
+        .str.replace(r"([+-]\d{2})(\d{2})$", "${1}:${2}")
+        .str.replace(r"T(\d{2}:\d{2})([+-])", "T${1}:00${2}")
+    )
+    parsed = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="ms")
+    return parsed.dt.epoch("s")
+
+
+def _naive(t: pl.Expr, zone: str | None) -> pl.Expr:
+    if zone is None:
+        return pl.lit(None, dtype=pl.Int64)
+    iso = (
+        t.str.replace(r"^(\d{4}-\d{2}-\d{2})$", "${1}T00:00:00")
+        .str.replace(r"^(\d{4}-\d{2}-\d{2})[Tt ]", "${1}T")
+        .str.replace(r"T(\d{2}:\d{2})$", "T${1}:00")
+    )
+    parsed = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="ms")
+    local = parsed.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+    return local.dt.epoch("s")
+
+
+def _timestamp_rules(
+    rules: _Rules, lay: Layout, opts: ReadOptions, now: int, textual: bool
+) -> None:
+    if lay.timestamp is None:
+        return
+    t = _ts_text(lay)
+    ts = pl.col("_ts")
+    naive = t.str.contains(ISO_NAIVE_RE) if textual else pl.lit(False)
+    if opts.assume_tz is None:
+        rules.error("timestamp_no_zone", naive, "_cio_timestamp ", _quoted(t),
+                    " has no time zone: add Z or an offset, or pass --assume-tz ZONE")  # fmt: skip
+    unreadable = t.is_not_null() & ts.is_null()
+    if opts.assume_tz is None:
+        unreadable = unreadable & ~naive
+    rules.error("timestamp_invalid", unreadable, "_cio_timestamp ", _quoted(t),
+                " is not a timestamp: use Unix seconds, Unix milliseconds,"
+                " or ISO-8601 with Z or an offset")  # fmt: skip
+    rules.error("timestamp_future", ts > now + FUTURE_S, "_cio_timestamp ", _quoted(t),
+                " is in the future")  # fmt: skip
+    rules.error("timestamp_before_1970", ts < 0, "_cio_timestamp ", _quoted(t),
+                " is before 1970")  # fmt: skip
+    if opts.timestamp_unit == "auto":
+        rules.warn("timestamp_ms", t.cast(pl.Float64, strict=False) >= MS_FROM)
+
+
+def in_window(now: int) -> pl.Expr:
+    """True for events that can trigger campaigns: no timestamp, or the last 72 hours."""
+    ts = pl.col("_ts")
+    return ts.is_null() | (ts >= now - WINDOW_S)
+
+
+# -- data rules -------------------------------------------------------------------
+
+
+def _data_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
+    overrides = opts.type_overrides
+    email_cols = []
+    for col, key in lay.data:
+        cell = pl.col(col)
+        if key in EMAIL_KEYS:
+            email_cols.append(cell)
+            rules.error("email_override_invalid", cell.is_not_null() & ~cell.str.contains(EMAIL_RE),
+                        f"{key} ", _quoted(cell), " is not an email address")  # fmt: skip
+        elif key in NUMBER_KEYS:
+            rules.error("not_a_number",
+                        cell.is_not_null() & ~cell.str.strip_chars().str.contains(JSON_NUMBER_RE),
+                        f"{key} ", _quoted(cell), " is not a number")  # fmt: skip
+        elif key == CURRENCY_KEY:
+            bad = cell.is_not_null() & ~cell.is_in(ISO_4217)
+            rules.error("currency_invalid", bad, f"{key} ", _quoted(cell),
+                        " is not a three-letter ISO 4217 code such as USD")  # fmt: skip
+        elif overrides.get(key) == "json":
+            bad = cell.is_not_null() & pl.col(f"_j_{col}").is_null()
+            rules.error("json_invalid", bad, f"{key} ", _quoted(cell),
+                        f" is not valid JSON (--type {key}=json)")  # fmt: skip
+        elif key in overrides and overrides[key] != "string":
+            kind = overrides[key]
+            bad = cell.is_not_null() & typed_value(cell, kind).is_null()
+            rules.error("type_mismatch", bad, f"{key} ", _quoted(cell),
+                        f" is not {'an' if kind == 'int' else 'a'} {kind} (--type {key}={kind})")  # fmt: skip
+    if email_cols:
+        rules.warn("email_override", pl.any_horizontal(c.is_not_null() for c in email_cols))
+
+
+def _parse_json_cells(df: pl.DataFrame, lay: Layout, opts: ReadOptions) -> pl.DataFrame:
+    """Add ``_j_<col>``: canonical JSON of each ``--type COL=json`` cell (null if invalid)."""
+    for col, key in lay.data:
+        if opts.type_overrides.get(key) == "json":
+            values = [canonical_json(v) for v in df.get_column(col).to_list()]
+            df = df.with_columns(pl.Series(f"_j_{col}", values, dtype=pl.String))
+    return df
+
+
+def canonical_json(text: str | None) -> str | None:
+    """Compact JSON with sorted keys, or None when ``text`` is empty or not JSON."""
+    if text is None:
+        return None
+    try:
+        return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONDecodeError:
+        return None
+
+
+TRUE_WORDS = ("true", "1", "yes")
+FALSE_WORDS = ("false", "0", "no")
+
+
+def typed_value(cell: pl.Expr, kind: str) -> pl.Expr:
+    """JSON text of a cell under ``--type COLUMN=kind``; null when it does not fit.
+
+    ``json`` cells are parsed in Python (``_j_<col>``); here they pass through.
+    """
+    text = cell.str.strip_chars()
+    if kind == "int":
+        return pl.when(text.str.contains(INT_RE)).then(text.cast(pl.Int64, strict=False)).cast(
+            pl.String
+        )
+    if kind == "float":
+        value = text.cast(pl.Float64, strict=False)
+        return pl.when(value.is_finite()).then(value).cast(pl.String)
+    if kind == "bool":
+        low = text.str.to_lowercase()
+        return (
+            pl.when(low.is_in(TRUE_WORDS))
+            .then(pl.lit("true"))
+            .when(low.is_in(FALSE_WORDS))
+            .then(pl.lit("false"))
+        )
+    return cell
+
+
+ISO_4217 = tuple(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN
+    BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN
+    ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD
+    JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU
+    MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD
+    RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY
+    TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD
+    XCG XDR XOF XPD XPF XPT XSU XTS XUA XXX YER ZAR ZMW ZWG ZWL""".split()
+)

@@ -1,0 +1,449 @@
+"""Reading CSV input: files, .gz, stdin; bounded chunks; record numbering.
+
+The file is streamed in blocks of about 8 MB. Each block is cut after the last
+newline that has an even number of quote characters before it, so a chunk
+always ends on a record boundary, and parsed by ``polars.read_csv`` with every
+column as text. Polars cannot tell a short row from one with empty trailing
+cells, so each parsed chunk is checked: the separators in its bytes must be
+exactly ``(columns - 1)`` per non-blank record. A chunk that fails the check
+(ragged rows) is parsed again, exactly, with Python's ``csv`` module; a chunk
+polars refuses (a stray quote inside an unquoted field) switches the rest of
+the file to the ``csv`` module, which reads such quotes literally.
+
+Every chunk comes out as a DataFrame of columns ``c0 .. c{n-1}`` (text, null
+when empty) plus ``_row`` (the record number a spreadsheet shows: the header is
+row 1), ``_nf`` (the number of fields the record had) and ``_extra`` (the extra
+cells of a long row, as CSV text, else null). Blank lines are dropped, but the
+rows after them keep counting them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import os
+import shutil
+import sys
+import tempfile
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Generic, TypeVar
+
+import polars as pl
+
+from cio_cli.errors import UnimportableError
+
+A = TypeVar("A")
+T = TypeVar("T")
+WORKERS = min(4, os.cpu_count() or 1)
+BLOCK_BYTES = 8 << 20
+SLOW_BATCH_ROWS = 20_000
+MAX_CARRY_BYTES = 64 << 20
+UTF8_NAMES = {"utf-8", "utf8", "utf_8", "utf-8-sig", "utf_8_sig", "u8"}
+
+csv.field_size_limit(2**31 - 1)
+
+
+@dataclass
+class Body:
+    """A run of whole records as UTF-8 bytes, where it starts, how far the reader is."""
+
+    data: bytes
+    offset: int
+    bytes_done: int
+    refused: bool = False
+
+
+@dataclass
+class Chunk(Generic[T]):
+    """The work done on a run of records, and where those records are in the file."""
+
+    result: T
+    first_row: int
+    records: int
+    bytes_done: int
+
+
+def ordered_map(fn: Callable[[A], T], items: Iterable[A], workers: int) -> Iterator[tuple[A, T]]:
+    """``(item, fn(item))`` in order, computed ahead in threads, a few at a time."""
+    if workers <= 1:
+        for item in items:
+            yield item, fn(item)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque[tuple[A, Future[T]]] = deque()
+        try:
+            for item in items:
+                pending.append((item, pool.submit(fn, item)))
+                if len(pending) > workers:
+                    first, fut = pending.popleft()
+                    yield first, fut.result()
+            while pending:
+                first, fut = pending.popleft()
+                yield first, fut.result()
+        finally:
+            for _, fut in pending:
+                fut.cancel()
+
+
+class _Tell:
+    """Tracks how many bytes of the underlying (maybe compressed) file were read."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+
+    def done(self) -> int:
+        try:
+            return self.raw.tell()
+        except (OSError, ValueError):
+            return 0
+
+
+def spool_stdin() -> Path:
+    """Copy standard input to a temporary file (two passes need to read it twice)."""
+    fd, name = tempfile.mkstemp(prefix="cio-stdin-", suffix=".csv")
+    with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+    return Path(name)
+
+
+class CsvSource:
+    """One CSV input, read as many times as asked, never whole."""
+
+    def __init__(self, path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYTES):
+        self.path = path
+        self.encoding = encoding
+        self.block_bytes = block_bytes
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise UnimportableError(
+                f"unknown encoding {encoding!r}", "pass a Python codec name such as latin-1"
+            ) from exc
+        self.size = path.stat().st_size
+        self.header, self._header_end = self._read_header()
+        self._verified: dict[int, int] = {}  # body offset -> CRC-32 of a body that parsed exactly
+
+    # -- opening and decoding -------------------------------------------------
+
+    def _open(self) -> tuple[BinaryIO, _Tell]:
+        raw = open(self.path, "rb")  # noqa: SIM115 - closed by the caller
+        tell = _Tell(raw)
+        magic = raw.read(2)
+        raw.seek(0)
+        if magic == b"\x1f\x8b":
+            return gzip.GzipFile(fileobj=raw, mode="rb"), tell  # type: ignore[return-value]
+        return raw, tell
+
+    def _utf8_blocks(self, stream: BinaryIO) -> Iterator[bytes]:
+        """Yield the input as UTF-8 bytes, BOM removed, in blocks."""
+        utf8 = self.encoding.lower() in UTF8_NAMES
+        decoder = None if utf8 else codecs.getincrementaldecoder(self.encoding)("strict")
+        first = True
+        while True:
+            raw = stream.read(self.block_bytes)
+            block = raw
+            if decoder is not None:
+                try:
+                    block = decoder.decode(raw, final=not raw).encode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise self._decode_error(exc, None) from exc
+            if first:
+                block = block.removeprefix(b"\xef\xbb\xbf")
+                first = False
+            if block:
+                yield block
+            if not raw:
+                return
+
+    def _decode_error(self, exc: UnicodeDecodeError, row: int | None) -> UnimportableError:
+        where = f"row {row}" if row is not None else "the file"
+        return UnimportableError(
+            f"{where} is not valid {self.encoding} text ({exc.reason} at byte {exc.start})",
+            "pass --encoding with the file's encoding, for example --encoding latin-1 or cp1252",
+        )
+
+    # -- the header -----------------------------------------------------------
+
+    def _read_header(self) -> tuple[list[str], int]:
+        stream, _ = self._open()
+        with stream:
+            buf = b""
+            for block in self._utf8_blocks(stream):
+                buf += block
+                end = _first_record_end(buf)
+                if end is not None:
+                    break
+                if len(buf) > MAX_CARRY_BYTES:
+                    raise UnimportableError("the header row never ends", "check the quoting")
+            else:
+                end = len(buf)
+        head = buf[:end]
+        if not head.strip():
+            raise UnimportableError(
+                "the file is empty: no header row", "the first row must name the columns"
+            )
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise self._decode_error(exc, 1) from exc
+        cells = next(csv.reader(io.StringIO(text)), [])
+        return [c.removeprefix("\ufeff") for c in cells], end
+
+    # -- records --------------------------------------------------------------
+
+    def bodies(self) -> Iterator[Body]:
+        """The data records as UTF-8 byte runs, each ending on a record boundary."""
+        stream, tell = self._open()
+        with stream:
+            carry = b""
+            skip = self._header_end
+            offset = self._header_end
+            for block in self._utf8_blocks(stream):
+                if skip:
+                    take = min(skip, len(block))
+                    block, skip = block[take:], skip - take
+                buf = carry + block
+                cut = _last_record_end(buf)
+                if cut is None:
+                    if len(buf) > MAX_CARRY_BYTES:
+                        yield Body(b"", offset, tell.done(), refused=True)
+                        return
+                    carry = buf
+                    continue
+                yield Body(buf[:cut], offset, tell.done())
+                offset += cut
+                carry = buf[cut:]
+            if carry:
+                yield Body(carry, offset, tell.done())
+
+    def parse(self, body: Body) -> pl.DataFrame | None:
+        """Parse one body (rows numbered from 0); None when polars refuses its quoting."""
+        if body.refused:
+            return None
+        ncols = len(self.header)
+        crc = zlib.crc32(body.data)
+        verified = self._verified.get(body.offset)
+        if verified is not None and verified != crc:
+            raise UnimportableError(f"{self.path} changed while cio was reading it",
+                                    "run again once the file is complete")  # fmt: skip
+        if verified is None:
+            _check_utf8(body.data)
+        names = [f"c{i}" for i in range(ncols)]
+        try:
+            df = pl.read_csv(
+                body.data,
+                has_header=False,
+                schema=dict.fromkeys(names, pl.String),
+                truncate_ragged_lines=True,
+                raise_if_empty=False,
+            )
+        except pl.exceptions.PolarsError:
+            return None
+        blank = _blank_rows(df, ncols)
+        if verified is None and not _separators_match(body.data, df, ncols, blank):
+            text = body.data.decode("utf-8")
+            return _frame(list(csv.reader(io.StringIO(text))), ncols)
+        self._verified[body.offset] = crc
+        if b'""' in body.data:
+            df = df.with_columns(pl.when(pl.col(n) != "").then(pl.col(n)).alias(n) for n in names)
+        is_blank = pl.all_horizontal(pl.col(n).is_null() for n in names) if blank else False
+        return df.with_columns(
+            pl.int_range(0, df.height, dtype=pl.Int64).alias("_row"),
+            pl.when(is_blank).then(0).otherwise(ncols).cast(pl.Int32).alias("_nf"),
+            pl.lit(None, dtype=pl.String).alias("_extra"),
+        )
+
+    def slow_from(self, offset: int) -> Iterator[pl.DataFrame]:
+        """Read from UTF-8 byte ``offset`` to the end with the csv module, in frames."""
+        stream, _ = self._open()
+        with stream:
+            blocks = self._utf8_blocks(stream)
+            head = b""
+            for block in blocks:
+                if offset >= len(block):
+                    offset -= len(block)
+                    continue
+                head = block[offset:]
+                break
+            batch: list[list[str]] = []
+            for record in csv.reader(_lines(self, head, blocks)):
+                batch.append(record)
+                if len(batch) >= SLOW_BATCH_ROWS:
+                    yield _frame(batch, len(self.header))
+                    batch = []
+            if batch:
+                yield _frame(batch, len(self.header))
+
+    def chunks(self, work: Callable[[pl.DataFrame], T], workers: int = WORKERS) -> Iterator[Chunk[T]]:
+        """Parse every body and apply ``work`` to it in worker threads; yield in file order.
+
+        ``work`` sees rows numbered from 0 within the chunk; ``Chunk.first_row``
+        is the record number of that row 0, and ``Chunk.records`` the records
+        (blank lines included) the chunk covered.
+        """
+        next_row = 2
+
+        def job(body: Body) -> tuple[pl.DataFrame | None, T | None]:
+            df = self.parse(body)
+            return df, (None if df is None else work(df.filter(pl.col("_nf") > 0)))
+
+        for body, (df, result) in ordered_map(job, self.bodies(), workers):
+            if df is None:
+                for frame in self.slow_from(body.offset):
+                    chunk = Chunk(work(frame.filter(pl.col("_nf") > 0)), next_row,
+                                  frame.height, body.bytes_done)  # fmt: skip
+                    next_row += frame.height
+                    yield chunk
+                return
+            assert result is not None
+            yield Chunk(result, next_row, df.height, body.bytes_done)
+            next_row += df.height
+
+
+def _lines(src: CsvSource, head: bytes, blocks: Iterable[bytes]) -> Iterator[str]:
+    """Decoded lines (ends kept) of ``head`` followed by ``blocks``."""
+    pending = b""
+    for block in _prepend(head, blocks):
+        data = pending + block
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            pending = data
+            continue
+        pending = data[cut:]
+        try:
+            text = data[:cut].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise src._decode_error(exc, None) from exc
+        yield from _split_nl(text)
+    if pending:
+        yield pending.decode("utf-8", errors="strict")
+
+
+def _split_nl(text: str) -> Iterator[str]:
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            if start < len(text):
+                yield text[start:]
+            return
+        yield text[start : end + 1]
+        start = end + 1
+
+
+def _prepend(head: bytes, blocks: Iterable[bytes]) -> Iterator[bytes]:
+    yield head
+    yield from blocks
+
+
+def _frame(records: list[list[str]], ncols: int) -> pl.DataFrame:
+    """Build a chunk frame from records parsed by the csv module."""
+    cols: list[list[str | None]] = [[] for _ in range(ncols)]
+    nfs: list[int] = []
+    extras: list[str | None] = []
+    for rec in records:
+        nfs.append(len(rec))
+        for i in range(ncols):
+            cell = rec[i] if i < len(rec) else None
+            cols[i].append(cell if cell else None)
+        extras.append(_csv_text(rec[ncols:]) if len(rec) > ncols else None)
+    data: dict[str, pl.Series] = {
+        f"c{i}": pl.Series(f"c{i}", cols[i], dtype=pl.String) for i in range(ncols)
+    }
+    n = len(records)
+    data["_row"] = pl.Series("_row", range(n), dtype=pl.Int64)
+    data["_nf"] = pl.Series("_nf", nfs, dtype=pl.Int32)
+    data["_extra"] = pl.Series("_extra", extras, dtype=pl.String)
+    return pl.DataFrame(data)
+
+
+def _csv_text(cells: list[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(cells)
+    return out.getvalue()
+
+
+def _blank_rows(df: pl.DataFrame, ncols: int) -> int:
+    """Rows with every cell empty: blank lines (or rows of bare commas)."""
+    if df.height == 0 or df.get_column("c0").null_count() == 0:
+        return 0
+    names = [f"c{i}" for i in range(ncols)]
+    return int(df.select(pl.all_horizontal(pl.col(n).is_null() for n in names).sum()).item())
+
+
+def _separators_match(body: bytes, df: pl.DataFrame, ncols: int, blank: int) -> bool:
+    """True when every non-blank record of ``body`` has exactly ``ncols`` fields.
+
+    Polars pads short rows and truncates long ones, so the separators are
+    counted in the bytes: splitting on the quote character leaves the text
+    outside quoted fields at the even positions (polars has accepted the
+    quoting, so it is well formed). Any ragged row breaks the equality.
+    """
+    if df.height == 0:
+        return not body.strip()
+    outside = b"".join(body.split(b'"')[::2]) if b'"' in body else body
+    return outside.count(b",") == (ncols - 1) * (df.height - blank)
+
+
+def _check_utf8(data: bytes) -> None:
+    """Raise ``BadText`` naming the record (counted from 0) with invalid UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadText(_count_records(data[: exc.start]), exc) from exc
+
+
+class BadText(Exception):
+    """Invalid text in a body: which record (from 0) and the decoding error."""
+
+    def __init__(self, record: int, error: UnicodeDecodeError) -> None:
+        super().__init__(str(error))
+        self.record = record
+        self.error = error
+
+
+def _first_record_end(buf: bytes) -> int | None:
+    """Offset just past the first record's newline, or None if not in ``buf``."""
+    pos = 0
+    quotes = 0
+    while True:
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            return None
+        quotes += buf.count(b'"', pos, nl)
+        if quotes % 2 == 0:
+            return nl + 1
+        pos = nl + 1
+
+
+def _last_record_end(buf: bytes) -> int | None:
+    """Offset just past the last newline with an even number of quotes before it."""
+    total = buf.count(b'"')
+    end = len(buf)
+    after = 0
+    while True:
+        nl = buf.rfind(b"\n", 0, end)
+        if nl < 0:
+            return None
+        after += buf.count(b'"', nl, end)
+        if (total - after) % 2 == 0:
+            return nl + 1
+        end = nl
+
+
+def _count_records(prefix: bytes) -> int:
+    """Complete records in ``prefix`` (used only to name a row in an error)."""
+    count = 0
+    quotes = 0
+    for line in prefix.split(b"\n")[:-1]:
+        quotes += line.count(b'"')
+        if quotes % 2 == 0:
+            count += 1
+    return count
