@@ -15,7 +15,7 @@ from typing import IO, Protocol
 import orjson
 
 from cio_cli.batches import Request
-from cio_cli.errors import RefusedError, UsageError
+from cio_cli.errors import RefusedError, UnimportableError, UsageError
 from cio_cli.pipeline import Counts, Emit, InputFile, emit, open_input, scan
 from cio_cli.report import Reporter, Summary
 from cio_cli.rules import ReadOptions
@@ -91,8 +91,19 @@ def _open_all(plan: ImportPlan, stack: ExitStack) -> list[InputFile]:
         elif not path.is_file():
             raise UsageError(f"no such file: {arg}", "check the path")
         shown = "-" if arg == "-" else arg
-        inputs.append(open_input(path, shown, _rejects_path(arg, plan), plan.read))
+        with _naming(shown):
+            inputs.append(open_input(path, shown, _rejects_path(arg, plan), plan.read))
     return inputs
+
+
+@contextmanager
+def _naming(shown: str) -> Iterator[None]:
+    """Prefix the message of an error about a whole file with the file's name."""
+    try:
+        yield
+    except UnimportableError as exc:
+        exc.message = f"{'stdin' if shown == '-' else shown}: {exc.message}"
+        raise
 
 
 def _window_note(recent: int, rows: list[int]) -> str:
@@ -142,18 +153,20 @@ def run(plan: ImportPlan, reporter: Reporter, sink_factory: Callable[[], Sink] |
         inputs = _open_all(plan, stack)
         recent, recent_rows = 0, []
         for inp in inputs:
-            with reporter.progress(inp.source.size) as shown:
+            with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
                 found = scan(inp, plan.read, now, lambda p, b, c: shown.update(p, b, c))
             recent += found.recent
             recent_rows += [r for r in found.recent_rows][: 5 - len(recent_rows)]
         decide_window(plan, recent, recent_rows, confirm, reporter)
+        if not plan.dry_run and plan.command == "import" and sink_factory is None:
+            raise UsageError("sending is not built yet", "use --dry-run")
         out = stack.enter_context(_out_file(plan.out))
         sink: Sink = DryRunSink(out) if sink_factory is None else sink_factory()
         how = Emit(now=now, batch_bytes=plan.batch_bytes, skip_recent=plan.skip_recent,
                    phase="sending" if sink_factory else "checking")  # fmt: skip
         for inp in inputs:
             counts = Counts()
-            with reporter.progress(inp.source.size) as shown:
+            with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
                 for req in emit(inp, plan.read, how, counts, lambda p, b, c: shown.update(p, b, c)):
                     sink.send(req, counts)
                 sink.close()

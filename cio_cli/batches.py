@@ -19,31 +19,47 @@ from urllib.parse import quote
 import polars as pl
 
 from cio_cli.events import v1_body
+from cio_cli.rules import split
 
 MAX_OP_BYTES = 32_000
 BATCH_OVERHEAD = len(b'{"batch":[]}')
 BATCH_PATH = "/api/v2/batch"
 
 
+@dataclass(frozen=True)
+class Fingerprints:
+    """A chunk's fingerprints, sorted once (in a worker thread) for ``Seen``."""
+
+    query: pl.Series  # the fingerprints, sorted
+    distinct: pl.Series  # in sorted order: first of its value within the chunk
+    inverse: pl.Series  # gather with this to go from sorted order back to row order
+
+    @classmethod
+    def of(cls, fps: pl.Series) -> Fingerprints:
+        """Sort a chunk's fingerprints and note the first of each value."""
+        order = fps.arg_sort()
+        return cls(fps.gather(order), fps.is_first_distinct().gather(order), order.arg_sort())
+
+
 class Seen:
-    """A set of 64-bit fingerprints kept as a few sorted runs."""
+    """A set of 64-bit fingerprints kept as a few sorted runs (sizes like a binary counter)."""
 
     def __init__(self) -> None:
         self.runs: list[pl.Series] = []
 
-    def first_seen(self, fps: pl.Series) -> pl.Series:
-        """Mark each fingerprint not seen before (nor earlier in ``fps``); remember them."""
-        fresh = fps.is_first_distinct()
+    def first_seen(self, fps: Fingerprints) -> pl.Series:
+        """Per row: True when its fingerprint was not seen before; remember the new ones."""
+        fresh = fps.distinct
         for run in self.runs:
-            at = run.search_sorted(fps).clip(0, len(run) - 1)
-            fresh = fresh & (run.gather(at) != fps)
-        new = fps.filter(fresh).sort()
+            at = run.search_sorted(fps.query).clip(0, len(run) - 1)
+            fresh = fresh & (run.gather(at) != fps.query)
+        new = fps.query.filter(fresh)
         if len(new):
             self.runs.append(new)
-            while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
-                last = self.runs.pop()
-                self.runs[-1] = pl.concat([self.runs[-1], last]).sort()
-        return fresh
+            while len(self.runs) > 1 and len(self.runs[-2]) <= len(self.runs[-1]):
+                last = self.runs.pop().to_frame("f")
+                self.runs[-1] = self.runs[-1].to_frame("f").merge_sorted(last, "f").to_series()
+        return fresh.gather(fps.inverse)
 
     def __len__(self) -> int:
         return sum(len(r) for r in self.runs)
@@ -73,10 +89,10 @@ class Packer:
 
     def add(self, events: pl.DataFrame) -> Iterator[Request]:
         """Take encoded events (``_op``, ``_row``, ...); yield every request now full."""
-        size = pl.col("_op").str.len_bytes()
-        for event in events.filter(size > self.limit).iter_rows(named=True):
-            yield self._v1(event, events)
-        events = events.filter(size <= self.limit)
+        big, events = split(events, events.select(pl.col("_op").str.len_bytes() > self.limit)
+                            .to_series())  # fmt: skip
+        for event in big.iter_rows(named=True):
+            yield self._v1(event, big)
         if self._pending is not None:
             events = pl.concat([self._pending, events], how="vertical_relaxed")
         ends = _cumulative(events)

@@ -90,14 +90,15 @@ def _read_options(identifier: str, unit: str, assume_tz: str | None, types: str,
                        allow_semantic=semantic)  # fmt: skip
 
 
-def _guard(command: str, reporter: Reporter, body: Callable[[], int]) -> None:
+def _guard(command: str, reporter: Reporter, body: Callable[[], int],
+           files: list[str] | None = None, dry_run: bool = False) -> None:  # fmt: skip
     """Run a command; turn every CioError into its message and exit code, in one place."""
     try:
         code = body()
     except CioError as exc:
         reporter.error(exc)
         if reporter.json_mode:
-            reporter.error_json(command, exc)
+            reporter.error_json(command, files or [], exc, dry_run=dry_run)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         reporter.console.print("interrupted", markup=False)
@@ -130,7 +131,7 @@ def validate(
         reporter.summary(summary)
         return summary.exit_code
 
-    _guard("validate", reporter, body)
+    _guard("validate", reporter, body, files, dry_run=True)
 
 
 @app.command("import", epilog=EXIT_CODES)
@@ -174,14 +175,12 @@ def import_(
         plan = ImportPlan("import", files, opts, dry_run=dry_run, out=out, rejects=rejects,
                           allow_recent=allow_recent, skip_recent=skip_recent,
                           batch_bytes=batch_bytes)  # fmt: skip
-        if not dry_run:
-            raise UsageError("sending is not built yet", "use --dry-run")
         confirm = ask if sys.stdin.isatty() and sys.stderr.isatty() else None
         summary = run(plan, reporter, confirm=confirm)
         reporter.summary(summary)
         return summary.exit_code
 
-    _guard("import", reporter, body)
+    _guard("import", reporter, body, files, dry_run=dry_run)
 
 
 def main() -> None:

@@ -31,6 +31,9 @@ def is_plain_number(cell: pl.Expr) -> pl.Expr:
     return whole.fill_null(False) | decimal.fill_null(False)
 
 
+Stats = dict[str, tuple[int, int, int]]
+
+
 @dataclass
 class Inference:
     """Rules types out column by column as chunks come; decides at the end."""
@@ -48,7 +51,7 @@ class Inference:
         fixed = set(EMAIL_KEYS) | set(NUMBER_KEYS) | {CURRENCY_KEY} | set(self.opts.type_overrides)
         return [col for col, key in self.lay.data if key not in fixed]
 
-    def stats(self, df: pl.DataFrame) -> dict[str, tuple[int, int, int]]:
+    def stats(self, df: pl.DataFrame) -> Stats:
         """Per column: non-empty values, how many are numbers, how many booleans.
 
         Safe in worker threads. A type already ruled out is not counted again
@@ -72,7 +75,7 @@ class Inference:
         found = whole.select(exprs).row(0, named=True)
         return {col: (int(v[0]), int(v[1]), int(v[2])) for col, v in found.items()}
 
-    def add(self, stats: dict[str, tuple[int, int, int]]) -> None:
+    def add(self, stats: Stats) -> None:
         """Fold one chunk's counts in."""
         for col, (n, number, boolean) in stats.items():
             if n:

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import polars as pl
 
-from cio_cli.batches import Packer, Request, Seen
+from cio_cli.batches import Fingerprints, Packer, Request, Seen
 from cio_cli.errors import UnimportableError
 from cio_cli.events import encode
-from cio_cli.infer import Inference
+from cio_cli.infer import Inference, Stats
 from cio_cli.rejects import RejectsWriter
-from cio_cli.rules import Layout, ReadOptions, check, error_codes, in_window, layout, warning_codes
+from cio_cli.rules import Layout, ReadOptions, check, identify, in_window, layout, split
 from cio_cli.source import CsvSource
 
 MAX_DATA_BYTES = 100_000
@@ -104,20 +104,22 @@ def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None 
     window = in_window(now)
     shown = Counts()
 
-    def work(df: pl.DataFrame) -> tuple[dict[str, int], pl.DataFrame, pl.DataFrame, pl.Series]:
+    def work(df: pl.DataFrame, plain: bool) -> tuple[Stats, pl.DataFrame, int, pl.Series]:
         stats = infer.stats(df)
-        checked = check(df, inp.lay, opts, now)
-        kinds = checked.filter(pl.col("_kind").is_not_null()).group_by("_kind").agg(
-            pl.len().alias("n"), pl.col("_row").min().alias("first")
-        )
-        recent = checked.filter(~pl.col("_bad") & window).get_column("_row")
-        return stats, kinds, checked.select(pl.len()), recent
+        known = identify(df, inp.lay, opts)
+        kinds = known.group_by("_kind").agg(pl.len().alias("n"), pl.col("_row").min().alias("first"))
+        maybe, _ = split(known, known.select(window).to_series())
+        if maybe.height:  # only rows in the window need every rule now
+            maybe = check(maybe.drop("_cid", "_ts", "_kind", "_ms"), inp.lay, opts, now).good
+        return stats, kinds, df.height, maybe.get_column("_row")
 
     for chunk in inp.source.chunks(work):
         stats, kinds, size, recent = chunk.result
         infer.add(stats)
-        result.rows += int(size.item())
+        result.rows += size
         for kind, n, first in kinds.iter_rows():
+            if kind is None:
+                continue
             result.kinds[kind] += n
             result.first_of_kind.setdefault(kind, chunk.first_row + first)
         result.recent += len(recent)
@@ -162,6 +164,7 @@ class Judged:
     rows: int
     rejected: pl.DataFrame  # raw cells, _row, _err (invalid, too large, or skipped)
     events: pl.DataFrame  # encoded events to send, before dedup
+    fingerprints: Fingerprints
     errors: Counter[str]
     warnings: Counter[str]
     invalid: int
@@ -178,8 +181,8 @@ def emit(
     seen = Seen()
     packer = Packer(how.batch_bytes)
 
-    def work(df: pl.DataFrame) -> Judged:
-        return _judge(df, inp.lay, opts, how, scanned.types)
+    def work(df: pl.DataFrame, plain: bool) -> Judged:
+        return _judge(df, inp.lay, opts, how, scanned.types, plain)
 
     with RejectsWriter(inp.rejects_path, inp.lay) as rejects:
         for chunk in inp.source.chunks(work):
@@ -195,9 +198,10 @@ def emit(
             counts.errors.update(judged.errors)
             counts.warnings.update(judged.warnings)
             events = judged.events.with_columns(_row=shift)
-            fresh = seen.first_seen(events.get_column("_fp"))
-            counts.duplicates += len(fresh) - int(fresh.sum())
-            for req in packer.add(events.filter(fresh)):
+            fresh = seen.first_seen(judged.fingerprints)
+            unique, repeated = split(events, fresh)
+            counts.duplicates += repeated.height
+            for req in packer.add(unique):
                 counts.requests += 1
                 yield req
             if progress:
@@ -209,43 +213,32 @@ def emit(
 
 
 def _judge(
-    df: pl.DataFrame, lay: Layout, opts: ReadOptions, how: Emit, types: dict[str, str]
+    df: pl.DataFrame, lay: Layout, opts: ReadOptions, how: Emit, types: dict[str, str],
+    plain: bool = False,
 ) -> Judged:
     """Check and encode a chunk (in a worker thread): what to reject, skip and send."""
-    df = check(df, lay, opts, how.now)
+    checked = check(df, lay, opts, how.now)
     raw = [f"c{i}" for i in range(lay.ncols)] + ["_row"]
-    bad = df.filter(pl.col("_bad"))
-    errors = _tally(bad, error_codes(df), "_e_")
-    good = encode(df.filter(~pl.col("_bad")), lay, types)
+    errors = checked.errors
+    good = encode(checked.good, lay, types, plain)
     size = pl.col("_data").str.len_bytes()
-    big = good.filter(size > MAX_DATA_BYTES).with_columns(
-        _err=pl.concat_str([pl.lit("data is "), size.cast(pl.String),
-                            pl.lit(f" bytes of JSON; Customer.io allows at most {MAX_DATA_BYTES}")])
-    )  # fmt: skip
+    big, good = split(good, good.select(size > MAX_DATA_BYTES).to_series())
+    parts = [checked.bad]
     if big.height:
         errors["data_too_large"] += big.height
-    good = good.filter(size <= MAX_DATA_BYTES)
-    warnings = _tally(good, warning_codes(df), "_w_")
-    recent = in_window(how.now)
-    n_recent = good.filter(recent).height
-    parts = [bad.select(*raw, "_err"), big.select(*raw, "_err")]
+        parts.append(big.select(*raw, _err=pl.concat_str([pl.lit("data is "), size.cast(pl.String),
+                     pl.lit(f" bytes of JSON; Customer.io allows at most {MAX_DATA_BYTES}")])))  # fmt: skip
+    recent = good.select(in_window(how.now)).to_series()
+    n_recent = int(recent.sum())
     skipped = 0
     if how.skip_recent and n_recent:
-        parts.append(good.filter(recent).select(*raw, _err=pl.lit(SKIP_MESSAGE)))
-        good = good.filter(~recent)
-        skipped = n_recent
+        late, good = split(good, recent)
+        parts.append(late.select(*raw, _err=pl.lit(SKIP_MESSAGE)))
+        skipped = late.height
+    parts = [p for p in parts if p.height]
+    rejected = pl.concat(parts).sort("_row") if parts else checked.bad
     keep = [*raw, "_op", "_fp", "_name", "_cid", "_ts", "_data", "_id"]
-    rejected = pl.concat(parts).sort("_row") if any(p.height for p in parts) else parts[0]
-    return Judged(df.height, rejected, good.select(keep), errors, warnings,
-                  bad.height + big.height, skipped, n_recent)  # fmt: skip
+    return Judged(df.height, rejected, good.select(keep), Fingerprints.of(good.get_column("_fp")),
+                  errors, checked.warnings, checked.bad.height + big.height, skipped, n_recent)  # fmt: skip
 
 
-def _tally(df: pl.DataFrame, codes: list[str], prefix: str) -> Counter[str]:
-    out: Counter[str] = Counter()
-    if not codes or df.height == 0:
-        return out
-    sums = df.select(pl.col(f"{prefix}{c}").sum() for c in codes).row(0)
-    for code, n in zip(codes, sums, strict=True):
-        if n:
-            out[code] += int(n)
-    return out

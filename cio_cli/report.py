@@ -95,10 +95,11 @@ class Reporter:
         if exc.hint:
             self.console.print(f"hint: {exc.hint}", markup=False)
 
-    def error_json(self, command: str, exc: CioError) -> None:
-        """The JSON object for a run that stopped on an error."""
-        obj = {"command": command, "error": exc.message, "hint": exc.hint,
-               "exit_code": exc.exit_code}  # fmt: skip
+    def error_json(self, command: str, files: list[str], exc: CioError,
+                   counts: Counts | None = None, dry_run: bool = False) -> None:  # fmt: skip
+        """The summary object for a run that stopped on an error, with ``error`` and ``hint``."""
+        summary = Summary(command, files, counts or Counts(), [], dry_run, 0.0, exc.exit_code)
+        obj = summary.as_json() | {"error": exc.message, "hint": exc.hint}
         self.out.write(orjson.dumps(obj).decode() + "\n")
 
     def summary(self, s: Summary) -> None:

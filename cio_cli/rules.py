@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import zoneinfo
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -190,25 +191,53 @@ class _Rules:
         self.warnings.append((code, cond.fill_null(False)))
 
 
-def check(df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int) -> pl.DataFrame:
-    """Apply every row rule; add ``_name _cid _kind _ts _bad``, flag columns and ``_err``.
-
-    Messages are built only for the rows that break a rule (``_err`` is null
-    on valid rows), so a clean chunk costs the checks and nothing more.
-    """
-    name = pl.col(lay.name).str.strip_chars()
+def identify(df: pl.DataFrame, lay: Layout, opts: ReadOptions) -> pl.DataFrame:
+    """Add ``_cid``, ``_kind`` and ``_ts``: all the first pass needs of most rows."""
     cid = pl.col(lay.customer_id).str.strip_chars()
     textual, decimals = _timestamp_forms(df, lay)
     df = df.with_columns(
-        _name=pl.when(name != "").then(name),
         _cid=pl.when(cid != "").then(cid),
         _ts=_timestamp(lay, opts, textual, decimals),
+        _ms=_read_as_ms(lay, opts, textual),
     )
-    df = df.with_columns(_kind=_kind(opts))
+    return df.with_columns(_kind=_kind(opts))
+
+
+@dataclass
+class Checked:
+    """A chunk split by the rules: valid rows, rejected rows (with ``_err``), and tallies."""
+
+    good: pl.DataFrame
+    bad: pl.DataFrame
+    errors: Counter[str]
+    warnings: Counter[str]
+
+
+def split(df: pl.DataFrame, mask: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(rows where mask, rows where not)``, without copying when one side is empty."""
+    hits = int(mask.sum())
+    if hits == 0:
+        return df.clear(), df
+    if hits == df.height:
+        return df, df.clear()
+    return df.filter(mask), df.filter(~mask)
+
+
+def check(df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int) -> Checked:
+    """Apply every row rule to a chunk of raw cells.
+
+    Valid rows gain ``_name _cid _kind _ts _ms``; rejected rows keep their raw
+    cells and ``_row`` and gain ``_err``, their reasons joined by ``"; "``.
+    Flags and messages are built only for rejected rows, so a clean chunk
+    costs the checks and nothing more.
+    """
+    name = pl.col(lay.name).str.strip_chars()
+    textual = _timestamp_forms(df, lay)[0]
+    df = identify(df, lay, opts).with_columns(_name=pl.when(name != "").then(name))
     df = _parse_json_cells(df, lay, opts)
     rules = _Rules()
     _field_count(rules, lay)
-    _name_rules(rules, opts)
+    _name_rules(rules, opts, df)
     _customer_rules(rules, lay, opts)
     _timestamp_rules(rules, lay, opts, now, textual)
     if lay.event_id is not None:
@@ -216,17 +245,27 @@ def check(df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int) -> pl.Data
         rules.error("id_invalid", eid.is_not_null() & ~eid.str.contains(ULID_RE), "_cio_id ",
                     _quoted(eid), " is not a valid ULID (26 characters of Crockford base32)")  # fmt: skip
     _data_rules(rules, lay, opts)
-    flags = [cond.alias(f"_e_{code}") for code, cond, _ in rules.errors]
-    flags += [cond.alias(f"_w_{code}") for code, cond in rules.warnings]
-    df = df.with_columns(flags)
-    bad = pl.any_horizontal(pl.col(f"_e_{code}") for code, _, _ in rules.errors)
-    df = df.with_columns(_bad=bad)
-    if not df.get_column("_bad").any():
-        return df.with_columns(_err=pl.lit(None, dtype=pl.String))
-    messages = [pl.when(pl.col(f"_e_{code}")).then(msg) for code, _, msg in rules.errors]
-    err = pl.concat_str(messages, separator="; ", ignore_nulls=True)
-    good = df.filter(~pl.col("_bad")).with_columns(_err=pl.lit(None, dtype=pl.String))
-    return pl.concat([good, df.filter(pl.col("_bad")).with_columns(_err=err)])
+    mask = df.select(pl.any_horizontal(cond for _, cond, _ in rules.errors)).to_series()
+    bad, good = split(df, mask)
+    warnings = _sums(good, [(code, cond) for code, cond in rules.warnings])
+    errors = _sums(bad, [(code, cond) for code, cond, _ in rules.errors])
+    if bad.height:
+        messages = [pl.when(cond).then(msg) for _, cond, msg in rules.errors]
+        raw = [f"c{i}" for i in range(lay.ncols)]
+        err = pl.concat_str(messages, separator="; ", ignore_nulls=True)
+        bad = bad.select(*raw, "_row", _err=err)
+    return Checked(good, bad, errors, warnings)
+
+
+def _sums(df: pl.DataFrame, conds: list[tuple[str, pl.Expr]]) -> Counter[str]:
+    out: Counter[str] = Counter()
+    if df.height == 0 or not conds:
+        return out
+    found = df.select(cond.sum().alias(str(i)) for i, (_, cond) in enumerate(conds)).row(0)
+    for (code, _), n in zip(conds, found, strict=True):
+        if n:
+            out[code] += int(n)
+    return out
 
 
 def _timestamp_forms(df: pl.DataFrame, lay: Layout) -> tuple[bool, bool]:
@@ -234,19 +273,12 @@ def _timestamp_forms(df: pl.DataFrame, lay: Layout) -> tuple[bool, bool]:
     if lay.timestamp is None:
         return False, False
     t = pl.col(lay.timestamp)
+    whole = t.cast(pl.Int64, strict=False)
+    if df.select(whole.null_count() == t.null_count()).item():
+        return False, False  # every timestamp is a plain integer (or empty)
     plain = t.is_null() | t.str.contains(r"^-?[0-9]+(\.[0-9]+)?$")
     found = df.select((~plain).any().alias("text"), t.str.contains(".", literal=True).any().alias("dec")).row(0)
     return bool(found[0]), bool(found[1])
-
-
-def error_codes(df: pl.DataFrame) -> list[str]:
-    """The ``_e_*`` rule columns of a checked chunk, without the prefix."""
-    return [c[3:] for c in df.columns if c.startswith("_e_")]
-
-
-def warning_codes(df: pl.DataFrame) -> list[str]:
-    """The ``_w_*`` warning columns of a checked chunk, without the prefix."""
-    return [c[3:] for c in df.columns if c.startswith("_w_")]
 
 
 def _field_count(rules: _Rules, lay: Layout) -> None:
@@ -258,13 +290,14 @@ def _field_count(rules: _Rules, lay: Layout) -> None:
                 f" fields, the header has {lay.ncols}", extra.fill_null(""))  # fmt: skip
 
 
-def _name_rules(rules: _Rules, opts: ReadOptions) -> None:
+def _name_rules(rules: _Rules, opts: ReadOptions, df: pl.DataFrame) -> None:
     name = pl.col("_name")
     rules.error("name_empty", name.is_null(), "_cio_name is empty")
     size = name.str.len_bytes()
     rules.error("name_too_long", size > 100, "_cio_name is ", size.cast(pl.String),
                 " bytes; Customer.io allows at most 100")  # fmt: skip
-    if not opts.allow_semantic:
+    spaced = df.select(name.str.contains(" ", literal=True).any()).item()
+    if not opts.allow_semantic and spaced:  # every semantic name has a space
         semantic = name.str.to_lowercase().is_in([s.lower() for s in SEMANTIC])
         rules.error("semantic_name", semantic, "_cio_name ", _quoted(name),
                     " is a semantic event that deletes or changes people;"
@@ -341,6 +374,18 @@ def _timestamp(lay: Layout, opts: ReadOptions, textual: bool, decimals: bool) ->
     )
 
 
+def _read_as_ms(lay: Layout, opts: ReadOptions, textual: bool) -> pl.Expr:
+    """True where ``--timestamp-unit auto`` read a number as milliseconds (a warning)."""
+    if lay.timestamp is None or opts.timestamp_unit != "auto":
+        return pl.lit(False)
+    t = _ts_text(lay) if textual else pl.col(lay.timestamp)
+    number = t.cast(pl.Int64, strict=False).cast(pl.Float64)
+    if textual:
+        numeric = t.str.contains(r"^-?[0-9]+(\.[0-9]+)?$")
+        number = pl.when(numeric).then(t.cast(pl.Float64, strict=False))
+    return (number >= MS_FROM).fill_null(False)
+
+
 def _is_ms(value: pl.Expr, unit: Unit) -> pl.Expr:
     if unit == "ms":
         return pl.lit(True)
@@ -379,7 +424,7 @@ def _timestamp_rules(
 ) -> None:
     if lay.timestamp is None:
         return
-    t = _ts_text(lay)
+    t = _ts_text(lay) if textual else pl.col(lay.timestamp)
     ts = pl.col("_ts")
     naive = t.str.contains(ISO_NAIVE_RE) if textual else pl.lit(False)
     if opts.assume_tz is None:
@@ -395,8 +440,7 @@ def _timestamp_rules(
                 " is in the future")  # fmt: skip
     rules.error("timestamp_before_1970", ts < 0, "_cio_timestamp ", _quoted(t),
                 " is before 1970")  # fmt: skip
-    if opts.timestamp_unit == "auto":
-        rules.warn("timestamp_ms", t.cast(pl.Float64, strict=False) >= MS_FROM)
+    rules.warn("timestamp_ms", pl.col("_ms") & ts.is_not_null())
 
 
 def in_window(now: int) -> pl.Expr:

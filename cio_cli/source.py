@@ -24,6 +24,7 @@ import csv
 import gzip
 import io
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -41,7 +42,7 @@ from cio_cli.errors import UnimportableError
 
 A = TypeVar("A")
 T = TypeVar("T")
-WORKERS = min(4, os.cpu_count() or 1)
+WORKERS = int(os.environ.get("CIO_WORKERS", "0")) or min(4, os.cpu_count() or 1)
 BLOCK_BYTES = 8 << 20
 SLOW_BATCH_ROWS = 20_000
 MAX_CARRY_BYTES = 64 << 20
@@ -128,7 +129,8 @@ class CsvSource:
             ) from exc
         self.size = path.stat().st_size
         self.header, self._header_end = self._read_header()
-        self._verified: dict[int, int] = {}  # body offset -> CRC-32 of a body that parsed exactly
+        # body offset -> (CRC-32, plain text?) of a body that parsed exactly in an earlier pass
+        self._verified: dict[int, tuple[int, bool]] = {}
 
     # -- opening and decoding -------------------------------------------------
 
@@ -223,42 +225,41 @@ class CsvSource:
             if carry:
                 yield Body(carry, offset, tell.done())
 
-    def parse(self, body: Body) -> pl.DataFrame | None:
-        """Parse one body (rows numbered from 0); None when polars refuses its quoting."""
+    def parse(self, body: Body) -> tuple[pl.DataFrame, bool] | None:
+        """Parse one body (rows numbered from 0); None when polars refuses its quoting.
+
+        With the frame comes whether no cell needs JSON escaping. A body seen
+        in an earlier pass is trusted by its CRC-32 and not checked again.
+        """
         if body.refused:
             return None
-        ncols = len(self.header)
         crc = zlib.crc32(body.data)
-        verified = self._verified.get(body.offset)
-        if verified is not None and verified != crc:
+        known = self._verified.get(body.offset)
+        if known is not None and known[0] != crc:
             raise UnimportableError(f"{self.path} changed while cio was reading it",
                                     "run again once the file is complete")  # fmt: skip
-        if verified is None:
+        if known is None:
             _check_utf8(body.data)
+        ncols = len(self.header)
         names = [f"c{i}" for i in range(ncols)]
         try:
-            df = pl.read_csv(
-                body.data,
-                has_header=False,
-                schema=dict.fromkeys(names, pl.String),
-                truncate_ragged_lines=True,
-                raise_if_empty=False,
-            )
+            df = pl.read_csv(body.data, has_header=False, schema=dict.fromkeys(names, pl.String),
+                             raise_if_empty=False)  # fmt: skip
         except pl.exceptions.PolarsError:
-            return None
+            return _strict_records(body.data, ncols)
         blank = _blank_rows(df, ncols)
-        if verified is None and not _separators_match(body.data, df, ncols, blank):
-            text = body.data.decode("utf-8")
-            return _frame(list(csv.reader(io.StringIO(text))), ncols)
-        self._verified[body.offset] = crc
-        if b'""' in body.data:
+        if known is None and not _separators_match(body.data, df, ncols, blank):
+            return _strict_records(body.data, ncols)
+        plain = _plain_text(body.data, df.height) if known is None else known[1]
+        self._verified[body.offset] = (crc, plain)
+        if b'""' in body.data and not plain:
             df = df.with_columns(pl.when(pl.col(n) != "").then(pl.col(n)).alias(n) for n in names)
         is_blank = pl.all_horizontal(pl.col(n).is_null() for n in names) if blank else False
         return df.with_columns(
             pl.int_range(0, df.height, dtype=pl.Int64).alias("_row"),
             pl.when(is_blank).then(0).otherwise(ncols).cast(pl.Int32).alias("_nf"),
             pl.lit(None, dtype=pl.String).alias("_extra"),
-        )
+        ), plain
 
     def slow_from(self, offset: int) -> Iterator[pl.DataFrame]:
         """Read from UTF-8 byte ``offset`` to the end with the csv module, in frames."""
@@ -281,23 +282,27 @@ class CsvSource:
             if batch:
                 yield _frame(batch, len(self.header))
 
-    def chunks(self, work: Callable[[pl.DataFrame], T], workers: int = WORKERS) -> Iterator[Chunk[T]]:
+    def chunks(self, work: Callable[[pl.DataFrame, bool], T]) -> Iterator[Chunk[T]]:
         """Parse every body and apply ``work`` to it in worker threads; yield in file order.
 
-        ``work`` sees rows numbered from 0 within the chunk; ``Chunk.first_row``
-        is the record number of that row 0, and ``Chunk.records`` the records
-        (blank lines included) the chunk covered.
+        ``work(df, plain)`` sees rows numbered from 0 within the chunk, and
+        ``plain`` True when no cell of the chunk needs JSON escaping.
+        ``Chunk.first_row`` is the record number of that row 0, and
+        ``Chunk.records`` the records (blank lines included) the chunk covered.
         """
         next_row = 2
 
         def job(body: Body) -> tuple[pl.DataFrame | None, T | None]:
-            df = self.parse(body)
-            return df, (None if df is None else work(df.filter(pl.col("_nf") > 0)))
+            parsed = self.parse(body)
+            if parsed is None:
+                return None, None
+            df, plain = parsed
+            return df, work(_without_blanks(df), plain)
 
-        for body, (df, result) in ordered_map(job, self.bodies(), workers):
+        for body, (df, result) in ordered_map(job, self.bodies(), WORKERS):
             if df is None:
                 for frame in self.slow_from(body.offset):
-                    chunk = Chunk(work(frame.filter(pl.col("_nf") > 0)), next_row,
+                    chunk = Chunk(work(_without_blanks(frame), False), next_row,
                                   frame.height, body.bytes_done)  # fmt: skip
                     next_row += frame.height
                     yield chunk
@@ -368,6 +373,43 @@ def _csv_text(cells: list[str]) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="").writerow(cells)
     return out.getvalue()
+
+
+_DOUBLED_QUOTE = re.compile(rb'""')
+_NOT_SPECIAL = bytes(b for b in range(256) if b >= 0x20 and b != ord("\\"))
+
+
+def _plain_text(data: bytes, records: int) -> bool:
+    """True when no cell in ``data`` holds a quote, backslash or control character.
+
+    Only record ends may be newlines (one per record, CRLF allowed); a quote
+    inside a cell is written doubled, so no ``""`` may appear either.
+    """
+    special = data.translate(None, _NOT_SPECIAL)
+    lines = special.count(b"\n")
+    if len(special) != lines + special.count(b"\r\n"):
+        return False  # a tab, backslash, lone CR or other control character
+    ends = lines + (0 if data.endswith(b"\n") else 1)
+    return ends == records and _DOUBLED_QUOTE.search(data) is None
+
+
+def _strict_records(data: bytes, ncols: int) -> tuple[pl.DataFrame, bool] | None:
+    """Parse a body polars refused (long rows) or found ragged, exactly, with the csv module.
+
+    None when the body's quoting does not close (a stray quote made the cut
+    land inside a field): the caller then reads the rest of the file this way.
+    """
+    try:
+        records = list(csv.reader(io.StringIO(data.decode("utf-8")), strict=True))
+    except csv.Error:
+        return None
+    return _frame(records, ncols), False
+
+
+def _without_blanks(df: pl.DataFrame) -> pl.DataFrame:
+    """Drop blank lines (``_nf == 0``); their numbers stay counted in ``_row``."""
+    nf = df.get_column("_nf")
+    return df if nf.min() != 0 else df.filter(nf > 0)
 
 
 def _blank_rows(df: pl.DataFrame, ncols: int) -> int:
