@@ -54,8 +54,8 @@ def main() -> None:
         base = best([sys.executable, "-c", f"import polars; polars.read_csv({str(path)!r})"])
         ours = best([cio, "import", str(path), "--dry-run", "--quiet", "--allow-recent"])
         print(f"{rows:,} rows ({mb:.0f} MB)")
-        print(f"  polars.read_csv      {base[0]:6.2f} s wall  {base[1]:6.2f} s cpu  {base[2]:6.0f} MB peak")
-        print(f"  cio import --dry-run {ours[0]:6.2f} s wall  {ours[1]:6.2f} s cpu  {ours[2]:6.0f} MB peak")
+        for label, (wall, cpu, peak) in (("polars.read_csv", base), ("cio import --dry-run", ours)):
+            print(f"  {label:22} {wall:6.2f} s wall  {cpu:6.2f} s cpu  {peak:6.0f} MB peak")
         print(f"  ratio {ours[0] / base[0]:.2f}x wall, {rows / ours[0]:,.0f} rows/s")
 
 

@@ -3,7 +3,7 @@
 Usage: python bench/gen.py ROWS OUT.csv
 
 Columns: the three ``_cio_`` columns plus six data columns (strings, ints,
-floats, some empty, some quoted with commas). Timestamps are 2-3 years old, so
+floats, some empty, some quoted with commas). Timestamps fall in 2021-2024, so
 nothing falls in the 72-hour window.
 """
 
@@ -20,7 +20,7 @@ NAMES = ["purchase", "signup", "page_view", "trial_started", "invoice_paid"]
 def main() -> None:
     rows, out = int(sys.argv[1]), sys.argv[2]
     rnd = random.Random(42)
-    base = 1_640_000_000
+    base = 1_610_000_000
     with open(out, "w", encoding="utf-8", newline="") as f:
         f.write("_cio_customer_id,_cio_name,_cio_timestamp,plan,city,amount,quantity,note,coupon\n")
         lines = []
@@ -29,7 +29,7 @@ def main() -> None:
             note = '"bought 2, returned 1"' if i % 13 == 0 else f"order {i}"
             coupon = "" if i % 3 else f"C{rnd.randint(100, 999)}"
             lines.append(
-                f"user{rnd.randint(1, 200000)},{NAMES[i % 5]},{base + i * 37},"
+                f"user{rnd.randint(1, 200000)},{NAMES[i % 5]},{base + (i * 37) % 90_000_000},"
                 f"{PLANS[i % 5]},{CITIES[i % 7]},{amount},{rnd.randint(1, 20)},{note},{coupon}\n"
             )
             if len(lines) == 10000:

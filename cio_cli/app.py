@@ -80,8 +80,10 @@ def _rejects_path(arg: str, plan: ImportPlan) -> Path:
 
 def _open_all(plan: ImportPlan, stack: ExitStack) -> list[InputFile]:
     if plan.rejects is not None and len(plan.paths) > 1:
-        raise UsageError("--rejects takes one input file", "leave it out: each file gets"
-                         " <file>.rejects.csv beside it")  # fmt: skip
+        raise UsageError(
+            "--rejects takes one input file",
+            "leave it out: each file gets <file>.rejects.csv beside it",
+        )
     inputs = []
     for arg in plan.paths:
         path = Path(arg)
@@ -115,8 +117,13 @@ def _window_note(recent: int, rows: list[int]) -> str:
     )
 
 
-def decide_window(plan: ImportPlan, recent: int, rows: list[int],
-                  confirm: Callable[[str], bool] | None, reporter: Reporter) -> None:  # fmt: skip
+def decide_window(
+    plan: ImportPlan,
+    recent: int,
+    rows: list[int],
+    confirm: Callable[[str], bool] | None,
+    reporter: Reporter,
+) -> None:
     """Refuse a real import with recent events unless allowed, skipped or confirmed."""
     if recent == 0 or plan.dry_run or plan.command == "validate":
         return
@@ -127,11 +134,15 @@ def decide_window(plan: ImportPlan, recent: int, rows: list[int],
         reporter.note(note)
         if confirm(f"Send these {recent:,} event(s) now?"):
             return
-        raise RefusedError("nothing sent: you chose not to send events in the window",
-                           "pass --skip-recent to send the rest, or --allow-recent")  # fmt: skip
-    raise RefusedError(f"nothing sent: {note}",
-                       "pass --allow-recent to send them, or --skip-recent to leave them out"
-                       " (they go to the rejects file, to send later)")  # fmt: skip
+        raise RefusedError(
+            "nothing sent: you chose not to send events in the window",
+            "pass --skip-recent to send the rest, or --allow-recent",
+        )
+    raise RefusedError(
+        f"nothing sent: {note}",
+        "pass --allow-recent to send them, or --skip-recent to leave them out"
+        " (they go to the rejects file, to send later)",
+    )
 
 
 @contextmanager
@@ -143,27 +154,35 @@ def _out_file(path: Path | None) -> Iterator[IO[bytes] | None]:
         yield f
 
 
-def run(plan: ImportPlan, reporter: Reporter, sink_factory: Callable[[], Sink] | None = None,
-        confirm: Callable[[str], bool] | None = None) -> Summary:  # fmt: skip
+def run(
+    plan: ImportPlan,
+    reporter: Reporter,
+    sink_factory: Callable[[], Sink] | None = None,
+    confirm: Callable[[str], bool] | None = None,
+) -> Summary:
     """Run a whole validate or import; errors propagate as CioError."""
     started = time.monotonic()
     now = int(plan.clock())
     total = Counts()
     with ExitStack() as stack:
         inputs = _open_all(plan, stack)
-        recent, recent_rows = 0, []
+        recent, recent_rows = 0, list[int]()
         for inp in inputs:
             with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
                 found = scan(inp, plan.read, now, lambda p, b, c: shown.update(p, b, c))
             recent += found.recent
-            recent_rows += [r for r in found.recent_rows][: 5 - len(recent_rows)]
+            recent_rows += found.recent_rows[: 5 - len(recent_rows)]
         decide_window(plan, recent, recent_rows, confirm, reporter)
         if not plan.dry_run and plan.command == "import" and sink_factory is None:
             raise UsageError("sending is not built yet", "use --dry-run")
         out = stack.enter_context(_out_file(plan.out))
         sink: Sink = DryRunSink(out) if sink_factory is None else sink_factory()
-        how = Emit(now=now, batch_bytes=plan.batch_bytes, skip_recent=plan.skip_recent,
-                   phase="sending" if sink_factory else "checking")  # fmt: skip
+        how = Emit(
+            now=now,
+            batch_bytes=plan.batch_bytes,
+            skip_recent=plan.skip_recent,
+            phase="sending" if sink_factory else "checking",
+        )
         for inp in inputs:
             counts = Counts()
             with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
@@ -174,8 +193,13 @@ def run(plan: ImportPlan, reporter: Reporter, sink_factory: Callable[[], Sink] |
     return _summary(plan, inputs, total, recent_rows, time.monotonic() - started)
 
 
-def _summary(plan: ImportPlan, inputs: list[InputFile], total: Counts, recent_rows: list[int],
-             duration: float) -> Summary:  # fmt: skip
+def _summary(
+    plan: ImportPlan,
+    inputs: list[InputFile],
+    total: Counts,
+    recent_rows: list[int],
+    duration: float,
+) -> Summary:
     problems = total.rejected + total.skipped_recent
     rejects = [str(i.rejects_path) for i in inputs if i.rejects_written]
     notes = [f"row {row}: {reason}" for row, reason in total.samples]
@@ -184,8 +208,10 @@ def _summary(plan: ImportPlan, inputs: list[InputFile], total: Counts, recent_ro
     if rejects:
         notes.append(f"rejected and skipped rows are in {', '.join(rejects)}")
     if total.recent and (plan.dry_run or plan.command == "validate"):
-        notes.append(_window_note(total.recent, recent_rows) + "; a real import asks first,"
-                     " or takes --allow-recent / --skip-recent")  # fmt: skip
+        notes.append(
+            _window_note(total.recent, recent_rows) + "; a real import asks first,"
+            " or takes --allow-recent / --skip-recent"
+        )
     return Summary(
         command=plan.command,
         files=[i.shown for i in inputs],

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
+import orjson
 import polars as pl
 
 from cio_cli.events import v1_body
@@ -89,8 +90,9 @@ class Packer:
 
     def add(self, events: pl.DataFrame) -> Iterator[Request]:
         """Take encoded events (``_op``, ``_row``, ...); yield every request now full."""
-        big, events = split(events, events.select(pl.col("_op").str.len_bytes() > self.limit)
-                            .to_series())  # fmt: skip
+        big, events = split(
+            events, events.select(pl.col("_op").str.len_bytes() > self.limit).to_series()
+        )
         for event in big.iter_rows(named=True):
             yield self._v1(event, big)
         if self._pending is not None:
@@ -117,10 +119,11 @@ class Packer:
         return Request(BATCH_PATH, body, events)
 
     def _v1(self, event: dict[str, object], events: pl.DataFrame) -> Request:
-        ident = str(event["_cid"])
-        ts = event["_ts"]
-        body = v1_body(str(event["_name"]), str(event["_data"]), ts if isinstance(ts, int) else None,
-                       str(event["_id"]))  # fmt: skip
+        op = orjson.loads(str(event["_op"]))
+        ((_, ident),) = op["identifiers"].items()
+        body = v1_body(
+            op["name"], orjson.dumps(op["attributes"]).decode(), op.get("timestamp"), op["id"]
+        )
         path = f"/api/v1/customers/{quote(ident, safe='')}/events"
         return Request(path, body, events.filter(pl.col("_row") == event["_row"]))
 

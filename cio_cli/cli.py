@@ -14,17 +14,25 @@ from cio_cli.errors import CioError, UsageError
 from cio_cli.report import Reporter, ask
 from cio_cli.rules import Identifier, ReadOptions, Unit
 
-EXIT_CODES = """\
-Exit codes: 0 every row sent (import) or no invalid row (validate);
-1 finished, but some rows were rejected, skipped or undeliverable (see the rejects file);
-2 usage: bad flags, missing credentials;
-3 the file cannot be imported at all (columns, encoding, mixed identifiers), nothing sent;
-4 refused: events in the 72-hour window without --allow-recent/--skip-recent, nothing sent;
-5 aborted: credentials refused or the API unreachable after retries, journal kept;
-130 interrupted, journal kept.
+EXIT_CODES = """\b
+Exit codes:
+  0    every row sent (import), or no invalid row (validate)
+  1    finished, but some rows were rejected, skipped or undeliverable:
+       see the rejects file
+  2    usage: bad flags, missing credentials
+  3    the file cannot be imported at all (columns, encoding, mixed
+       identifiers); nothing sent
+  4    refused: events in the 72-hour window without --allow-recent or
+       --skip-recent, or you said no; nothing sent
+  5    aborted: credentials refused, or the API unreachable after retries;
+       journal kept, run again to resume
+  130  interrupted; journal kept, run again to resume
 
-Environment: CIO_SITE_ID, CIO_API_KEY (Track API credentials), CIO_REGION (us|eu),
-CIO_BASE_URL (overrides the host)."""
+\b
+Environment:
+  CIO_SITE_ID, CIO_API_KEY   Track API credentials (--site-id, --api-key)
+  CIO_REGION                 us or eu (--region)
+  CIO_BASE_URL               overrides the host (--base-url)"""
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -79,19 +87,36 @@ def _overrides(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _read_options(identifier: str, unit: str, assume_tz: str | None, types: str,
-                  type_: list[str] | None, encoding: str, semantic: bool) -> ReadOptions:  # fmt: skip
+def _read_options(
+    identifier: str,
+    unit: str,
+    assume_tz: str | None,
+    types: str,
+    type_: list[str] | None,
+    encoding: str,
+    semantic: bool,
+) -> ReadOptions:
     ident: Identifier = _choice(identifier, ("auto", "id", "email"), "--identifier")  # type: ignore[assignment]
     tunit: Unit = _choice(unit, ("auto", "s", "ms"), "--timestamp-unit")  # type: ignore[assignment]
     kinds = _choice(types, ("auto", "string"), "--types")
-    return ReadOptions(identifier=ident, timestamp_unit=tunit, assume_tz=assume_tz,
-                       types="string" if kinds == "string" else "auto",
-                       type_overrides=_overrides(type_), encoding=encoding,
-                       allow_semantic=semantic)  # fmt: skip
+    return ReadOptions(
+        identifier=ident,
+        timestamp_unit=tunit,
+        assume_tz=assume_tz,
+        types="string" if kinds == "string" else "auto",
+        type_overrides=_overrides(type_),
+        encoding=encoding,
+        allow_semantic=semantic,
+    )
 
 
-def _guard(command: str, reporter: Reporter, body: Callable[[], int],
-           files: list[str] | None = None, dry_run: bool = False) -> None:  # fmt: skip
+def _guard(
+    command: str,
+    reporter: Reporter,
+    body: Callable[[], int],
+    files: list[str] | None = None,
+    dry_run: bool = False,
+) -> None:
     """Run a command; turn every CioError into its message and exit code, in one place."""
     try:
         code = body()
@@ -124,8 +149,9 @@ def validate(
     reporter = Reporter(json, quiet)
 
     def body() -> int:
-        opts = _read_options(identifier, timestamp_unit, assume_tz, types, type_, encoding,
-                             allow_semantic)  # fmt: skip
+        opts = _read_options(
+            identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic
+        )
         plan = ImportPlan("validate", files, opts, rejects=rejects)
         summary = run(plan, reporter)
         reporter.summary(summary)
@@ -137,9 +163,12 @@ def validate(
 @app.command("import", epilog=EXIT_CODES)
 def import_(
     files: Files,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and build, send nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and build, send nothing.")
+    ] = False,
     out: Annotated[
-        Path | None, typer.Option("--out", help="With --dry-run: write every request, one JSON line each.")
+        Path | None,
+        typer.Option("--out", help="With --dry-run: write every request, one JSON line each."),
     ] = None,
     rejects: RejectsOpt = None,
     allow_recent: Annotated[
@@ -148,7 +177,9 @@ def import_(
     skip_recent: Annotated[
         bool, typer.Option("--skip-recent", help="Leave events in the 72-hour window out.")
     ] = False,
-    batch_bytes: Annotated[int, typer.Option("--batch-bytes", help="Largest request body.")] = 475_000,
+    batch_bytes: Annotated[
+        int, typer.Option("--batch-bytes", help="Largest request body.")
+    ] = 475_000,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
     identifier: IdentifierOpt = "auto",
@@ -163,18 +194,29 @@ def import_(
     reporter = Reporter(json, quiet)
 
     def body() -> int:
-        opts = _read_options(identifier, timestamp_unit, assume_tz, types, type_, encoding,
-                             allow_semantic)  # fmt: skip
+        opts = _read_options(
+            identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic
+        )
         if allow_recent and skip_recent:
             raise UsageError("--allow-recent and --skip-recent contradict each other")
         if out is not None and not dry_run:
             raise UsageError("--out goes with --dry-run", "add --dry-run to write the requests")
         if not 1000 <= batch_bytes <= 500_000:
-            raise UsageError("--batch-bytes must be between 1000 and 500000",
-                             "Customer.io takes requests under 500 KB")  # fmt: skip
-        plan = ImportPlan("import", files, opts, dry_run=dry_run, out=out, rejects=rejects,
-                          allow_recent=allow_recent, skip_recent=skip_recent,
-                          batch_bytes=batch_bytes)  # fmt: skip
+            raise UsageError(
+                "--batch-bytes must be between 1000 and 500000",
+                "Customer.io takes requests under 500 KB",
+            )
+        plan = ImportPlan(
+            "import",
+            files,
+            opts,
+            dry_run=dry_run,
+            out=out,
+            rejects=rejects,
+            allow_recent=allow_recent,
+            skip_recent=skip_recent,
+            batch_bytes=batch_bytes,
+        )
         confirm = ask if sys.stdin.isatty() and sys.stderr.isatty() else None
         summary = run(plan, reporter, confirm=confirm)
         reporter.summary(summary)

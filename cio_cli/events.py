@@ -28,17 +28,16 @@ PAIRS = pl.Series("pairs", [CROCKFORD[i >> 5] + CROCKFORD[i & 31] for i in range
 def _quads() -> pl.Series:
     """The four Crockford base32 characters of every 20-bit number (built once, ~60 ms)."""
     every = pl.int_range(0, 1 << 20, eager=True)
-    return pl.select(pl.concat_str(PAIRS.gather(every // 1024), PAIRS.gather(every % 1024)))[
-        :, 0
-    ]
+    return pl.select(pl.concat_str(PAIRS.gather(every // 1024), PAIRS.gather(every % 1024)))[:, 0]
 
 
 NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
 
 
 def json_string(expr: pl.Expr) -> pl.Expr:
-    """The JSON string literal of a text column (quotes and escapes included)."""
-    return pl.struct(expr.alias("")).struct.json_encode().str.slice(4).str.strip_suffix("}")
+    """The JSON string literal of a text column (quotes and escapes included); null stays null."""
+    encoded = pl.struct(expr.alias("")).struct.json_encode().str.slice(4).str.strip_suffix("}")
+    return pl.when(expr.is_not_null()).then(encoded)
 
 
 def _plain_columns(df: pl.DataFrame, cols: list[str]) -> set[str]:
@@ -115,15 +114,27 @@ def encode(
     strings = [col for col, _ in lay.data if types[col] == "string"]
     cols = [*strings, "_name", "_cid"]
     plain = set(cols) if plain_text else _plain_columns(df, cols)
-    full = {c for c, _ in lay.data if types[c] in ("string", "number", "bool")
-            and df.get_column(c).null_count() == 0}  # fmt: skip
-    inner = pl.concat_str(data_pieces(lay, types, plain, full), ignore_nulls=True)
+    full = {
+        c
+        for c, _ in lay.data
+        if types[c] in ("string", "number", "bool") and df.get_column(c).null_count() == 0
+    }
+    pieces = data_pieces(lay, types, plain, full) or [pl.lit(",")]
+    inner = pl.concat_str(pieces, ignore_nulls=True)
     df = df.with_columns(_inner=inner.str.slice(1), _tstext=pl.col("_ts").cast(pl.String))
     ident = [pl.lit('{"'), pl.col("_kind"), *_string_pieces("_cid", plain, '":', "}")]
     name = _string_pieces("_name", plain, ',"name":')
-    canon = [pl.lit("["), *_string_pieces("_name", plain), pl.lit(',"'), pl.col("_kind"),
-             *_string_pieces("_cid", plain, '",', ","), pl.col("_tstext").fill_null("null"),
-             pl.lit(",{"), pl.col("_inner"), pl.lit("}]")]  # fmt: skip
+    canon = [
+        pl.lit("["),
+        *_string_pieces("_name", plain),
+        pl.lit(',"'),
+        pl.col("_kind"),
+        *_string_pieces("_cid", plain, '",', ","),
+        pl.col("_tstext").fill_null("null"),
+        pl.lit(",{"),
+        pl.col("_inner"),
+        pl.lit("}]"),
+    ]
     if lay.event_id is not None:
         canon.append(pl.col(lay.event_id).str.strip_chars())
     df = df.with_columns(_canon=pl.concat_str(canon, ignore_nulls=True))
@@ -136,10 +147,18 @@ def encode(
         _id=event_id,
         _fp=pl.col("_hash").str.slice(20, 16).str.to_integer(base=16, dtype=pl.UInt64),
     )
-    op = [pl.lit('{"type":"person","action":"event","identifiers":'), *ident, *name,
-          pl.lit(',"id":"'), pl.col("_id"), pl.lit('"'),
-          pl.concat_str([pl.lit(',"timestamp":'), pl.col("_tstext")]),
-          pl.lit(',"attributes":{'), pl.col("_inner"), pl.lit("}}")]  # fmt: skip
+    op = [
+        pl.lit('{"type":"person","action":"event","identifiers":'),
+        *ident,
+        *name,
+        pl.lit(',"id":"'),
+        pl.col("_id"),
+        pl.lit('"'),
+        pl.concat_str([pl.lit(',"timestamp":'), pl.col("_tstext")]),
+        pl.lit(',"attributes":{'),
+        pl.col("_inner"),
+        pl.lit("}}"),
+    ]
     return df.with_columns(
         _op=pl.concat_str(op, ignore_nulls=True),
         _data=pl.concat_str([pl.lit("{"), pl.col("_inner"), pl.lit("}")]),

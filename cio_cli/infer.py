@@ -51,6 +51,11 @@ class Inference:
         fixed = set(EMAIL_KEYS) | set(NUMBER_KEYS) | {CURRENCY_KEY} | set(self.opts.type_overrides)
         return [col for col, key in self.lay.data if key not in fixed]
 
+    def open_columns(self) -> list[str]:
+        """Inferred columns whose type is not settled yet (they must still be read)."""
+        settled = self.not_number & self.not_bool & self.filled
+        return [col for col in self.columns() if col not in settled]
+
     def stats(self, df: pl.DataFrame) -> Stats:
         """Per column: non-empty values, how many are numbers, how many booleans.
 
@@ -58,8 +63,8 @@ class Inference:
         (its count comes back as -1): one misfit keeps a column a string.
         """
         exprs = []
-        for col in self.columns():
-            if col in self.not_number and col in self.not_bool and col in self.filled:
+        for col in self.open_columns():
+            if col not in df.columns:
                 continue
             cell = pl.col(col)
             number = is_plain_number(cell).sum() if col not in self.not_number else pl.lit(-1)

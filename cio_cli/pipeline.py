@@ -23,7 +23,7 @@ from cio_cli.events import encode
 from cio_cli.infer import Inference, Stats
 from cio_cli.rejects import RejectsWriter
 from cio_cli.rules import Layout, ReadOptions, check, identify, in_window, layout, split
-from cio_cli.source import CsvSource
+from cio_cli.source import CsvSource, NeedAllColumns
 
 MAX_DATA_BYTES = 100_000
 FIRST_ROWS = 5
@@ -53,8 +53,17 @@ class Counts:
 
     def add(self, other: Counts) -> None:
         """Fold another file's counts into these."""
-        for name in ("rows", "sent", "rejected", "skipped_recent", "duplicates", "recent",
-                     "resumed", "requests", "retries"):  # fmt: skip
+        for name in (
+            "rows",
+            "sent",
+            "rejected",
+            "skipped_recent",
+            "duplicates",
+            "recent",
+            "resumed",
+            "requests",
+            "retries",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.warnings.update(other.warnings)
         self.errors.update(other.errors)
@@ -107,7 +116,9 @@ def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None 
     def work(df: pl.DataFrame, plain: bool) -> tuple[Stats, pl.DataFrame, int, pl.Series]:
         stats = infer.stats(df)
         known = identify(df, inp.lay, opts)
-        kinds = known.group_by("_kind").agg(pl.len().alias("n"), pl.col("_row").min().alias("first"))
+        kinds = known.group_by("_kind").agg(
+            pl.len().alias("n"), pl.col("_row").min().alias("first")
+        )
         maybe, _ = split(known, known.select(window).to_series())
         if maybe.height:  # only rows in the window need every rule now
             maybe = check(maybe.drop("_cid", "_ts", "_kind", "_ms"), inp.lay, opts, now).good
@@ -213,7 +224,11 @@ def emit(
 
 
 def _judge(
-    df: pl.DataFrame, lay: Layout, opts: ReadOptions, how: Emit, types: dict[str, str],
+    df: pl.DataFrame,
+    lay: Layout,
+    opts: ReadOptions,
+    how: Emit,
+    types: dict[str, str],
     plain: bool = False,
 ) -> Judged:
     """Check and encode a chunk (in a worker thread): what to reject, skip and send."""
@@ -226,8 +241,18 @@ def _judge(
     parts = [checked.bad]
     if big.height:
         errors["data_too_large"] += big.height
-        parts.append(big.select(*raw, _err=pl.concat_str([pl.lit("data is "), size.cast(pl.String),
-                     pl.lit(f" bytes of JSON; Customer.io allows at most {MAX_DATA_BYTES}")])))  # fmt: skip
+        parts.append(
+            big.select(
+                *raw,
+                _err=pl.concat_str(
+                    [
+                        pl.lit("data is "),
+                        size.cast(pl.String),
+                        pl.lit(f" bytes of JSON; Customer.io allows at most {MAX_DATA_BYTES}"),
+                    ]
+                ),
+            )
+        )
     recent = good.select(in_window(how.now)).to_series()
     n_recent = int(recent.sum())
     skipped = 0
@@ -237,8 +262,15 @@ def _judge(
         skipped = late.height
     parts = [p for p in parts if p.height]
     rejected = pl.concat(parts).sort("_row") if parts else checked.bad
-    keep = [*raw, "_op", "_fp", "_name", "_cid", "_ts", "_data", "_id"]
-    return Judged(df.height, rejected, good.select(keep), Fingerprints.of(good.get_column("_fp")),
-                  errors, checked.warnings, checked.bad.height + big.height, skipped, n_recent)  # fmt: skip
-
-
+    keep = [*raw, "_op", "_fp"]
+    return Judged(
+        df.height,
+        rejected,
+        good.select(keep),
+        Fingerprints.of(good.get_column("_fp")),
+        errors,
+        checked.warnings,
+        checked.bad.height + big.height,
+        skipped,
+        n_recent,
+    )

@@ -1,7 +1,8 @@
 """The rejects file: every row not sent, with its raw cells and the reason.
 
 Columns are the input's (minus any ``_cio_row``/``_cio_error`` it had), in
-order, then ``_cio_row`` and ``_cio_error``. The file is UTF-8 and is created
+order, then ``_cio_row`` and ``_cio_error``. Lines end in CRLF (RFC 4180), so
+that a cell holding a bare CR is quoted too. The file is UTF-8 and is created
 only when the first row is written, so a clean run leaves none behind (and an
 old one from an earlier run is removed, so it never describes another run).
 """
@@ -52,18 +53,20 @@ class RejectsWriter:
             return
         out = self._open()
         cols = [f"c{i}" for i in self.lay.kept]
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv.writer(out, lineterminator="\r\n")
         for record in df.select([*cols, "_row", reason_col]).iter_rows():
             writer.writerow(["" if v is None else v for v in record])
         self.written += df.height
         out.flush()
 
-    def write_rows(self, cells: list[list[str | None]], rows: list[int], reasons: list[str]) -> None:
+    def write_rows(
+        self, cells: list[list[str | None]], rows: list[int], reasons: list[str]
+    ) -> None:
         """Write rows given as raw cell lists (used for rows the API refused)."""
         if not rows:
             return
         out = self._open()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv.writer(out, lineterminator="\r\n")
         for record, row, reason in zip(cells, rows, reasons, strict=True):
             writer.writerow(["" if v is None else v for v in record] + [row, reason])
         self.written += len(rows)
@@ -74,5 +77,5 @@ class RejectsWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
             header = [self.lay.header[i] for i in self.lay.kept] + [ROW, ERROR]
-            csv.writer(self._file, lineterminator="\n").writerow(header)
+            csv.writer(self._file, lineterminator="\r\n").writerow(header)
         return self._file

@@ -77,8 +77,9 @@ class Summary:
 class Reporter:
     """Writes to stderr (people) and stdout (``--json``)."""
 
-    def __init__(self, json_mode: bool, quiet: bool, err: TextIO | None = None,
-                 out: TextIO | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, json_mode: bool, quiet: bool, err: TextIO | None = None, out: TextIO | None = None
+    ) -> None:
         self.json_mode = json_mode
         self.quiet = quiet
         self.out = out or sys.stdout
@@ -95,8 +96,14 @@ class Reporter:
         if exc.hint:
             self.console.print(f"hint: {exc.hint}", markup=False)
 
-    def error_json(self, command: str, files: list[str], exc: CioError,
-                   counts: Counts | None = None, dry_run: bool = False) -> None:  # fmt: skip
+    def error_json(
+        self,
+        command: str,
+        files: list[str],
+        exc: CioError,
+        counts: Counts | None = None,
+        dry_run: bool = False,
+    ) -> None:
         """The summary object for a run that stopped on an error, with ``error`` and ``hint``."""
         summary = Summary(command, files, counts or Counts(), [], dry_run, 0.0, exc.exit_code)
         obj = summary.as_json() | {"error": exc.message, "hint": exc.hint}
@@ -123,8 +130,10 @@ class Reporter:
 def _table(s: Summary) -> Table:
     c = s.counts
     verb = "would send" if s.dry_run else "sent"
-    table = Table(title=f"cio {s.command}" + (" (dry run)" if s.dry_run and s.command != "validate"
-                                            else ""), show_header=False)  # fmt: skip
+    table = Table(
+        title=f"cio {s.command}" + (" (dry run)" if s.dry_run and s.command != "validate" else ""),
+        show_header=False,
+    )
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_row("rows", f"{c.rows:,}")
@@ -152,8 +161,13 @@ def _table(s: Summary) -> Table:
 class ProgressDisplay:
     """Rich progress on a terminal, plain lines every few seconds otherwise, or nothing."""
 
-    def __init__(self, console: Console, mode: str, total_bytes: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+    def __init__(
+        self,
+        console: Console,
+        mode: str,
+        total_bytes: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.console = console
         self.mode = mode
         self.total = total_bytes
@@ -168,20 +182,27 @@ class ProgressDisplay:
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                TextColumn("{task.fields[rows]:>12,} rows  {task.fields[sent]:>12,} sent"
-                           "  {task.fields[rate]:>9,.0f} ev/s  {task.fields[rejected]:,} rejected"
-                           "  {task.fields[retries]:,} retries"),  # fmt: skip
+                TextColumn(
+                    "{task.fields[rows]:>12,} rows  {task.fields[sent]:>12,} sent"
+                    "  {task.fields[rate]:>9,.0f} ev/s  {task.fields[rejected]:,} rejected"
+                    "  {task.fields[retries]:,} retries"
+                ),
                 TimeRemainingColumn(),
                 console=self.console,
                 transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task("reading", total=self.total or None, rows=0,
-                                                 sent=0, rate=0.0, rejected=0, retries=0)  # fmt: skip
+            self._task = self._progress.add_task(
+                "reading", total=self.total or None, rows=0, sent=0, rate=0.0, rejected=0, retries=0
+            )
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self._progress is not None:
             self._progress.stop()
 
@@ -190,15 +211,25 @@ class ProgressDisplay:
         now = self.clock()
         rate = counts.sent / (now - self.started) if now > self.started else 0.0
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, description=phase, completed=bytes_done,
-                                  rows=counts.rows, sent=counts.sent, rate=rate,
-                                  rejected=counts.rejected, retries=counts.retries)  # fmt: skip
+            self._progress.update(
+                self._task,
+                description=phase,
+                completed=bytes_done,
+                rows=counts.rows,
+                sent=counts.sent,
+                rate=rate,
+                rejected=counts.rejected,
+                retries=counts.retries,
+            )
         elif self.mode == "plain" and now - self.last >= PLAIN_EVERY_S:
             self.last = now
             pct = f" {100 * bytes_done / self.total:.0f}%" if self.total else ""
-            self.console.print(f"{phase}{pct}: {counts.rows:,} rows, {counts.sent:,} sent,"
-                               f" {rate:,.0f} events/s, {counts.rejected:,} rejected,"
-                               f" {counts.retries:,} retries", markup=False)  # fmt: skip
+            self.console.print(
+                f"{phase}{pct}: {counts.rows:,} rows, {counts.sent:,} sent,"
+                f" {rate:,.0f} events/s, {counts.rejected:,} rejected,"
+                f" {counts.retries:,} retries",
+                markup=False,
+            )
 
 
 def ask(question: str) -> bool:

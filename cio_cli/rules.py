@@ -29,10 +29,17 @@ ROW = "_cio_row"
 ERROR = "_cio_error"
 KNOWN = (NAME, CUSTOMER_ID, TIMESTAMP, EVENT_ID, ROW, ERROR)
 SEMANTIC = (
-    "User Deleted", "Delete Person", "Device Created or Updated", "Device Deleted",
-    "User Suppressed", "User Unsuppressed", "Relationship Deleted", "Object Deleted",
-    "Report Delivery Event", "Report Content Event",
-)  # fmt: skip
+    "User Deleted",
+    "Delete Person",
+    "Device Created or Updated",
+    "Device Deleted",
+    "User Suppressed",
+    "User Unsuppressed",
+    "Relationship Deleted",
+    "Object Deleted",
+    "Report Delivery Event",
+    "Report Content Event",
+)
 EMAIL_KEYS = ("recipient", "from_address", "reply_to")
 NUMBER_KEYS = ("revenue", "value")
 CURRENCY_KEY = "currency"
@@ -242,8 +249,13 @@ def check(df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int) -> Checked
     _timestamp_rules(rules, lay, opts, now, textual)
     if lay.event_id is not None:
         eid = pl.col(lay.event_id).str.strip_chars()
-        rules.error("id_invalid", eid.is_not_null() & ~eid.str.contains(ULID_RE), "_cio_id ",
-                    _quoted(eid), " is not a valid ULID (26 characters of Crockford base32)")  # fmt: skip
+        rules.error(
+            "id_invalid",
+            eid.is_not_null() & ~eid.str.contains(ULID_RE),
+            "_cio_id ",
+            _quoted(eid),
+            " is not a valid ULID (26 characters of Crockford base32)",
+        )
     _data_rules(rules, lay, opts)
     mask = df.select(pl.any_horizontal(cond for _, cond, _ in rules.errors)).to_series()
     bad, good = split(df, mask)
@@ -277,7 +289,9 @@ def _timestamp_forms(df: pl.DataFrame, lay: Layout) -> tuple[bool, bool]:
     if df.select(whole.null_count() == t.null_count()).item():
         return False, False  # every timestamp is a plain integer (or empty)
     plain = t.is_null() | t.str.contains(r"^-?[0-9]+(\.[0-9]+)?$")
-    found = df.select((~plain).any().alias("text"), t.str.contains(".", literal=True).any().alias("dec")).row(0)
+    found = df.select(
+        (~plain).any().alias("text"), t.str.contains(".", literal=True).any().alias("dec")
+    ).row(0)
     return bool(found[0]), bool(found[1])
 
 
@@ -286,22 +300,39 @@ def _field_count(rules: _Rules, lay: Layout) -> None:
     extra = pl.when(pl.col("_extra").is_not_null()).then(
         pl.concat_str([pl.lit("; extra cells: "), pl.col("_extra")])
     )
-    rules.error("field_count", nf != lay.ncols, "row has ", nf.cast(pl.String),
-                f" fields, the header has {lay.ncols}", extra.fill_null(""))  # fmt: skip
+    wrong = pl.concat_str(
+        [
+            pl.lit("row has "),
+            nf.cast(pl.String),
+            pl.lit(f" fields, the header has {lay.ncols}"),
+            extra.fill_null(""),
+        ]
+    )
+    message = pl.when(nf < 0).then(pl.concat_str([pl.lit("row "), pl.col("_extra")]))
+    rules.error("field_count", nf != lay.ncols, message.otherwise(wrong))
 
 
 def _name_rules(rules: _Rules, opts: ReadOptions, df: pl.DataFrame) -> None:
     name = pl.col("_name")
     rules.error("name_empty", name.is_null(), "_cio_name is empty")
     size = name.str.len_bytes()
-    rules.error("name_too_long", size > 100, "_cio_name is ", size.cast(pl.String),
-                " bytes; Customer.io allows at most 100")  # fmt: skip
+    rules.error(
+        "name_too_long",
+        size > 100,
+        "_cio_name is ",
+        size.cast(pl.String),
+        " bytes; Customer.io allows at most 100",
+    )
     spaced = df.select(name.str.contains(" ", literal=True).any()).item()
     if not opts.allow_semantic and spaced:  # every semantic name has a space
         semantic = name.str.to_lowercase().is_in([s.lower() for s in SEMANTIC])
-        rules.error("semantic_name", semantic, "_cio_name ", _quoted(name),
-                    " is a semantic event that deletes or changes people;"
-                    " pass --allow-semantic to send it")  # fmt: skip
+        rules.error(
+            "semantic_name",
+            semantic,
+            "_cio_name ",
+            _quoted(name),
+            " is a semantic event that deletes or changes people; pass --allow-semantic to send it",
+        )
     rules.warn("name_format", name.str.contains(r"[ *+|]"))
 
 
@@ -325,12 +356,21 @@ def _customer_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
     cid = pl.col("_cid")
     rules.error("customer_id_empty", cid.is_null(), "_cio_customer_id is empty")
     size = cid.str.len_bytes()
-    rules.error("customer_id_too_long", size > 150, "_cio_customer_id is ", size.cast(pl.String),
-                " bytes; Customer.io allows at most 150")  # fmt: skip
+    rules.error(
+        "customer_id_too_long",
+        size > 150,
+        "_cio_customer_id is ",
+        size.cast(pl.String),
+        " bytes; Customer.io allows at most 150",
+    )
     if opts.identifier == "email":
-        rules.error("not_email", cid.is_not_null() & ~cid.str.contains("@", literal=True),
-                    "_cio_customer_id ", _quoted(cid),
-                    " is not an email address (--identifier email)")  # fmt: skip
+        rules.error(
+            "not_email",
+            cid.is_not_null() & ~cid.str.contains("@", literal=True),
+            "_cio_customer_id ",
+            _quoted(cid),
+            " is not an email address (--identifier email)",
+        )
 
 
 # -- timestamps -------------------------------------------------------------------
@@ -353,8 +393,15 @@ def _timestamp(lay: Layout, opts: ReadOptions, textual: bool, decimals: bool) ->
     t = _ts_text(lay) if textual else pl.col(lay.timestamp)
     whole = t.cast(pl.Int64, strict=False)
     if not textual and not decimals:
-        return pl.when(whole >= MS_FROM if opts.timestamp_unit == "auto" else
-                       pl.lit(opts.timestamp_unit == "ms")).then(whole // 1000).otherwise(whole)  # fmt: skip
+        return (
+            pl.when(
+                whole >= MS_FROM
+                if opts.timestamp_unit == "auto"
+                else pl.lit(opts.timestamp_unit == "ms")
+            )
+            .then(whole // 1000)
+            .otherwise(whole)
+        )
     frac = t.cast(pl.Float64, strict=False)
     numeric = t.str.contains(r"^-?[0-9]+(\.[0-9]+)?$")
     is_ms = _is_ms(frac, opts.timestamp_unit)
@@ -428,18 +475,27 @@ def _timestamp_rules(
     ts = pl.col("_ts")
     naive = t.str.contains(ISO_NAIVE_RE) if textual else pl.lit(False)
     if opts.assume_tz is None:
-        rules.error("timestamp_no_zone", naive, "_cio_timestamp ", _quoted(t),
-                    " has no time zone: add Z or an offset, or pass --assume-tz ZONE")  # fmt: skip
+        rules.error(
+            "timestamp_no_zone",
+            naive,
+            "_cio_timestamp ",
+            _quoted(t),
+            " has no time zone: add Z or an offset, or pass --assume-tz ZONE",
+        )
     unreadable = t.is_not_null() & ts.is_null()
     if opts.assume_tz is None:
         unreadable = unreadable & ~naive
-    rules.error("timestamp_invalid", unreadable, "_cio_timestamp ", _quoted(t),
-                " is not a timestamp: use Unix seconds, Unix milliseconds,"
-                " or ISO-8601 with Z or an offset")  # fmt: skip
-    rules.error("timestamp_future", ts > now + FUTURE_S, "_cio_timestamp ", _quoted(t),
-                " is in the future")  # fmt: skip
-    rules.error("timestamp_before_1970", ts < 0, "_cio_timestamp ", _quoted(t),
-                " is before 1970")  # fmt: skip
+    rules.error(
+        "timestamp_invalid",
+        unreadable,
+        "_cio_timestamp ",
+        _quoted(t),
+        " is not a timestamp: use Unix seconds, Unix milliseconds, or ISO-8601 with Z or an offset",
+    )
+    rules.error(
+        "timestamp_future", ts > now + FUTURE_S, "_cio_timestamp ", _quoted(t), " is in the future"
+    )
+    rules.error("timestamp_before_1970", ts < 0, "_cio_timestamp ", _quoted(t), " is before 1970")
     rules.warn("timestamp_ms", pl.col("_ms") & ts.is_not_null())
 
 
@@ -459,25 +515,49 @@ def _data_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
         cell = pl.col(col)
         if key in EMAIL_KEYS:
             email_cols.append(cell)
-            rules.error("email_override_invalid", cell.is_not_null() & ~cell.str.contains(EMAIL_RE),
-                        f"{key} ", _quoted(cell), " is not an email address")  # fmt: skip
+            rules.error(
+                "email_override_invalid",
+                cell.is_not_null() & ~cell.str.contains(EMAIL_RE),
+                f"{key} ",
+                _quoted(cell),
+                " is not an email address",
+            )
         elif key in NUMBER_KEYS:
-            rules.error("not_a_number",
-                        cell.is_not_null() & ~cell.str.strip_chars().str.contains(JSON_NUMBER_RE),
-                        f"{key} ", _quoted(cell), " is not a number")  # fmt: skip
+            rules.error(
+                "not_a_number",
+                cell.is_not_null() & ~cell.str.strip_chars().str.contains(JSON_NUMBER_RE),
+                f"{key} ",
+                _quoted(cell),
+                " is not a number",
+            )
         elif key == CURRENCY_KEY:
             bad = cell.is_not_null() & ~cell.is_in(ISO_4217)
-            rules.error("currency_invalid", bad, f"{key} ", _quoted(cell),
-                        " is not a three-letter ISO 4217 code such as USD")  # fmt: skip
+            rules.error(
+                "currency_invalid",
+                bad,
+                f"{key} ",
+                _quoted(cell),
+                " is not a three-letter ISO 4217 code such as USD",
+            )
         elif overrides.get(key) == "json":
             bad = cell.is_not_null() & pl.col(f"_j_{col}").is_null()
-            rules.error("json_invalid", bad, f"{key} ", _quoted(cell),
-                        f" is not valid JSON (--type {key}=json)")  # fmt: skip
+            rules.error(
+                "json_invalid",
+                bad,
+                f"{key} ",
+                _quoted(cell),
+                f" is not valid JSON (--type {key}=json)",
+            )
         elif key in overrides and overrides[key] != "string":
             kind = overrides[key]
             bad = cell.is_not_null() & typed_value(cell, kind).is_null()
-            rules.error("type_mismatch", bad, f"{key} ", _quoted(cell),
-                        f" is not {'an' if kind == 'int' else 'a'} {kind} (--type {key}={kind})")  # fmt: skip
+            rules.error(
+                "type_mismatch",
+                bad,
+                f"{key} ",
+                _quoted(cell),
+                f" is not {'an' if kind == 'int' else 'a'} {kind} (--type {key}={kind})",
+            )
     if email_cols:
         rules.warn("email_override", pl.any_horizontal(c.is_not_null() for c in email_cols))
 
@@ -512,8 +592,10 @@ def typed_value(cell: pl.Expr, kind: str) -> pl.Expr:
     """
     text = cell.str.strip_chars()
     if kind == "int":
-        return pl.when(text.str.contains(INT_RE)).then(text.cast(pl.Int64, strict=False)).cast(
-            pl.String
+        return (
+            pl.when(text.str.contains(INT_RE))
+            .then(text.cast(pl.Int64, strict=False))
+            .cast(pl.String)
         )
     if kind == "float":
         value = text.cast(pl.Float64, strict=False)

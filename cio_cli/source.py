@@ -43,7 +43,7 @@ from cio_cli.errors import UnimportableError
 A = TypeVar("A")
 T = TypeVar("T")
 WORKERS = int(os.environ.get("CIO_WORKERS", "0")) or min(4, os.cpu_count() or 1)
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = int(os.environ.get("CIO_BLOCK_MB", "4")) << 20
 SLOW_BATCH_ROWS = 20_000
 MAX_CARRY_BYTES = 64 << 20
 UTF8_NAMES = {"utf-8", "utf8", "utf_8", "utf-8-sig", "utf_8_sig", "u8"}
@@ -135,13 +135,13 @@ class CsvSource:
     # -- opening and decoding -------------------------------------------------
 
     def _open(self) -> tuple[BinaryIO, _Tell]:
-        raw = open(self.path, "rb")  # noqa: SIM115 - closed by the caller
-        tell = _Tell(raw)
-        magic = raw.read(2)
-        raw.seek(0)
-        if magic == b"\x1f\x8b":
-            return gzip.GzipFile(fileobj=raw, mode="rb"), tell  # type: ignore[return-value]
-        return raw, tell
+        with open(self.path, "rb") as probe:
+            gzipped = probe.read(2) == b"\x1f\x8b"
+        if gzipped:
+            gz = gzip.GzipFile(self.path, "rb")
+            return gz, _Tell(gz.fileobj)  # type: ignore[arg-type]
+        raw = open(self.path, "rb")  # noqa: SIM115 - the caller closes it
+        return raw, _Tell(raw)
 
     def _utf8_blocks(self, stream: BinaryIO) -> Iterator[bytes]:
         """Yield the input as UTF-8 bytes, BOM removed, in blocks."""
@@ -225,34 +225,50 @@ class CsvSource:
             if carry:
                 yield Body(carry, offset, tell.done())
 
-    def parse(self, body: Body) -> tuple[pl.DataFrame, bool] | None:
+    def parse(
+        self, body: Body, columns: list[int] | None = None
+    ) -> tuple[pl.DataFrame, bool] | None:
         """Parse one body (rows numbered from 0); None when polars refuses its quoting.
 
         With the frame comes whether no cell needs JSON escaping. A body seen
         in an earlier pass is trusted by its CRC-32 and not checked again.
+        ``columns`` reads only those columns (by position), unless the body
+        has rows that look blank, which need every column to be told apart.
         """
         if body.refused:
             return None
         crc = zlib.crc32(body.data)
         known = self._verified.get(body.offset)
         if known is not None and known[0] != crc:
-            raise UnimportableError(f"{self.path} changed while cio was reading it",
-                                    "run again once the file is complete")  # fmt: skip
+            raise UnimportableError(
+                f"{self.path} changed while cio was reading it",
+                "run again once the file is complete",
+            )
         if known is None:
             _check_utf8(body.data)
+            if b"\r" in body.data and body.data.count(b"\r") != body.data.count(b"\r\n"):
+                return _strict_records(body.data, len(self.header))  # polars drops lone CRs
         ncols = len(self.header)
-        names = [f"c{i}" for i in range(ncols)]
+        every = [f"c{i}" for i in range(ncols)]
+        names = every if columns is None else [f"c{i}" for i in columns]
         try:
-            df = pl.read_csv(body.data, has_header=False, schema=dict.fromkeys(names, pl.String),
-                             raise_if_empty=False)  # fmt: skip
+            df = pl.read_csv(
+                body.data,
+                has_header=False,
+                schema=dict.fromkeys(every, pl.String),
+                columns=columns,
+                raise_if_empty=False,
+            )
         except pl.exceptions.PolarsError:
             return _strict_records(body.data, ncols)
-        blank = _blank_rows(df, ncols)
+        blank = _blank_rows(df, names)
+        if blank and columns is not None:
+            return self.parse(body)
         if known is None and not _separators_match(body.data, df, ncols, blank):
             return _strict_records(body.data, ncols)
         plain = _plain_text(body.data, df.height) if known is None else known[1]
         self._verified[body.offset] = (crc, plain)
-        if b'""' in body.data and not plain:
+        if not plain and _DOUBLED_QUOTE.search(body.data):
             df = df.with_columns(pl.when(pl.col(n) != "").then(pl.col(n)).alias(n) for n in names)
         is_blank = pl.all_horizontal(pl.col(n).is_null() for n in names) if blank else False
         return df.with_columns(
@@ -273,8 +289,8 @@ class CsvSource:
                     continue
                 head = block[offset:]
                 break
-            batch: list[list[str]] = []
-            for record in csv.reader(_lines(self, head, blocks)):
+            batch: list[list[str] | Unreadable] = []
+            for record in _lenient_records(_lines(self, head, blocks)):
                 batch.append(record)
                 if len(batch) >= SLOW_BATCH_ROWS:
                     yield _frame(batch, len(self.header))
@@ -282,34 +298,55 @@ class CsvSource:
             if batch:
                 yield _frame(batch, len(self.header))
 
-    def chunks(self, work: Callable[[pl.DataFrame, bool], T]) -> Iterator[Chunk[T]]:
+    def chunks(
+        self,
+        work: Callable[[pl.DataFrame, bool], T],
+        columns: Callable[[], list[int] | None] | None = None,
+    ) -> Iterator[Chunk[T]]:
         """Parse every body and apply ``work`` to it in worker threads; yield in file order.
 
         ``work(df, plain)`` sees rows numbered from 0 within the chunk, and
         ``plain`` True when no cell of the chunk needs JSON escaping.
+        ``columns()``, asked per chunk, may name the only columns ``work``
+        needs; ``work`` raises ``NeedAllColumns`` to get the chunk whole.
         ``Chunk.first_row`` is the record number of that row 0, and
         ``Chunk.records`` the records (blank lines included) the chunk covered.
         """
-        next_row = 2
 
         def job(body: Body) -> tuple[pl.DataFrame | None, T | None]:
-            parsed = self.parse(body)
+            parsed = self.parse(body, columns() if columns else None)
             if parsed is None:
                 return None, None
-            df, plain = parsed
-            return df, work(_without_blanks(df), plain)
+            try:
+                return parsed[0], work(_without_blanks(parsed[0]), parsed[1])
+            except NeedAllColumns:
+                parsed = self.parse(body)
+                assert parsed is not None
+                return parsed[0], work(_without_blanks(parsed[0]), parsed[1])
 
-        for body, (df, result) in ordered_map(job, self.bodies(), WORKERS):
+        next_row = 2
+        results = ordered_map(job, self.bodies(), WORKERS)
+        while True:
+            try:
+                item = next(results, None)
+            except BadText as exc:
+                raise self._decode_error(exc.error, next_row + exc.record) from exc
+            if item is None:
+                return
+            body, (df, result) = item
             if df is None:
                 for frame in self.slow_from(body.offset):
-                    chunk = Chunk(work(_without_blanks(frame), False), next_row,
-                                  frame.height, body.bytes_done)  # fmt: skip
+                    found = work(_without_blanks(frame), False)
+                    yield Chunk(found, next_row, frame.height, body.bytes_done)
                     next_row += frame.height
-                    yield chunk
                 return
             assert result is not None
             yield Chunk(result, next_row, df.height, body.bytes_done)
             next_row += df.height
+
+
+class NeedAllColumns(Exception):
+    """Raised by a chunk's work when the columns it was given are not enough."""
 
 
 def _lines(src: CsvSource, head: bytes, blocks: Iterable[bytes]) -> Iterator[str]:
@@ -348,17 +385,26 @@ def _prepend(head: bytes, blocks: Iterable[bytes]) -> Iterator[bytes]:
     yield from blocks
 
 
-def _frame(records: list[list[str]], ncols: int) -> pl.DataFrame:
-    """Build a chunk frame from records parsed by the csv module."""
+def _frame(records: list[list[str]] | list[list[str] | Unreadable], ncols: int) -> pl.DataFrame:
+    """Build a chunk frame from records parsed by the csv module.
+
+    ``_nf`` is the number of fields, or -1 for an unreadable line, whose
+    reason and text go to ``_extra``.
+    """
     cols: list[list[str | None]] = [[] for _ in range(ncols)]
     nfs: list[int] = []
     extras: list[str | None] = []
     for rec in records:
-        nfs.append(len(rec))
+        if isinstance(rec, Unreadable):
+            nfs.append(-1)
+            extras.append(f"cannot be read as CSV ({rec.reason}): {rec.text!r}")
+            rec = []
+        else:
+            nfs.append(len(rec))
+            extras.append(_csv_text(rec[ncols:]) if len(rec) > ncols else None)
         for i in range(ncols):
             cell = rec[i] if i < len(rec) else None
             cols[i].append(cell if cell else None)
-        extras.append(_csv_text(rec[ncols:]) if len(rec) > ncols else None)
     data: dict[str, pl.Series] = {
         f"c{i}": pl.Series(f"c{i}", cols[i], dtype=pl.String) for i in range(ncols)
     }
@@ -393,6 +439,33 @@ def _plain_text(data: bytes, records: int) -> bool:
     return ends == records and _DOUBLED_QUOTE.search(data) is None
 
 
+@dataclass
+class Unreadable:
+    """A line the csv module cannot read (a bare CR in an unquoted field, say)."""
+
+    reason: str
+    text: str
+
+
+def _lenient_records(lines: Iterable[str]) -> Iterator[list[str] | Unreadable]:
+    """Records as the csv module reads them; an unreadable one becomes ``Unreadable``."""
+    last: list[str] = [""]
+
+    def remember() -> Iterator[str]:
+        for line in lines:
+            last[0] = line
+            yield line
+
+    reader = csv.reader(remember())
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Unreadable(str(exc), last[0].rstrip("\r\n"))
+
+
 def _strict_records(data: bytes, ncols: int) -> tuple[pl.DataFrame, bool] | None:
     """Parse a body polars refused (long rows) or found ragged, exactly, with the csv module.
 
@@ -409,14 +482,13 @@ def _strict_records(data: bytes, ncols: int) -> tuple[pl.DataFrame, bool] | None
 def _without_blanks(df: pl.DataFrame) -> pl.DataFrame:
     """Drop blank lines (``_nf == 0``); their numbers stay counted in ``_row``."""
     nf = df.get_column("_nf")
-    return df if nf.min() != 0 else df.filter(nf > 0)
+    return df.filter(nf != 0) if (nf == 0).any() else df
 
 
-def _blank_rows(df: pl.DataFrame, ncols: int) -> int:
+def _blank_rows(df: pl.DataFrame, names: list[str]) -> int:
     """Rows with every cell empty: blank lines (or rows of bare commas)."""
-    if df.height == 0 or df.get_column("c0").null_count() == 0:
+    if df.height == 0 or df.get_column(names[0]).null_count() == 0:
         return 0
-    names = [f"c{i}" for i in range(ncols)]
     return int(df.select(pl.all_horizontal(pl.col(n).is_null() for n in names).sum()).item())
 
 
