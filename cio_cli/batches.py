@@ -114,9 +114,9 @@ class Packer:
         self._pending = None
 
     def _batch(self, events: pl.DataFrame) -> Request:
-        joined = events.get_column("_op").str.join(",").item()
-        body = ('{"batch":[' + joined + "]}").encode()
-        return Request(BATCH_PATH, body, events)
+        ops = pl.col("_op").str.join(",")
+        body = events.select(pl.concat_str(pl.lit('{"batch":['), ops, pl.lit("]}")).cast(pl.Binary))
+        return Request(BATCH_PATH, body.item(), events)
 
     def _v1(self, event: dict[str, object], events: pl.DataFrame) -> Request:
         op = orjson.loads(str(event["_op"]))

@@ -107,7 +107,7 @@ def _ulid(hex_digest: pl.Expr) -> pl.Expr:
 def encode(
     df: pl.DataFrame, lay: Layout, types: dict[str, str], plain_text: bool = False
 ) -> pl.DataFrame:
-    """Add ``_data`` (the data object's JSON), ``_id``, ``_fp`` (UInt64) and ``_op``.
+    """Add ``_op`` (the v2 op JSON), ``_id``, ``_fp`` (UInt64) and ``_data_bytes``.
 
     ``plain_text`` says no cell needs JSON escaping (checked on the raw bytes).
     """
@@ -161,7 +161,7 @@ def encode(
     ]
     return df.with_columns(
         _op=pl.concat_str(op, ignore_nulls=True),
-        _data=pl.concat_str([pl.lit("{"), pl.col("_inner"), pl.lit("}")]),
+        _data_bytes=pl.col("_inner").str.len_bytes() + 2,
     ).drop("_canon", "_hash", "_tstext", "_inner")
 
 

@@ -121,10 +121,17 @@ def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None 
         )
         maybe, _ = split(known, known.select(window).to_series())
         if maybe.height:  # only rows in the window need every rule now
+            if len(df.columns) < inp.lay.ncols + 3:
+                raise NeedAllColumns
             maybe = check(maybe.drop("_cid", "_ts", "_kind", "_ms"), inp.lay, opts, now).good
         return stats, kinds, df.height, maybe.get_column("_row")
 
-    for chunk in inp.source.chunks(work):
+    def columns() -> list[int]:
+        needed = {inp.lay.customer_id, inp.lay.timestamp, *infer.open_columns()}
+        return sorted(int(c[1:]) for c in needed if c is not None)
+
+    projected = columns if inp.lay.timestamp is not None else None
+    for chunk in inp.source.chunks(work, projected):
         stats, kinds, size, recent = chunk.result
         infer.add(stats)
         result.rows += size
@@ -236,7 +243,7 @@ def _judge(
     raw = [f"c{i}" for i in range(lay.ncols)] + ["_row"]
     errors = checked.errors
     good = encode(checked.good, lay, types, plain)
-    size = pl.col("_data").str.len_bytes()
+    size = pl.col("_data_bytes")
     big, good = split(good, good.select(size > MAX_DATA_BYTES).to_series())
     parts = [checked.bad]
     if big.height:

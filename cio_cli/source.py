@@ -139,7 +139,7 @@ class CsvSource:
             gzipped = probe.read(2) == b"\x1f\x8b"
         if gzipped:
             gz = gzip.GzipFile(self.path, "rb")
-            return gz, _Tell(gz.fileobj)  # type: ignore[arg-type]
+            return gz, _Tell(gz.fileobj)  # type: ignore[arg-type,return-value]
         raw = open(self.path, "rb")  # noqa: SIM115 - the caller closes it
         return raw, _Tell(raw)
 
@@ -264,8 +264,12 @@ class CsvSource:
         blank = _blank_rows(df, names)
         if blank and columns is not None:
             return self.parse(body)
-        if known is None and not _separators_match(body.data, df, ncols, blank):
-            return _strict_records(body.data, ncols)
+        if known is None:
+            exact = _separators_match(body.data, df, ncols, blank)
+            if exact is None:
+                return None
+            if not exact:
+                return _strict_records(body.data, ncols)
         plain = _plain_text(body.data, df.height) if known is None else known[1]
         self._verified[body.offset] = (crc, plain)
         if not plain and _DOUBLED_QUOTE.search(body.data):
@@ -422,6 +426,7 @@ def _csv_text(cells: list[str]) -> str:
 
 
 _DOUBLED_QUOTE = re.compile(rb'""')
+STRAY_QUOTE = r'[^,"\r\n]"[^,"\r\n]'  # never in well-formed CSV: text on both sides of a quote
 _NOT_SPECIAL = bytes(b for b in range(256) if b >= 0x20 and b != ord("\\"))
 
 
@@ -492,18 +497,25 @@ def _blank_rows(df: pl.DataFrame, names: list[str]) -> int:
     return int(df.select(pl.all_horizontal(pl.col(n).is_null() for n in names).sum()).item())
 
 
-def _separators_match(body: bytes, df: pl.DataFrame, ncols: int, blank: int) -> bool:
+def _separators_match(body: bytes, df: pl.DataFrame, ncols: int, blank: int) -> bool | None:
     """True when every non-blank record of ``body`` has exactly ``ncols`` fields.
 
-    Polars pads short rows and truncates long ones, so the separators are
-    counted in the bytes: splitting on the quote character leaves the text
-    outside quoted fields at the even positions (polars has accepted the
-    quoting, so it is well formed). Any ragged row breaks the equality.
+    Polars pads short rows (long ones make it refuse the chunk), so the
+    separators are counted in the bytes: every comma, less those inside
+    quoted fields. A short row breaks the equality. None when a quote stands
+    inside unquoted text (``12" pizza``): polars may then pair quotes across
+    lines, so the body must be read by the csv module.
     """
     if df.height == 0:
         return not body.strip()
-    outside = b"".join(body.split(b'"')[::2]) if b'"' in body else body
-    return outside.count(b",") == (ncols - 1) * (df.height - blank)
+    commas = body.count(b",")
+    if b'"' in body:  # counted by polars, without the GIL
+        text = pl.Series([body.decode("utf-8")])
+        if text.str.contains(STRAY_QUOTE).item():
+            return None
+        quoted = text.str.extract_all(r'"[^"]*"').list.join("")
+        commas -= int(quoted.str.count_matches(",", literal=True).item())
+    return commas == (ncols - 1) * (df.height - blank)
 
 
 def _check_utf8(data: bytes) -> None:
