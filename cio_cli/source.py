@@ -148,6 +148,7 @@ class CsvSource:
         utf8 = self.encoding.lower() in UTF8_NAMES
         decoder = None if utf8 else codecs.getincrementaldecoder(self.encoding)("strict")
         first = True
+        consumed = 0
         while True:
             raw = stream.read(self.block_bytes)
             block = raw
@@ -155,7 +156,8 @@ class CsvSource:
                 try:
                     block = decoder.decode(raw, final=not raw).encode("utf-8")
                 except UnicodeDecodeError as exc:
-                    raise self._decode_error(exc, None) from exc
+                    raise self._decode_error(exc, self._row_at(consumed + exc.start)) from exc
+            consumed += len(raw)
             if first:
                 block = block.removeprefix(b"\xef\xbb\xbf")
                 first = False
@@ -163,6 +165,13 @@ class CsvSource:
                 yield block
             if not raw:
                 return
+
+    def _row_at(self, offset: int) -> int:
+        """The record number holding (decoded) byte ``offset``: read the file again to it."""
+        stream, _ = self._open()
+        with stream:
+            prefix = stream.read(offset).decode(self.encoding, errors="replace")
+        return _count_records(prefix.encode("utf-8")) + 1
 
     def _decode_error(self, exc: UnicodeDecodeError, row: int | None) -> UnimportableError:
         where = f"row {row}" if row is not None else "the file"
