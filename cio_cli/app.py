@@ -10,16 +10,20 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO
 
 import orjson
 
 from cio_cli.batches import Request
-from cio_cli.errors import RefusedError, UnimportableError, UsageError
+from cio_cli.config import CREDENTIALS_HINT, Config
+from cio_cli.errors import CioError, RefusedError, UnimportableError, UsageError
 from cio_cli.pipeline import Counts, Emit, InputFile, emit, open_input, scan
+from cio_cli.rejects import RejectsWriter
 from cio_cli.report import Reporter, Summary
 from cio_cli.rules import ReadOptions
+from cio_cli.sender import HttpSink
 from cio_cli.source import spool_stdin
+from cio_cli.transport import Transport
 
 STDIN_REJECTS = "stdin.rejects.csv"
 
@@ -37,17 +41,8 @@ class ImportPlan:
     allow_recent: bool = False
     skip_recent: bool = False
     batch_bytes: int = 475_000
+    send: SendOptions | None = None
     clock: Callable[[], float] = field(default=time.time)
-
-
-class Sink(Protocol):
-    """Where pass 2's requests go: a file of bodies, or the API."""
-
-    def send(self, req: Request, counts: Counts) -> None:
-        """Deliver one request and count what happened to its rows."""
-
-    def close(self) -> None:
-        """Wait for everything under way; release resources."""
 
 
 class DryRunSink:
@@ -56,7 +51,7 @@ class DryRunSink:
     def __init__(self, out: IO[bytes] | None) -> None:
         self.out = out
 
-    def send(self, req: Request, counts: Counts) -> None:
+    def send(self, req: Request, counts: Counts, rejects: RejectsWriter) -> None:
         """Write the request line (if asked) and count its rows as sent."""
         if self.out is not None:
             if req.path.startswith("/api/v2/"):
@@ -66,8 +61,22 @@ class DryRunSink:
                 self.out.write(orjson.dumps(line) + b"\n")
         counts.sent += req.events.height
 
+    def drain(self, counts: Counts, rejects: RejectsWriter) -> None:
+        """Nothing is under way."""
+
     def close(self) -> None:
-        """Nothing under way."""
+        """Nothing to release."""
+
+
+@dataclass
+class SendOptions:
+    """How a real import talks to the API."""
+
+    config: Config
+    concurrency: int = 8
+    rate: float = 100.0
+    max_retries: int = 8
+    timeout: float = 30.0
 
 
 def _rejects_path(arg: str, plan: ImportPlan) -> Path:
@@ -154,42 +163,69 @@ def _out_file(path: Path | None) -> Iterator[IO[bytes] | None]:
         yield f
 
 
+def _sink(plan: ImportPlan, out: IO[bytes] | None) -> DryRunSink | HttpSink:
+    """Where pass 2's requests go: counted (and maybe written) for a dry run, else the API."""
+    if plan.dry_run or plan.command == "validate":
+        return DryRunSink(out)
+    if plan.send is None:
+        raise UsageError("a real import needs credentials", CREDENTIALS_HINT)
+    opts = plan.send
+    retries: list[HttpSink] = []
+    transport = Transport(
+        opts.config,
+        timeout=opts.timeout,
+        max_retries=opts.max_retries,
+        rate=opts.rate,
+        concurrency=opts.concurrency,
+        on_retry=lambda reason: retries[0].retried(reason),
+    )
+    retries.append(HttpSink(transport, opts.concurrency))
+    return retries[0]
+
+
 def run(
-    plan: ImportPlan,
-    reporter: Reporter,
-    sink_factory: Callable[[], Sink] | None = None,
-    confirm: Callable[[str], bool] | None = None,
+    plan: ImportPlan, reporter: Reporter, confirm: Callable[[str], bool] | None = None
 ) -> Summary:
-    """Run a whole validate or import; errors propagate as CioError."""
+    """Run a whole validate or import; errors propagate as CioError.
+
+    An error after sending started carries the partial summary (``exc.summary``).
+    """
     started = time.monotonic()
     now = int(plan.clock())
     total = Counts()
-    with ExitStack() as stack:
-        inputs = _open_all(plan, stack)
-        recent, recent_rows = 0, list[int]()
-        for inp in inputs:
-            with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
-                found = scan(inp, plan.read, now, lambda p, b, c: shown.update(p, b, c))
-            recent += found.recent
-            recent_rows += found.recent_rows[: 5 - len(recent_rows)]
-        decide_window(plan, recent, recent_rows, confirm, reporter)
-        if not plan.dry_run and plan.command == "import" and sink_factory is None:
-            raise UsageError("sending is not built yet", "use --dry-run")
-        out = stack.enter_context(_out_file(plan.out))
-        sink: Sink = DryRunSink(out) if sink_factory is None else sink_factory()
-        how = Emit(
-            now=now,
-            batch_bytes=plan.batch_bytes,
-            skip_recent=plan.skip_recent,
-            phase="sending" if sink_factory else "checking",
-        )
-        for inp in inputs:
-            counts = Counts()
-            with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
-                for req in emit(inp, plan.read, how, counts, lambda p, b, c: shown.update(p, b, c)):
-                    sink.send(req, counts)
-                sink.close()
-            total.add(counts)
+    inputs: list[InputFile] = []
+    recent_rows: list[int] = []
+    try:
+        with ExitStack() as stack:
+            inputs = _open_all(plan, stack)
+            recent = 0
+            for inp in inputs:
+                with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
+                    found = scan(inp, plan.read, now, lambda p, b, c: shown.update(p, b, c))
+                recent += found.recent
+                recent_rows += found.recent_rows[: 5 - len(recent_rows)]
+            decide_window(plan, recent, recent_rows, confirm, reporter)
+            sink = _sink(plan, stack.enter_context(_out_file(plan.out)))
+            stack.callback(sink.close)
+            how = Emit(
+                now=now,
+                batch_bytes=plan.batch_bytes,
+                skip_recent=plan.skip_recent,
+                phase="sending" if isinstance(sink, HttpSink) else "checking",
+            )
+            for inp in inputs:
+                counts = Counts()
+                try:
+                    with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
+                        emit(
+                            inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c)
+                        )
+                finally:
+                    total.add(counts)
+    except CioError as exc:
+        exc.summary = _summary(plan, inputs, total, recent_rows, time.monotonic() - started)
+        exc.summary.exit_code = exc.exit_code
+        raise
     return _summary(plan, inputs, total, recent_rows, time.monotonic() - started)
 
 

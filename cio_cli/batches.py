@@ -103,20 +103,15 @@ class Packer:
             stop = _fill(ends, start, self.batch_bytes)
             if stop == len(ends):
                 break
-            yield self._batch(events.slice(start, stop - start))
+            yield batch_request(events.slice(start, stop - start))
             start = stop
         self._pending = events.slice(start) if start < len(ends) else None
 
     def finish(self) -> Iterator[Request]:
         """Yield the last, partly filled batch."""
         if self._pending is not None and self._pending.height:
-            yield self._batch(self._pending)
+            yield batch_request(self._pending)
         self._pending = None
-
-    def _batch(self, events: pl.DataFrame) -> Request:
-        ops = pl.col("_op").str.join(",")
-        body = events.select(pl.concat_str(pl.lit('{"batch":['), ops, pl.lit("]}")).cast(pl.Binary))
-        return Request(BATCH_PATH, body.item(), events)
 
     def _v1(self, event: dict[str, object], events: pl.DataFrame) -> Request:
         op = orjson.loads(str(event["_op"]))
@@ -126,6 +121,13 @@ class Packer:
         )
         path = f"/api/v1/customers/{quote(ident, safe='')}/events"
         return Request(path, body, events.filter(pl.col("_row") == event["_row"]))
+
+
+def batch_request(events: pl.DataFrame) -> Request:
+    """A ``/api/v2/batch`` request carrying the ops of ``events``, in order."""
+    ops = pl.col("_op").str.join(",")
+    body = events.select(pl.concat_str(pl.lit('{"batch":['), ops, pl.lit("]}")).cast(pl.Binary))
+    return Request(BATCH_PATH, body.item(), events)
 
 
 def _cumulative(events: pl.DataFrame) -> list[int]:

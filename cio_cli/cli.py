@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -9,7 +10,8 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from cio_cli.app import ImportPlan, run
+from cio_cli.app import ImportPlan, SendOptions, run
+from cio_cli.config import resolve
 from cio_cli.errors import CioError, UsageError
 from cio_cli.report import Reporter, ask
 from cio_cli.rules import Identifier, ReadOptions, Unit
@@ -71,6 +73,20 @@ SemanticOpt = Annotated[
 ]
 
 
+SiteIdOpt = Annotated[
+    str | None,
+    typer.Option("--site-id", help="Track API site id (or CIO_SITE_ID).", show_default=False),
+]
+ApiKeyOpt = Annotated[
+    str | None,
+    typer.Option("--api-key", help="Track API key (or CIO_API_KEY).", show_default=False),
+]
+RegionOpt = Annotated[str | None, typer.Option("--region", help="us or eu (or CIO_REGION).")]
+BaseUrlOpt = Annotated[
+    str | None, typer.Option("--base-url", help="Override the host (or CIO_BASE_URL).")
+]
+
+
 def _choice(value: str, allowed: tuple[str, ...], flag: str) -> str:
     if value not in allowed:
         raise UsageError(f"{flag} {value!r} is not one of {'|'.join(allowed)}")
@@ -110,6 +126,17 @@ def _read_options(
     )
 
 
+def _check_sending(concurrency: int, rate: float, max_retries: int, timeout: float) -> None:
+    if not 1 <= concurrency <= 64:
+        raise UsageError("--concurrency must be between 1 and 64")
+    if not 0 < rate <= 10_000:
+        raise UsageError("--rate must be above 0 and at most 10000 requests per second")
+    if not 0 <= max_retries <= 100:
+        raise UsageError("--max-retries must be between 0 and 100")
+    if not 0 < timeout <= 600:
+        raise UsageError("--timeout must be above 0 and at most 600 seconds")
+
+
 def _guard(
     command: str,
     reporter: Reporter,
@@ -121,6 +148,8 @@ def _guard(
     try:
         code = body()
     except CioError as exc:
+        if exc.summary is not None and not reporter.json_mode:
+            reporter.summary(exc.summary)
         reporter.error(exc)
         if reporter.json_mode:
             reporter.error_json(command, files or [], exc, dry_run=dry_run)
@@ -189,6 +218,22 @@ def import_(
     type_: TypeOpt = None,
     encoding: EncodingOpt = "utf-8",
     allow_semantic: SemanticOpt = False,
+    site_id: SiteIdOpt = None,
+    api_key: ApiKeyOpt = None,
+    region: RegionOpt = None,
+    base_url: BaseUrlOpt = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="Requests in flight at most.")
+    ] = 8,
+    rate: Annotated[
+        float, typer.Option("--rate", help="Requests started per second at most.")
+    ] = 100,
+    max_retries: Annotated[
+        int, typer.Option("--max-retries", help="Retries of a failing request before giving up.")
+    ] = 8,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for an answer.")
+    ] = 30,
 ) -> None:
     """Validate CSV files, then send their events to Customer.io."""
     reporter = Reporter(json, quiet)
@@ -206,6 +251,11 @@ def import_(
                 "--batch-bytes must be between 1000 and 500000",
                 "Customer.io takes requests under 500 KB",
             )
+        send = None
+        if not dry_run:
+            _check_sending(concurrency, rate, max_retries, timeout)
+            config = resolve(site_id, api_key, region, base_url, os.environ)
+            send = SendOptions(config, concurrency, rate, max_retries, timeout)
         plan = ImportPlan(
             "import",
             files,
@@ -216,6 +266,7 @@ def import_(
             allow_recent=allow_recent,
             skip_recent=skip_recent,
             batch_bytes=batch_bytes,
+            send=send,
         )
         confirm = ask if sys.stdin.isatty() and sys.stderr.isatty() else None
         summary = run(plan, reporter, confirm=confirm)

@@ -129,6 +129,8 @@ def resolve(
         raise UsageError(_missing_message(site, key), hint=CREDENTIALS_HINT)
     for value, names in ((site, "--site-id/CIO_SITE_ID"), (key, "--api-key/CIO_API_KEY")):
         if any(char.isspace() or not char.isprintable() for char in value):
-            raise UsageError(f"{names} contains spaces or control characters",
-                             hint="copy the value again from Customer.io's API Credentials")
+            raise UsageError(
+                f"{names} contains spaces or control characters",
+                hint="copy the value again from Customer.io's API Credentials",
+            )
     return Config(site_id=site, api_key=key, base_url=url)

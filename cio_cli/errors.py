@@ -14,6 +14,8 @@ place. Messages never contain a credential.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class CioError(Exception):
     """Base of every error cio reports to a user."""
@@ -24,6 +26,7 @@ class CioError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.summary: Any = None  # the run's partial summary, when it stopped midway
 
 
 class UsageError(CioError):

@@ -11,9 +11,10 @@ rejected row, or a skipped recent row, so that
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import polars as pl
 
@@ -190,10 +191,25 @@ class Judged:
     recent: int
 
 
+class Sink(Protocol):
+    """Where pass 2's requests go: a file of bodies, or the API."""
+
+    def send(self, req: Request, counts: Counts, rejects: RejectsWriter) -> None:
+        """Deliver (or start delivering) one request; count what happened to its rows."""
+
+    def drain(self, counts: Counts, rejects: RejectsWriter) -> None:
+        """Finish everything under way."""
+
+
 def emit(
-    inp: InputFile, opts: ReadOptions, how: Emit, counts: Counts, progress: Progress | None = None
-) -> Iterator[Request]:
-    """Pass 2: judge every row again, write rejects, yield the requests to send."""
+    inp: InputFile,
+    opts: ReadOptions,
+    how: Emit,
+    counts: Counts,
+    sink: Sink,
+    progress: Progress | None = None,
+) -> None:
+    """Pass 2: judge every row again, write rejects, hand every request to ``sink``."""
     scanned = inp.scan
     assert scanned is not None, "scan() first"
     seen = Seen()
@@ -203,31 +219,40 @@ def emit(
         return _judge(df, inp.lay, opts, how, scanned.types, plain)
 
     with RejectsWriter(inp.rejects_path, inp.lay) as rejects:
-        for chunk in inp.source.chunks(work):
-            judged = chunk.result
-            shift = pl.col("_row") + chunk.first_row
-            bad = judged.rejected.with_columns(_row=shift)
-            rejects.write(bad, "_err")
-            counts.sample(bad.head(FIRST_ROWS), "_err")
-            counts.rows += judged.rows
-            counts.rejected += judged.invalid
-            counts.skipped_recent += judged.skipped
-            counts.recent += judged.recent
-            counts.errors.update(judged.errors)
-            counts.warnings.update(judged.warnings)
-            events = judged.events.with_columns(_row=shift)
-            fresh = seen.first_seen(judged.fingerprints)
-            unique, repeated = split(events, fresh)
-            counts.duplicates += repeated.height
-            for req in packer.add(unique):
+        try:
+            for chunk in inp.source.chunks(work):
+                events = _account(chunk.result, chunk.first_row, counts, rejects)
+                fresh = seen.first_seen(chunk.result.fingerprints)
+                unique, repeated = split(events, fresh)
+                counts.duplicates += repeated.height
+                for req in packer.add(unique):
+                    counts.requests += 1
+                    sink.send(req, counts, rejects)
+                if progress:
+                    progress(how.phase, chunk.bytes_done, counts)
+            for req in packer.finish():
                 counts.requests += 1
-                yield req
-            if progress:
-                progress(how.phase, chunk.bytes_done, counts)
-        for req in packer.finish():
-            counts.requests += 1
-            yield req
-    inp.rejects_written = rejects.written > 0
+                sink.send(req, counts, rejects)
+            sink.drain(counts, rejects)
+        finally:
+            inp.rejects_written = rejects.written > 0
+
+
+def _account(
+    judged: Judged, first_row: int, counts: Counts, rejects: RejectsWriter
+) -> pl.DataFrame:
+    """Count a judged chunk, write its rejected rows; return its events, rows numbered."""
+    shift = pl.col("_row") + first_row
+    bad = judged.rejected.with_columns(_row=shift)
+    rejects.write(bad, "_err")
+    counts.sample(bad.head(FIRST_ROWS), "_err")
+    counts.rows += judged.rows
+    counts.rejected += judged.invalid
+    counts.skipped_recent += judged.skipped
+    counts.recent += judged.recent
+    counts.errors.update(judged.errors)
+    counts.warnings.update(judged.warnings)
+    return judged.events.with_columns(_row=shift)
 
 
 def _judge(

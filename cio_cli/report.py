@@ -105,7 +105,9 @@ class Reporter:
         dry_run: bool = False,
     ) -> None:
         """The summary object for a run that stopped on an error, with ``error`` and ``hint``."""
-        summary = Summary(command, files, counts or Counts(), [], dry_run, 0.0, exc.exit_code)
+        summary = exc.summary if isinstance(exc.summary, Summary) else None
+        if summary is None:
+            summary = Summary(command, files, counts or Counts(), [], dry_run, 0.0, exc.exit_code)
         obj = summary.as_json() | {"error": exc.message, "hint": exc.hint}
         self.out.write(orjson.dumps(obj).decode() + "\n")
 

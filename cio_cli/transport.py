@@ -45,14 +45,18 @@ SPEEDUP_FACTOR = 1.05
 REFUSED = frozenset({400, 413, 422})
 MESSAGE_LIMIT = 300
 CREDENTIALS_HINT = "check the site id, the API key and the region (--region us|eu, or --base-url)"
-NETWORK_HINT = ("check the network and status.customer.io, "
-                "then run the same command again: it resumes")
+NETWORK_HINT = (
+    "check the network and status.customer.io, then run the same command again: it resumes"
+)
 REGION_HINT = "use --region eu for an EU workspace or --region us for a US one, or check --base-url"
 _SPACING_SLACK = 1 + 1e-9  # keeps float rounding from fitting rate + 1 starts into a second
 _DNS_WORDS = ("name or service", "name resolution", "nodename", "getaddrinfo", "no address")
 _TIMEOUT_NAMES: dict[type[Exception], str] = {
-    httpx.ConnectTimeout: "connect timeout", httpx.ReadTimeout: "read timeout",
-    httpx.WriteTimeout: "write timeout", httpx.PoolTimeout: "no free connection"}
+    httpx.ConnectTimeout: "connect timeout",
+    httpx.ReadTimeout: "read timeout",
+    httpx.WriteTimeout: "write timeout",
+    httpx.PoolTimeout: "no free connection",
+}
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,9 @@ class Pacer:
     A token bucket of depth one: each start reserves the next slot, ``1/rate`` after the last.
     """
 
-    def __init__(self, rate: float, clock: Callable[[], float],
-                 sleep: Callable[[float], None]) -> None:
+    def __init__(
+        self, rate: float, clock: Callable[[], float], sleep: Callable[[float], None]
+    ) -> None:
         if not rate > 0:
             raise ValueError("rate must be positive")
         self._max_rate, self._min_rate, self._rate = rate, min(1.0, rate), rate
@@ -114,14 +119,21 @@ class Pacer:
 class Transport:
     """One keep-alive ``httpx.Client`` shared by worker threads; ``post`` is thread-safe."""
 
-    def __init__(self, config: Config, *, timeout: float = 30, max_retries: int = 8,
-                 rate: float = 100, concurrency: int = 8,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None,
-                 on_retry: Callable[[str], None] | None = None,
-                 http: httpx.BaseTransport | None = None,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        timeout: float = 30,
+        max_retries: int = 8,
+        rate: float = 100,
+        concurrency: int = 8,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        on_retry: Callable[[str], None] | None = None,
+        http: httpx.BaseTransport | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.pacer = Pacer(rate, clock, sleep)
         self._base_url = config.base_url
         self._timeout, self._max_retries = timeout, max_retries
@@ -133,8 +145,7 @@ class Transport:
             auth=httpx.BasicAuth(config.site_id, config.api_key),
             headers={"User-Agent": f"cio/{__version__}", "Content-Type": "application/json"},
             timeout=timeout,
-            limits=httpx.Limits(max_connections=concurrency,
-                                max_keepalive_connections=concurrency),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             follow_redirects=False,
             transport=http,
         )
@@ -147,16 +158,20 @@ class Transport:
         response, retries = self._request("POST", path, body)
         status = response.status_code
         if status == 207:
-            return Outcome(status, "partial", errors=partial_errors(response.content),
-                           retries=retries)
+            return Outcome(
+                status, "partial", errors=partial_errors(response.content), retries=retries
+            )
         if response.is_success:
             return Outcome(status, "ok", retries=retries)
         if status in REFUSED:
-            return Outcome(status, "refused", message=api_message(response.content, status),
-                           retries=retries)
-        raise AbortError(f"Customer.io answered HTTP {status} for {_where(response)}: "
-                         f"{api_message(response.content, status)}",
-                         hint="check --base-url, or a proxy between cio and Customer.io")
+            return Outcome(
+                status, "refused", message=api_message(response.content, status), retries=retries
+            )
+        raise AbortError(
+            f"Customer.io answered HTTP {status} for {_where(response)}: "
+            f"{api_message(response.content, status)}",
+            hint="check --base-url, or a proxy between cio and Customer.io",
+        )
 
     def get_json(self, path: str) -> tuple[int, object]:
         """GET ``path``; the status and the parsed JSON (None if not JSON). Same aborts."""
@@ -170,8 +185,12 @@ class Transport:
     def __enter__(self) -> Transport:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def _request(self, method: str, path: str, body: bytes | None) -> tuple[httpx.Response, int]:
@@ -187,15 +206,18 @@ class Transport:
                 return response, retries
             if retries >= self._max_retries:
                 noun = "retry" if retries == 1 else "retries"
-                raise AbortError(f"Customer.io did not answer after {retries} {noun}: {reason}",
-                                 hint=NETWORK_HINT)
+                raise AbortError(
+                    f"Customer.io did not answer after {retries} {noun}: {reason}",
+                    hint=NETWORK_HINT,
+                )
             retries += 1
             if self._on_retry is not None:
                 self._on_retry(reason or "")
             self._sleep(self._backoff(retries - 1, response))
 
-    def _attempt(self, method: str, path: str,
-                 body: bytes | None) -> tuple[httpx.Response | None, str | None]:
+    def _attempt(
+        self, method: str, path: str, body: bytes | None
+    ) -> tuple[httpx.Response | None, str | None]:
         """One request: (response, None) to keep, or (response or None, reason) to retry."""
         try:
             response = self._client.request(method, path, content=body)
@@ -263,16 +285,22 @@ def _raise_if_fatal(response: httpx.Response) -> None:
     """Credentials refused, a redirect or a 404: abort before anything is retried."""
     status = response.status_code
     if status in (401, 403):
-        raise AbortError(f"Customer.io refused the credentials (HTTP {status})",
-                         hint=CREDENTIALS_HINT)
+        raise AbortError(
+            f"Customer.io refused the credentials (HTTP {status})", hint=CREDENTIALS_HINT
+        )
     if 300 <= status < 400:
         target = _safe_url(response.headers.get("Location", ""))
         to = f" to {target}" if target else ""
-        raise AbortError(f"Customer.io redirected {_where(response)}{to} (HTTP {status}): "
-                         "the region or base URL looks wrong", hint=REGION_HINT)
+        raise AbortError(
+            f"Customer.io redirected {_where(response)}{to} (HTTP {status}): "
+            "the region or base URL looks wrong",
+            hint=REGION_HINT,
+        )
     if status == 404:
-        raise AbortError(f"Customer.io answered HTTP 404 (not found) for {_where(response)}",
-                         hint="check --base-url (paths are added to it: /api/v1/..., /api/v2/...)")
+        raise AbortError(
+            f"Customer.io answered HTTP 404 (not found) for {_where(response)}",
+            hint="check --base-url (paths are added to it: /api/v1/..., /api/v2/...)",
+        )
 
 
 def _where(response: httpx.Response) -> str:
@@ -320,8 +348,11 @@ def _texts(doc: object) -> list[str]:
     items = meta.get("errors") if isinstance(meta, dict) else None
     items = items if isinstance(items, list) else doc.get("errors")
     if isinstance(items, list):
-        return [x if isinstance(x, str) else _op_error_text(x) for x in items
-                if isinstance(x, (str, dict))]
+        return [
+            x if isinstance(x, str) else _op_error_text(x)
+            for x in items
+            if isinstance(x, (str, dict))
+        ]
     return [doc[k] for k in ("error", "message") if isinstance(doc.get(k), str)][:1]
 
 

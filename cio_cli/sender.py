@@ -1,0 +1,113 @@
+"""Delivering requests: up to ``concurrency`` in flight, results handled in order of arrival.
+
+The transport (``transport.py``) retries, backs off and paces; this module
+decides what a final answer means for the rows a request carried:
+
+- 200: every row is sent.
+- 207: the ops the API listed are refused (their rows go to the rejects file
+  with the API's message); the others are sent.
+- 400/413/422 on the whole request: split it in halves and send each again,
+  until the rows the API refuses are alone; those are rejected.
+- AbortError (credentials refused, API unreachable): stop at once.
+
+Every result is handled on the calling (main) thread, so counts and the
+rejects file need no locks.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+import polars as pl
+
+from cio_cli.batches import Request, batch_request
+from cio_cli.pipeline import Counts
+from cio_cli.rejects import RejectsWriter
+from cio_cli.transport import Outcome, Transport
+
+REFUSED = "refused by Customer.io: "
+
+
+class HttpSink:
+    """Sends requests through a ``Transport`` with a bounded number in flight."""
+
+    def __init__(self, transport: Transport, concurrency: int) -> None:
+        self.transport = transport
+        self.concurrency = max(1, concurrency)
+        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="cio-send")
+        self.flying: dict[Future[Outcome], Request] = {}
+        self._retries = 0
+        self._lock = threading.Lock()
+
+    def retried(self, reason: str) -> None:
+        """Count one retry (called by the transport from worker threads)."""
+        del reason
+        with self._lock:
+            self._retries += 1
+
+    def send(self, req: Request, counts: Counts, rejects: RejectsWriter) -> None:
+        """Start ``req``; first wait while ``concurrency`` requests are in flight."""
+        while len(self.flying) >= self.concurrency:
+            self._settle(counts, rejects, block=True)
+        self._start(req)
+        self._settle(counts, rejects, block=False)
+
+    def drain(self, counts: Counts, rejects: RejectsWriter) -> None:
+        """Wait for every request in flight (and the halves of refused ones)."""
+        while self.flying:
+            self._settle(counts, rejects, block=True)
+
+    def close(self) -> None:
+        """Stop the workers; requests still in flight are abandoned (they are idempotent)."""
+        for fut in self.flying:
+            fut.cancel()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.transport.close()
+
+    def _start(self, req: Request) -> None:
+        self.flying[self.pool.submit(self.transport.post, req.path, req.body)] = req
+
+    def _settle(self, counts: Counts, rejects: RejectsWriter, block: bool) -> None:
+        if not self.flying:
+            return
+        done, _ = wait(list(self.flying), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for fut in done:
+            req = self.flying.pop(fut)
+            self._handle(req, fut.result(), counts, rejects)  # re-raises AbortError
+        with self._lock:
+            counts.retries, self._retries = counts.retries + self._retries, 0
+
+    def _handle(self, req: Request, out: Outcome, counts: Counts, rejects: RejectsWriter) -> None:
+        rows = req.events.height
+        if out.kind == "ok":
+            counts.sent += rows
+        elif out.kind == "partial":
+            refused = {i: msg for i, msg in out.errors if 0 <= i < rows}
+            _reject(req.events, refused, counts, rejects)
+            counts.sent += rows - len(refused)
+        elif rows == 1:
+            _reject(req.events, {0: out.message}, counts, rejects)
+        else:
+            for half in _halves(req):
+                self._start(half)
+
+
+def _reject(
+    events: pl.DataFrame, refused: dict[int, str], counts: Counts, rejects: RejectsWriter
+) -> None:
+    """Write the refused rows (by position in ``events``) with the API's messages."""
+    if not refused:
+        return
+    at = sorted(refused)
+    rows = events[at].with_columns(_err=pl.Series([REFUSED + refused[i] for i in at]))
+    rejects.write(rows, "_err")
+    counts.sample(rows, "_err")
+    counts.rejected += len(at)
+    counts.errors["api_refused"] += len(at)
+
+
+def _halves(req: Request) -> list[Request]:
+    """Split a refused batch in two, as new batch requests."""
+    middle = req.events.height // 2
+    return [batch_request(req.events.slice(0, middle)), batch_request(req.events.slice(middle))]
