@@ -315,14 +315,7 @@ def _field_count(rules: _Rules, lay: Layout) -> None:
 def _name_rules(rules: _Rules, opts: ReadOptions, df: pl.DataFrame) -> None:
     name = pl.col("_name")
     rules.error("name_empty", name.is_null(), "_cio_name is empty")
-    size = name.str.len_bytes()
-    rules.error(
-        "name_too_long",
-        size > 100,
-        "_cio_name is ",
-        size.cast(pl.String),
-        " bytes; Customer.io allows at most 100",
-    )
+    _too_long(rules, "name_too_long", name, NAME, 100)
     spaced = df.select(name.str.contains(" ", literal=True).any()).item()
     if not opts.allow_semantic and spaced:  # every semantic name has a space
         semantic = name.str.to_lowercase().is_in([s.lower() for s in SEMANTIC])
@@ -334,6 +327,17 @@ def _name_rules(rules: _Rules, opts: ReadOptions, df: pl.DataFrame) -> None:
             " is a semantic event that deletes or changes people; pass --allow-semantic to send it",
         )
     rules.warn("name_format", name.str.contains(r"[ *+|]"))
+
+
+def _too_long(rules: _Rules, code: str, value: pl.Expr, column: str, limit: int) -> None:
+    size = value.str.len_bytes()
+    rules.error(
+        code,
+        size > limit,
+        f"{column} is ",
+        size.cast(pl.String),
+        f" bytes; Customer.io allows at most {limit}",
+    )
 
 
 def _kind(opts: ReadOptions) -> pl.Expr:
@@ -355,14 +359,7 @@ def _kind(opts: ReadOptions) -> pl.Expr:
 def _customer_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
     cid = pl.col("_cid")
     rules.error("customer_id_empty", cid.is_null(), "_cio_customer_id is empty")
-    size = cid.str.len_bytes()
-    rules.error(
-        "customer_id_too_long",
-        size > 150,
-        "_cio_customer_id is ",
-        size.cast(pl.String),
-        " bytes; Customer.io allows at most 150",
-    )
+    _too_long(rules, "customer_id_too_long", cid, CUSTOMER_ID, 150)
     if opts.identifier == "email":
         rules.error(
             "not_email",
