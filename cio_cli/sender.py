@@ -60,9 +60,10 @@ class HttpSink:
 
     def close(self) -> None:
         """Stop the workers; requests still in flight are abandoned (they are idempotent)."""
+        self.transport.stop()
         for fut in self.flying:
             fut.cancel()
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)
         self.transport.close()
 
     def _start(self, req: Request) -> None:
@@ -72,11 +73,11 @@ class HttpSink:
         if not self.flying:
             return
         done, _ = wait(list(self.flying), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        with self._lock:
+            counts.retries, self._retries = counts.retries + self._retries, 0
         for fut in done:
             req = self.flying.pop(fut)
             self._handle(req, fut.result(), counts, rejects)  # re-raises AbortError
-        with self._lock:
-            counts.retries, self._retries = counts.retries + self._retries, 0
 
     def _handle(self, req: Request, out: Outcome, counts: Counts, rejects: RejectsWriter) -> None:
         rows = req.events.height

@@ -128,12 +128,15 @@ class Transport:
         rate: float = 100,
         concurrency: int = 8,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         rng: random.Random | None = None,
         on_retry: Callable[[str], None] | None = None,
         http: httpx.BaseTransport | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        self._stopping = threading.Event()
+        if sleep is None:  # waits end early when stop() is called
+            sleep = self._stopping.wait
         self.pacer = Pacer(rate, clock, sleep)
         self._base_url = config.base_url
         self._timeout, self._max_retries = timeout, max_retries
@@ -178,6 +181,10 @@ class Transport:
         response, _ = self._request("GET", path, None)
         return response.status_code, _load(response.content)
 
+    def stop(self) -> None:
+        """Make every waiting or retrying ``post`` give up now (AbortError), from any thread."""
+        self._stopping.set()
+
     def close(self) -> None:
         """Close the connections."""
         self._client.close()
@@ -198,6 +205,8 @@ class Transport:
         retries = 0
         while True:
             self.pacer.acquire()
+            if self._stopping.is_set():
+                raise AbortError("stopped: another request failed", hint=NETWORK_HINT)
             response, reason = self._attempt(method, path, body)
             if reason is None and response is not None:
                 _raise_if_fatal(response)
