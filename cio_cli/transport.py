@@ -135,12 +135,11 @@ class Transport:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._stopping = threading.Event()
-        if sleep is None:  # waits end early when stop() is called
-            sleep = self._stopping.wait
-        self.pacer = Pacer(rate, clock, sleep)
+        wait: Callable[[float], None] = sleep or self._wait  # waits end early on stop()
+        self.pacer = Pacer(rate, clock, wait)
         self._base_url = config.base_url
         self._timeout, self._max_retries = timeout, max_retries
-        self._sleep, self._wall_clock = sleep, wall_clock
+        self._sleep, self._wall_clock = wait, wall_clock
         self._rng = rng if rng is not None else random.Random()
         self._on_retry = on_retry
         self._client = httpx.Client(
@@ -180,6 +179,9 @@ class Transport:
         """GET ``path``; the status and the parsed JSON (None if not JSON). Same aborts."""
         response, _ = self._request("GET", path, None)
         return response.status_code, _load(response.content)
+
+    def _wait(self, seconds: float) -> None:
+        self._stopping.wait(seconds)
 
     def stop(self) -> None:
         """Make every waiting or retrying ``post`` give up now (AbortError), from any thread."""
