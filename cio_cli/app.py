@@ -5,8 +5,12 @@ Knows nothing of Typer: the CLI builds an ``ImportPlan`` and calls ``run``.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +20,14 @@ import orjson
 
 from cio_cli.batches import Request
 from cio_cli.config import CREDENTIALS_HINT, Config
-from cio_cli.errors import CioError, RefusedError, UnimportableError, UsageError
+from cio_cli.errors import (
+    CioError,
+    InterruptedError_,
+    RefusedError,
+    UnimportableError,
+    UsageError,
+)
+from cio_cli.journal import Journal, fingerprint
 from cio_cli.pipeline import Counts, Emit, InputFile, emit, open_input, scan
 from cio_cli.rejects import RejectsWriter
 from cio_cli.report import Reporter, Summary
@@ -26,6 +37,8 @@ from cio_cli.source import spool_stdin
 from cio_cli.transport import Transport
 
 STDIN_REJECTS = "stdin.rejects.csv"
+JOURNAL_SUFFIX = ".cio-journal"
+RESUME_HINT = "run the same command again: it resumes where this run stopped"
 
 
 @dataclass
@@ -42,6 +55,7 @@ class ImportPlan:
     skip_recent: bool = False
     batch_bytes: int = 475_000
     send: SendOptions | None = None
+    restart: bool = False
     clock: Callable[[], float] = field(default=time.time)
 
 
@@ -198,6 +212,7 @@ def run(
     try:
         with ExitStack() as stack:
             inputs = _open_all(plan, stack)
+            prints = _fingerprints(plan, inputs, stack)
             recent = 0
             for inp in inputs:
                 with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
@@ -207,26 +222,123 @@ def run(
             decide_window(plan, recent, recent_rows, confirm, reporter)
             sink = _sink(plan, stack.enter_context(_out_file(plan.out)))
             stack.callback(sink.close)
-            how = Emit(
-                now=now,
-                batch_bytes=plan.batch_bytes,
-                skip_recent=plan.skip_recent,
-                phase="sending" if isinstance(sink, HttpSink) else "checking",
-            )
+            stop = stack.enter_context(_first_ctrl_c(reporter, isinstance(sink, HttpSink)))
             for inp in inputs:
                 counts = Counts()
                 try:
-                    with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
-                        emit(
-                            inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c)
-                        )
+                    _emit_one(plan, inp, prints.get(inp.shown), sink, counts, now, stop, reporter)
                 finally:
                     total.add(counts)
+                if stop.is_set():
+                    raise InterruptedError_(
+                        "interrupted: the requests in flight were finished", RESUME_HINT
+                    )
     except CioError as exc:
         exc.summary = _summary(plan, inputs, total, recent_rows, time.monotonic() - started)
         exc.summary.exit_code = exc.exit_code
         raise
     return _summary(plan, inputs, total, recent_rows, time.monotonic() - started)
+
+
+def _emit_one(
+    plan: ImportPlan,
+    inp: InputFile,
+    prints: Future[str] | None,
+    sink: DryRunSink | HttpSink,
+    counts: Counts,
+    now: int,
+    stop: threading.Event,
+    reporter: Reporter,
+) -> None:
+    """Pass 2 for one file, with its journal when the import is real."""
+    how = Emit(
+        now=now,
+        batch_bytes=plan.batch_bytes,
+        skip_recent=plan.skip_recent,
+        phase="checking",
+        stop=stop.is_set,
+    )
+    journal = None
+    if isinstance(sink, HttpSink) and prints is not None:
+        assert plan.send is not None and inp.scan is not None
+        path = inp.source.path.with_name(inp.source.path.name + JOURNAL_SUFFIX)
+        journal, note = Journal.open(
+            path, prints.result(), plan.send.config.destination, plan.restart
+        )
+        if note:
+            reporter.note(f"{inp.shown}: {note}")
+        if journal.done:
+            _already_imported(inp, journal, counts, reporter)
+            return
+        if len(journal.acked):
+            reporter.note(
+                f"{inp.shown}: resuming: {len(journal.acked):,} rows were already"
+                " acknowledged by Customer.io and are not sent again"
+            )
+        how.acked, how.phase = journal.acked, "sending"
+    elif isinstance(sink, HttpSink):
+        how.phase = "sending"
+    sink_journal(sink, journal)
+    try:
+        with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
+            emit(inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c))
+        if journal is not None and not stop.is_set():
+            journal.finish()
+    finally:
+        if journal is not None:
+            journal.close()
+        sink_journal(sink, None)
+
+
+def sink_journal(sink: DryRunSink | HttpSink, journal: Journal | None) -> None:
+    """Point a real sink at the current file's journal."""
+    if isinstance(sink, HttpSink):
+        sink.journal = journal
+
+
+def _already_imported(inp: InputFile, journal: Journal, counts: Counts, reporter: Reporter) -> None:
+    assert inp.scan is not None
+    counts.rows = inp.scan.rows
+    counts.sent = counts.resumed = len(journal.acked)
+    reporter.note(
+        f"{inp.shown}: already imported ({len(journal.acked):,} rows acknowledged);"
+        " nothing sent. Pass --restart to send it all again"
+    )
+
+
+def _fingerprints(
+    plan: ImportPlan, inputs: list[InputFile], stack: ExitStack
+) -> dict[str, Future[str]]:
+    """Start hashing the inputs of a real import in the background (for their journals)."""
+    if plan.dry_run or plan.command == "validate":
+        return {}
+    pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="cio-hash"))
+    return {i.shown: pool.submit(fingerprint, i.source.path) for i in inputs if i.shown != "-"}
+
+
+@contextmanager
+def _first_ctrl_c(reporter: Reporter, sending: bool) -> Iterator[threading.Event]:
+    """While sending: the first Ctrl-C sets the event (finish what is in flight), a second
+    one exits at once (the journal stays consistent: every record is a whole line)."""
+    stop = threading.Event()
+    if not sending or threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            os._exit(130)
+        stop.set()
+        reporter.console.print(
+            "stopping: finishing the requests in flight (Ctrl-C again to quit at once)",
+            markup=False,
+        )
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _summary(

@@ -236,8 +236,16 @@ def import_(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for an answer.")
     ] = 30,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Ignore the journal: send every row again.")
+    ] = False,
 ) -> None:
-    """Validate CSV files, then send their events to Customer.io."""
+    """Validate CSV files, then send their events to Customer.io.
+
+    A real import keeps a journal beside each file (<file>.cio-journal) of the rows
+    Customer.io acknowledged: running the same command again after a crash, Ctrl-C or
+    exit 5 resumes where it stopped.
+    """
     reporter = Reporter(json, quiet)
 
     def body() -> int:
@@ -269,6 +277,7 @@ def import_(
             skip_recent=skip_recent,
             batch_bytes=batch_bytes,
             send=send,
+            restart=restart,
         )
         confirm = ask if sys.stdin.isatty() and sys.stderr.isatty() else None
         summary = run(plan, reporter, confirm=confirm)

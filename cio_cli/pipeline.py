@@ -22,6 +22,7 @@ from cio_cli.batches import Fingerprints, Packer, Request, Seen
 from cio_cli.errors import UnimportableError
 from cio_cli.events import encode
 from cio_cli.infer import Inference, Stats
+from cio_cli.journal import Acked
 from cio_cli.rejects import RejectsWriter
 from cio_cli.rules import Layout, ReadOptions, check, identify, in_window, layout, split
 from cio_cli.source import CsvSource, NeedAllColumns
@@ -174,6 +175,8 @@ class Emit:
     batch_bytes: int
     skip_recent: bool = False
     phase: str = "sending"
+    acked: Acked | None = None
+    stop: Callable[[], bool] = lambda: False
 
 
 @dataclass
@@ -209,7 +212,12 @@ def emit(
     sink: Sink,
     progress: Progress | None = None,
 ) -> None:
-    """Pass 2: judge every row again, write rejects, hand every request to ``sink``."""
+    """Pass 2: judge every row again, write rejects, hand every request to ``sink``.
+
+    Rows in ``how.acked`` (journalled by an earlier run) count as sent and
+    resumed and are not sent again. When ``how.stop()`` turns true, reading
+    stops; requests already handed over are finished.
+    """
     scanned = inp.scan
     assert scanned is not None, "scan() first"
     seen = Seen()
@@ -225,17 +233,34 @@ def emit(
                 fresh = seen.first_seen(chunk.result.fingerprints)
                 unique, repeated = split(events, fresh)
                 counts.duplicates += repeated.height
+                if how.acked is not None and len(how.acked):
+                    done, unique = split(unique, _is_acked(unique.get_column("_row"), how.acked))
+                    counts.sent += done.height
+                    counts.resumed += done.height
                 for req in packer.add(unique):
+                    if how.stop():
+                        break
                     counts.requests += 1
                     sink.send(req, counts, rejects)
                 if progress:
                     progress(how.phase, chunk.bytes_done, counts)
-            for req in packer.finish():
+                if how.stop():
+                    break
+            for req in packer.finish() if not how.stop() else ():
                 counts.requests += 1
                 sink.send(req, counts, rejects)
             sink.drain(counts, rejects)
         finally:
             inp.rejects_written = rejects.written > 0
+
+
+def _is_acked(rows: pl.Series, acked: Acked) -> pl.Series:
+    """Per row: is it inside one of the acknowledged ranges?"""
+    starts = pl.Series(acked.starts, dtype=pl.Int64)
+    ends = pl.Series(acked.ends, dtype=pl.Int64)
+    at = starts.search_sorted(rows, side="right").cast(pl.Int64) - 1
+    inside = ends.gather(at.clip(0, len(ends) - 1)) >= rows
+    return (at >= 0) & inside
 
 
 def _account(

@@ -22,6 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 import polars as pl
 
 from cio_cli.batches import Request, batch_request
+from cio_cli.journal import Journal
 from cio_cli.pipeline import Counts
 from cio_cli.rejects import RejectsWriter
 from cio_cli.transport import Outcome, Transport
@@ -33,6 +34,7 @@ class HttpSink:
     """Sends requests through a ``Transport`` with a bounded number in flight."""
 
     def __init__(self, transport: Transport, concurrency: int) -> None:
+        self.journal: Journal | None = None  # the current file's, set by the caller
         self.transport = transport
         self.concurrency = max(1, concurrency)
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="cio-send")
@@ -66,6 +68,10 @@ class HttpSink:
         self.pool.shutdown(wait=True, cancel_futures=True)
         self.transport.close()
 
+    def _acked(self, rows: list[int]) -> None:
+        if self.journal is not None:
+            self.journal.ack(rows)
+
     def _start(self, req: Request) -> None:
         self.flying[self.pool.submit(self.transport.post, req.path, req.body)] = req
 
@@ -82,9 +88,11 @@ class HttpSink:
     def _handle(self, req: Request, out: Outcome, counts: Counts, rejects: RejectsWriter) -> None:
         rows = req.events.height
         if out.kind == "ok":
+            self._acked(req.rows)
             counts.sent += rows
         elif out.kind == "partial":
             refused = {i: msg for i, msg in out.errors if 0 <= i < rows}
+            self._acked([r for i, r in enumerate(req.rows) if i not in refused])
             _reject(req.events, refused, counts, rejects)
             counts.sent += rows - len(refused)
         elif rows == 1:

@@ -70,18 +70,23 @@ def _check_name(name: str, allow_semantic: bool) -> list[str]:
     if name.lower() in _SEMANTIC and not allow_semantic:
         raise InvalidEventError(
             f"the event name {_show(name)} is a semantic event that deletes or changes people",
-            hint="pass --allow-semantic to send it anyway")
+            hint="pass --allow-semantic to send it anyway",
+        )
     if re.search(r"[ *+|]", name):
-        return [f"note: the event name {_show(name)} has spaces or * + |: sent as is, "
-                "but such names are awkward to match in segments and campaigns"]
+        return [
+            f"note: the event name {_show(name)} has spaces or * + |: sent as is, "
+            "but such names are awkward to match in segments and campaigns"
+        ]
     return []
 
 
 def _target(person: str | None, anonymous_id: str | None) -> tuple[str, str, str | None]:
     """``(path, description, anonymous id or None)``, by the rules of the two flags."""
     if (person is None) == (anonymous_id is None):
-        raise UsageError("give exactly one of --person and --anonymous-id",
-                         hint="--person ID for a known person, --anonymous-id A for a visitor")
+        raise UsageError(
+            "give exactly one of --person and --anonymous-id",
+            hint="--person ID for a known person, --anonymous-id A for a visitor",
+        )
     if anonymous_id is not None:
         if not anonymous_id.strip():
             raise InvalidEventError("--anonymous-id is empty")
@@ -113,13 +118,17 @@ def parse_timestamp(text: str | None, now: float) -> tuple[int | None, list[str]
     elif _ZONED.fullmatch(t):
         ts = _iso_seconds(t)
     elif _NAIVE.fullmatch(t):
-        raise InvalidEventError(f"--timestamp {_show(t)} has no time zone",
-                                hint="add Z or an offset, e.g. 2024-05-01T12:00:00Z or +02:00")
+        raise InvalidEventError(
+            f"--timestamp {_show(t)} has no time zone",
+            hint="add Z or an offset, e.g. 2024-05-01T12:00:00Z or +02:00",
+        )
     else:
         raise InvalidEventError(f"--timestamp {_show(t)} is not a timestamp", hint=_FORMS)
     if ts > int(now) + rules.FUTURE_S:
-        raise InvalidEventError(f"--timestamp {_show(t)} is in the future",
-                                hint="check the value and its unit (seconds or milliseconds)")
+        raise InvalidEventError(
+            f"--timestamp {_show(t)} is in the future",
+            hint="check the value and its unit (seconds or milliseconds)",
+        )
     if ts < 0:
         raise InvalidEventError(f"--timestamp {_show(t)} is before 1970", hint=_FORMS)
     return ts, notes
@@ -130,8 +139,9 @@ def _iso_seconds(text: str) -> int:
     try:
         when = datetime.fromisoformat(iso[:-1] + "+00:00" if iso[-1] in "Zz" else iso)
     except ValueError:
-        raise InvalidEventError(f"--timestamp {_show(text)} is not a timestamp",
-                                hint=_FORMS) from None
+        raise InvalidEventError(
+            f"--timestamp {_show(text)} is not a timestamp", hint=_FORMS
+        ) from None
     return (when - _EPOCH) // timedelta(seconds=1)
 
 
@@ -143,16 +153,22 @@ def _data_object(text: str) -> dict[str, Any]:
         try:
             raw = Path(text[1:]).read_bytes().removeprefix(b"\xef\xbb\xbf")
         except OSError as exc:
-            raise UsageError(f"cannot read {what}: {exc.strerror or type(exc).__name__}",
-                             hint="--data @FILE reads a JSON object from FILE") from None
+            raise UsageError(
+                f"cannot read {what}: {exc.strerror or type(exc).__name__}",
+                hint="--data @FILE reads a JSON object from FILE",
+            ) from None
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise UsageError(f"{what} is not valid JSON ({exc})",
-                         hint="""give a JSON object, e.g. --data '{"plan":"pro"}'""") from None
+        raise UsageError(
+            f"{what} is not valid JSON ({exc})",
+            hint="""give a JSON object, e.g. --data '{"plan":"pro"}'""",
+        ) from None
     if not isinstance(doc, dict):
-        raise UsageError(f"{what} must be a JSON object, not {_show(doc)}",
-                         hint="""for example --data '{"plan":"pro","seats":3}'""")
+        raise UsageError(
+            f"{what} must be a JSON object, not {_show(doc)}",
+            hint="""for example --data '{"plan":"pro","seats":3}'""",
+        )
     return doc
 
 
@@ -160,15 +176,19 @@ def _pair(pair: str) -> tuple[str, Any]:
     """``key=value``: the string; ``key:=JSON``: the parsed value."""
     key, sep, value = pair.partition("=")
     if not sep or key in ("", ":"):
-        raise UsageError(f"-d {pair!r} is not key=value or key:=JSON",
-                         hint="for example -d plan=pro or -d seats:=3")
+        raise UsageError(
+            f"-d {pair!r} is not key=value or key:=JSON",
+            hint="for example -d plan=pro or -d seats:=3",
+        )
     if not key.endswith(":"):
         return key, value
     try:
         return key[:-1], orjson.loads(value)
     except orjson.JSONDecodeError:
-        raise UsageError(f"-d {pair!r}: {value!r} is not valid JSON",
-                         hint="""use -d key=value for a string, or -d 'key:="text"'""") from None
+        raise UsageError(
+            f"-d {pair!r}: {value!r} is not valid JSON",
+            hint="""use -d key=value for a string, or -d 'key:="text"'""",
+        ) from None
 
 
 def parse_data(pairs: list[str], data_json: str | None) -> dict[str, Any]:
@@ -187,8 +207,9 @@ def _number(key: str, value: Any) -> int | float:
             return number
         except orjson.JSONDecodeError:
             pass  # too large for a double
-    raise InvalidEventError(f"{key} {_show(value)} is not a number",
-                            hint=f"for example -d {key}:=12.5")
+    raise InvalidEventError(
+        f"{key} {_show(value)} is not a number", hint=f"for example -d {key}:=12.5"
+    )
 
 
 def check_data(data: dict[str, Any]) -> tuple[bytes, list[str]]:
@@ -203,23 +224,35 @@ def check_data(data: dict[str, Any]) -> tuple[bytes, list[str]]:
         if key in data:
             data[key] = _number(key, data[key])
     currency = data.get(rules.CURRENCY_KEY)
-    if rules.CURRENCY_KEY in data and not (isinstance(currency, str)
-                                           and currency in rules.ISO_4217):
+    if rules.CURRENCY_KEY in data and not (
+        isinstance(currency, str) and currency in rules.ISO_4217
+    ):
         raise InvalidEventError(
-            f"currency {_show(currency)} is not a three-letter ISO 4217 code such as USD")
+            f"currency {_show(currency)} is not a three-letter ISO 4217 code such as USD"
+        )
     encoded = orjson.dumps(data)
     if len(encoded) > 100_000:
-        raise InvalidEventError(f"the event data is {len(encoded):,} bytes of JSON; "
-                                "Customer.io allows at most 100,000")
+        raise InvalidEventError(
+            f"the event data is {len(encoded):,} bytes of JSON; Customer.io allows at most 100,000"
+        )
     found = [key for key in rules.EMAIL_KEYS if key in data]
     verb = "overrides" if len(found) == 1 else "override"
-    return encoded, [f"note: {', '.join(found)} {verb} the addresses of emails this event "
-                     "triggers"] if found else []
+    return encoded, [
+        f"note: {', '.join(found)} {verb} the addresses of emails this event triggers"
+    ] if found else []
 
 
-def build_event(person: str | None, anonymous_id: str | None, name: str, data_pairs: list[str],
-                data_json: str | None, timestamp: str | None, event_id: str | None,
-                allow_semantic: bool, now: float) -> SingleEvent:
+def build_event(
+    person: str | None,
+    anonymous_id: str | None,
+    name: str,
+    data_pairs: list[str],
+    data_json: str | None,
+    timestamp: str | None,
+    event_id: str | None,
+    allow_semantic: bool,
+    now: float,
+) -> SingleEvent:
     """Check one event against the rules (SPEC section 3) and build its v1 request.
 
     UsageError (exit 2) for flags that make no sense, InvalidEventError (exit 3) for an
@@ -234,13 +267,16 @@ def build_event(person: str | None, anonymous_id: str | None, name: str, data_pa
     ts, ts_notes = parse_timestamp(timestamp, now)
     given = (event_id or "").strip()
     if event_id is not None and not _ULID.fullmatch(given):
-        raise InvalidEventError(f"--id {_show(given)} is not a valid ULID "
-                                "(26 characters of Crockford base32)")
+        raise InvalidEventError(
+            f"--id {_show(given)} is not a valid ULID (26 characters of Crockford base32)"
+        )
     data_bytes, data_notes = check_data(data)
     eid = given or str(ULID())
     if not given:
-        notes.append(f"note: no --id, so a new one was made: running this again sends another "
-                     f"event; pass --id {eid} to make a retry a duplicate")
+        notes.append(
+            f"note: no --id, so a new one was made: running this again sends another "
+            f"event; pass --id {eid} to make a retry a duplicate"
+        )
     recent = ts is None or ts >= int(now) - rules.WINDOW_S
     if recent:
         why = "no --timestamp" if ts is None else "the timestamp is within the last 72 hours"
@@ -248,8 +284,9 @@ def build_event(person: str | None, anonymous_id: str | None, name: str, data_pa
     body: dict[str, Any] = {"name": name, "data": orjson.Fragment(data_bytes)}
     body |= {"timestamp": ts} if ts is not None else {}
     body |= {"id": eid} | ({"anonymous_id": anonymous} if anonymous is not None else {})
-    return SingleEvent(path, orjson.dumps(body), name, target, eid, ts, recent,
-                       (*notes, *ts_notes, *data_notes))
+    return SingleEvent(
+        path, orjson.dumps(body), name, target, eid, ts, recent, (*notes, *ts_notes, *data_notes)
+    )
 
 
 @dataclass(frozen=True)
@@ -335,9 +372,16 @@ class SendResult(_Result):
     def as_json(self) -> dict[str, Any]:
         """``{"command":"send-event","sent","dry_run","path","id","status","recent",...}``."""
         ev = self.event
-        obj = {"command": "send-event", "sent": self.sent, "dry_run": self.dry_run,
-               "path": ev and ev.path, "id": ev and ev.event_id, "status": self.status,
-               "recent": ev and ev.recent, "exit_code": self.exit_code}
+        obj = {
+            "command": "send-event",
+            "sent": self.sent,
+            "dry_run": self.dry_run,
+            "path": ev and ev.path,
+            "id": ev and ev.event_id,
+            "status": self.status,
+            "recent": ev and ev.recent,
+            "exit_code": self.exit_code,
+        }
         if ev is not None and self.dry_run and self.error is None:
             obj["request"] = ev.request()
         return obj | self._error_json()
@@ -355,13 +399,16 @@ def send_event(event: SingleEvent, transport: Transport | None, dry_run: bool) -
     if outcome.kind == "ok":
         return SendResult(event, False, sent=True, status=outcome.status)
     message = outcome.message or "; ".join(text for _, text in outcome.errors)
-    refused = CioError(f"Customer.io refused the event: {message or outcome.status}",
-                       hint="fix the event, then send it again")
+    refused = CioError(
+        f"Customer.io refused the event: {message or outcome.status}",
+        hint="fix the event, then send it again",
+    )
     return SendResult(event, False, status=outcome.status, error=refused)
 
 
-def run_send_event(build: Callable[[], SingleEvent], conn: Connection,
-                   env: Mapping[str, str], dry_run: bool) -> SendResult:
+def run_send_event(
+    build: Callable[[], SingleEvent], conn: Connection, env: Mapping[str, str], dry_run: bool
+) -> SendResult:
     """Check the flags, build, then send (or not); every CioError becomes the result's error.
 
     A dry run needs no credentials.
@@ -403,25 +450,37 @@ class CheckResult(_Result):
         """One line when the credentials work."""
         if self.region is None:
             return []
-        return [f"credentials ok: workspace region {self.region} ({self.url}), environment "
-                f"{self.environment_id}; cio is set up for {self.expected_region}"]
+        return [
+            f"credentials ok: workspace region {self.region} ({self.url}), environment "
+            f"{self.environment_id}; cio is set up for {self.expected_region}"
+        ]
 
     def as_json(self) -> dict[str, Any]:
         """``{"command":"check","ok","region","expected_region","url","environment_id",...}``."""
-        obj = {"command": "check", "ok": self.error is None, "region": self.region,
-               "expected_region": self.expected_region, "url": self.url,
-               "environment_id": self.environment_id, "exit_code": self.exit_code}
+        obj = {
+            "command": "check",
+            "ok": self.error is None,
+            "region": self.region,
+            "expected_region": self.expected_region,
+            "url": self.url,
+            "environment_id": self.environment_id,
+            "exit_code": self.exit_code,
+        }
         return obj | self._error_json()
 
 
 def _wrong_region(region: str, expected: str, base_url: str) -> CioError:
     home, used = _NAMES.get(region, region), _NAMES.get(expected, expected)
-    why = ("the US host redirects EU traffic, and cio does not follow redirects"
-           if region == "eu" else f"the {used} host does not serve a {home} workspace")
+    why = (
+        "the US host redirects EU traffic, and cio does not follow redirects"
+        if region == "eu"
+        else f"the {used} host does not serve a {home} workspace"
+    )
     return CioError(  # exit 1
         f"your workspace is in the {home}: pass --region {region} or set CIO_REGION={region}",
         hint=f"cio is set up for the {used} ({base_url}): {why}; a --base-url or CIO_BASE_URL "
-             f"must lead to {REGION_HOSTS.get(region, 'the right host')}")
+        f"must lead to {REGION_HOSTS.get(region, 'the right host')}",
+    )
 
 
 def check(config: Config, transport: Transport, expected: str) -> CheckResult:
@@ -434,12 +493,15 @@ def check(config: Config, transport: Transport, expected: str) -> CheckResult:
     status, doc = transport.get_json(REGION_PATH)
     region = doc.get("region") if isinstance(doc, dict) else None
     if status != 200 or not isinstance(doc, dict) or not isinstance(region, str):
-        raise AbortError(f"Customer.io answered HTTP {status} to GET {REGION_PATH} "
-                         "without a region", hint="check --base-url")
+        raise AbortError(
+            f"Customer.io answered HTTP {status} to GET {REGION_PATH} without a region",
+            hint="check --base-url",
+        )
     region, url = region.strip().lower(), doc.get("url")
     wrong = None if region == expected else _wrong_region(region, expected, config.base_url)
-    return CheckResult(expected, region, url if isinstance(url, str) else None,
-                       doc.get("environment_id"), wrong)
+    return CheckResult(
+        expected, region, url if isinstance(url, str) else None, doc.get("environment_id"), wrong
+    )
 
 
 def run_check(conn: Connection, env: Mapping[str, str]) -> CheckResult:
