@@ -268,9 +268,11 @@ def _emit_one(
         if note:
             reporter.note(f"{inp.shown}: {note}")
         if journal.done:
-            _already_imported(inp, journal, counts, reporter)
-            return
-        if len(journal.acked):
+            reporter.note(
+                f"{inp.shown}: already imported ({len(journal.acked):,} rows acknowledged);"
+                " nothing sent. Pass --restart to send it all again"
+            )
+        elif len(journal.acked):
             reporter.note(
                 f"{inp.shown}: resuming: {len(journal.acked):,} rows were already"
                 " acknowledged by Customer.io and are not sent again"
@@ -282,7 +284,9 @@ def _emit_one(
     try:
         with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
             emit(inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c))
-        if journal is not None and not stop.is_set():
+        if journal is not None and journal.done:
+            counts.settled += counts.rejected + counts.skipped_recent  # reported by that run
+        elif journal is not None and not stop.is_set() and _complete(counts):
             journal.finish()
     finally:
         if journal is not None:
@@ -290,20 +294,15 @@ def _emit_one(
         sink_journal(sink, None)
 
 
+def _complete(counts: Counts) -> bool:
+    """A run is finished for good when nothing was refused by the API or left for later."""
+    return not counts.errors.get("api_refused") and not counts.skipped_recent
+
+
 def sink_journal(sink: DryRunSink | HttpSink, journal: Journal | None) -> None:
     """Point a real sink at the current file's journal."""
     if isinstance(sink, HttpSink):
         sink.journal = journal
-
-
-def _already_imported(inp: InputFile, journal: Journal, counts: Counts, reporter: Reporter) -> None:
-    assert inp.scan is not None
-    counts.rows = inp.scan.rows
-    counts.sent = counts.resumed = len(journal.acked)
-    reporter.note(
-        f"{inp.shown}: already imported ({len(journal.acked):,} rows acknowledged);"
-        " nothing sent. Pass --restart to send it all again"
-    )
 
 
 def _fingerprints(
@@ -348,7 +347,7 @@ def _summary(
     recent_rows: list[int],
     duration: float,
 ) -> Summary:
-    problems = total.rejected + total.skipped_recent
+    problems = total.rejected + total.skipped_recent - total.settled
     rejects = [str(i.rejects_path) for i in inputs if i.rejects_written]
     notes = [f"row {row}: {reason}" for row, reason in total.samples]
     if total.rejected > len(total.samples):

@@ -151,11 +151,11 @@ class Journal:
         os.replace(tmp, path)
         return cls(path, header, Acked(), done=False)
 
-    def ack(self, rows: list[int]) -> None:
-        """Record rows the API acknowledged (written and flushed before returning)."""
-        if not rows:
+    def ack(self, spans: str) -> None:
+        """Record rows the API acknowledged, as ``ranges()`` text (flushed before returning)."""
+        if not spans:
             return
-        out = self._append(_line("A", ranges(sorted(set(rows)))))
+        out = self._append(_line("A", spans))
         if time.monotonic() - self._synced >= SYNC_EVERY_S:
             os.fsync(out.fileno())
             self._synced = time.monotonic()

@@ -52,6 +52,7 @@ class Counts:
     warnings: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     samples: list[tuple[int, str]] = field(default_factory=list)
+    settled: int = 0  # rejected or skipped rows of an already-imported file: not new problems
 
     def add(self, other: Counts) -> None:
         """Fold another file's counts into these."""

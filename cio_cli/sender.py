@@ -68,9 +68,9 @@ class HttpSink:
         self.pool.shutdown(wait=True, cancel_futures=True)
         self.transport.close()
 
-    def _acked(self, rows: list[int]) -> None:
-        if self.journal is not None:
-            self.journal.ack(rows)
+    def _acked(self, rows: pl.Series) -> None:
+        if self.journal is not None and len(rows):
+            self.journal.ack(_ranges(rows))
 
     def _start(self, req: Request) -> None:
         self.flying[self.pool.submit(self.transport.post, req.path, req.body)] = req
@@ -88,18 +88,28 @@ class HttpSink:
     def _handle(self, req: Request, out: Outcome, counts: Counts, rejects: RejectsWriter) -> None:
         rows = req.events.height
         if out.kind == "ok":
-            self._acked(req.rows)
+            self._acked(req.events.get_column("_row"))
             counts.sent += rows
         elif out.kind == "partial":
             refused = {i: msg for i, msg in out.errors if 0 <= i < rows}
-            self._acked([r for i, r in enumerate(req.rows) if i not in refused])
+            kept = pl.Series([i not in refused for i in range(rows)], dtype=pl.Boolean)
+            self._acked(req.events.get_column("_row").filter(kept))
             _reject(req.events, refused, counts, rejects)
             counts.sent += rows - len(refused)
         elif rows == 1:
             _reject(req.events, {0: out.message}, counts, rejects)
         else:
             for half in _halves(req):
+                counts.requests += 1
                 self._start(half)
+
+
+def _ranges(rows: pl.Series) -> str:
+    """``2-5,7-7`` for the sorted row numbers 2,3,4,5,7 (computed column-wise)."""
+    rows = rows.sort()
+    starts = rows.filter(rows.diff().fill_null(0) != 1)
+    ends = rows.filter(rows.diff(-1).fill_null(0) != -1)
+    return ",".join(f"{a}-{b}" for a, b in zip(starts.to_list(), ends.to_list(), strict=True))
 
 
 def _reject(
