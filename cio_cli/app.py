@@ -69,9 +69,9 @@ class DryRunSink:
         """Write the request line (if asked) and count its rows as sent."""
         if self.out is not None:
             if req.path.startswith("/api/v2/"):
-                self.out.write(req.body + b"\n")
+                self.out.write(req.payload() + b"\n")
             else:
-                line = {"path": req.path, "body": orjson.Fragment(req.body)}
+                line = {"path": req.path, "body": orjson.Fragment(req.payload())}
                 self.out.write(orjson.dumps(line) + b"\n")
         counts.sent += req.events.height
 

@@ -68,11 +68,25 @@ class Seen:
 
 @dataclass
 class Request:
-    """One request: its path and body, and the events (raw cells, ``_row``) it carries."""
+    """One request: its path, its events (raw cells, ``_row``, ``_op``) and its body.
+
+    A batch's body is built when first asked for, so that the thread that sends
+    it builds it (polars releases the GIL meanwhile), not the main thread.
+    """
 
     path: str
-    body: bytes
+    body: bytes | None
     events: pl.DataFrame
+
+    def payload(self) -> bytes:
+        """The body, built from the ops on first use."""
+        if self.body is None:
+            ops = pl.col("_op").str.join(",")
+            built = self.events.select(
+                pl.concat_str(pl.lit('{"batch":['), ops, pl.lit("]}")).cast(pl.Binary)
+            )
+            self.body = built.item()
+        return self.body
 
     @property
     def rows(self) -> list[int]:
@@ -124,10 +138,8 @@ class Packer:
 
 
 def batch_request(events: pl.DataFrame) -> Request:
-    """A ``/api/v2/batch`` request carrying the ops of ``events``, in order."""
-    ops = pl.col("_op").str.join(",")
-    body = events.select(pl.concat_str(pl.lit('{"batch":['), ops, pl.lit("]}")).cast(pl.Binary))
-    return Request(BATCH_PATH, body.item(), events)
+    """A ``/api/v2/batch`` request carrying the ops of ``events``, in order (body built later)."""
+    return Request(BATCH_PATH, None, events)
 
 
 def _cumulative(events: pl.DataFrame) -> list[int]:

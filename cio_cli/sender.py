@@ -73,7 +73,10 @@ class HttpSink:
             self.journal.ack(_ranges(rows))
 
     def _start(self, req: Request) -> None:
-        self.flying[self.pool.submit(self.transport.post, req.path, req.body)] = req
+        self.flying[self.pool.submit(self._post, req)] = req
+
+    def _post(self, req: Request) -> Outcome:
+        return self.transport.post(req.path, req.payload())
 
     def _settle(self, counts: Counts, rejects: RejectsWriter, block: bool) -> None:
         if not self.flying:
