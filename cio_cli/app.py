@@ -27,11 +27,11 @@ from cio_cli.errors import (
     UnimportableError,
     UsageError,
 )
+from cio_cli.header import ReadOptions
 from cio_cli.journal import Journal, fingerprint
 from cio_cli.pipeline import Counts, Emit, InputFile, emit, open_input, scan
 from cio_cli.rejects import RejectsWriter
 from cio_cli.report import Reporter, Summary
-from cio_cli.rules import ReadOptions
 from cio_cli.sender import HttpSink
 from cio_cli.source import spool_stdin
 from cio_cli.transport import Transport

@@ -15,8 +15,8 @@ from cio_cli import single
 from cio_cli.app import ImportPlan, SendOptions, run
 from cio_cli.config import resolve
 from cio_cli.errors import CioError, UsageError
+from cio_cli.header import Identifier, ReadOptions, Unit
 from cio_cli.report import Reporter, ask
-from cio_cli.rules import Identifier, ReadOptions, Unit
 
 EXIT_CODES = """\b
 Exit codes:

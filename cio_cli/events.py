@@ -18,7 +18,8 @@ import orjson
 import polars as pl
 import polars_hash as plh
 
-from cio_cli.rules import Layout, typed_value
+from cio_cli.header import Layout
+from cio_cli.rules import typed_value
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PAIRS = pl.Series("pairs", [CROCKFORD[i >> 5] + CROCKFORD[i & 31] for i in range(1024)])

@@ -21,10 +21,11 @@ import polars as pl
 from cio_cli.batches import Fingerprints, Packer, Request, Seen
 from cio_cli.errors import UnimportableError
 from cio_cli.events import encode
+from cio_cli.header import Layout, ReadOptions, layout
 from cio_cli.infer import Inference, Stats
 from cio_cli.journal import Acked
 from cio_cli.rejects import RejectsWriter
-from cio_cli.rules import Layout, ReadOptions, check, identify, in_window, layout, split
+from cio_cli.rules import check, identify, in_window, split
 from cio_cli.source import CsvSource, NeedAllColumns
 
 MAX_DATA_BYTES = 100_000

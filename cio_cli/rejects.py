@@ -16,7 +16,7 @@ from typing import IO
 
 import polars as pl
 
-from cio_cli.rules import ERROR, ROW, Layout
+from cio_cli.header import ERROR, ROW, Layout
 
 
 class RejectsWriter:

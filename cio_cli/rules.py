@@ -1,176 +1,41 @@
-"""Header checks and row rules, as polars expressions over a whole chunk.
+"""Row rules, as polars expressions over a whole chunk.
 
-``layout()`` reads the header: it finds the ``_cio_*`` columns, refuses a file
-that cannot be imported (missing or misspelt columns, duplicates) and names the
-nearest expected column. ``check()`` adds, to a chunk of raw cells, the trimmed
-name and customer id, the identifier kind, the timestamp in Unix seconds, one
-boolean column per rule (``_e_<code>``) and per warning (``_w_<code>``), and
-``_err``, the row's reasons joined by ``"; "`` (null for a valid row).
+``check()`` splits a chunk of raw cells into valid rows (with the trimmed name
+and customer id, the identifier kind and the timestamp in Unix seconds) and
+rejected rows (with ``_err``, their reasons joined by ``"; "``), and counts
+each broken rule and each warning. ``identify()`` is the cheap part the first
+pass needs.
 """
 
 from __future__ import annotations
 
-import difflib
-import zoneinfo
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal
 
 import orjson
 import polars as pl
 
-from cio_cli.errors import UnimportableError, UsageError
-
-NAME = "_cio_name"
-CUSTOMER_ID = "_cio_customer_id"
-TIMESTAMP = "_cio_timestamp"
-EVENT_ID = "_cio_id"
-ROW = "_cio_row"
-ERROR = "_cio_error"
-KNOWN = (NAME, CUSTOMER_ID, TIMESTAMP, EVENT_ID, ROW, ERROR)
-SEMANTIC = (
-    "User Deleted",
-    "Delete Person",
-    "Device Created or Updated",
-    "Device Deleted",
-    "User Suppressed",
-    "User Unsuppressed",
-    "Relationship Deleted",
-    "Object Deleted",
-    "Report Delivery Event",
-    "Report Content Event",
+from cio_cli.header import (
+    CURRENCY_KEY,
+    CUSTOMER_ID,
+    EMAIL_KEYS,
+    EMAIL_RE,
+    FUTURE_S,
+    INT_RE,
+    ISO_4217,
+    ISO_NAIVE_RE,
+    ISO_ZONED_RE,
+    JSON_NUMBER_RE,
+    MS_FROM,
+    NAME,
+    NUMBER_KEYS,
+    SEMANTIC,
+    ULID_RE,
+    WINDOW_S,
+    Layout,
+    ReadOptions,
+    Unit,
 )
-EMAIL_KEYS = ("recipient", "from_address", "reply_to")
-NUMBER_KEYS = ("revenue", "value")
-CURRENCY_KEY = "currency"
-TYPE_NAMES = ("string", "int", "float", "bool", "json")
-WINDOW_S = 72 * 3600
-FUTURE_S = 600
-MS_FROM = 100_000_000_000
-
-ULID_RE = r"^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"
-ADDR = r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+"
-EMAIL_RE = rf"^(?:{ADDR}|[^<>]*<{ADDR}>)$"
-JSON_NUMBER_RE = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
-INT_RE = r"^[+-]?[0-9]+$"
-ISO_DATE = r"\d{4}-\d{2}-\d{2}"
-ISO_TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
-ISO_ZONED_RE = rf"^{ISO_DATE}[Tt ]{ISO_TIME}(?:[Zz]|[+-]\d{{2}}(?::?\d{{2}})?)$"
-ISO_NAIVE_RE = rf"^{ISO_DATE}(?:[Tt ]{ISO_TIME})?$"
-
-Identifier = Literal["auto", "id", "email"]
-Unit = Literal["auto", "s", "ms"]
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """How rows are read and judged (shared by validate and import)."""
-
-    identifier: Identifier = "auto"
-    timestamp_unit: Unit = "auto"
-    assume_tz: str | None = None
-    types: Literal["auto", "string"] = "auto"
-    type_overrides: dict[str, str] = field(default_factory=dict)
-    encoding: str = "utf-8"
-    allow_semantic: bool = False
-
-    def __post_init__(self) -> None:
-        if self.assume_tz is not None:
-            try:
-                zoneinfo.ZoneInfo(self.assume_tz)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-                raise UsageError(
-                    f"--assume-tz {self.assume_tz!r} is not a time zone",
-                    "use an IANA name such as UTC, Europe/Paris or America/New_York",
-                ) from exc
-        for col, kind in self.type_overrides.items():
-            if kind not in TYPE_NAMES:
-                raise UsageError(
-                    f"--type {col}={kind}: unknown type", f"use one of {', '.join(TYPE_NAMES)}"
-                )
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where each role sits in the file: polars column names ``c<i>``."""
-
-    header: tuple[str, ...]
-    name: str
-    customer_id: str
-    timestamp: str | None
-    event_id: str | None
-    data: tuple[tuple[str, str], ...]  # (column, key), sorted by key
-    kept: tuple[int, ...]  # input columns written to the rejects file
-
-    @property
-    def ncols(self) -> int:
-        """Number of columns in the header."""
-        return len(self.header)
-
-
-def layout(header: list[str], overrides: dict[str, str] | None = None) -> Layout:
-    """Check the header and say where each column goes; raise if unimportable."""
-    _refuse_empty_and_duplicates(header)
-    found = {h: i for i, h in enumerate(header)}
-    for i, h in enumerate(header):
-        if h not in KNOWN and (h.strip().lower().startswith("_cio_") or h.strip() in KNOWN):
-            raise _near_miss(h, i)
-    for required in (NAME, CUSTOMER_ID):
-        if required not in found:
-            raise _missing(required, header)
-    for col in overrides or {}:
-        if col not in found or col.startswith("_cio_"):
-            raise UsageError(
-                f"--type {col}=...: the file has no data column {col!r}",
-                f"data columns: {', '.join(h for h in header if not h.startswith('_cio_'))}",
-            )
-    data = sorted((h, f"c{i}") for i, h in enumerate(header) if h not in KNOWN)
-    return Layout(
-        header=tuple(header),
-        name=f"c{found[NAME]}",
-        customer_id=f"c{found[CUSTOMER_ID]}",
-        timestamp=f"c{found[TIMESTAMP]}" if TIMESTAMP in found else None,
-        event_id=f"c{found[EVENT_ID]}" if EVENT_ID in found else None,
-        data=tuple((col, key) for key, col in data),
-        kept=tuple(i for i, h in enumerate(header) if h not in (ROW, ERROR)),
-    )
-
-
-def _refuse_empty_and_duplicates(header: list[str]) -> None:
-    for i, h in enumerate(header):
-        if h == "":
-            raise UnimportableError(
-                f"column {i + 1} of the header has no name",
-                "name the column or remove it (a trailing comma in the header makes one)",
-            )
-    seen: dict[str, int] = {}
-    for i, h in enumerate(header):
-        if h in seen:
-            raise UnimportableError(
-                f"the header names {h!r} twice (columns {seen[h] + 1} and {i + 1})",
-                "rename or remove one of them",
-            )
-        seen[h] = i
-
-
-def _near_miss(h: str, i: int) -> UnimportableError:
-    norm = h.strip().lower()
-    if norm in KNOWN:
-        return UnimportableError(
-            f"column {i + 1} is named {h!r}, which is not {norm!r}",
-            f"rename it to {norm} exactly (column names are case-sensitive, no spaces)",
-        )
-    near = difflib.get_close_matches(norm, KNOWN, n=1, cutoff=0.5)
-    hint = f"did you mean {near[0]}?" if near else f"cio knows {', '.join(KNOWN[:4])}"
-    return UnimportableError(f"unknown column {h!r} (column {i + 1})", hint)
-
-
-def _missing(required: str, header: list[str]) -> UnimportableError:
-    near = difflib.get_close_matches(required, header, n=1, cutoff=0.6)
-    found = ", ".join(repr(h) for h in header[:12])
-    hint = f"found {near[0]!r}: rename it to {required}" if near else f"the header has {found}"
-    return UnimportableError(f"missing required column {required}", hint)
-
 
 # -- row rules ------------------------------------------------------------------
 
@@ -606,15 +471,3 @@ def typed_value(cell: pl.Expr, kind: str) -> pl.Expr:
             .then(pl.lit("false"))
         )
     return cell
-
-
-ISO_4217 = tuple(
-    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN
-    BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN
-    ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD
-    JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU
-    MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD
-    RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY
-    TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD
-    XCG XDR XOF XPD XPF XPT XSU XTS XUA XXX YER ZAR ZMW ZWG ZWL""".split()
-)

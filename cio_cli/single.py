@@ -22,7 +22,7 @@ from urllib.parse import quote
 import orjson
 from ulid import ULID
 
-from cio_cli import rules
+from cio_cli import header as rules
 from cio_cli.config import DEFAULT_REGION, REGION_HOSTS, Config, base_url_for, resolve
 from cio_cli.errors import AbortError, CioError, InvalidEventError, UsageError
 from cio_cli.transport import Transport
