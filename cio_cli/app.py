@@ -21,6 +21,7 @@ import orjson
 from cio_cli.batches import Request
 from cio_cli.config import CREDENTIALS_HINT, Config
 from cio_cli.errors import (
+    AbortError,
     CioError,
     InterruptedError_,
     RefusedError,
@@ -222,7 +223,7 @@ def run(
             decide_window(plan, recent, recent_rows, confirm, reporter)
             sink = _sink(plan, stack.enter_context(_out_file(plan.out)))
             stack.callback(sink.close)
-            stop = stack.enter_context(_first_ctrl_c(reporter, isinstance(sink, HttpSink)))
+            stop = stack.enter_context(_first_ctrl_c(reporter, sink))
             for inp in inputs:
                 counts = Counts()
                 try:
@@ -288,6 +289,10 @@ def _emit_one(
             counts.settled += counts.rejected + counts.skipped_recent  # reported by that run
         elif journal is not None and not stop.is_set() and _complete(counts):
             journal.finish()
+    except AbortError as exc:
+        if journal is not None and "resumes" not in exc.hint:
+            exc.hint = f"{exc.hint}; then {RESUME_HINT}" if exc.hint else RESUME_HINT
+        raise
     finally:
         if journal is not None:
             journal.close()
@@ -316,11 +321,11 @@ def _fingerprints(
 
 
 @contextmanager
-def _first_ctrl_c(reporter: Reporter, sending: bool) -> Iterator[threading.Event]:
+def _first_ctrl_c(reporter: Reporter, sink: DryRunSink | HttpSink) -> Iterator[threading.Event]:
     """While sending: the first Ctrl-C sets the event (finish what is in flight), a second
     one exits at once (the journal stays consistent: every record is a whole line)."""
     stop = threading.Event()
-    if not sending or threading.current_thread() is not threading.main_thread():
+    if not isinstance(sink, HttpSink) or threading.current_thread() is not threading.main_thread():
         yield stop
         return
 
@@ -328,6 +333,7 @@ def _first_ctrl_c(reporter: Reporter, sending: bool) -> Iterator[threading.Event
         if stop.is_set():
             os._exit(130)
         stop.set()
+        sink.interrupt()
         reporter.console.print(
             "stopping: finishing the requests in flight (Ctrl-C again to quit at once)",
             markup=False,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -127,12 +128,10 @@ class Journal:
             "destination": destination,
         }
         if restart or not path.exists():
-            return cls._fresh(path, header), "--restart: the journal was set aside" if (
-                restart and path.exists()
-            ) else ""
+            note = "--restart: the journal was set aside" if path.exists() else ""
+            return cls._fresh(path, header), note
         good, records = _read(path)
-        found = orjson.loads(records[0][1]) if records and records[0][0] == "H" else None
-        why = _mismatch(found, header)
+        why = _mismatch(_header(records), header)
         if why:
             return cls._fresh(path, header), f"not resuming: {why}; starting over"
         with open(path, "r+b") as f:
@@ -182,18 +181,43 @@ class Journal:
         return self._file
 
 
+def _header(records: list[tuple[str, str]]) -> object:
+    """The header record's JSON, or None when the first record is not a readable header."""
+    if not records or records[0][0] != "H":
+        return None
+    try:
+        return orjson.loads(records[0][1])
+    except orjson.JSONDecodeError:
+        return None
+
+
 def _read(path: Path) -> tuple[int, list[tuple[str, str]]]:
-    """The byte length of the intact records, and the records, up to the first bad line."""
+    """The byte length of the intact records, and the records, up to the first bad line.
+
+    A line whose checksum holds but whose content is not a record of ours (hand
+    edits, another program's file) counts as damage too: nothing from it on is trusted.
+    """
     good = 0
     records: list[tuple[str, str]] = []
     with open(path, "rb") as f:
         for line in f:
             parsed = _parse(line)
-            if parsed is None:
+            if parsed is None or not _well_formed(*parsed, first=not records):
                 break
             records.append(parsed)
             good += len(line)
     return good, records
+
+
+_SPANS = re.compile(r"[0-9]+-[0-9]+(,[0-9]+-[0-9]+)*")
+
+
+def _well_formed(kind: str, payload: str, first: bool) -> bool:
+    if first:
+        return kind == "H"
+    if kind == "A":
+        return _SPANS.fullmatch(payload) is not None
+    return kind == "D"
 
 
 def _mismatch(found: object, header: dict[str, object]) -> str:

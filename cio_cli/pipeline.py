@@ -67,6 +67,7 @@ class Counts:
             "resumed",
             "requests",
             "retries",
+            "settled",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.warnings.update(other.warnings)

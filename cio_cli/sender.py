@@ -25,7 +25,7 @@ from cio_cli.batches import Request, batch_request
 from cio_cli.journal import Journal
 from cio_cli.pipeline import Counts
 from cio_cli.rejects import RejectsWriter
-from cio_cli.transport import Outcome, Transport
+from cio_cli.transport import Outcome, Stopped, Transport
 
 REFUSED = "refused by Customer.io: "
 
@@ -35,12 +35,18 @@ class HttpSink:
 
     def __init__(self, transport: Transport, concurrency: int) -> None:
         self.journal: Journal | None = None  # the current file's, set by the caller
+        self.interrupted = False
         self.transport = transport
         self.concurrency = max(1, concurrency)
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="cio-send")
         self.flying: dict[Future[Outcome], Request] = {}
         self._retries = 0
         self._lock = threading.Lock()
+
+    def interrupt(self) -> None:
+        """First Ctrl-C: requests in flight finish their current attempt, none is retried."""
+        self.interrupted = True
+        self.transport.stop()
 
     def retried(self, reason: str) -> None:
         """Count one retry (called by the transport from worker threads)."""
@@ -86,7 +92,13 @@ class HttpSink:
             counts.retries, self._retries = counts.retries + self._retries, 0
         for fut in done:
             req = self.flying.pop(fut)
-            self._handle(req, fut.result(), counts, rejects)  # re-raises AbortError
+            try:
+                out = fut.result()
+            except Stopped:
+                if self.interrupted:
+                    continue  # not answered: neither sent nor journalled; a rerun sends it
+                raise
+            self._handle(req, out, counts, rejects)
 
     def _handle(self, req: Request, out: Outcome, counts: Counts, rejects: RejectsWriter) -> None:
         rows = req.events.height

@@ -116,6 +116,10 @@ class Pacer:
             self._rate = min(self._max_rate, self._rate * SPEEDUP_FACTOR)
 
 
+class Stopped(AbortError):
+    """A ``post`` given up because ``Transport.stop()`` was called (Ctrl-C, or another abort)."""
+
+
 class Transport:
     """One keep-alive ``httpx.Client`` shared by worker threads; ``post`` is thread-safe."""
 
@@ -208,7 +212,7 @@ class Transport:
         while True:
             self.pacer.acquire()
             if self._stopping.is_set():
-                raise AbortError("stopped: another request failed", hint=NETWORK_HINT)
+                raise Stopped("stopped before this request was answered", hint=NETWORK_HINT)
             response, reason = self._attempt(method, path, body)
             if reason is None and response is not None:
                 _raise_if_fatal(response)
