@@ -86,9 +86,8 @@ class Reporter:
         self.console = Console(file=err or sys.stderr, highlight=False, soft_wrap=True)
 
     def note(self, text: str) -> None:
-        """A line for people (not shown with --json)."""
-        if not self.json_mode:
-            self.console.print(text, markup=False)
+        """A line for people, on stderr (also with --json, which keeps stdout to itself)."""
+        self.console.print(text, markup=False)
 
     def error(self, exc: CioError) -> None:
         """``error: ... / hint: ...`` on stderr (also with --json, which adds its object)."""
