@@ -120,7 +120,10 @@ class HttpSink:
 
 
 def _ranges(rows: pl.Series) -> str:
-    """``2-5,7-7`` for the sorted row numbers 2,3,4,5,7 (computed column-wise)."""
+    """``2-5,7-7`` for the row numbers 2,3,4,5,7, ascending (as a request carries them)."""
+    first, last = rows[0], rows[-1]
+    if last - first + 1 == len(rows):  # one run: the usual case
+        return f"{first}-{last}"
     rows = rows.sort()
     starts = rows.filter(rows.diff().fill_null(0) != 1)
     ends = rows.filter(rows.diff(-1).fill_null(0) != -1)
