@@ -9,148 +9,23 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import socket
 import time
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import pytest
-import typer
 from typer.testing import CliRunner, Result
 
 from cio_cli import single
-from cio_cli.cli import (
-    ApiKeyOpt,
-    BaseUrlOpt,
-    JsonOpt,
-    QuietOpt,
-    RegionOpt,
-    SemanticOpt,
-    SiteIdOpt,
-    _guard,
-)
+from cio_cli.cli import app  # the real commands, as a user runs them
 from cio_cli.errors import InvalidEventError, UsageError
 from cio_cli.events import v1_body
 from cio_cli.report import Reporter
 from tests.fakecio import FakeCio
-
-app = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False,
-                  rich_markup_mode=None)
-
-# --- BEGIN cli.py snippet ----------------------------------------------------------------
-_ENVIRONMENT = """\b
-Environment:
-  CIO_SITE_ID, CIO_API_KEY   Track API credentials (--site-id, --api-key)
-  CIO_REGION                 us or eu (--region)
-  CIO_BASE_URL               overrides the host (--base-url)"""
-
-SEND_EVENT_CODES = """\b
-Exit codes:
-  0    sent (with --dry-run: the request printed on stdout, nothing sent)
-  1    Customer.io refused the event (its message is shown)
-  2    usage: bad flags, missing credentials
-  3    the event is invalid (the rule is shown); nothing sent
-  5    aborted: credentials refused, or the API unreachable after retries
-
-""" + _ENVIRONMENT
-
-CHECK_CODES = """\b
-Exit codes:
-  0    the credentials work and the region is right
-  1    the credentials work, but the workspace is in the other region
-       (the message says which --region to pass)
-  2    usage: bad flags, missing credentials
-  5    aborted: credentials refused, or the API unreachable after retries
-
-""" + _ENVIRONMENT
-
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for an answer.")]
-RetriesOpt = Annotated[
-    int, typer.Option("--max-retries", help="Retries on 429, 5xx, timeouts, lost connections.")
-]
-
-
-@app.command("send-event", epilog=SEND_EVENT_CODES)
-def send_event(
-    name: Annotated[str, typer.Option("--name", help="The event name.")],
-    person: Annotated[
-        str | None, typer.Option("--person", help="The person: an id, an email or cio_<id>.")
-    ] = None,
-    anonymous_id: Annotated[
-        str | None, typer.Option("--anonymous-id", help="An anonymous id, instead of --person.")
-    ] = None,
-    pairs: Annotated[
-        list[str] | None,
-        typer.Option("-d", metavar="KEY=VALUE|KEY:=JSON",
-                     help="key=value (a string) or key:=JSON (a typed value); repeatable."),
-    ] = None,
-    data: Annotated[
-        str | None,
-        typer.Option("--data", metavar="JSON|@FILE", help="The data: a JSON object, or @FILE."),
-    ] = None,
-    timestamp: Annotated[
-        str | None,
-        typer.Option("--timestamp", help="Unix seconds or ms, or ISO-8601 with Z or an offset."),
-    ] = None,
-    event_id: Annotated[
-        str | None, typer.Option("--id", help="The event's ULID (default: a new one each run).")
-    ] = None,
-    allow_semantic: SemanticOpt = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the request on stdout; send nothing.")
-    ] = False,
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    site_id: SiteIdOpt = None,
-    api_key: ApiKeyOpt = None,
-    region: RegionOpt = None,
-    base_url: BaseUrlOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    max_retries: RetriesOpt = 8,
-) -> None:
-    """Send one event to Customer.io (Track API v1)."""
-    reporter = Reporter(json, quiet)
-    conn = single.Connection(site_id, api_key, region, base_url, timeout, max_retries)
-
-    def build() -> single.SingleEvent:
-        return single.build_event(person, anonymous_id, name, pairs or [], data, timestamp,
-                                  event_id, allow_semantic, time.time())
-
-    def body() -> int:
-        return single.emit(single.run_send_event(build, conn, os.environ, dry_run), reporter)
-
-    _guard("send-event", reporter, body, dry_run=dry_run)
-
-
-@app.command("check", epilog=CHECK_CODES)
-def check(
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    site_id: SiteIdOpt = None,
-    api_key: ApiKeyOpt = None,
-    region: RegionOpt = None,
-    base_url: BaseUrlOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    max_retries: RetriesOpt = 2,
-) -> None:
-    """Verify the credentials and the region.
-
-    Asks GET /api/v1/accounts/region and compares the workspace region with --region
-    (or the host of --base-url).
-    """
-    reporter = Reporter(json, quiet)
-    conn = single.Connection(site_id, api_key, region, base_url, timeout, max_retries)
-
-    def body() -> int:
-        return single.emit(single.run_check(conn, os.environ), reporter)
-
-    _guard("check", reporter, body)
-# --- END cli.py snippet ------------------------------------------------------------------
-
 
 NOW = 1_750_000_000.0
 OLD = int(NOW) - 10 * 86_400
