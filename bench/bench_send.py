@@ -104,6 +104,7 @@ class _LeanHandler(BaseHTTPRequestHandler):
     """Checks Basic auth, counts the ops of a batch (or one v1 event), answers 200 ``{}``."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else each keep-alive request stalls ~40 ms on delayed ACKs
     auth = "Basic " + base64.b64encode(f"{SITE}:{KEY}".encode()).decode()
     lock = threading.Lock()
     counts = {"requests": 0, "accepted": 0}
