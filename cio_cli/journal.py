@@ -65,6 +65,8 @@ def _parse(line: bytes) -> tuple[str, str] | None:
 
 def ranges(rows: list[int]) -> str:
     """``2-5,7-7,9-12`` for rows 2,3,4,5,7,9,10,11,12 (rows sorted, distinct)."""
+    if rows and rows[-1] - rows[0] + 1 == len(rows):  # one run: the usual request
+        return f"{rows[0]}-{rows[-1]}"
     out: list[str] = []
     start = prev = None
     for row in rows:

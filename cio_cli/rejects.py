@@ -27,7 +27,6 @@ class RejectsWriter:
         self.lay = lay
         self.written = 0
         self._file: IO[str] | None = None
-        self._writer: csv.DictWriter[str] | None = None
 
     def __enter__(self) -> RejectsWriter:
         self.path.unlink(missing_ok=True)
@@ -57,19 +56,6 @@ class RejectsWriter:
         for record in df.select([*cols, "_row", reason_col]).iter_rows():
             writer.writerow(["" if v is None else v for v in record])
         self.written += df.height
-        out.flush()
-
-    def write_rows(
-        self, cells: list[list[str | None]], rows: list[int], reasons: list[str]
-    ) -> None:
-        """Write rows given as raw cell lists (used for rows the API refused)."""
-        if not rows:
-            return
-        out = self._open()
-        writer = csv.writer(out, lineterminator="\r\n")
-        for record, row, reason in zip(cells, rows, reasons, strict=True):
-            writer.writerow(["" if v is None else v for v in record] + [row, reason])
-        self.written += len(rows)
         out.flush()
 
     def _open(self) -> IO[str]:

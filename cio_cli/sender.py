@@ -22,7 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 import polars as pl
 
 from cio_cli.batches import Request, batch_request
-from cio_cli.journal import Journal
+from cio_cli.journal import Journal, ranges
 from cio_cli.pipeline import Counts
 from cio_cli.rejects import RejectsWriter
 from cio_cli.transport import Outcome, Stopped, Transport
@@ -76,7 +76,7 @@ class HttpSink:
 
     def _acked(self, rows: pl.Series) -> None:
         if self.journal is not None and len(rows):
-            self.journal.ack(_ranges(rows))
+            self.journal.ack(ranges(rows.to_list()))
 
     def _start(self, req: Request) -> None:
         self.flying[self.pool.submit(self._post, req)] = req
@@ -117,17 +117,6 @@ class HttpSink:
             for half in _halves(req):
                 counts.requests += 1
                 self._start(half)
-
-
-def _ranges(rows: pl.Series) -> str:
-    """``2-5,7-7`` for the row numbers 2,3,4,5,7, ascending (as a request carries them)."""
-    first, last = rows[0], rows[-1]
-    if last - first + 1 == len(rows):  # one run: the usual case
-        return f"{first}-{last}"
-    rows = rows.sort()
-    starts = rows.filter(rows.diff().fill_null(0) != 1)
-    ends = rows.filter(rows.diff(-1).fill_null(0) != -1)
-    return ",".join(f"{a}-{b}" for a, b in zip(starts.to_list(), ends.to_list(), strict=True))
 
 
 def _reject(
