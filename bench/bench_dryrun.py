@@ -16,17 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+from gen import ensure  # noqa: E402 - bench/ is the script's directory
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
-
-
-def ensure(rows: int) -> Path:
-    """Generate the benchmark file for ``rows`` rows unless it exists."""
-    path = DATA / f"events_{rows}.csv"
-    if not path.exists():
-        DATA.mkdir(exist_ok=True)
-        subprocess.run([sys.executable, str(HERE / "gen.py"), str(rows), str(path)], check=True)
-    return path
 
 
 def measure(cmd: list[str]) -> tuple[float, float, float]:

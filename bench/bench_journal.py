@@ -20,18 +20,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bench_send import fake_server  # noqa: E402 - bench/ is the script's directory
+from gen import ensure  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -45,38 +45,6 @@ NO_JOURNAL = (
     "sys.argv[0] = 'cio'\n"
     "main()\n"
 )
-
-
-def ensure(rows: int) -> Path:
-    """The benchmark file of ``rows`` rows, generated once by gen.py."""
-    path = DATA / f"events_{rows}.csv"
-    if not path.exists():
-        DATA.mkdir(exist_ok=True)
-        subprocess.run([sys.executable, str(HERE / "gen.py"), str(rows), str(path)], check=True)
-    return path
-
-
-@contextmanager
-def fake_server() -> Iterator[str]:
-    """``python -m tests.fakecio --no-store`` on a free port of 127.0.0.1; yields its URL."""
-    cmd = [sys.executable, "-m", "tests.fakecio", "--port", "0", "--no-store",
-           "--site-id", SITE, "--api-key", KEY]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1:"):
-            raise SystemExit(f"the fake did not start: {url!r}")
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def stats(url: str) -> dict[str, Any]:
@@ -136,7 +104,8 @@ def main(argv: list[str]) -> None:
         except OSError:
             shutil.copyfile(source, path)
         jpath = path.with_name(path.name + ".cio-journal")
-        with fake_server() as url:
+        with fake_server(0.0) as fake:
+            url = fake.url
             args = ["import", str(path), "--base-url", url, "--quiet", "--json", *extra]
             on_cmd = [sys.executable, "-m", "cio_cli", *args]
             off_cmd = [sys.executable, "-c", NO_JOURNAL, *args]

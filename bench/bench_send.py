@@ -40,20 +40,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from gen import ensure  # noqa: E402 - bench/ is the script's directory
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DATA = HERE / "data"
 SITE, KEY = "S", "K"
 CIO = [sys.executable, "-m", "cio_cli"]
-
-
-def ensure(rows: int) -> Path:
-    """The benchmark file of ``rows`` rows, generated once by gen.py."""
-    path = DATA / f"events_{rows}.csv"
-    if not path.exists():
-        DATA.mkdir(exist_ok=True)
-        subprocess.run([sys.executable, str(HERE / "gen.py"), str(rows), str(path)], check=True)
-    return path
 
 
 class Fake:

@@ -10,11 +10,25 @@ nothing falls in the 72-hour window.
 from __future__ import annotations
 
 import random
+import subprocess
 import sys
+from pathlib import Path
 
 PLANS = ["free", "pro", "team", "enterprise", "starter"]
 CITIES = ['"Portland, OR"', '"Austin, TX"', "Berlin", "Lyon", '"Paris, France"', "Oslo", ""]
 NAMES = ["purchase", "signup", "page_view", "trial_started", "invoice_paid"]
+
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def ensure(rows: int) -> Path:
+    """``bench/data/events_<rows>.csv``, generated once (in a child process)."""
+    path = DATA / f"events_{rows}.csv"
+    if not path.exists():
+        DATA.mkdir(exist_ok=True)
+        subprocess.run([sys.executable, __file__, str(rows), str(path)], check=True)
+    return path
 
 
 def main() -> None:
