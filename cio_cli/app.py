@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import orjson
 
@@ -33,9 +33,10 @@ from cio_cli.journal import Journal, fingerprint
 from cio_cli.pipeline import Counts, Emit, InputFile, emit, open_input, scan
 from cio_cli.rejects import RejectsWriter
 from cio_cli.report import Reporter, Summary
-from cio_cli.sender import HttpSink
 from cio_cli.source import spool_stdin
-from cio_cli.transport import Transport
+
+if TYPE_CHECKING:  # the network modules load only for a real import
+    from cio_cli.sender import HttpSink
 
 STDIN_REJECTS = "stdin.rejects.csv"
 JOURNAL_SUFFIX = ".cio-journal"
@@ -184,6 +185,9 @@ def _sink(plan: ImportPlan, out: IO[bytes] | None) -> DryRunSink | HttpSink:
         return DryRunSink(out)
     if plan.send is None:
         raise UsageError("a real import needs credentials", CREDENTIALS_HINT)
+    from cio_cli.sender import HttpSink
+    from cio_cli.transport import Transport
+
     opts = plan.send
     retries: list[HttpSink] = []
     transport = Transport(
@@ -260,7 +264,8 @@ def _emit_one(
         stop=stop.is_set,
     )
     journal = None
-    if isinstance(sink, HttpSink) and prints is not None:
+    real = not isinstance(sink, DryRunSink)
+    if real and prints is not None:
         assert plan.send is not None and inp.scan is not None
         path = inp.source.path.with_name(inp.source.path.name + JOURNAL_SUFFIX)
         journal, note = Journal.open(
@@ -279,7 +284,7 @@ def _emit_one(
                 " acknowledged by Customer.io and are not sent again"
             )
         how.acked, how.phase = journal.acked, "sending"
-    elif isinstance(sink, HttpSink):
+    elif real:
         how.phase = "sending"
     sink_journal(sink, journal)
     try:
@@ -306,7 +311,7 @@ def _complete(counts: Counts) -> bool:
 
 def sink_journal(sink: DryRunSink | HttpSink, journal: Journal | None) -> None:
     """Point a real sink at the current file's journal."""
-    if isinstance(sink, HttpSink):
+    if not isinstance(sink, DryRunSink):
         sink.journal = journal
 
 
@@ -325,7 +330,7 @@ def _first_ctrl_c(reporter: Reporter, sink: DryRunSink | HttpSink) -> Iterator[t
     """While sending: the first Ctrl-C sets the event (finish what is in flight), a second
     one exits at once (the journal stays consistent: every record is a whole line)."""
     stop = threading.Event()
-    if not isinstance(sink, HttpSink) or threading.current_thread() is not threading.main_thread():
+    if isinstance(sink, DryRunSink) or threading.current_thread() is not threading.main_thread():
         yield stop
         return
 

@@ -39,7 +39,10 @@ class Fingerprints:
     def of(cls, fps: pl.Series) -> Fingerprints:
         """Sort a chunk's fingerprints and note the first of each value."""
         order = fps.arg_sort()
-        return cls(fps.gather(order), fps.is_first_distinct().gather(order), order.arg_sort())
+        n = len(fps)
+        rank = pl.int_range(0, n, dtype=pl.UInt32, eager=True)
+        inverse = pl.zeros(n, dtype=pl.UInt32, eager=True).scatter(order, rank)  # order's inverse
+        return cls(fps.gather(order), fps.is_first_distinct().gather(order), inverse)
 
 
 class Seen:

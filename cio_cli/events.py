@@ -13,6 +13,7 @@ bits of the same hash (with a given ``_cio_id`` appended to the hashed text).
 from __future__ import annotations
 
 import functools
+import threading
 
 import orjson
 import polars as pl
@@ -25,11 +26,27 @@ CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PAIRS = pl.Series("pairs", [CROCKFORD[i >> 5] + CROCKFORD[i & 31] for i in range(1024)])
 
 
-@functools.cache
+_QUADS_LOCK = threading.Lock()
+
+
 def _quads() -> pl.Series:
-    """The four Crockford base32 characters of every 20-bit number (built once, ~60 ms)."""
+    """The four Crockford base32 characters of every 20-bit number (built once, ~60 ms).
+
+    Worker threads ask for it together; the lock makes the first build it, once.
+    """
+    with _QUADS_LOCK:
+        return _build_quads()
+
+
+@functools.cache
+def _build_quads() -> pl.Series:
     every = pl.int_range(0, 1 << 20, eager=True)
     return pl.select(pl.concat_str(PAIRS.gather(every // 1024), PAIRS.gather(every % 1024)))[:, 0]
+
+
+def warm_up() -> None:
+    """Build the ULID table in a background thread while the first pass reads."""
+    threading.Thread(target=_quads, name="cio-ulid-table", daemon=True).start()
 
 
 NEEDS_ESCAPE = r'[\x00-\x1f"\\]'

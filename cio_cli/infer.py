@@ -76,7 +76,8 @@ class Inference:
             exprs.append(pl.concat_list(cell.is_not_null().sum(), number, boolean).alias(col))
         if not exprs:
             return {}
-        whole = df.filter(pl.col("_nf") == self.lay.ncols)
+        nf = df.get_column("_nf")
+        whole = df if (nf == self.lay.ncols).all() else df.filter(nf == self.lay.ncols)
         found = whole.select(exprs).row(0, named=True)
         return {col: (int(v[0]), int(v[1]), int(v[2])) for col, v in found.items()}
 

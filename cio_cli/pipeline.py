@@ -20,7 +20,7 @@ import polars as pl
 
 from cio_cli.batches import Fingerprints, Packer, Request, Seen
 from cio_cli.errors import UnimportableError
-from cio_cli.events import encode
+from cio_cli.events import encode, warm_up
 from cio_cli.header import Layout, ReadOptions, layout
 from cio_cli.infer import Inference, Stats
 from cio_cli.journal import Acked
@@ -113,6 +113,7 @@ def open_input(path: Path, shown: str, rejects_path: Path, opts: ReadOptions) ->
 
 def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None = None) -> Scan:
     """Pass 1: types, identifier kinds and the campaign-trigger window."""
+    warm_up()  # pass 2 needs the ULID table; build it while this pass reads
     infer = Inference(inp.lay, opts)
     result = Scan(types={})
     window = in_window(now)

@@ -11,18 +11,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
+
+if TYPE_CHECKING:  # rich.progress loads only when a progress bar is shown
+    from rich.progress import Progress, TaskID
 
 from cio_cli.errors import CioError
 from cio_cli.pipeline import Counts
@@ -180,6 +176,8 @@ class ProgressDisplay:
 
     def __enter__(self) -> ProgressDisplay:
         if self.mode == "rich":
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
