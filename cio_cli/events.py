@@ -110,8 +110,8 @@ def _quad(value: pl.Expr) -> pl.Expr:
     return pl.lit(_quads()).gather(value.cast(pl.UInt32))
 
 
-def _ulid(hex_digest: pl.Expr) -> pl.Expr:
-    """A ULID: 48-bit time (ms) then the first 80 bits of the hash, Crockford base32."""
+def _ulid(hex_digest: pl.Expr) -> list[pl.Expr]:
+    """A ULID's pieces: 48-bit time (ms) then the first 80 bits of the hash, Crockford base32."""
     millis = pl.col("_ts").fill_null(0) * 1000  # 48 bits in a 50-bit, 10-character field
     parts = [
         pl.lit(PAIRS).gather((millis // (1 << 40)).cast(pl.UInt32)),
@@ -119,13 +119,13 @@ def _ulid(hex_digest: pl.Expr) -> pl.Expr:
         _quad(millis % (1 << 20)),
     ]
     parts += [_quad(hex_digest.str.slice(5 * i, 5).str.to_integer(base=16)) for i in range(4)]
-    return pl.concat_str(parts)
+    return parts
 
 
 def encode(
     df: pl.DataFrame, lay: Layout, types: dict[str, str], plain_text: bool = False
 ) -> pl.DataFrame:
-    """Add ``_op`` (the v2 op JSON), ``_id``, ``_fp`` (UInt64) and ``_data_bytes``.
+    """Add ``_op`` (the v2 op JSON), ``_fp`` (UInt64) and ``_data_bytes``.
 
     ``plain_text`` says no cell needs JSON escaping (checked on the raw bytes).
     """
@@ -157,20 +157,16 @@ def encode(
         canon.append(pl.col(lay.event_id).str.strip_chars())
     df = df.with_columns(_canon=pl.concat_str(canon, ignore_nulls=True))
     df = df.with_columns(_hash=plh.col("_canon").chash.sha2_256())
-    event_id = _ulid(pl.col("_hash"))
+    event_id = _ulid(pl.col("_hash"))  # pieces of the op's one flat concat_str
     if lay.event_id is not None:
         given = pl.col(lay.event_id).str.strip_chars()
-        event_id = pl.when(given.is_not_null()).then(given).otherwise(event_id)
-    df = df.with_columns(
-        _id=event_id,
-        _fp=pl.col("_hash").str.slice(20, 16).str.to_integer(base=16, dtype=pl.UInt64),
-    )
+        event_id = [pl.when(given.is_not_null()).then(given).otherwise(pl.concat_str(event_id))]
     op = [
         pl.lit('{"type":"person","action":"event","identifiers":'),
         *ident,
         *name,
         pl.lit(',"id":"'),
-        pl.col("_id"),
+        *event_id,
         pl.lit('"'),
         pl.concat_str([pl.lit(',"timestamp":'), pl.col("_tstext")]),
         pl.lit(',"attributes":{'),
@@ -179,6 +175,7 @@ def encode(
     ]
     return df.with_columns(
         _op=pl.concat_str(op, ignore_nulls=True),
+        _fp=pl.col("_hash").str.slice(20, 16).str.to_integer(base=16, dtype=pl.UInt64),
         _data_bytes=pl.col("_inner").str.len_bytes() + 2,
     ).drop("_canon", "_hash", "_tstext", "_inner")
 
