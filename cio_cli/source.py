@@ -253,8 +253,9 @@ class CsvSource:
                 f"{self.path} changed while cio was reading it",
                 "run again once the file is complete",
             )
+        text = None
         if known is None:
-            _check_utf8(body.data)
+            text = _utf8_text(body.data)
             if b"\r" in body.data and body.data.count(b"\r") != body.data.count(b"\r\n"):
                 return _strict_records(body.data, len(self.header))  # polars drops lone CRs
         ncols = len(self.header)
@@ -274,7 +275,8 @@ class CsvSource:
         if blank and columns is not None:
             return self.parse(body)
         if known is None:
-            exact = _separators_match(body.data, df, ncols, blank)
+            assert text is not None
+            exact = _separators_match(body.data, text, df, ncols, blank)
             if exact is None:
                 return None
             if not exact:
@@ -507,7 +509,9 @@ def _blank_rows(df: pl.DataFrame, names: list[str]) -> int:
     return int(df.select(pl.all_horizontal(pl.col(n).is_null() for n in names).sum()).item())
 
 
-def _separators_match(body: bytes, df: pl.DataFrame, ncols: int, blank: int) -> bool | None:
+def _separators_match(
+    body: bytes, text: str, df: pl.DataFrame, ncols: int, blank: int
+) -> bool | None:
     """True when every non-blank record of ``body`` has exactly ``ncols`` fields.
 
     Polars pads short rows (long ones make it refuse the chunk), so the
@@ -521,17 +525,17 @@ def _separators_match(body: bytes, df: pl.DataFrame, ncols: int, blank: int) -> 
     if b'"' not in body:
         commas = body.count(b",")
     else:  # the regexes run in polars, without the GIL
-        if pl.Series([body.decode("utf-8")]).str.contains(STRAY_QUOTE).item():
+        if pl.Series([text]).str.contains(STRAY_QUOTE).item():
             return None
         marks = pl.Series([body.translate(None, _NOT_MARKS).decode("ascii")])  # only " and ,
         commas = int(marks.str.replace_all('"[^"]*"', "").str.len_bytes().item())
     return commas == (ncols - 1) * (df.height - blank)
 
 
-def _check_utf8(data: bytes) -> None:
-    """Raise ``BadText`` naming the record (counted from 0) with invalid UTF-8."""
+def _utf8_text(data: bytes) -> str:
+    """The text of ``data``; ``BadText`` naming the record (counted from 0) if not UTF-8."""
     try:
-        data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadText(_count_records(data[: exc.start]), exc) from exc
 
