@@ -367,12 +367,12 @@ def send_event(
 ) -> None:
     """Send one event to Customer.io (Track API v1)."""
     reporter = Reporter(json, quiet)
-    from cio_cli import single  # the network modules load only for the commands that use them
+    from cio_cli import oneevent, single  # the network modules load only when used
 
     conn = single.Connection(site_id, api_key, region, base_url, timeout, max_retries)
 
-    def build() -> single.SingleEvent:
-        return single.build_event(
+    def build() -> oneevent.SingleEvent:
+        return oneevent.build_event(
             person,
             anonymous_id,
             name,

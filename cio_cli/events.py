@@ -20,7 +20,7 @@ import polars as pl
 import polars_hash as plh
 
 from cio_cli.header import Layout
-from cio_cli.rules import typed_value
+from cio_cli.values import typed_value
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PAIRS = pl.Series("pairs", [CROCKFORD[i >> 5] + CROCKFORD[i & 31] for i in range(1024)])

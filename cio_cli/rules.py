@@ -12,21 +12,18 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-import orjson
 import polars as pl
 
+from cio_cli import timestamps
 from cio_cli.header import (
     CURRENCY_KEY,
     CUSTOMER_ID,
     EMAIL_KEYS,
     EMAIL_RE,
     FUTURE_S,
-    INT_RE,
     ISO_4217,
     ISO_NAIVE_RE,
-    ISO_ZONED_RE,
     JSON_NUMBER_RE,
-    MS_FROM,
     NAME,
     NUMBER_KEYS,
     SEMANTIC,
@@ -34,8 +31,8 @@ from cio_cli.header import (
     WINDOW_S,
     Layout,
     ReadOptions,
-    Unit,
 )
+from cio_cli.values import json_cells, typed_value
 
 # -- row rules ------------------------------------------------------------------
 
@@ -66,11 +63,11 @@ class _Rules:
 def identify(df: pl.DataFrame, lay: Layout, opts: ReadOptions) -> pl.DataFrame:
     """Add ``_cid``, ``_kind`` and ``_ts``: all the first pass needs of most rows."""
     cid = pl.col(lay.customer_id).str.strip_chars()
-    textual, decimals = _timestamp_forms(df, lay)
+    textual, decimals = timestamps.forms(df, lay)
     df = df.with_columns(
         _cid=pl.when(cid != "").then(cid),
-        _ts=_timestamp(lay, opts, textual, decimals),
-        _ms=_read_as_ms(lay, opts, textual),
+        _ts=timestamps.seconds(lay, opts, textual, decimals),
+        _ms=timestamps.read_as_ms(lay, opts, textual),
     )
     return df.with_columns(_kind=_kind(opts))
 
@@ -104,9 +101,9 @@ def check(df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int) -> Checked
     costs the checks and nothing more.
     """
     name = pl.col(lay.name).str.strip_chars()
-    textual = _timestamp_forms(df, lay)[0]
+    textual = timestamps.forms(df, lay)[0]
     df = identify(df, lay, opts).with_columns(_name=pl.when(name != "").then(name))
-    df = _parse_json_cells(df, lay, opts)
+    df = json_cells(df, lay, opts)
     rules = _Rules()
     _field_count(rules, lay)
     _name_rules(rules, opts, df)
@@ -143,21 +140,6 @@ def _sums(df: pl.DataFrame, conds: list[tuple[str, pl.Expr]]) -> Counter[str]:
         if n:
             out[code] += int(n)
     return out
-
-
-def _timestamp_forms(df: pl.DataFrame, lay: Layout) -> tuple[bool, bool]:
-    """Whether some timestamp in the chunk is not a plain number, or has decimals."""
-    if lay.timestamp is None:
-        return False, False
-    t = pl.col(lay.timestamp)
-    whole = t.cast(pl.Int64, strict=False)
-    if df.select(whole.null_count() == t.null_count()).item():
-        return False, False  # every timestamp is a plain integer (or empty)
-    plain = t.is_null() | t.str.contains(r"^-?[0-9]+(\.[0-9]+)?$")
-    found = df.select(
-        (~plain).any().alias("text"), t.str.contains(".", literal=True).any().alias("dec")
-    ).row(0)
-    return bool(found[0]), bool(found[1])
 
 
 def _field_count(rules: _Rules, lay: Layout) -> None:
@@ -238,102 +220,12 @@ def _customer_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
 # -- timestamps -------------------------------------------------------------------
 
 
-def _ts_text(lay: Layout) -> pl.Expr:
-    assert lay.timestamp is not None
-    text = pl.col(lay.timestamp).str.strip_chars()
-    return pl.when(text != "").then(text)
-
-
-def _timestamp(lay: Layout, opts: ReadOptions, textual: bool, decimals: bool) -> pl.Expr:
-    """Unix seconds from every accepted form; null when absent or unreadable.
-
-    Without ``textual`` every timestamp is a plain number (untrimmed) and the
-    costly ISO-8601 branches are left out.
-    """
-    if lay.timestamp is None:
-        return pl.lit(None, dtype=pl.Int64)
-    t = _ts_text(lay) if textual else pl.col(lay.timestamp)
-    whole = t.cast(pl.Int64, strict=False)
-    if not textual and not decimals:
-        return (
-            pl.when(
-                whole >= MS_FROM
-                if opts.timestamp_unit == "auto"
-                else pl.lit(opts.timestamp_unit == "ms")
-            )
-            .then(whole // 1000)
-            .otherwise(whole)
-        )
-    frac = t.cast(pl.Float64, strict=False)
-    numeric = t.str.contains(r"^-?[0-9]+(\.[0-9]+)?$")
-    is_ms = _is_ms(frac, opts.timestamp_unit)
-    from_int = pl.when(is_ms).then(whole // 1000).otherwise(whole)
-    from_dec = pl.when(is_ms).then(frac / 1000).otherwise(frac).floor().cast(pl.Int64)
-    seconds = pl.when(t.str.contains(".", literal=True)).then(from_dec).otherwise(from_int)
-    if not textual:
-        return seconds
-    return (
-        pl.when(numeric)
-        .then(seconds)
-        .when(t.str.contains(ISO_ZONED_RE))
-        .then(_zoned(t))
-        .when(t.str.contains(ISO_NAIVE_RE))
-        .then(_naive(t, opts.assume_tz))
-        .cast(pl.Int64)
-    )
-
-
-def _read_as_ms(lay: Layout, opts: ReadOptions, textual: bool) -> pl.Expr:
-    """True where ``--timestamp-unit auto`` read a number as milliseconds (a warning)."""
-    if lay.timestamp is None or opts.timestamp_unit != "auto":
-        return pl.lit(False)
-    t = _ts_text(lay) if textual else pl.col(lay.timestamp)
-    number = t.cast(pl.Int64, strict=False).cast(pl.Float64)
-    if textual:
-        numeric = t.str.contains(r"^-?[0-9]+(\.[0-9]+)?$")
-        number = pl.when(numeric).then(t.cast(pl.Float64, strict=False))
-    return (number >= MS_FROM).fill_null(False)
-
-
-def _is_ms(value: pl.Expr, unit: Unit) -> pl.Expr:
-    if unit == "ms":
-        return pl.lit(True)
-    if unit == "s":
-        return pl.lit(False)
-    return value >= MS_FROM
-
-
-def _zoned(t: pl.Expr) -> pl.Expr:
-    iso = (
-        t.str.replace(r"^(\d{4}-\d{2}-\d{2})[Tt ]", "${1}T")
-        .str.replace(r"[Zz]$", "+00:00")
-        .str.replace(r"([+-]\d{2})$", "${1}:00")
-        .str.replace(r"([+-]\d{2})(\d{2})$", "${1}:${2}")
-        .str.replace(r"T(\d{2}:\d{2})([+-])", "T${1}:00${2}")
-    )
-    parsed = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="ms")
-    return parsed.dt.epoch("s")
-
-
-def _naive(t: pl.Expr, zone: str | None) -> pl.Expr:
-    if zone is None:
-        return pl.lit(None, dtype=pl.Int64)
-    iso = (
-        t.str.replace(r"^(\d{4}-\d{2}-\d{2})$", "${1}T00:00:00")
-        .str.replace(r"^(\d{4}-\d{2}-\d{2})[Tt ]", "${1}T")
-        .str.replace(r"T(\d{2}:\d{2})$", "T${1}:00")
-    )
-    parsed = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="ms")
-    local = parsed.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
-    return local.dt.epoch("s")
-
-
 def _timestamp_rules(
     rules: _Rules, lay: Layout, opts: ReadOptions, now: int, textual: bool
 ) -> None:
     if lay.timestamp is None:
         return
-    t = _ts_text(lay) if textual else pl.col(lay.timestamp)
+    t = timestamps.text(lay) if textual else pl.col(lay.timestamp)
     ts = pl.col("_ts")
     naive = t.str.contains(ISO_NAIVE_RE) if textual else pl.lit(False)
     if opts.assume_tz is None:
@@ -422,52 +314,3 @@ def _data_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
             )
     if email_cols:
         rules.warn("email_override", pl.any_horizontal(c.is_not_null() for c in email_cols))
-
-
-def _parse_json_cells(df: pl.DataFrame, lay: Layout, opts: ReadOptions) -> pl.DataFrame:
-    """Add ``_j_<col>``: canonical JSON of each ``--type COL=json`` cell (null if invalid)."""
-    for col, key in lay.data:
-        if opts.type_overrides.get(key) == "json":
-            values = [canonical_json(v) for v in df.get_column(col).to_list()]
-            df = df.with_columns(pl.Series(f"_j_{col}", values, dtype=pl.String))
-    return df
-
-
-def canonical_json(text: str | None) -> str | None:
-    """Compact JSON with sorted keys, or None when ``text`` is empty or not JSON."""
-    if text is None:
-        return None
-    try:
-        return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS).decode()
-    except orjson.JSONDecodeError:
-        return None
-
-
-TRUE_WORDS = ("true", "1", "yes")
-FALSE_WORDS = ("false", "0", "no")
-
-
-def typed_value(cell: pl.Expr, kind: str) -> pl.Expr:
-    """JSON text of a cell under ``--type COLUMN=kind``; null when it does not fit.
-
-    ``json`` cells are parsed in Python (``_j_<col>``); here they pass through.
-    """
-    text = cell.str.strip_chars()
-    if kind == "int":
-        return (
-            pl.when(text.str.contains(INT_RE))
-            .then(text.cast(pl.Int64, strict=False))
-            .cast(pl.String)
-        )
-    if kind == "float":
-        value = text.cast(pl.Float64, strict=False)
-        return pl.when(value.is_finite()).then(value).cast(pl.String)
-    if kind == "bool":
-        low = text.str.to_lowercase()
-        return (
-            pl.when(low.is_in(TRUE_WORDS))
-            .then(pl.lit("true"))
-            .when(low.is_in(FALSE_WORDS))
-            .then(pl.lit("false"))
-        )
-    return cell

@@ -1,292 +1,28 @@
 """``cio send-event`` and ``cio check``: one event through Track API v1, and the region check.
 
-``build_event`` applies the row rules of SPEC section 3 to one event given by flags;
-``send_event`` posts it (a dry run only returns the request); ``check`` asks
-``GET /api/v1/accounts/region`` and compares the workspace region with the one cio is set up
-for. ``run_send_event``/``run_check`` turn every CioError into the result's ``error``, and
-``emit`` prints a result: people's lines on stderr, ``--json`` or a dry-run request on stdout.
-No message here holds a credential: they name flags and variables, never values.
+``send_event`` posts an event built by ``oneevent.build_event`` (a dry run only returns
+the request); ``check`` asks ``GET /api/v1/accounts/region`` and compares the workspace
+region with the one cio is set up for. ``run_send_event``/``run_check`` turn every
+CioError into the result's ``error``, and ``emit`` prints a result: people's lines on
+stderr, ``--json`` or a dry-run request on stdout. No message here holds a credential:
+they name flags and variables, never values.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
-from pathlib import Path
 from typing import Any, Protocol, TextIO
-from urllib.parse import quote
 
 import orjson
-from ulid import ULID
 
-from cio_cli import header as rules
 from cio_cli.config import DEFAULT_REGION, REGION_HOSTS, Config, base_url_for, resolve
-from cio_cli.errors import AbortError, CioError, InvalidEventError, UsageError
+from cio_cli.errors import AbortError, CioError, UsageError
+from cio_cli.oneevent import SingleEvent, show
 from cio_cli.transport import Transport
 
 REGION_PATH = "/api/v1/accounts/region"
-_EMAIL, _NUMBER = re.compile(rules.EMAIL_RE), re.compile(rules.JSON_NUMBER_RE)
-_ZONED, _NAIVE = re.compile(rules.ISO_ZONED_RE, re.A), re.compile(rules.ISO_NAIVE_RE, re.A)
-_ULID, _PLAIN = re.compile(rules.ULID_RE), re.compile(r"-?[0-9]+(\.[0-9]+)?", re.A)
-_SEMANTIC = frozenset(s.lower() for s in rules.SEMANTIC)
-_EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
-_FORMS = "use Unix seconds, Unix milliseconds, or ISO-8601 with Z or an offset"
 _NAMES = {"us": "US", "eu": "EU"}
-
-
-@dataclass(frozen=True)
-class SingleEvent:
-    """One v1 request ready to send (``path``, compact JSON ``body``) and what it says."""
-
-    path: str
-    body: bytes
-    name: str
-    target: str  # "person 'x'" or "anonymous 'y'", for messages
-    event_id: str
-    timestamp: int | None
-    recent: bool
-    notes: tuple[str, ...] = ()
-
-    def request(self) -> dict[str, Any]:
-        """``{"path": ..., "body": {...}}``, the body embedded byte for byte."""
-        return {"path": self.path, "body": orjson.Fragment(self.body)}
-
-
-def _show(value: object) -> str:
-    """A value in single quotes for a message, cut at 60 characters."""
-    text = value if isinstance(value, str) else orjson.dumps(value).decode()
-    return "'" + (text if len(text) <= 60 else text[:60] + "...") + "'"
-
-
-def _check_name(name: str, allow_semantic: bool) -> list[str]:
-    size = len(name.encode())
-    if not name:
-        raise InvalidEventError("the event name is empty", hint="pass --name NAME")
-    if size > 100:
-        raise InvalidEventError(f"the event name is {size} bytes; Customer.io allows at most 100")
-    if name.lower() in _SEMANTIC and not allow_semantic:
-        raise InvalidEventError(
-            f"the event name {_show(name)} is a semantic event that deletes or changes people",
-            hint="pass --allow-semantic to send it anyway",
-        )
-    if re.search(r"[ *+|]", name):
-        return [
-            f"note: the event name {_show(name)} has spaces or * + |: sent as is, "
-            "but such names are awkward to match in segments and campaigns"
-        ]
-    return []
-
-
-def _target(person: str | None, anonymous_id: str | None) -> tuple[str, str, str | None]:
-    """``(path, description, anonymous id or None)``, by the rules of the two flags."""
-    if (person is None) == (anonymous_id is None):
-        raise UsageError(
-            "give exactly one of --person and --anonymous-id",
-            hint="--person ID for a known person, --anonymous-id A for a visitor",
-        )
-    if anonymous_id is not None:
-        if not anonymous_id.strip():
-            raise InvalidEventError("--anonymous-id is empty")
-        return "/api/v1/events", f"anonymous {_show(anonymous_id.strip())}", anonymous_id.strip()
-    who = (person or "").strip()
-    if not who:
-        raise InvalidEventError("--person is empty", hint="pass an id, an email or cio_<id>")
-    if (size := len(who.encode())) > 150:
-        raise InvalidEventError(f"--person is {size} bytes; Customer.io allows at most 150")
-    return f"/api/v1/customers/{quote(who, safe='')}/events", f"person {_show(who)}", None
-
-
-def parse_timestamp(text: str | None, now: float) -> tuple[int | None, list[str]]:
-    """Unix seconds from ``--timestamp`` (None when absent or blank), and notes.
-
-    Accepted: Unix seconds (decimals floored), Unix milliseconds (any value >= 1e11), ISO-8601
-    with ``Z`` or an offset (``T`` or a space, fractions of a second). InvalidEventError for
-    ISO-8601 without a zone, anything else, later than now + 10 minutes, or before 1970.
-    """
-    t, notes = (text or "").strip(), []
-    if not t:
-        return None, []
-    if _PLAIN.fullmatch(t):
-        value = Decimal(t)
-        if value >= rules.MS_FROM:
-            value /= 1000
-            notes.append(f"note: --timestamp {t} was read as Unix milliseconds")
-        ts = int(value.to_integral_value(rounding="ROUND_FLOOR"))
-    elif _ZONED.fullmatch(t):
-        ts = _iso_seconds(t)
-    elif _NAIVE.fullmatch(t):
-        raise InvalidEventError(
-            f"--timestamp {_show(t)} has no time zone",
-            hint="add Z or an offset, e.g. 2024-05-01T12:00:00Z or +02:00",
-        )
-    else:
-        raise InvalidEventError(f"--timestamp {_show(t)} is not a timestamp", hint=_FORMS)
-    if ts > int(now) + rules.FUTURE_S:
-        raise InvalidEventError(
-            f"--timestamp {_show(t)} is in the future",
-            hint="check the value and its unit (seconds or milliseconds)",
-        )
-    if ts < 0:
-        raise InvalidEventError(f"--timestamp {_show(t)} is before 1970", hint=_FORMS)
-    return ts, notes
-
-
-def _iso_seconds(text: str) -> int:
-    iso = text[:10] + "T" + text[11:]
-    try:
-        when = datetime.fromisoformat(iso[:-1] + "+00:00" if iso[-1] in "Zz" else iso)
-    except ValueError:
-        raise InvalidEventError(
-            f"--timestamp {_show(text)} is not a timestamp", hint=_FORMS
-        ) from None
-    return (when - _EPOCH) // timedelta(seconds=1)
-
-
-def _data_object(text: str) -> dict[str, Any]:
-    """The object of ``--data JSON`` or ``--data @file``."""
-    what, raw = "--data", text.encode()
-    if text.startswith("@"):
-        what = f"--data {text}"
-        try:
-            raw = Path(text[1:]).read_bytes().removeprefix(b"\xef\xbb\xbf")
-        except OSError as exc:
-            raise UsageError(
-                f"cannot read {what}: {exc.strerror or type(exc).__name__}",
-                hint="--data @FILE reads a JSON object from FILE",
-            ) from None
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise UsageError(
-            f"{what} is not valid JSON ({exc})",
-            hint="""give a JSON object, e.g. --data '{"plan":"pro"}'""",
-        ) from None
-    if not isinstance(doc, dict):
-        raise UsageError(
-            f"{what} must be a JSON object, not {_show(doc)}",
-            hint="""for example --data '{"plan":"pro","seats":3}'""",
-        )
-    return doc
-
-
-def _pair(pair: str) -> tuple[str, Any]:
-    """``key=value``: the string; ``key:=JSON``: the parsed value."""
-    key, sep, value = pair.partition("=")
-    if not sep or key in ("", ":"):
-        raise UsageError(
-            f"-d {pair!r} is not key=value or key:=JSON",
-            hint="for example -d plan=pro or -d seats:=3",
-        )
-    if not key.endswith(":"):
-        return key, value
-    try:
-        return key[:-1], orjson.loads(value)
-    except orjson.JSONDecodeError:
-        raise UsageError(
-            f"-d {pair!r}: {value!r} is not valid JSON",
-            hint="""use -d key=value for a string, or -d 'key:="text"'""",
-        ) from None
-
-
-def parse_data(pairs: list[str], data_json: str | None) -> dict[str, Any]:
-    """The event data: ``--data`` first, then each ``-d`` in order (later ones win)."""
-    data = _data_object(data_json) if data_json is not None else {}
-    data.update(_pair(pair) for pair in pairs)
-    return data
-
-
-def _number(key: str, value: Any) -> int | float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
-        try:
-            number: int | float = orjson.loads(value.strip())
-            return number
-        except orjson.JSONDecodeError:
-            pass  # too large for a double
-    raise InvalidEventError(
-        f"{key} {_show(value)} is not a number", hint=f"for example -d {key}:=12.5"
-    )
-
-
-def check_data(data: dict[str, Any]) -> tuple[bytes, list[str]]:
-    """Apply the reserved-key and size rules: the data's compact JSON, and notes.
-
-    ``revenue`` and ``value`` given as numeric text become numbers (in ``data`` too).
-    """
-    for key in rules.EMAIL_KEYS:
-        if key in data and not (isinstance(data[key], str) and _EMAIL.fullmatch(data[key])):
-            raise InvalidEventError(f"{key} {_show(data[key])} is not an email address")
-    for key in rules.NUMBER_KEYS:
-        if key in data:
-            data[key] = _number(key, data[key])
-    currency = data.get(rules.CURRENCY_KEY)
-    if rules.CURRENCY_KEY in data and not (
-        isinstance(currency, str) and currency in rules.ISO_4217
-    ):
-        raise InvalidEventError(
-            f"currency {_show(currency)} is not a three-letter ISO 4217 code such as USD"
-        )
-    encoded = orjson.dumps(data)
-    if len(encoded) > 100_000:
-        raise InvalidEventError(
-            f"the event data is {len(encoded):,} bytes of JSON; Customer.io allows at most 100,000"
-        )
-    found = [key for key in rules.EMAIL_KEYS if key in data]
-    verb = "overrides" if len(found) == 1 else "override"
-    return encoded, [
-        f"note: {', '.join(found)} {verb} the addresses of emails this event triggers"
-    ] if found else []
-
-
-def build_event(
-    person: str | None,
-    anonymous_id: str | None,
-    name: str,
-    data_pairs: list[str],
-    data_json: str | None,
-    timestamp: str | None,
-    event_id: str | None,
-    allow_semantic: bool,
-    now: float,
-) -> SingleEvent:
-    """Check one event against the rules (SPEC section 3) and build its v1 request.
-
-    UsageError (exit 2) for flags that make no sense, InvalidEventError (exit 3) for an
-    event that breaks a rule. Without ``event_id`` a fresh random ULID is used, so running
-    the same command again sends a second event; pass ``--id`` to make a rerun a duplicate
-    that Customer.io ignores.
-    """
-    path, target, anonymous = _target(person, anonymous_id)
-    name = name.strip()
-    notes = _check_name(name, allow_semantic)
-    data = parse_data(data_pairs, data_json)
-    ts, ts_notes = parse_timestamp(timestamp, now)
-    given = (event_id or "").strip()
-    if event_id is not None and not _ULID.fullmatch(given):
-        raise InvalidEventError(
-            f"--id {_show(given)} is not a valid ULID (26 characters of Crockford base32)"
-        )
-    data_bytes, data_notes = check_data(data)
-    eid = given or str(ULID())
-    if not given:
-        notes.append(
-            f"note: no --id, so a new one was made: running this again sends another "
-            f"event; pass --id {eid} to make a retry a duplicate"
-        )
-    recent = ts is None or ts >= int(now) - rules.WINDOW_S
-    if recent:
-        why = "no --timestamp" if ts is None else "the timestamp is within the last 72 hours"
-        notes.append(f"note: {why}: this event can trigger live campaigns and send messages")
-    body: dict[str, Any] = {"name": name, "data": orjson.Fragment(data_bytes)}
-    body |= {"timestamp": ts} if ts is not None else {}
-    body |= {"id": eid} | ({"anonymous_id": anonymous} if anonymous is not None else {})
-    return SingleEvent(
-        path, orjson.dumps(body), name, target, eid, ts, recent, (*notes, *ts_notes, *data_notes)
-    )
 
 
 @dataclass(frozen=True)
@@ -359,9 +95,9 @@ class SendResult(_Result):
         ev = self.event
         if ev is None:
             return []
-        done = f"sent {_show(ev.name)} to {ev.target} (id {ev.event_id}, HTTP {self.status})"
+        done = f"sent {show(ev.name)} to {ev.target} (id {ev.event_id}, HTTP {self.status})"
         if self.dry_run:
-            done = f"dry run: {_show(ev.name)} to {ev.target} not sent; request on stdout"
+            done = f"dry run: {show(ev.name)} to {ev.target} not sent; request on stdout"
         return [*ev.notes, *([done] if self.error is None else [])]
 
     def stdout(self) -> str:

@@ -1,14 +1,15 @@
 """Reading CSV input: files, .gz, stdin; bounded chunks; record numbering.
 
-The file is streamed in blocks of about 8 MB. Each block is cut after the last
+The file is streamed in blocks of about 4 MB. Each block is cut after the last
 newline that has an even number of quote characters before it, so a chunk
 always ends on a record boundary, and parsed by ``polars.read_csv`` with every
 column as text. Polars cannot tell a short row from one with empty trailing
-cells, so each parsed chunk is checked: the separators in its bytes must be
-exactly ``(columns - 1)`` per non-blank record. A chunk that fails the check
-(ragged rows) is parsed again, exactly, with Python's ``csv`` module; a chunk
-polars refuses (a stray quote inside an unquoted field) switches the rest of
-the file to the ``csv`` module, which reads such quotes literally.
+cells, so each new chunk's bytes are checked (``bytescan``): the separators
+must be exactly ``(columns - 1)`` per non-blank record. A chunk that fails the
+check (ragged rows) is parsed again, exactly, with Python's ``csv`` module
+(``exact``); a chunk polars refuses, or with a stray quote inside an unquoted
+field, switches the rest of the file to the ``csv`` module, which reads such
+quotes literally.
 
 Every chunk comes out as a DataFrame of columns ``c0 .. c{n-1}`` (text, null
 when empty) plus ``_row`` (the record number a spreadsheet shows: the header is
@@ -24,7 +25,6 @@ import csv
 import gzip
 import io
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -38,17 +38,16 @@ from typing import BinaryIO, Generic, TypeVar
 
 import polars as pl
 
+from cio_cli import bytescan, exact
 from cio_cli.errors import UnimportableError
 
 A = TypeVar("A")
 T = TypeVar("T")
 WORKERS = int(os.environ.get("CIO_WORKERS", "0")) or min(4, os.cpu_count() or 1)
 BLOCK_BYTES = int(os.environ.get("CIO_BLOCK_MB", "4")) << 20
-SLOW_BATCH_ROWS = 20_000
 MAX_CARRY_BYTES = 64 << 20
 UTF8_NAMES = {"utf-8", "utf8", "utf_8", "utf-8-sig", "utf_8_sig", "u8"}
 
-csv.field_size_limit(2**31 - 1)
 
 
 @dataclass
@@ -171,7 +170,7 @@ class CsvSource:
         stream, _ = self._open()
         with stream:
             prefix = stream.read(offset).decode(self.encoding, errors="replace")
-        return _count_records(prefix.encode("utf-8")) + 1
+        return bytescan.count_records(prefix.encode("utf-8")) + 1
 
     def _decode_error(self, exc: UnicodeDecodeError, row: int | None) -> UnimportableError:
         where = f"row {row}" if row is not None else "the file"
@@ -188,7 +187,7 @@ class CsvSource:
             buf = b""
             for block in self._utf8_blocks(stream):
                 buf += block
-                end = _first_record_end(buf)
+                end = bytescan.first_record_end(buf)
                 if end is not None:
                     break
                 if len(buf) > MAX_CARRY_BYTES:
@@ -221,7 +220,7 @@ class CsvSource:
                     take = min(skip, len(block))
                     block, skip = block[take:], skip - take
                 buf = carry + block
-                cut = _last_record_end(buf)
+                cut = bytescan.last_record_end(buf)
                 if cut is None:
                     if len(buf) > MAX_CARRY_BYTES:
                         yield Body(b"", offset, tell.done(), refused=True)
@@ -255,9 +254,9 @@ class CsvSource:
             )
         text = None
         if known is None:
-            text = _utf8_text(body.data)
+            text = bytescan.utf8_text(body.data)
             if b"\r" in body.data and body.data.count(b"\r") != body.data.count(b"\r\n"):
-                return _strict_records(body.data, len(self.header))  # polars drops lone CRs
+                return exact.strict_records(body.data, len(self.header))  # polars drops lone CRs
         ncols = len(self.header)
         every = [f"c{i}" for i in range(ncols)]
         names = every if columns is None else [f"c{i}" for i in columns]
@@ -270,20 +269,20 @@ class CsvSource:
                 raise_if_empty=False,
             )
         except pl.exceptions.PolarsError:
-            return _strict_records(body.data, ncols)
+            return exact.strict_records(body.data, ncols)
         blank = _blank_rows(df, names)
         if blank and columns is not None:
             return self.parse(body)
         if known is None:
             assert text is not None
-            exact = _separators_match(body.data, text, df, ncols, blank)
-            if exact is None:
+            whole = bytescan.separators_match(body.data, text, df, ncols, blank)
+            if whole is None:
                 return None
-            if not exact:
-                return _strict_records(body.data, ncols)
-        plain = _plain_text(body.data, df.height) if known is None else known[1]
+            if not whole:
+                return exact.strict_records(body.data, ncols)
+        plain = bytescan.plain_text(body.data, df.height) if known is None else known[1]
         self._verified[body.offset] = (crc, plain)
-        if not plain and _DOUBLED_QUOTE.search(body.data):
+        if not plain and bytescan.DOUBLED_QUOTE.search(body.data):
             df = df.with_columns(pl.when(pl.col(n) != "").then(pl.col(n)).alias(n) for n in names)
         is_blank = pl.all_horizontal(pl.col(n).is_null() for n in names) if blank else False
         return df.with_columns(
@@ -304,14 +303,17 @@ class CsvSource:
                     continue
                 head = block[offset:]
                 break
-            batch: list[list[str] | Unreadable] = []
-            for record in _lenient_records(_lines(self, head, blocks)):
+            batch: list[list[str] | exact.Unreadable] = []
+            def bad_text(exc: UnicodeDecodeError) -> Exception:
+                return self._decode_error(exc, None)
+
+            for record in exact.lenient_records(exact.lines(head, blocks, bad_text)):
                 batch.append(record)
-                if len(batch) >= SLOW_BATCH_ROWS:
-                    yield _frame(batch, len(self.header))
+                if len(batch) >= exact.SLOW_BATCH_ROWS:
+                    yield exact.frame(batch, len(self.header))
                     batch = []
             if batch:
-                yield _frame(batch, len(self.header))
+                yield exact.frame(batch, len(self.header))
 
     def chunks(
         self,
@@ -344,7 +346,7 @@ class CsvSource:
         while True:
             try:
                 item = next(results, None)
-            except BadText as exc:
+            except bytescan.BadText as exc:
                 raise self._decode_error(exc.error, next_row + exc.record) from exc
             if item is None:
                 return
@@ -364,138 +366,6 @@ class NeedAllColumns(Exception):
     """Raised by a chunk's work when the columns it was given are not enough."""
 
 
-def _lines(src: CsvSource, head: bytes, blocks: Iterable[bytes]) -> Iterator[str]:
-    """Decoded lines (ends kept) of ``head`` followed by ``blocks``."""
-    pending = b""
-    for block in _prepend(head, blocks):
-        data = pending + block
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            pending = data
-            continue
-        pending = data[cut:]
-        try:
-            text = data[:cut].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise src._decode_error(exc, None) from exc
-        yield from _split_nl(text)
-    if pending:
-        yield pending.decode("utf-8", errors="strict")
-
-
-def _split_nl(text: str) -> Iterator[str]:
-    start = 0
-    while True:
-        end = text.find("\n", start)
-        if end < 0:
-            if start < len(text):
-                yield text[start:]
-            return
-        yield text[start : end + 1]
-        start = end + 1
-
-
-def _prepend(head: bytes, blocks: Iterable[bytes]) -> Iterator[bytes]:
-    yield head
-    yield from blocks
-
-
-def _frame(records: list[list[str]] | list[list[str] | Unreadable], ncols: int) -> pl.DataFrame:
-    """Build a chunk frame from records parsed by the csv module.
-
-    ``_nf`` is the number of fields, or -1 for an unreadable line, whose
-    reason and text go to ``_extra``.
-    """
-    cols: list[list[str | None]] = [[] for _ in range(ncols)]
-    nfs: list[int] = []
-    extras: list[str | None] = []
-    for rec in records:
-        if isinstance(rec, Unreadable):
-            nfs.append(-1)
-            extras.append(f"cannot be read as CSV ({rec.reason}): {rec.text!r}")
-            rec = []
-        else:
-            nfs.append(len(rec))
-            extras.append(_csv_text(rec[ncols:]) if len(rec) > ncols else None)
-        for i in range(ncols):
-            cell = rec[i] if i < len(rec) else None
-            cols[i].append(cell if cell else None)
-    data: dict[str, pl.Series] = {
-        f"c{i}": pl.Series(f"c{i}", cols[i], dtype=pl.String) for i in range(ncols)
-    }
-    n = len(records)
-    data["_row"] = pl.Series("_row", range(n), dtype=pl.Int64)
-    data["_nf"] = pl.Series("_nf", nfs, dtype=pl.Int32)
-    data["_extra"] = pl.Series("_extra", extras, dtype=pl.String)
-    return pl.DataFrame(data)
-
-
-def _csv_text(cells: list[str]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(cells)
-    return out.getvalue()
-
-
-_DOUBLED_QUOTE = re.compile(rb'""')
-STRAY_QUOTE = r'[^,"\r\n]"[^,"\r\n]'  # never in well-formed CSV: text on both sides of a quote
-_NOT_MARKS = bytes(b for b in range(256) if b not in b'",')
-_NOT_SPECIAL = bytes(b for b in range(256) if b >= 0x20 and b != ord("\\"))
-
-
-def _plain_text(data: bytes, records: int) -> bool:
-    """True when no cell in ``data`` holds a quote, backslash or control character.
-
-    Only record ends may be newlines (one per record, CRLF allowed); a quote
-    inside a cell is written doubled, so no ``""`` may appear either.
-    """
-    special = data.translate(None, _NOT_SPECIAL)
-    lines = special.count(b"\n")
-    if len(special) != lines + special.count(b"\r\n"):
-        return False  # a tab, backslash, lone CR or other control character
-    ends = lines + (0 if data.endswith(b"\n") else 1)
-    return ends == records and _DOUBLED_QUOTE.search(data) is None
-
-
-@dataclass
-class Unreadable:
-    """A line the csv module cannot read (a bare CR in an unquoted field, say)."""
-
-    reason: str
-    text: str
-
-
-def _lenient_records(lines: Iterable[str]) -> Iterator[list[str] | Unreadable]:
-    """Records as the csv module reads them; an unreadable one becomes ``Unreadable``."""
-    last: list[str] = [""]
-
-    def remember() -> Iterator[str]:
-        for line in lines:
-            last[0] = line
-            yield line
-
-    reader = csv.reader(remember())
-    while True:
-        try:
-            yield next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield Unreadable(str(exc), last[0].rstrip("\r\n"))
-
-
-def _strict_records(data: bytes, ncols: int) -> tuple[pl.DataFrame, bool] | None:
-    """Parse a body polars refused (long rows) or found ragged, exactly, with the csv module.
-
-    None when the body's quoting does not close (a stray quote made the cut
-    land inside a field): the caller then reads the rest of the file this way.
-    """
-    try:
-        records = list(csv.reader(io.StringIO(data.decode("utf-8")), strict=True))
-    except csv.Error:
-        return None
-    return _frame(records, ncols), False
-
-
 def _without_blanks(df: pl.DataFrame) -> pl.DataFrame:
     """Drop blank lines (``_nf == 0``); their numbers stay counted in ``_row``."""
     nf = df.get_column("_nf")
@@ -507,83 +377,3 @@ def _blank_rows(df: pl.DataFrame, names: list[str]) -> int:
     if df.height == 0 or df.get_column(names[0]).null_count() == 0:
         return 0
     return int(df.select(pl.all_horizontal(pl.col(n).is_null() for n in names).sum()).item())
-
-
-def _separators_match(
-    body: bytes, text: str, df: pl.DataFrame, ncols: int, blank: int
-) -> bool | None:
-    """True when every non-blank record of ``body`` has exactly ``ncols`` fields.
-
-    Polars pads short rows (long ones make it refuse the chunk), so the
-    separators are counted in the bytes: every comma, less those inside
-    quoted fields. A short row breaks the equality. None when a quote stands
-    inside unquoted text (``12" pizza``): polars may then pair quotes across
-    lines, so the body must be read by the csv module.
-    """
-    if df.height == 0:
-        return not body.strip()
-    if b'"' not in body:
-        commas = body.count(b",")
-    else:  # the regexes run in polars, without the GIL
-        if pl.Series([text]).str.contains(STRAY_QUOTE).item():
-            return None
-        marks = pl.Series([body.translate(None, _NOT_MARKS).decode("ascii")])  # only " and ,
-        commas = int(marks.str.replace_all('"[^"]*"', "").str.len_bytes().item())
-    return commas == (ncols - 1) * (df.height - blank)
-
-
-def _utf8_text(data: bytes) -> str:
-    """The text of ``data``; ``BadText`` naming the record (counted from 0) if not UTF-8."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadText(_count_records(data[: exc.start]), exc) from exc
-
-
-class BadText(Exception):
-    """Invalid text in a body: which record (from 0) and the decoding error."""
-
-    def __init__(self, record: int, error: UnicodeDecodeError) -> None:
-        super().__init__(str(error))
-        self.record = record
-        self.error = error
-
-
-def _first_record_end(buf: bytes) -> int | None:
-    """Offset just past the first record's newline, or None if not in ``buf``."""
-    pos = 0
-    quotes = 0
-    while True:
-        nl = buf.find(b"\n", pos)
-        if nl < 0:
-            return None
-        quotes += buf.count(b'"', pos, nl)
-        if quotes % 2 == 0:
-            return nl + 1
-        pos = nl + 1
-
-
-def _last_record_end(buf: bytes) -> int | None:
-    """Offset just past the last newline with an even number of quotes before it."""
-    total = buf.count(b'"')
-    end = len(buf)
-    after = 0
-    while True:
-        nl = buf.rfind(b"\n", 0, end)
-        if nl < 0:
-            return None
-        after += buf.count(b'"', nl, end)
-        if (total - after) % 2 == 0:
-            return nl + 1
-        end = nl
-
-
-def _count_records(prefix: bytes) -> int:
-    """Complete records in ``prefix`` (used only to name a row in an error)."""
-    count = 0
-    quotes = 0
-    for line in prefix.split(b"\n")[:-1]:
-        quotes += line.count(b'"')
-        if quotes % 2 == 0:
-            count += 1
-    return count

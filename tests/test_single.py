@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from cio_cli import single
+from cio_cli import oneevent, single
 from cio_cli.cli import app  # the real commands, as a user runs them
 from cio_cli.errors import InvalidEventError, UsageError
 from cio_cli.events import v1_body
@@ -42,13 +42,13 @@ def _no_cio_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def build(*, person: str | None = "u1", anonymous_id: str | None = None, name: str = "purchase",
           d: list[str] | None = None, data: str | None = None, ts: str | None = str(OLD),
-          event_id: str | None = ULID, semantic: bool = False) -> single.SingleEvent:
+          event_id: str | None = ULID, semantic: bool = False) -> oneevent.SingleEvent:
     """``build_event`` with defaults: person u1, an old timestamp, a given id."""
-    return single.build_event(person, anonymous_id, name, d or [], data, ts, event_id,
+    return oneevent.build_event(person, anonymous_id, name, d or [], data, ts, event_id,
                               semantic, NOW)
 
 
-def body_of(event: single.SingleEvent) -> dict[str, Any]:
+def body_of(event: oneevent.SingleEvent) -> dict[str, Any]:
     doc = json.loads(event.body)
     assert isinstance(doc, dict)
     return doc

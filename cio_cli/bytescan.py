@@ -1,0 +1,109 @@
+"""Checks on a chunk's raw UTF-8 bytes, and record boundaries.
+
+A chunk must end on a record boundary: after a newline with an even number of
+quotes before it. Before a chunk parsed by polars is trusted, its bytes must
+be valid UTF-8 and have exactly ``(columns - 1)`` separators per record, with
+no quote inside unquoted text; ``plain_text`` says whether any cell needs JSON
+escaping at all.
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+DOUBLED_QUOTE = re.compile(rb'""')
+STRAY_QUOTE = r'[^,"\r\n]"[^,"\r\n]'  # never in well-formed CSV: text on both sides of a quote
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'",')
+_NOT_SPECIAL = bytes(b for b in range(256) if b >= 0x20 and b != ord("\\"))
+
+
+def plain_text(data: bytes, records: int) -> bool:
+    """True when no cell in ``data`` holds a quote, backslash or control character.
+
+    Only record ends may be newlines (one per record, CRLF allowed); a quote
+    inside a cell is written doubled, so no ``""`` may appear either.
+    """
+    special = data.translate(None, _NOT_SPECIAL)
+    lines = special.count(b"\n")
+    if len(special) != lines + special.count(b"\r\n"):
+        return False  # a tab, backslash, lone CR or other control character
+    ends = lines + (0 if data.endswith(b"\n") else 1)
+    return ends == records and DOUBLED_QUOTE.search(data) is None
+
+def separators_match(
+    body: bytes, text: str, df: pl.DataFrame, ncols: int, blank: int
+) -> bool | None:
+    """True when every non-blank record of ``body`` has exactly ``ncols`` fields.
+
+    Polars pads short rows (long ones make it refuse the chunk), so the
+    separators are counted in the bytes: every comma, less those inside
+    quoted fields. A short row breaks the equality. None when a quote stands
+    inside unquoted text (``12" pizza``): polars may then pair quotes across
+    lines, so the body must be read by the csv module.
+    """
+    if df.height == 0:
+        return not body.strip()
+    if b'"' not in body:
+        commas = body.count(b",")
+    else:  # the regexes run in polars, without the GIL
+        if pl.Series([text]).str.contains(STRAY_QUOTE).item():
+            return None
+        marks = pl.Series([body.translate(None, _NOT_MARKS).decode("ascii")])  # only " and ,
+        commas = int(marks.str.replace_all('"[^"]*"', "").str.len_bytes().item())
+    return commas == (ncols - 1) * (df.height - blank)
+
+def utf8_text(data: bytes) -> str:
+    """The text of ``data``; ``BadText`` naming the record (counted from 0) if not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadText(count_records(data[: exc.start]), exc) from exc
+
+class BadText(Exception):
+    """Invalid text in a body: which record (from 0) and the decoding error."""
+
+    def __init__(self, record: int, error: UnicodeDecodeError) -> None:
+        super().__init__(str(error))
+        self.record = record
+        self.error = error
+
+def first_record_end(buf: bytes) -> int | None:
+    """Offset just past the first record's newline, or None if not in ``buf``."""
+    pos = 0
+    quotes = 0
+    while True:
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            return None
+        quotes += buf.count(b'"', pos, nl)
+        if quotes % 2 == 0:
+            return nl + 1
+        pos = nl + 1
+
+
+def last_record_end(buf: bytes) -> int | None:
+    """Offset just past the last newline with an even number of quotes before it."""
+    total = buf.count(b'"')
+    end = len(buf)
+    after = 0
+    while True:
+        nl = buf.rfind(b"\n", 0, end)
+        if nl < 0:
+            return None
+        after += buf.count(b'"', nl, end)
+        if (total - after) % 2 == 0:
+            return nl + 1
+        end = nl
+
+
+def count_records(prefix: bytes) -> int:
+    """Complete records in ``prefix`` (used only to name a row in an error)."""
+    count = 0
+    quotes = 0
+    for line in prefix.split(b"\n")[:-1]:
+        quotes += line.count(b'"')
+        if quotes % 2 == 0:
+            count += 1
+    return count

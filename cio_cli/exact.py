@@ -1,0 +1,128 @@
+"""Reading records exactly with Python's ``csv`` module, as chunk frames.
+
+The path for what polars cannot be trusted with: a chunk with ragged rows is
+parsed again strictly (``strict_records``); after a stray quote or a lone CR,
+the rest of the file is read line by line (``lines`` and ``lenient_records``),
+where a line the csv module cannot read becomes an ``Unreadable`` row that
+keeps its raw text. ``frame`` builds the same frame shape as the fast path.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import polars as pl
+
+SLOW_BATCH_ROWS = 20_000
+
+csv.field_size_limit(2**31 - 1)
+
+
+def lines(
+    head: bytes, blocks: Iterable[bytes], bad_text: Callable[[UnicodeDecodeError], Exception]
+) -> Iterator[str]:
+    """Decoded lines (ends kept) of ``head`` then ``blocks``; ``bad_text`` builds the error."""
+    pending = b""
+    for block in _prepend(head, blocks):
+        data = pending + block
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            pending = data
+            continue
+        pending = data[cut:]
+        try:
+            text = data[:cut].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise bad_text(exc) from exc
+        yield from _split_nl(text)
+    if pending:
+        yield pending.decode("utf-8", errors="strict")
+
+def _split_nl(text: str) -> Iterator[str]:
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            if start < len(text):
+                yield text[start:]
+            return
+        yield text[start : end + 1]
+        start = end + 1
+
+def _prepend(head: bytes, blocks: Iterable[bytes]) -> Iterator[bytes]:
+    yield head
+    yield from blocks
+
+@dataclass
+class Unreadable:
+    """A line the csv module cannot read (a bare CR in an unquoted field, say)."""
+
+    reason: str
+    text: str
+
+def lenient_records(lines: Iterable[str]) -> Iterator[list[str] | Unreadable]:
+    """Records as the csv module reads them; an unreadable one becomes ``Unreadable``."""
+    last: list[str] = [""]
+
+    def remember() -> Iterator[str]:
+        for line in lines:
+            last[0] = line
+            yield line
+
+    reader = csv.reader(remember())
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Unreadable(str(exc), last[0].rstrip("\r\n"))
+
+def strict_records(data: bytes, ncols: int) -> tuple[pl.DataFrame, bool] | None:
+    """Parse a body polars refused (long rows) or found ragged, exactly, with the csv module.
+
+    None when the body's quoting does not close (a stray quote made the cut
+    land inside a field): the caller then reads the rest of the file this way.
+    """
+    try:
+        records = list(csv.reader(io.StringIO(data.decode("utf-8")), strict=True))
+    except csv.Error:
+        return None
+    return frame(records, ncols), False
+
+def frame(records: list[list[str]] | list[list[str] | Unreadable], ncols: int) -> pl.DataFrame:
+    """Build a chunk frame from records parsed by the csv module.
+
+    ``_nf`` is the number of fields, or -1 for an unreadable line, whose
+    reason and text go to ``_extra``.
+    """
+    cols: list[list[str | None]] = [[] for _ in range(ncols)]
+    nfs: list[int] = []
+    extras: list[str | None] = []
+    for rec in records:
+        if isinstance(rec, Unreadable):
+            nfs.append(-1)
+            extras.append(f"cannot be read as CSV ({rec.reason}): {rec.text!r}")
+            rec = []
+        else:
+            nfs.append(len(rec))
+            extras.append(_csv_text(rec[ncols:]) if len(rec) > ncols else None)
+        for i in range(ncols):
+            cell = rec[i] if i < len(rec) else None
+            cols[i].append(cell if cell else None)
+    data: dict[str, pl.Series] = {
+        f"c{i}": pl.Series(f"c{i}", cols[i], dtype=pl.String) for i in range(ncols)
+    }
+    n = len(records)
+    data["_row"] = pl.Series("_row", range(n), dtype=pl.Int64)
+    data["_nf"] = pl.Series("_nf", nfs, dtype=pl.Int32)
+    data["_extra"] = pl.Series("_extra", extras, dtype=pl.String)
+    return pl.DataFrame(data)
+
+def _csv_text(cells: list[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(cells)
+    return out.getvalue()

@@ -1,0 +1,121 @@
+"""Timestamps as polars expressions: every accepted form to Unix seconds.
+
+Unix seconds (integer or decimal, floored), Unix milliseconds (``--timestamp-unit``,
+or ``auto``: any value of at least 100000000000), ISO-8601 with ``Z`` or an
+offset, and ISO-8601 without one only under ``--assume-tz``. ``forms()`` looks
+at a chunk first, so that a chunk of plain integers skips the costly branches.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from cio_cli.header import ISO_NAIVE_RE, ISO_ZONED_RE, MS_FROM, Layout, ReadOptions, Unit
+
+NUMERIC = r"^-?[0-9]+(\.[0-9]+)?$"
+
+
+def forms(df: pl.DataFrame, lay: Layout) -> tuple[bool, bool]:
+    """Whether some timestamp in the chunk is not a plain number, or has decimals."""
+    if lay.timestamp is None:
+        return False, False
+    t = pl.col(lay.timestamp)
+    whole = t.cast(pl.Int64, strict=False)
+    if df.select(whole.null_count() == t.null_count()).item():
+        return False, False  # every timestamp is a plain integer (or empty)
+    plain = t.is_null() | t.str.contains(NUMERIC)
+    found = df.select(
+        (~plain).any().alias("text"), t.str.contains(".", literal=True).any().alias("dec")
+    ).row(0)
+    return bool(found[0]), bool(found[1])
+
+
+def text(lay: Layout) -> pl.Expr:
+    """The trimmed timestamp cell; null when empty."""
+    assert lay.timestamp is not None
+    cell = pl.col(lay.timestamp).str.strip_chars()
+    return pl.when(cell != "").then(cell)
+
+
+def seconds(lay: Layout, opts: ReadOptions, textual: bool, decimals: bool) -> pl.Expr:
+    """Unix seconds from every accepted form; null when absent or unreadable.
+
+    Without ``textual`` every timestamp is a plain number (untrimmed) and the
+    costly ISO-8601 branches are left out.
+    """
+    if lay.timestamp is None:
+        return pl.lit(None, dtype=pl.Int64)
+    t = text(lay) if textual else pl.col(lay.timestamp)
+    whole = t.cast(pl.Int64, strict=False)
+    if not textual and not decimals:
+        return (
+            pl.when(
+                whole >= MS_FROM
+                if opts.timestamp_unit == "auto"
+                else pl.lit(opts.timestamp_unit == "ms")
+            )
+            .then(whole // 1000)
+            .otherwise(whole)
+        )
+    frac = t.cast(pl.Float64, strict=False)
+    numeric = t.str.contains(NUMERIC)
+    is_ms = _is_ms(frac, opts.timestamp_unit)
+    from_int = pl.when(is_ms).then(whole // 1000).otherwise(whole)
+    from_dec = pl.when(is_ms).then(frac / 1000).otherwise(frac).floor().cast(pl.Int64)
+    seconds = pl.when(t.str.contains(".", literal=True)).then(from_dec).otherwise(from_int)
+    if not textual:
+        return seconds
+    return (
+        pl.when(numeric)
+        .then(seconds)
+        .when(t.str.contains(ISO_ZONED_RE))
+        .then(_zoned(t))
+        .when(t.str.contains(ISO_NAIVE_RE))
+        .then(_naive(t, opts.assume_tz))
+        .cast(pl.Int64)
+    )
+
+
+def read_as_ms(lay: Layout, opts: ReadOptions, textual: bool) -> pl.Expr:
+    """True where ``--timestamp-unit auto`` read a number as milliseconds (a warning)."""
+    if lay.timestamp is None or opts.timestamp_unit != "auto":
+        return pl.lit(False)
+    t = text(lay) if textual else pl.col(lay.timestamp)
+    number = t.cast(pl.Int64, strict=False).cast(pl.Float64)
+    if textual:
+        numeric = t.str.contains(NUMERIC)
+        number = pl.when(numeric).then(t.cast(pl.Float64, strict=False))
+    return (number >= MS_FROM).fill_null(False)
+
+
+def _is_ms(value: pl.Expr, unit: Unit) -> pl.Expr:
+    if unit == "ms":
+        return pl.lit(True)
+    if unit == "s":
+        return pl.lit(False)
+    return value >= MS_FROM
+
+
+def _zoned(t: pl.Expr) -> pl.Expr:
+    iso = (
+        t.str.replace(r"^(\d{4}-\d{2}-\d{2})[Tt ]", "${1}T")
+        .str.replace(r"[Zz]$", "+00:00")
+        .str.replace(r"([+-]\d{2})$", "${1}:00")
+        .str.replace(r"([+-]\d{2})(\d{2})$", "${1}:${2}")
+        .str.replace(r"T(\d{2}:\d{2})([+-])", "T${1}:00${2}")
+    )
+    parsed = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="ms")
+    return parsed.dt.epoch("s")
+
+
+def _naive(t: pl.Expr, zone: str | None) -> pl.Expr:
+    if zone is None:
+        return pl.lit(None, dtype=pl.Int64)
+    iso = (
+        t.str.replace(r"^(\d{4}-\d{2}-\d{2})$", "${1}T00:00:00")
+        .str.replace(r"^(\d{4}-\d{2}-\d{2})[Tt ]", "${1}T")
+        .str.replace(r"T(\d{2}:\d{2})$", "T${1}:00")
+    )
+    parsed = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="ms")
+    local = parsed.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+    return local.dt.epoch("s")
