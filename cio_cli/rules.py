@@ -163,8 +163,10 @@ def _name_rules(rules: _Rules, opts: ReadOptions, df: pl.DataFrame) -> None:
     name = pl.col("_name")
     rules.error("name_empty", name.is_null(), "_cio_name is empty")
     _too_long(rules, "name_too_long", name, NAME, 100)
-    spaced = df.select(name.str.contains(" ", literal=True).any()).item()
-    if not opts.allow_semantic and spaced:  # every semantic name has a space
+    odd = name.str.contains(r"[ *+|]")
+    if not df.select(odd.any()).item():
+        return  # no space, so no semantic name, and no name_format warning
+    if not opts.allow_semantic:
         semantic = name.str.to_lowercase().is_in([s.lower() for s in SEMANTIC])
         rules.error(
             "semantic_name",
@@ -173,7 +175,7 @@ def _name_rules(rules: _Rules, opts: ReadOptions, df: pl.DataFrame) -> None:
             _quoted(name),
             " is a semantic event that deletes or changes people; pass --allow-semantic to send it",
         )
-    rules.warn("name_format", name.str.contains(r"[ *+|]"))
+    rules.warn("name_format", odd)
 
 
 def _too_long(rules: _Rules, code: str, value: pl.Expr, column: str, limit: int) -> None:

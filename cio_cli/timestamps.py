@@ -81,10 +81,9 @@ def read_as_ms(lay: Layout, opts: ReadOptions, textual: bool) -> pl.Expr:
     if lay.timestamp is None or opts.timestamp_unit != "auto":
         return pl.lit(False)
     t = text(lay) if textual else pl.col(lay.timestamp)
-    number = t.cast(pl.Int64, strict=False).cast(pl.Float64)
+    number = t.cast(pl.Float64, strict=False)  # decimals too: 1610000000000.5 is read as ms
     if textual:
-        numeric = t.str.contains(NUMERIC)
-        number = pl.when(numeric).then(t.cast(pl.Float64, strict=False))
+        number = pl.when(t.str.contains(NUMERIC)).then(number)
     return (number >= MS_FROM).fill_null(False)
 
 

@@ -387,6 +387,14 @@ def test_milliseconds_are_counted_as_a_warning(tmp_path: Path) -> None:
     assert [op["timestamp"] for op in out.ops] == [T, T, T]
 
 
+def test_decimal_milliseconds_are_counted_as_a_warning_too(tmp_path: Path) -> None:
+    rows = [["e", "u1", f"{T * 1000}.5", "p"], ["e", "u2", f"{T}.5", "p"]]
+    out = check_rows(tmp_path, BASE, rows)
+    assert out.code == 0
+    assert out.summary["warnings"] == {"timestamp_ms": 1}
+    assert [op["timestamp"] for op in out.ops] == [T, T]
+
+
 def test_no_timestamp_column_means_no_timestamp_key(tmp_path: Path) -> None:
     out = check_rows(tmp_path, ["_cio_name", "_cio_customer_id", "plan"], [["e", "u1", "pro"]])
     assert out.code == 0
