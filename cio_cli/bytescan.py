@@ -83,9 +83,12 @@ def first_record_end(buf: bytes) -> int | None:
         pos = nl + 1
 
 
-def last_record_end(buf: bytes) -> int | None:
-    """Offset just past the last newline with an even number of quotes before it."""
-    total = buf.count(b'"')
+def last_record_end(buf: bytes, odd: bool = False) -> int | None:
+    """Offset just past the last newline with an even number of quotes before it.
+
+    ``odd``: the text before ``buf`` holds an odd number of quotes.
+    """
+    total = buf.count(b'"') + odd
     end = len(buf)
     after = 0
     while True:

@@ -212,24 +212,25 @@ class CsvSource:
         """The data records as UTF-8 byte runs, each ending on a record boundary."""
         stream, tell = self._open()
         with stream:
-            carry = b""
+            carry = b""  # the start of a record cut by the last block
             skip = self._header_end
             offset = self._header_end
             for block in self._utf8_blocks(stream):
                 if skip:
                     take = min(skip, len(block))
                     block, skip = block[take:], skip - take
-                buf = carry + block
-                cut = bytescan.last_record_end(buf)
+                odd = carry.count(b'"') % 2 == 1
+                cut = bytescan.last_record_end(block, odd)
                 if cut is None:
-                    if len(buf) > MAX_CARRY_BYTES:
+                    if len(carry) + len(block) > MAX_CARRY_BYTES:
                         yield Body(b"", offset, tell.done(), refused=True)
                         return
-                    carry = buf
+                    carry += block
                     continue
-                yield Body(buf[:cut], offset, tell.done())
-                offset += cut
-                carry = buf[cut:]
+                data = b"".join((carry, memoryview(block)[:cut]))  # one copy, not two
+                yield Body(data, offset, tell.done())
+                offset += len(data)
+                carry = block[cut:]
             if carry:
                 yield Body(carry, offset, tell.done())
 
