@@ -5,8 +5,9 @@ Usage: python bench/bench_send.py [all|send|throughput|official] [ROWS]
 send        1,000,000 rows, fake with no delay: ``cio import`` vs ``cio import --dry-run
             --out /dev/null``; target: sending takes at most 1.5x the dry run. Also sent to a
             lean server (auth check and op count only: tests.fakecio validates every op in
-            Python and on 2 cores competes with cio for the CPU), at the default --rate 100
-            and at --rate 10000, so cio's own cost shows.
+            Python and on 2 cores competes with cio for the CPU), at the default --rate 100,
+            at --rate 1000 (Customer.io's published limit) and at --rate 10000, so cio's own
+            cost shows.
 throughput  30,000 rows cut into ~300 requests, fake answering after 50 ms, ``--concurrency 8
             --rate 1000``; target: at least 128 requests/s (80% of 8 / 0.05 s = 160).
 official    ROWS rows (default 20,000), fake answering after 5 ms: ``cio import`` vs a loop of
@@ -199,6 +200,7 @@ def bench_send(rows: int = 1_000_000) -> None:
            "--allow-recent"]  # fmt: skip
     sends: dict[str, tuple[Run, float]] = {}
     setups = [("tests.fakecio", False, []), ("lean server", True, []),
+              ("lean server, --rate 1000", True, ["--rate", "1000"]),
               ("lean server, --rate 10000", True, ["--rate", "10000"])]  # fmt: skip
     for label, lean, flags in setups:
         with fake_server(0.0, lean) as fake:
