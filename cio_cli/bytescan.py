@@ -32,6 +32,7 @@ def plain_text(data: bytes, records: int) -> bool:
     ends = lines + (0 if data.endswith(b"\n") else 1)
     return ends == records and DOUBLED_QUOTE.search(data) is None
 
+
 def separators_match(
     body: bytes, text: str, df: pl.DataFrame, ncols: int, blank: int
 ) -> bool | None:
@@ -54,12 +55,14 @@ def separators_match(
         commas = int(marks.str.replace_all('"[^"]*"', "").str.len_bytes().item())
     return commas == (ncols - 1) * (df.height - blank)
 
+
 def utf8_text(data: bytes) -> str:
     """The text of ``data``; ``BadText`` naming the record (counted from 0) if not UTF-8."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadText(count_records(data[: exc.start]), exc) from exc
+
 
 class BadText(Exception):
     """Invalid text in a body: which record (from 0) and the decoding error."""
@@ -68,6 +71,7 @@ class BadText(Exception):
         super().__init__(str(error))
         self.record = record
         self.error = error
+
 
 def first_record_end(buf: bytes) -> int | None:
     """Offset just past the first record's newline, or None if not in ``buf``."""

@@ -430,8 +430,13 @@ def main() -> None:
     except SystemExit as exc:
         code = exc.code
     if code is not None and not isinstance(code, int):
-        print(code, file=sys.stderr)
+        if sys.stderr is not None:
+            print(code, file=sys.stderr)
         code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # None when the descriptor was closed (cio ... 2>&-)
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass  # a closed or broken pipe: nothing more can be said
     os._exit(code or 0)

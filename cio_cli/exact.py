@@ -41,6 +41,7 @@ def lines(
     if pending:
         yield pending.decode("utf-8", errors="strict")
 
+
 def _split_nl(text: str) -> Iterator[str]:
     start = 0
     while True:
@@ -52,9 +53,11 @@ def _split_nl(text: str) -> Iterator[str]:
         yield text[start : end + 1]
         start = end + 1
 
+
 def _prepend(head: bytes, blocks: Iterable[bytes]) -> Iterator[bytes]:
     yield head
     yield from blocks
+
 
 @dataclass
 class Unreadable:
@@ -62,6 +65,7 @@ class Unreadable:
 
     reason: str
     text: str
+
 
 def lenient_records(lines: Iterable[str]) -> Iterator[list[str] | Unreadable]:
     """Records as the csv module reads them; an unreadable one becomes ``Unreadable``."""
@@ -81,6 +85,7 @@ def lenient_records(lines: Iterable[str]) -> Iterator[list[str] | Unreadable]:
         except csv.Error as exc:
             yield Unreadable(str(exc), last[0].rstrip("\r\n"))
 
+
 def strict_records(data: bytes, ncols: int) -> tuple[pl.DataFrame, bool] | None:
     """Parse a body polars refused (long rows) or found ragged, exactly, with the csv module.
 
@@ -92,6 +97,7 @@ def strict_records(data: bytes, ncols: int) -> tuple[pl.DataFrame, bool] | None:
     except csv.Error:
         return None
     return frame(records, ncols), False
+
 
 def frame(records: list[list[str]] | list[list[str] | Unreadable], ncols: int) -> pl.DataFrame:
     """Build a chunk frame from records parsed by the csv module.
@@ -121,6 +127,7 @@ def frame(records: list[list[str]] | list[list[str] | Unreadable], ncols: int) -
     data["_nf"] = pl.Series("_nf", nfs, dtype=pl.Int32)
     data["_extra"] = pl.Series("_extra", extras, dtype=pl.String)
     return pl.DataFrame(data)
+
 
 def _csv_text(cells: list[str]) -> str:
     out = io.StringIO()

@@ -49,7 +49,6 @@ MAX_CARRY_BYTES = 64 << 20
 UTF8_NAMES = {"utf-8", "utf8", "utf_8", "utf-8-sig", "utf_8_sig", "u8"}
 
 
-
 @dataclass
 class Body:
     """A run of whole records as UTF-8 bytes, where it starts, how far the reader is."""
@@ -108,8 +107,12 @@ class _Tell:
 def spool_stdin() -> Path:
     """Copy standard input to a temporary file (two passes need to read it twice)."""
     fd, name = tempfile.mkstemp(prefix="cio-stdin-", suffix=".csv")
-    with os.fdopen(fd, "wb") as out:
-        shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+    except BaseException:  # Ctrl-C or a full disk while copying: leave no file behind
+        os.unlink(name)
+        raise
     return Path(name)
 
 
@@ -305,6 +308,7 @@ class CsvSource:
                 head = block[offset:]
                 break
             batch: list[list[str] | exact.Unreadable] = []
+
             def bad_text(exc: UnicodeDecodeError) -> Exception:
                 return self._decode_error(exc, None)
 
