@@ -9,6 +9,8 @@ escaping at all.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import polars as pl
@@ -106,7 +108,21 @@ def last_record_end(buf: bytes, odd: bool = False) -> int | None:
 
 
 def count_records(prefix: bytes) -> int:
-    """Complete records in ``prefix`` (used only to name a row in an error)."""
+    """Complete records in ``prefix`` as the csv module reads them (to name a row in an error).
+
+    Quote parity alone would merge the rows around a stray quote (``12" pizza``),
+    which the csv module reads as text. A blank line after the complete lines tells
+    whether the last of them ends inside a quoted field: the reader then swallows it.
+    """
+    text = prefix.decode("utf-8", errors="replace")
+    complete = text[: text.rfind("\n") + 1]
+    try:
+        return sum(1 for _ in csv.reader(io.StringIO(complete + "\n"))) - 1
+    except csv.Error:  # a lone CR in an unquoted field, say: count by quote parity
+        return _records_by_parity(prefix)
+
+
+def _records_by_parity(prefix: bytes) -> int:
     count = 0
     quotes = 0
     for line in prefix.split(b"\n")[:-1]:

@@ -279,8 +279,8 @@ def test_unknown_encoding_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("prefix", "row"),
-    [("", 3), ("\n", 4), ('ok,u0,{ts},"multi\nline"\n', 4)],
-    ids=["third row", "after a blank line", "after a multi-line record"],
+    [("", 3), ("\n", 4), ('ok,u0,{ts},"multi\nline"\n', 4), ('ok,u0,{ts},12" pizza\n', 4)],
+    ids=["third row", "after a blank line", "after a multi-line record", "after a stray quote"],
 )
 def test_invalid_utf8_is_unimportable_naming_the_row(tmp_path: Path, prefix: str, row: int) -> None:
     ts = old()
@@ -295,6 +295,14 @@ def test_invalid_utf8_is_unimportable_naming_the_row(tmp_path: Path, prefix: str
     assert not out.exists() or out.read_bytes() == b"", "nothing is sent"
     check = cio("validate", path)
     assert check.exit_code == 3 and f"row {row}" in check.stderr
+
+
+def test_invalid_utf8_inside_a_multi_line_field_names_its_first_row(tmp_path: Path) -> None:
+    ts = old()
+    data = (HEAD + f"ok,u1,{ts},p\n" + f'ok,u2,{ts},"multi\nli').encode() + b'\xe9ne"\n'
+    result = cio("validate", write_raw(tmp_path / "bad.csv", data))
+    assert result.exit_code == 3
+    assert "row 3" in result.stderr
 
 
 def test_invalid_utf8_in_gzip_input_names_the_row(tmp_path: Path) -> None:
