@@ -17,11 +17,11 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-if TYPE_CHECKING:  # rich.progress loads only when a progress bar is shown
-    from rich.progress import Progress, TaskID
-
 from cio_cli.errors import CioError
 from cio_cli.pipeline import Counts
+
+if TYPE_CHECKING:  # rich.progress loads only when a progress bar is shown
+    from rich.progress import Progress, TaskID
 
 PLAIN_EVERY_S = 5.0
 

@@ -60,10 +60,15 @@ class _Rules:
         self.warnings.append((code, cond.fill_null(False)))
 
 
-def identify(df: pl.DataFrame, lay: Layout, opts: ReadOptions) -> pl.DataFrame:
-    """Add ``_cid``, ``_kind`` and ``_ts``: all the first pass needs of most rows."""
+def identify(
+    df: pl.DataFrame, lay: Layout, opts: ReadOptions, forms: tuple[bool, bool] | None = None
+) -> pl.DataFrame:
+    """Add ``_cid``, ``_kind`` and ``_ts``: all the first pass needs of most rows.
+
+    ``forms`` is ``timestamps.forms(df, lay)`` when the caller has it already.
+    """
     cid = pl.col(lay.customer_id).str.strip_chars()
-    textual, decimals = timestamps.forms(df, lay)
+    textual, decimals = forms if forms is not None else timestamps.forms(df, lay)
     df = df.with_columns(
         _cid=pl.when(cid != "").then(cid),
         _ts=timestamps.seconds(lay, opts, textual, decimals),
@@ -101,8 +106,9 @@ def check(df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int) -> Checked
     costs the checks and nothing more.
     """
     name = pl.col(lay.name).str.strip_chars()
-    textual = timestamps.forms(df, lay)[0]
-    df = identify(df, lay, opts).with_columns(_name=pl.when(name != "").then(name))
+    forms = timestamps.forms(df, lay)
+    textual = forms[0]
+    df = identify(df, lay, opts, forms).with_columns(_name=pl.when(name != "").then(name))
     df = json_cells(df, lay, opts)
     rules = _Rules()
     _field_count(rules, lay)
