@@ -30,6 +30,7 @@ from cio_cli.errors import (
 )
 from cio_cli.header import ReadOptions
 from cio_cli.journal import Journal, fingerprint
+from cio_cli.onepass import scan_and_emit
 from cio_cli.pipeline import Counts, Emit, InputFile, emit, open_input, scan
 from cio_cli.rejects import RejectsWriter
 from cio_cli.report import Reporter, Summary
@@ -79,6 +80,12 @@ class DryRunSink:
 
     def drain(self, counts: Counts, rejects: RejectsWriter) -> None:
         """Nothing is under way."""
+
+    def start_over(self) -> None:
+        """Forget every request written so far (the file is seekable: see ``_one_read``)."""
+        if self.out is not None:
+            self.out.seek(0)
+            self.out.truncate()
 
     def close(self) -> None:
         """Nothing to release."""
@@ -217,6 +224,13 @@ def run(
     try:
         with ExitStack() as stack:
             inputs = _open_all(plan, stack)
+            if _one_read(plan, inputs):
+                counts = Counts()
+                try:
+                    recent_rows = _dry_run_one(plan, inputs[0], stack, counts, now, reporter)
+                finally:
+                    total.add(counts)
+                return _summary(plan, inputs, total, recent_rows, time.monotonic() - started)
             prints = _fingerprints(plan, inputs, stack)
             recent = 0
             for inp in inputs:
@@ -243,6 +257,45 @@ def run(
         exc.summary.exit_code = exc.exit_code
         raise
     return _summary(plan, inputs, total, recent_rows, time.monotonic() - started)
+
+
+def _one_read(plan: ImportPlan, inputs: list[InputFile]) -> bool:
+    """Can both passes share one read? A dry run (or validate) of one file, whose
+    ``--out``, if any, is a regular file (a rerun of pass 2 starts it over)."""
+    if not (plan.dry_run or plan.command == "validate") or len(inputs) != 1:
+        return False
+    return plan.out is None or plan.out.is_file() or not plan.out.exists()
+
+
+def _dry_run_one(
+    plan: ImportPlan,
+    inp: InputFile,
+    stack: ExitStack,
+    counts: Counts,
+    now: int,
+    reporter: Reporter,
+) -> list[int]:
+    """A dry run of one file, in one read when its column types allow; the window's first rows."""
+    out = stack.enter_context(_out_file(plan.out))
+    sink = DryRunSink(out)
+    how = Emit(now=now, batch_bytes=plan.batch_bytes, skip_recent=plan.skip_recent)
+    try:
+        with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
+            found = scan_and_emit(
+                inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c)
+            )
+    except BaseException:
+        if plan.out is not None:  # an unimportable file: no payloads that look like its
+            sink.start_over()
+            plan.out.unlink(missing_ok=True)
+        raise
+    if found is None:  # a column's type widened part-way: pass 2 as usual
+        sink.start_over()
+        with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
+            emit(inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c))
+        found = inp.scan
+        assert found is not None
+    return found.recent_rows[:5]
 
 
 def _emit_one(

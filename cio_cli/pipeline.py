@@ -25,7 +25,7 @@ from cio_cli.header import Layout, ReadOptions, layout
 from cio_cli.infer import Inference, Stats
 from cio_cli.journal import Acked
 from cio_cli.rejects import RejectsWriter
-from cio_cli.rules import check, identify, in_window, split
+from cio_cli.rules import Checked, check, identify, in_window, split
 from cio_cli.source import CsvSource, NeedAllColumns
 
 MAX_DATA_BYTES = 100_000
@@ -111,26 +111,60 @@ def open_input(path: Path, shown: str, rejects_path: Path, opts: ReadOptions) ->
     return InputFile(source, shown, rejects_path, layout(source.header, opts.type_overrides))
 
 
+class Scanning:
+    """Pass 1's findings so far, folded in chunk by chunk (in file order)."""
+
+    def __init__(self, inp: InputFile, opts: ReadOptions) -> None:
+        self.inp = inp
+        self.opts = opts
+        self.infer = Inference(inp.lay, opts)
+        self.result = Scan(types={})
+
+    def fold(self, first_row: int, size: int, kinds: pl.DataFrame, recent: pl.Series) -> None:
+        """Count a chunk: its rows, identifier kinds and rows in the window."""
+        result = self.result
+        result.rows += size
+        for kind, n, first in kinds.iter_rows():
+            if kind is None:
+                continue
+            result.kinds[kind] += n
+            result.first_of_kind.setdefault(kind, first_row + first)
+        result.recent += len(recent)
+        room = FIRST_ROWS - len(result.recent_rows)
+        result.recent_rows += [first_row + r for r in recent.head(room).to_list()]
+
+    def finish(self) -> Scan:
+        """The column types; raises UnimportableError when ids and emails are mixed."""
+        result = self.result
+        result.types = self.infer.types()
+        if self.opts.identifier == "auto" and result.kinds["id"] and result.kinds["email"]:
+            raise _mixed(result)
+        self.inp.scan = result
+        return result
+
+
+def kinds_of(known: pl.DataFrame) -> pl.DataFrame:
+    """Per identifier kind: how many rows, and the first (chunk) row number."""
+    return known.group_by("_kind").agg(pl.len().alias("n"), pl.col("_row").min().alias("first"))
+
+
 def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None = None) -> Scan:
     """Pass 1: types, identifier kinds and the campaign-trigger window."""
     warm_up()  # pass 2 needs the ULID table; build it while this pass reads
-    infer = Inference(inp.lay, opts)
-    result = Scan(types={})
+    scanning = Scanning(inp, opts)
+    infer = scanning.infer
     window = in_window(now)
     shown = Counts()
 
     def work(df: pl.DataFrame, plain: bool) -> tuple[Stats, pl.DataFrame, int, pl.Series]:
         stats = infer.stats(df)
         known = identify(df, inp.lay, opts)
-        kinds = known.group_by("_kind").agg(
-            pl.len().alias("n"), pl.col("_row").min().alias("first")
-        )
         maybe, _ = split(known, known.select(window).to_series())
         if maybe.height:  # only rows in the window need every rule now
             if len(df.columns) < inp.lay.ncols + 3:
                 raise NeedAllColumns
             maybe = check(maybe.drop("_cid", "_ts", "_kind", "_ms"), inp.lay, opts, now).good
-        return stats, kinds, df.height, maybe.get_column("_row")
+        return stats, kinds_of(known), df.height, maybe.get_column("_row")
 
     def columns() -> list[int]:
         needed = {inp.lay.customer_id, inp.lay.timestamp, *infer.open_columns()}
@@ -140,23 +174,11 @@ def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None 
     for chunk in inp.source.chunks(work, projected):
         stats, kinds, size, recent = chunk.result
         infer.add(stats)
-        result.rows += size
-        for kind, n, first in kinds.iter_rows():
-            if kind is None:
-                continue
-            result.kinds[kind] += n
-            result.first_of_kind.setdefault(kind, chunk.first_row + first)
-        result.recent += len(recent)
-        room = FIRST_ROWS - len(result.recent_rows)
-        result.recent_rows += [chunk.first_row + r for r in recent.head(room).to_list()]
+        scanning.fold(chunk.first_row, size, kinds, recent)
         if progress:
-            shown.rows = result.rows
+            shown.rows = scanning.result.rows
             progress("checking", chunk.bytes_done, shown)
-    result.types = infer.types()
-    if opts.identifier == "auto" and result.kinds["id"] and result.kinds["email"]:
-        raise _mixed(result)
-    inp.scan = result
-    return result
+    return scanning.finish()
 
 
 def _mixed(result: Scan) -> UnimportableError:
@@ -208,6 +230,42 @@ class Sink(Protocol):
         """Finish everything under way."""
 
 
+class Emitting:
+    """Pass 2 after the rules: dedup, resumed rows, packing, and handing requests over."""
+
+    def __init__(self, how: Emit, counts: Counts, sink: Sink, rejects: RejectsWriter) -> None:
+        self.how = how
+        self.counts = counts
+        self.sink = sink
+        self.rejects = rejects
+        self.seen = Seen()
+        self.packer = Packer(how.batch_bytes)
+
+    def take(self, judged: Judged, first_row: int) -> None:
+        """Count one judged chunk, write its rejects, send every request it fills."""
+        how, counts = self.how, self.counts
+        events = _account(judged, first_row, counts, self.rejects)
+        fresh = self.seen.first_seen(judged.fingerprints)
+        unique, repeated = split(events, fresh)
+        counts.duplicates += repeated.height
+        if how.acked is not None and len(how.acked):
+            done, unique = split(unique, _is_acked(unique.get_column("_row"), how.acked))
+            counts.sent += done.height
+            counts.resumed += done.height
+        for req in self.packer.add(unique):
+            if how.stop():
+                break
+            counts.requests += 1
+            self.sink.send(req, counts, self.rejects)
+
+    def finish(self) -> None:
+        """Send the last, partly filled request (unless stopped); wait for all of them."""
+        for req in self.packer.finish() if not self.how.stop() else ():
+            self.counts.requests += 1
+            self.sink.send(req, self.counts, self.rejects)
+        self.sink.drain(self.counts, self.rejects)
+
+
 def emit(
     inp: InputFile,
     opts: ReadOptions,
@@ -224,36 +282,21 @@ def emit(
     """
     scanned = inp.scan
     assert scanned is not None, "scan() first"
-    seen = Seen()
-    packer = Packer(how.batch_bytes)
 
     def work(df: pl.DataFrame, plain: bool) -> Judged:
-        return _judge(df, inp.lay, opts, how, scanned.types, plain)
+        checked = check(df, inp.lay, opts, how.now)
+        return judge(df, checked, inp.lay, how, scanned.types, plain)
 
     with RejectsWriter(inp.rejects_path, inp.lay) as rejects:
         try:
+            emitting = Emitting(how, counts, sink, rejects)
             for chunk in inp.source.chunks(work):
-                events = _account(chunk.result, chunk.first_row, counts, rejects)
-                fresh = seen.first_seen(chunk.result.fingerprints)
-                unique, repeated = split(events, fresh)
-                counts.duplicates += repeated.height
-                if how.acked is not None and len(how.acked):
-                    done, unique = split(unique, _is_acked(unique.get_column("_row"), how.acked))
-                    counts.sent += done.height
-                    counts.resumed += done.height
-                for req in packer.add(unique):
-                    if how.stop():
-                        break
-                    counts.requests += 1
-                    sink.send(req, counts, rejects)
+                emitting.take(chunk.result, chunk.first_row)
                 if progress:
                     progress(how.phase, chunk.bytes_done, counts)
                 if how.stop():
                     break
-            for req in packer.finish() if not how.stop() else ():
-                counts.requests += 1
-                sink.send(req, counts, rejects)
-            sink.drain(counts, rejects)
+            emitting.finish()
         finally:
             inp.rejects_written = rejects.written > 0
 
@@ -284,16 +327,15 @@ def _account(
     return judged.events.with_columns(_row=shift)
 
 
-def _judge(
+def judge(
     df: pl.DataFrame,
+    checked: Checked,
     lay: Layout,
-    opts: ReadOptions,
     how: Emit,
     types: dict[str, str],
     plain: bool = False,
 ) -> Judged:
-    """Check and encode a chunk (in a worker thread): what to reject, skip and send."""
-    checked = check(df, lay, opts, how.now)
+    """Encode a checked chunk (in a worker thread): what to reject, skip and send."""
     raw = [f"c{i}" for i in range(lay.ncols)] + ["_row"]
     errors = checked.errors
     good = encode(checked.good, lay, types, plain)

@@ -85,6 +85,7 @@ class Checked:
     bad: pl.DataFrame
     errors: Counter[str]
     warnings: Counter[str]
+    identified: pl.DataFrame  # every row, before the split, with ``_cid _kind _ts``
 
 
 def split(df: pl.DataFrame, mask: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -134,7 +135,7 @@ def check(df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int) -> Checked
         raw = [f"c{i}" for i in range(lay.ncols)]
         err = pl.concat_str(messages, separator="; ", ignore_nulls=True)
         bad = bad.select(*raw, "_row", _err=err)
-    return Checked(good, bad, errors, warnings)
+    return Checked(good, bad, errors, warnings, df)
 
 
 def _sums(df: pl.DataFrame, conds: list[tuple[str, pl.Expr]]) -> Counter[str]:
