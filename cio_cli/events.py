@@ -90,9 +90,10 @@ def data_pieces(
 ) -> list[pl.Expr]:
     """Pieces of the event data as ``,"k1":v1,"k2":v2`` (keys sorted, empty cells left out).
 
-    Concatenate them with ``ignore_nulls=True``: a fragment for an empty cell
-    is null and drops out. The text starts with a comma (unless empty); drop it.
-    ``full_cols`` have no empty cell in this chunk, so their pieces go inline.
+    Concatenate them with ``ignore_nulls=True``: every piece of an empty cell
+    is null and drops out (the literals of a column that has empty cells in
+    this chunk, ``full_cols`` aside, are null where its cell is empty). The
+    text starts with a comma (unless empty); drop it.
     """
     pieces: list[pl.Expr] = []
     for col, key in lay.data:
@@ -101,8 +102,15 @@ def data_pieces(
             parts = _string_pieces(col, plain, prefix)
         else:
             parts = [pl.lit(prefix), _value(col, types[col])]
-        pieces += parts if col in full_cols else [pl.concat_str(parts)]
+        if col not in full_cols:
+            filled = pl.col(col).is_not_null()
+            parts = [pl.when(filled).then(p) if _is_literal(p) else p for p in parts]
+        pieces += parts
     return pieces
+
+
+def _is_literal(expr: pl.Expr) -> bool:
+    return expr.meta.is_literal()
 
 
 def _quad(value: pl.Expr) -> pl.Expr:

@@ -22,13 +22,18 @@ DEC_RE = r"^-?(0|[1-9][0-9]*)\.[0-9]+$"
 SAFE_INT = 2**53
 
 
-def is_plain_number(cell: pl.Expr) -> pl.Expr:
-    """True for cells that are a number written exactly as JSON would keep it."""
+def is_whole_number(cell: pl.Expr) -> pl.Expr:
+    """True for an integer written plainly, within +-2**53."""
     whole = cell.str.contains(INT_RE) & (cell.cast(pl.Int64, strict=False).abs() <= SAFE_INT)
+    return whole.fill_null(False)
+
+
+def is_plain_decimal(cell: pl.Expr) -> pl.Expr:
+    """True for a plain decimal whose shortest round-trip form is the same text."""
     decimal = cell.str.contains(DEC_RE) & (
         cell.cast(pl.Float64, strict=False).cast(pl.String) == cell
     )
-    return whole.fill_null(False) | decimal.fill_null(False)
+    return decimal.fill_null(False)
 
 
 Stats = dict[str, tuple[int, int, int]]
@@ -67,7 +72,7 @@ class Inference:
             if col not in df.columns:
                 continue
             cell = pl.col(col)
-            number = is_plain_number(cell).sum() if col not in self.not_number else pl.lit(-1)
+            number = is_whole_number(cell).sum() if col not in self.not_number else pl.lit(-1)
             boolean = (
                 cell.is_in(["true", "false"]).fill_null(False).sum()
                 if col not in self.not_bool
@@ -79,7 +84,16 @@ class Inference:
         nf = df.get_column("_nf")
         whole = df if (nf == self.lay.ncols).all() else df.filter(nf == self.lay.ncols)
         found = whole.select(exprs).row(0, named=True)
-        return {col: (int(v[0]), int(v[1]), int(v[2])) for col, v in found.items()}
+        stats = {col: (int(v[0]), int(v[1]), int(v[2])) for col, v in found.items()}
+        # integers and decimals never overlap: count decimals only where not every value
+        # is an integer (a column of integers skips the costly round trip)
+        partly = [col for col, (n, ints, _) in stats.items() if 0 <= ints < n]
+        if partly:
+            decimals = whole.select(is_plain_decimal(pl.col(c)).sum() for c in partly).row(0)
+            for col, extra in zip(partly, decimals, strict=True):
+                n, ints, bools = stats[col]
+                stats[col] = (n, ints + int(extra), bools)
+        return stats
 
     def add(self, stats: Stats) -> None:
         """Fold one chunk's counts in."""
