@@ -12,7 +12,6 @@ bits of the same hash (with a given ``_cio_id`` appended to the hashed text).
 
 from __future__ import annotations
 
-import functools
 import threading
 
 import orjson
@@ -27,26 +26,29 @@ PAIRS = pl.Series("pairs", [CROCKFORD[i >> 5] + CROCKFORD[i & 31] for i in range
 
 
 _QUADS_LOCK = threading.Lock()
+_QUADS: list[pl.Series] = []  # the table of ``_build_quads``, once built
 
 
-def _quads() -> pl.Series:
-    """The four Crockford base32 characters of every 20-bit number (built once, ~60 ms).
+def _build_quads() -> None:
+    """The four Crockford base32 characters of every 20-bit number (built once, 30-90 ms).
 
-    Worker threads ask for it together; the lock makes the first build it, once.
+    Until it is built, ids come from the 10-bit ``PAIRS`` (the same text, a
+    little slower per row), so that no chunk waits for it.
     """
     with _QUADS_LOCK:
-        return _build_quads()
-
-
-@functools.cache
-def _build_quads() -> pl.Series:
-    every = pl.int_range(0, 1 << 20, eager=True)
-    return pl.select(pl.concat_str(PAIRS.gather(every // 1024), PAIRS.gather(every % 1024)))[:, 0]
+        if not _QUADS:
+            every = pl.int_range(0, 1 << 20, eager=True)
+            _QUADS.append(
+                pl.select(pl.concat_str(PAIRS.gather(every // 1024), PAIRS.gather(every % 1024)))[
+                    :, 0
+                ]
+            )
 
 
 def warm_up() -> None:
-    """Build the ULID table in a background thread while the first pass reads."""
-    threading.Thread(target=_quads, name="cio-ulid-table", daemon=True).start()
+    """Build the ULID table in a background thread while the first chunks are read."""
+    if not _QUADS:
+        threading.Thread(target=_build_quads, name="cio-ulid-table", daemon=True).start()
 
 
 NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
@@ -113,21 +115,20 @@ def _is_literal(expr: pl.Expr) -> bool:
     return expr.meta.is_literal()
 
 
-def _quad(value: pl.Expr) -> pl.Expr:
-    """Four Crockford base32 characters of a number below 2**20."""
-    return pl.lit(_quads()).gather(value.cast(pl.UInt32))
-
-
 def _ulid(hex_digest: pl.Expr) -> list[pl.Expr]:
     """A ULID's pieces: 48-bit time (ms) then the first 80 bits of the hash, Crockford base32."""
     millis = pl.col("_ts").fill_null(0) * 1000  # 48 bits in a 50-bit, 10-character field
-    parts = [
+    hashed = [hex_digest.str.slice(5 * i, 5).str.to_integer(base=16) for i in range(4)]
+    if not _QUADS:  # ten bits a gather while the 20-bit table is being built
+        tens = [millis // (1 << b) % 1024 for b in (40, 30, 20, 10, 0)]
+        tens += [part for v in hashed for part in (v // 1024, v % 1024)]
+        return [pl.lit(PAIRS).gather(v.cast(pl.UInt32)) for v in tens]
+    quads = pl.lit(_QUADS[0])
+    twenties = [millis // (1 << 20) % (1 << 20), millis % (1 << 20), *hashed]
+    return [
         pl.lit(PAIRS).gather((millis // (1 << 40)).cast(pl.UInt32)),
-        _quad(millis // (1 << 20) % (1 << 20)),
-        _quad(millis % (1 << 20)),
+        *(quads.gather(v.cast(pl.UInt32)) for v in twenties),
     ]
-    parts += [_quad(hex_digest.str.slice(5 * i, 5).str.to_integer(base=16)) for i in range(4)]
-    return parts
 
 
 def encode(
