@@ -23,6 +23,7 @@ from cio_cli.events import v1_body
 from cio_cli.rules import split
 
 MAX_OP_BYTES = 32_000
+MARK_BITS = 26  # Seen's bitmap: 2**26 bits
 BATCH_OVERHEAD = len(b'{"batch":[]}')
 BATCH_PATH = "/api/v2/batch"
 
@@ -46,17 +47,32 @@ class Fingerprints:
 
 
 class Seen:
-    """A set of 64-bit fingerprints kept as a few sorted runs (sizes like a binary counter)."""
+    """A set of 64-bit fingerprints kept as a few sorted runs (sizes like a binary counter).
+
+    A bitmap of the fingerprints' top 26 bits (8 MB) is checked first: only a
+    fingerprint whose bit is already set (one seen before, or a rare collision)
+    is looked for in the runs.
+    """
 
     def __init__(self) -> None:
         self.runs: list[pl.Series] = []
+        self.marks = pl.zeros(1 << MARK_BITS, dtype=pl.Boolean, eager=True)
 
     def first_seen(self, fps: Fingerprints) -> pl.Series:
         """Per row: True when its fingerprint was not seen before; remember the new ones."""
         fresh = fps.distinct
-        for run in self.runs:
-            at = run.search_sorted(fps.query).clip(0, len(run) - 1)
-            fresh = fresh & (run.gather(at) != fps.query)
+        slots = (fps.query // (1 << (64 - MARK_BITS))).cast(pl.UInt32)
+        maybe = self.marks.gather(slots)
+        self.marks.scatter(slots, True)
+        if self.runs and maybe.any():
+            at = maybe.arg_true()
+            wanted = fps.query.gather(at)
+            known = pl.repeat(False, len(wanted), dtype=pl.Boolean, eager=True)
+            for run in self.runs:
+                near = run.search_sorted(wanted).clip(0, len(run) - 1)
+                known = known | (run.gather(near) == wanted)
+            if known.any():
+                fresh = fresh.clone().scatter(at.filter(known), False)
         new = fps.query.filter(fresh)
         if len(new):
             self.runs.append(new)

@@ -1,0 +1,42 @@
+"""``Seen`` against a Python set: the first of each fingerprint, in file order, across chunks."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cio_cli import batches
+from cio_cli.batches import Fingerprints, Seen
+
+fingerprint = st.one_of(
+    st.integers(0, 2**64 - 1), st.integers(0, 40), st.integers(2**64 - 40, 2**64 - 1)
+)
+chunks = st.lists(st.lists(fingerprint, max_size=30), max_size=12)
+
+
+def reference(data: list[list[int]]) -> list[list[bool]]:
+    seen: set[int] = set()
+    out = []
+    for chunk in data:
+        flags = []
+        for fp in chunk:
+            flags.append(fp not in seen)
+            seen.add(fp)
+        out.append(flags)
+    return out
+
+
+@pytest.mark.parametrize("mark_bits", [26, 2], ids=["bitmap", "every-slot-collides"])
+@settings(max_examples=150, deadline=None)
+@given(data=chunks)
+def test_first_seen_matches_a_set(mark_bits: int, data: list[list[int]]) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(batches, "MARK_BITS", mark_bits)
+        seen = Seen()
+        got = [
+            seen.first_seen(Fingerprints.of(pl.Series(c, dtype=pl.UInt64))).to_list() for c in data
+        ]
+    assert got == reference(data)
+    assert len(seen) == len({fp for c in data for fp in c})
