@@ -37,6 +37,11 @@ EMAIL_KEYS = ("recipient", "from_address", "reply_to")
 NUMBER_KEYS = ("revenue", "value")
 CURRENCY_KEY = "currency"
 TYPE_NAMES = ("string", "int", "float", "bool", "json")
+RESERVED_TYPES = {
+    **dict.fromkeys(EMAIL_KEYS, "an email address, sent as a string"),
+    **dict.fromkeys(NUMBER_KEYS, "a number, sent as written"),
+    CURRENCY_KEY: "an ISO 4217 code, sent as a string",
+}
 WINDOW_S = 72 * 3600
 FUTURE_S = 600
 MS_FROM = 100_000_000_000
@@ -80,6 +85,12 @@ class ReadOptions:
             if kind not in TYPE_NAMES:
                 raise UsageError(
                     f"--type {col}={kind}: unknown type", f"use one of {', '.join(TYPE_NAMES)}"
+                )
+            if col in RESERVED_TYPES:
+                raise UsageError(
+                    f"--type {col}={kind}: {col} is a reserved key whose type is fixed"
+                    f" ({RESERVED_TYPES[col]})",
+                    f"leave out --type {col}",
                 )
 
 

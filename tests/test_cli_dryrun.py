@@ -218,6 +218,17 @@ def test_bad_type_override_is_a_usage_error(tmp_path: Path, flag: str) -> None:
     assert "--type" in result.stderr
 
 
+@pytest.mark.parametrize("key", ["recipient", "from_address", "reply_to", "currency", "revenue", "value"])
+def test_type_override_on_a_reserved_key_is_a_usage_error(tmp_path: Path, key: str) -> None:
+    cell = {"currency": "USD", "revenue": "12.5", "value": "3"}.get(key, "a@example.com")
+    path = write_csv(tmp_path / "e.csv", [*BASE, key], [["e", "u1", str(T), "p", cell]])
+    for kind in ("int", "json", "string"):
+        result = cio("import", path, "--dry-run", "--type", f"{key}={kind}")
+        assert result.exit_code == 2, result.stderr
+        assert f"--type {key}={kind}: {key} is a reserved key whose type is fixed" in result.stderr
+        assert f"leave out --type {key}" in result.stderr
+
+
 def test_empty_cells_are_left_out_and_dotted_keys_stay_flat(tmp_path: Path) -> None:
     header = [*BASE, "property.subproperty", "a.b.c", "empty"]
     rows = [["e", "u1", str(T), "", "x", "1", ""], ["e", "u2", str(T), "p", "", "", ""]]
