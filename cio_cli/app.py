@@ -32,7 +32,7 @@ from cio_cli.header import ReadOptions
 from cio_cli.journal import Journal, fingerprint
 from cio_cli.onepass import scan_and_emit
 from cio_cli.pipeline import Counts, Emit, InputFile, emit, open_input, scan
-from cio_cli.rejects import RejectsWriter
+from cio_cli.rejects import RejectsWriter, remove_file
 from cio_cli.report import Reporter, Summary
 from cio_cli.source import spool_stdin
 
@@ -261,10 +261,12 @@ def run(
 
 def _one_read(plan: ImportPlan, inputs: list[InputFile]) -> bool:
     """Can both passes share one read? A dry run (or validate) of one file, whose
-    ``--out``, if any, is a regular file (a rerun of pass 2 starts it over)."""
+    ``--out``, if any, is a regular file and not a symlink (pass 2 may start it over,
+    and an unimportable file removes it): ``--out /dev/stdout`` gets two passes."""
     if not (plan.dry_run or plan.command == "validate") or len(inputs) != 1:
         return False
-    return plan.out is None or plan.out.is_file() or not plan.out.exists()
+    out = plan.out
+    return out is None or not out.is_symlink() and (out.is_file() or not out.exists())
 
 
 def _dry_run_one(
@@ -278,7 +280,9 @@ def _dry_run_one(
     """A dry run of one file, in one read when its column types allow; the window's first rows."""
     out = stack.enter_context(_out_file(plan.out))
     sink = DryRunSink(out)
-    how = Emit(now=now, batch_bytes=plan.batch_bytes, skip_recent=plan.skip_recent)
+    how = Emit(
+        now=now, batch_bytes=plan.batch_bytes, skip_recent=plan.skip_recent, phase="checking"
+    )
     try:
         with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
             found = scan_and_emit(
@@ -287,7 +291,7 @@ def _dry_run_one(
     except BaseException:
         if plan.out is not None:  # an unimportable file: no payloads that look like its
             sink.start_over()
-            plan.out.unlink(missing_ok=True)
+            remove_file(plan.out)
         raise
     if found is None:  # a column's type widened part-way: pass 2 as usual
         sink.start_over()

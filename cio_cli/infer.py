@@ -56,6 +56,12 @@ class Inference:
         fixed = set(EMAIL_KEYS) | set(NUMBER_KEYS) | {CURRENCY_KEY} | set(self.opts.type_overrides)
         return [col for col, key in self.lay.data if key not in fixed]
 
+    def copy(self) -> Inference:
+        """What has been learnt so far, to add one more chunk's counts to."""
+        return Inference(
+            self.lay, self.opts, set(self.filled), set(self.not_number), set(self.not_bool)
+        )
+
     def open_columns(self) -> list[str]:
         """Inferred columns whose type is not settled yet (they must still be read)."""
         settled = self.not_number & self.not_bool & self.filled

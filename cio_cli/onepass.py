@@ -2,20 +2,25 @@
 
 Pass 2 needs the column types of the whole file, so it normally reads the file
 again once pass 1 is over. A dry run sends nothing and decides nothing between
-the passes, so it can do pass 2's work on each chunk as pass 1 reads it,
-typing each chunk's columns by that chunk alone. The result stands when every
-chunk typed each column it has values in as the whole file does; that is true
-unless some column's type widens part-way (numbers, then a word), and then
-what was counted and written is thrown away and pass 2 runs as usual.
+the passes, so it can do pass 2's work on each chunk as pass 1 reads it, with
+the types known so far: those of the chunks before it and its own. (A worker
+may start before the chunks ahead of it are counted; the main thread then
+encodes that chunk again with the types it should have had.) The result
+stands when every chunk typed each column it has values in as the whole file
+does; that is true unless some column's type widens part-way (numbers, then a
+word), and then what was counted and written is thrown away and pass 2 runs
+as usual.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import polars as pl
 
 from cio_cli.events import warm_up
-from cio_cli.header import ReadOptions
-from cio_cli.infer import Inference, Stats
+from cio_cli.header import Layout, ReadOptions
+from cio_cli.infer import Stats
 from cio_cli.pipeline import (
     Counts,
     Emit,
@@ -29,10 +34,8 @@ from cio_cli.pipeline import (
     judge,
     kinds_of,
 )
-from cio_cli.rejects import RejectsWriter
-from cio_cli.rules import check, in_window
-
-ChunkTypes = dict[str, str]  # column -> type this chunk's own values give it
+from cio_cli.rejects import RejectsWriter, remove_file
+from cio_cli.rules import Checked, check, in_window
 
 
 def scan_and_emit(
@@ -57,35 +60,33 @@ def scan_and_emit(
     widened = False
     mine = Counts()
 
-    def work(
-        df: pl.DataFrame, plain: bool
-    ) -> tuple[Stats, int, pl.DataFrame, pl.Series, Judged | None, ChunkTypes]:
+    def work(df: pl.DataFrame, plain: bool) -> Read:
         stats = scanning.infer.stats(df)
         checked = check(df, lay, opts, how.now)
         recent = checked.good.filter(window).get_column("_row")
-        kinds = kinds_of(checked.identified)
-        if widened:
-            return stats, df.height, kinds, recent, None, {}
-        own = Inference(lay, opts)
-        own.add(stats)
-        types = own.types()
-        filled = {col: types[col] for col, (n, _, _) in stats.items() if n}
-        return stats, df.height, kinds, recent, judge(df, checked, lay, how, types, plain), filled
+        read = Read(stats, df, checked, plain, kinds_of(checked.identified), recent)
+        if not widened:
+            known = scanning.infer.copy()
+            known.add(stats)
+            read.types = known.types()
+            read.judged = judge(df, checked, lay, how, read.types, plain)
+        return read
 
     with RejectsWriter(inp.rejects_path, lay) as rejects:
         try:
             emitting = Emitting(how, mine, sink, rejects)
             for chunk in inp.source.chunks(work):
-                stats, size, kinds, recent, judged, filled = chunk.result
-                scanning.infer.add(stats)
-                scanning.fold(chunk.first_row, size, kinds, recent)
+                read = chunk.result
+                scanning.infer.add(read.stats)
+                scanning.fold(chunk.first_row, read.df.height, read.kinds, read.recent)
                 if not widened:
-                    if judged is None or _conflicts(settled, filled):
-                        widened = True
-                    else:
-                        emitting.take(judged, chunk.first_row)
+                    widened = not _take(read, scanning.infer.types(), settled, lay, how)
+                if not widened:
+                    assert read.judged is not None
+                    emitting.take(read.judged, chunk.first_row)
                 if progress:
-                    progress("checking", chunk.bytes_done, mine if not widened else Counts())
+                    shown = mine if not widened else Counts(rows=scanning.result.rows)
+                    progress("checking", chunk.bytes_done, shown)
             scanned = scanning.finish()
             if not widened and all(scanned.types[c] == t for c, t in settled.items()):
                 emitting.finish()
@@ -94,14 +95,38 @@ def scan_and_emit(
                 return scanned
         except BaseException:
             rejects.close()
-            rejects.path.unlink(missing_ok=True)
+            remove_file(rejects.path)
             raise
     return None
 
 
-def _conflicts(settled: dict[str, str], filled: ChunkTypes) -> bool:
-    """Note a chunk's column types; True when one differs from an earlier chunk's."""
-    for col, kind in filled.items():
-        if settled.setdefault(col, kind) != kind:
-            return True
-    return False
+@dataclass
+class Read:
+    """One chunk as a worker left it: pass 1's findings and, if typed, pass 2's verdicts."""
+
+    stats: Stats
+    df: pl.DataFrame
+    checked: Checked
+    plain: bool
+    kinds: pl.DataFrame  # per identifier kind: rows, first row
+    recent: pl.Series  # rows in the window that pass every rule
+    types: dict[str, str] = field(default_factory=dict)
+    judged: Judged | None = None
+
+
+def _take(read: Read, now: dict[str, str], settled: dict[str, str], lay: Layout, how: Emit) -> bool:
+    """Make ``read.judged`` typed as the file so far; False if an earlier chunk was typed otherwise.
+
+    ``now`` holds the types of every chunk up to this one. A worker that started
+    before the chunks ahead of it were counted may have typed this chunk
+    narrower; it is then encoded again here.
+    """
+    if read.judged is None:
+        return False
+    filled = [col for col, (n, _, _) in read.stats.items() if n]
+    if any(read.types[col] != now[col] for col in filled):
+        read.judged = judge(read.df, read.checked, lay, how, now, read.plain)
+    for col in filled:
+        if settled.setdefault(col, now[col]) != now[col]:
+            return False
+    return True

@@ -19,6 +19,13 @@ import polars as pl
 from cio_cli.header import ERROR, ROW, Layout
 
 
+def remove_file(path: Path) -> None:
+    """Remove ``path`` if it is a regular file; never a symlink, a device or a directory
+    (``--rejects /dev/null`` as root must not delete ``/dev/null``)."""
+    if path.is_file() and not path.is_symlink():
+        path.unlink(missing_ok=True)
+
+
 class RejectsWriter:
     """Appends rejected rows to the rejects file, creating it on first use."""
 
@@ -29,7 +36,7 @@ class RejectsWriter:
         self._file: IO[str] | None = None
 
     def __enter__(self) -> RejectsWriter:
-        self.path.unlink(missing_ok=True)
+        remove_file(self.path)
         return self
 
     def __exit__(

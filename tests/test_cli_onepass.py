@@ -10,6 +10,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
+from cio_cli import report
 from tests.cli_support import BASE, block_bytes, cio, dry_run, old, read_rejects, write_csv
 
 T = old(10)
@@ -108,3 +111,65 @@ def test_out_to_a_pipe_like_file_reads_twice(tmp_path: Path) -> None:
     assert len(chunks) == 2, "/dev/null cannot be started over, so pass 2 writes it alone"
     _, rejected = read_rejects(path.with_name("steady.csv.rejects.csv"))
     assert len(rejected) == 7
+
+
+def test_text_in_the_first_chunk_then_numbers_still_reads_once(tmp_path: Path) -> None:
+    """Workers may type later chunks before the first is counted; those are encoded again."""
+    rows = _rows(late=None)
+    rows[0][3] = "A-1"  # amount is text from row 2 on, numbers everywhere else
+    path = write_csv(tmp_path / "sku.csv", HEADER, rows)
+    requests, rejects = _two_pass(path, tmp_path)
+    with block_bytes(2048) as chunks:
+        out = dry_run(path)
+    assert len(chunks) == 1
+    assert all(isinstance(op["attributes"]["amount"], str) for op in out.ops)
+    assert out.out_bytes == requests
+    assert path.with_name("sku.csv.rejects.csv").read_bytes() == rejects
+
+
+def test_a_symlinked_out_gets_two_passes_and_survives_an_unimportable_file(
+    tmp_path: Path,
+) -> None:
+    rows = _rows(late=None) + [["purchase", "a@example.com", str(T), "1", "x"]]
+    path = write_csv(tmp_path / "mixed.csv", HEADER, rows)
+    target = tmp_path / "target.ndjson"
+    target.write_text("kept\n")
+    link = tmp_path / "link.ndjson"
+    link.symlink_to(target)
+    with block_bytes(2048) as chunks:
+        result = cio("import", path, "--dry-run", "--out", link)
+    assert result.exit_code == 3
+    assert len(chunks) == 1, "pass 1 stopped the run; pass 2 never started"
+    assert link.is_symlink() and target.read_text() == "kept\n"
+    steady = write_csv(tmp_path / "steady.csv", HEADER, _rows(late=None))
+    with block_bytes(2048) as chunks:
+        result = cio("import", steady, "--dry-run", "--out", link)
+    assert result.exit_code == 1
+    assert len(chunks) == 2
+    assert link.is_symlink() and target.read_text().startswith('{"batch":[')
+
+
+def test_a_symlinked_rejects_path_is_written_through_not_removed(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "steady.csv", HEADER, _rows(late=None))
+    target = tmp_path / "target.csv"
+    target.write_text("old\n")
+    link = tmp_path / "rejects-link.csv"
+    link.symlink_to(target)
+    result = cio("import", path, "--dry-run", "--rejects", link)
+    assert result.exit_code == 1
+    assert link.is_symlink()
+    _, rejected = read_rejects(target)
+    assert len(rejected) == 7
+
+
+def test_progress_of_a_dry_run_says_checking_in_both_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(report, "PLAIN_EVERY_S", 0.0)
+    path = write_csv(tmp_path / "late.csv", HEADER, _rows(late="n/a"))
+    with block_bytes(2048) as chunks:
+        result = cio("validate", path)
+    assert len(chunks) == 2
+    lines = [line for line in result.stderr.splitlines() if "%:" in line]
+    assert lines and all(line.startswith("checking ") for line in lines), lines
+    assert lines[-1].startswith("checking 100%: 601 rows")
