@@ -24,7 +24,7 @@ from cio_cli.pipeline import Emit, judge, kinds_of
 from cio_cli.source import CsvSource
 
 T = TypeVar("T")
-SPENT: collections.Counter[str] = collections.Counter()
+SPENT: collections.defaultdict[str, float] = collections.defaultdict(float)
 
 
 def timed(stage: str, fn: Callable[..., T], *args: Any) -> T:
