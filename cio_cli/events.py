@@ -38,11 +38,8 @@ def _build_quads() -> None:
     with _QUADS_LOCK:
         if not _QUADS:
             every = pl.int_range(0, 1 << 20, eager=True)
-            _QUADS.append(
-                pl.select(pl.concat_str(PAIRS.gather(every // 1024), PAIRS.gather(every % 1024)))[
-                    :, 0
-                ]
-            )
+            quads = pl.concat_str(PAIRS.gather(every // 1024), PAIRS.gather(every % 1024))
+            _QUADS.append(pl.select(quads).to_series())
 
 
 def warm_up() -> None:
@@ -106,13 +103,9 @@ def data_pieces(
             parts = [pl.lit(prefix), _value(col, types[col])]
         if col not in full_cols:
             filled = pl.col(col).is_not_null()
-            parts = [pl.when(filled).then(p) if _is_literal(p) else p for p in parts]
+            parts = [pl.when(filled).then(p) if p.meta.is_literal() else p for p in parts]
         pieces += parts
     return pieces
-
-
-def _is_literal(expr: pl.Expr) -> bool:
-    return expr.meta.is_literal()
 
 
 def _ulid(hex_digest: pl.Expr) -> list[pl.Expr]:

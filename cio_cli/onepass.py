@@ -77,8 +77,7 @@ def scan_and_emit(
             emitting = Emitting(how, mine, sink, rejects)
             for chunk in inp.source.chunks(work):
                 read = chunk.result
-                scanning.infer.add(read.stats)
-                scanning.fold(chunk.first_row, read.df.height, read.kinds, read.recent)
+                scanning.fold(chunk.first_row, read.df.height, read.stats, read.kinds, read.recent)
                 if not widened:
                     widened = not _take(read, scanning.infer.types(), settled, lay, how)
                 if not widened:

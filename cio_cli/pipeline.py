@@ -120,8 +120,11 @@ class Scanning:
         self.infer = Inference(inp.lay, opts)
         self.result = Scan(types={})
 
-    def fold(self, first_row: int, size: int, kinds: pl.DataFrame, recent: pl.Series) -> None:
-        """Count a chunk: its rows, identifier kinds and rows in the window."""
+    def fold(
+        self, first_row: int, size: int, stats: Stats, kinds: pl.DataFrame, recent: pl.Series
+    ) -> None:
+        """Count a chunk: its rows, column statistics, identifier kinds and rows in the window."""
+        self.infer.add(stats)
         result = self.result
         result.rows += size
         for kind, n, first in kinds.iter_rows():
@@ -173,8 +176,7 @@ def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None 
     projected = columns if inp.lay.timestamp is not None else None
     for chunk in inp.source.chunks(work, projected):
         stats, kinds, size, recent = chunk.result
-        infer.add(stats)
-        scanning.fold(chunk.first_row, size, kinds, recent)
+        scanning.fold(chunk.first_row, size, stats, kinds, recent)
         if progress:
             shown.rows = scanning.result.rows
             progress("checking", chunk.bytes_done, shown)
