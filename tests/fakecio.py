@@ -34,6 +34,14 @@ Fault forms:
 * ``("accept_then_drop",)``: process and store the request normally, then close without
   answering (the client cannot know it was accepted: a retry sends duplicates).
 * ``("delay", seconds)``: sleep (on top of ``delay``) and then answer normally.
+* ``("unreadable_207"[, body])``: answer 207 with a body that is not JSON (default
+  ``<html>Multi-Status</html>``; pass bytes for another one) and store nothing.
+* ``("drip", seconds[, size])``: process and store the request normally, then send the answer's
+  body (padded with spaces to ``size`` bytes, default 64) one byte every ``seconds``.
+
+``echo=True`` makes the server quote the credentials it received (the Authorization header,
+the decoded ``site:key``, the site id and the key) in every error body and 207 message, as a
+careless proxy or API might: ``cio`` must never show them.
 
 ``down()`` closes the listening socket and every open connection; ``up()`` listens again on the
 same port. Run ``python -m tests.fakecio --port 0 --delay 0.05`` to serve from a shell: the URL
@@ -74,7 +82,10 @@ STATS_PATH = "/_fake/stats"
 REGION_URLS = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
 IDENTIFIER_KEYS = ("id", "email", "cio_id")
 FAULT_ARITY = {"status": (2, 4), "reject_whole": (2, 2), "drop": (1, 1),
-               "drop_before_read": (1, 1), "accept_then_drop": (1, 1), "delay": (2, 2)}
+               "drop_before_read": (1, 1), "accept_then_drop": (1, 1), "delay": (2, 2),
+               "unreadable_207": (1, 2), "drip": (2, 3)}
+UNREADABLE_207 = b"<html>Multi-Status</html>"
+DRIP_SIZE = 64
 _ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}", re.IGNORECASE)
 _V1_CUSTOMER = re.compile(r"/api/v1/customers/([^/]+)/events")
 
@@ -186,11 +197,14 @@ class FakeCio:
 
     def __init__(self, site_id: str = "site", api_key: str = "key", *, port: int = 0,
                  region: str = "us", delay: float = 0.0,
-                 reject: Predicate | None = reject_api_reject, store_events: bool = True) -> None:
+                 reject: Predicate | None = reject_api_reject, store_events: bool = True,
+                 echo: bool = False) -> None:
         """Configure (not start) a server; ``port=0`` picks a free port at ``start()``.
 
-        ``store_events=False`` keeps only counters and seen ids (for huge benchmarks).
+        ``store_events=False`` keeps only counters and seen ids (for huge benchmarks);
+        ``echo=True`` quotes the credentials received in error bodies (module docstring).
         """
+        self.echo = echo
         if region not in REGION_URLS:
             raise ValueError(f"region must be one of {sorted(REGION_URLS)}")
         self.delay = delay
@@ -401,6 +415,24 @@ class FakeCio:
             return False
         return hmac.compare_digest(decoded, self._credentials)
 
+    def echoed(self, reply: Reply, auth: str | None) -> Reply:
+        """``reply`` with the credentials received quoted in its error texts (echo mode)."""
+        status, headers, body = reply
+        if status < 400 and status != 207:
+            return reply
+        _, _, encoded = (auth or "").partition(" ")
+        try:
+            pair = base64.b64decode(encoded.strip()).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            pair = ""
+        site, _, key = pair.partition(":")
+        echo = f" [you sent Authorization: {auth}, that is {pair}: site {site}, key {key}]"
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return status, headers, body + echo.encode()
+        return status, headers, orjson.dumps(_append_texts(doc, echo))
+
     def route(self, method: str, raw_path: str, auth_ok: bool, body: bytes) -> Reply:
         """Answer one request (no faults, no delay): ``(status, headers, body)``."""
         path = raw_path.partition("?")[0]
@@ -480,6 +512,16 @@ class FakeCio:
         return 200, {}, b"{}"
 
 
+def _append_texts(doc: Any, echo: str) -> Any:
+    """``doc`` with ``echo`` added to every error text (``error``, ``message``, ``errors``)."""
+    if isinstance(doc, dict):
+        return {k: v + echo if k in ("error", "message") and isinstance(v, str)
+                else _append_texts(v, echo) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [x + echo if isinstance(x, str) else _append_texts(x, echo) for x in doc]
+    return doc
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -557,15 +599,21 @@ class _Handler(BaseHTTPRequestHandler):
             reply = (int(fault[1]), dict(fault[2] if len(fault) > 2 else {}), payload)
         elif fault and kind == "reject_whole":
             reply = _error(int(fault[1]), "whole request rejected by fake server")
+        elif fault and kind == "unreadable_207":
+            reply = (207, {}, bytes(fault[1]) if len(fault) > 1 else UNREADABLE_207)
         elif kind not in ("drop", "drop_before_read"):
             reply = fake.route(self.command, self.path, auth_ok, body)
             if kind == "accept_then_drop":
                 reply = None
+        if reply is not None and fake.echo:
+            reply = fake.echoed(reply, auth)
         # Record before answering, so a client that saw the answer also sees the record.
         fake._record(RequestRecord(self.command, self.path, auth is not None, auth_ok,
                                    len(body or b""), reply[0] if reply else None, kind))
         if reply is None:
             self._drop()
+        elif fault and kind == "drip":
+            self._drip(reply, float(fault[1]), int(fault[2]) if len(fault) > 2 else DRIP_SIZE)
         else:
             self._send(reply)
 
@@ -600,6 +648,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _drip(self, reply: Reply, seconds: float, size: int) -> None:
+        """Send the headers, then the body one byte every ``seconds`` (until the client goes)."""
+        status, headers, body = reply
+        body = body.ljust(size)
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers,
+                            "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.flush()
+        for i in range(len(body)):
+            time.sleep(seconds)
+            if not self.fake.running:
+                break
+            self.wfile.write(body[i:i + 1])
+            self.wfile.flush()
+
     def _drop(self) -> None:
         self.close_connection = True
         try:
@@ -618,6 +683,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-key", default="key")
     parser.add_argument("--region", choices=sorted(REGION_URLS), default="us")
     parser.add_argument("--no-store", action="store_true", help="count events, keep no copies")
+    parser.add_argument("--echo", action="store_true",
+                        help="quote the credentials received in error bodies")
     args = parser.parse_args(argv)
     signals: list[int] = []
 
@@ -627,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     fake = FakeCio(args.site_id, args.api_key, port=args.port, region=args.region,
-                   delay=args.delay, store_events=not args.no_store)
+                   delay=args.delay, store_events=not args.no_store, echo=args.echo)
     with fake:
         print(fake.url, flush=True)
         while not signals:

@@ -207,3 +207,33 @@ def test_command_line_server() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_unreadable_207_stores_nothing(fake_cio: FakeCio) -> None:
+    fake_cio.script([("unreadable_207",), ("unreadable_207", b"oops")])
+    for expected in (b"<html>Multi-Status</html>", b"oops"):
+        status, _, body = batch(fake_cio, op(0))
+        assert (status, body) == (207, expected)
+    assert fake_cio.events == []
+
+
+def test_drip_sends_the_body_a_byte_at_a_time(fake_cio: FakeCio) -> None:
+    fake_cio.script([("drip", 0.05, 8)])
+    started = time.monotonic()
+    status, _, body = batch(fake_cio, op(0))
+    assert (status, body) == (200, b"{}      ")
+    assert time.monotonic() - started >= 0.35
+    assert len(fake_cio.events) == 1, "the request itself was processed"
+
+
+def test_echo_quotes_the_credentials_in_error_texts() -> None:
+    with FakeCio(echo=True) as fake:
+        status, _, body = batch(fake, op(0, "api_reject"))
+        assert status == 207
+        message = orjson.loads(body)["errors"][0]["message"]
+        assert message == (f"rejected by fake server [you sent Authorization: {AUTH}, that is "
+                           "site:key: site site, key key]")
+        status, _, body = call(fake, "POST", "/nowhere", {})
+        assert status == 404 and AUTH in orjson.loads(body)["meta"]["error"]
+        status, _, body = batch(fake, op(1))
+        assert (status, body) == (200, b"{}"), "answers without an error are left alone"
