@@ -186,7 +186,7 @@ def _out_file(path: Path | None) -> Iterator[IO[bytes] | None]:
         yield f
 
 
-def _sink(plan: ImportPlan, out: IO[bytes] | None) -> DryRunSink | HttpSink:
+def _sink(plan: ImportPlan, out: IO[bytes] | None, reporter: Reporter) -> DryRunSink | HttpSink:
     """Where pass 2's requests go: counted (and maybe written) for a dry run, else the API."""
     if plan.dry_run or plan.command == "validate":
         return DryRunSink(out)
@@ -204,6 +204,7 @@ def _sink(plan: ImportPlan, out: IO[bytes] | None) -> DryRunSink | HttpSink:
         rate=opts.rate,
         concurrency=opts.concurrency,
         on_retry=lambda reason: retries[0].retried(reason),
+        on_wait=reporter.note,
     )
     retries.append(HttpSink(transport, opts.concurrency))
     return retries[0]
@@ -239,7 +240,7 @@ def run(
                 recent += found.recent
                 recent_rows += found.recent_rows[: 5 - len(recent_rows)]
             decide_window(plan, recent, recent_rows, confirm, reporter)
-            sink = _sink(plan, stack.enter_context(_out_file(plan.out)))
+            sink = _sink(plan, stack.enter_context(_out_file(plan.out)), reporter)
             stack.callback(sink.close)
             stop = stack.enter_context(_first_ctrl_c(reporter, sink))
             for inp in inputs:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import orjson
 import polars as pl
 
 from cio_cli.events import v1_body
+from cio_cli.header import customer_events_path
 from cio_cli.rules import split
 
 MAX_OP_BYTES = 32_000
@@ -152,7 +152,7 @@ class Packer:
         body = v1_body(
             op["name"], orjson.dumps(op["attributes"]).decode(), op.get("timestamp"), op["id"]
         )
-        path = f"/api/v1/customers/{quote(ident, safe='')}/events"
+        path = customer_events_path(ident)
         return Request(path, body, events.filter(pl.col("_row") == event["_row"]))
 
 

@@ -233,7 +233,8 @@ def import_(
         int, typer.Option("--max-retries", help="Retries of a failing request before giving up.")
     ] = 8,
     timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds to wait for an answer.")
+        float,
+        typer.Option("--timeout", help="Seconds a whole request may take (connect, send, answer)."),
     ] = 30,
     restart: Annotated[
         bool, typer.Option("--restart", help="Ignore the journal: send every row again.")
@@ -318,7 +319,10 @@ Exit codes:
     + _ENVIRONMENT
 )
 
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for an answer.")]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option("--timeout", help="Seconds a whole request may take (connect, send, answer)."),
+]
 RetriesOpt = Annotated[
     int, typer.Option("--max-retries", help="Retries on 429, 5xx, timeouts, lost connections.")
 ]
@@ -369,7 +373,9 @@ def send_event(
     reporter = Reporter(json, quiet)
     from cio_cli import oneevent, single  # the network modules load only when used
 
-    conn = single.Connection(site_id, api_key, region, base_url, timeout, max_retries)
+    conn = single.Connection(
+        site_id, api_key, region, base_url, timeout, max_retries, on_wait=reporter.note
+    )
 
     def build() -> oneevent.SingleEvent:
         return oneevent.build_event(
@@ -409,7 +415,9 @@ def check(
     reporter = Reporter(json, quiet)
     from cio_cli import single
 
-    conn = single.Connection(site_id, api_key, region, base_url, timeout, max_retries)
+    conn = single.Connection(
+        site_id, api_key, region, base_url, timeout, max_retries, on_wait=reporter.note
+    )
 
     def body() -> int:
         return single.emit(single.run_check(conn, os.environ), reporter)

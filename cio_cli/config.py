@@ -8,11 +8,16 @@ not given. No message built here ever contains a credential value.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import importlib.util
+import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from cio_cli.errors import UsageError
 
@@ -24,6 +29,9 @@ CREDENTIALS_HINT = (
     "the site id and Track API key are under API Credentials in Customer.io's settings; "
     "pass --site-id and --api-key, or set CIO_SITE_ID and CIO_API_KEY"
 )
+REDACTED = "[redacted]"
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?", re.A)
 
 
 @dataclass(frozen=True, repr=False)
@@ -47,6 +55,21 @@ class Config:
         digest = hashlib.sha256(self.site_id.encode("utf-8")).hexdigest()[:12]
         return f"{self.base_url}#site-sha256={digest}"
 
+    @cached_property
+    def _secrets(self) -> re.Pattern[str]:
+        pair = f"{self.site_id}:{self.api_key}".encode()
+        token = base64.b64encode(pair).decode()
+        urlsafe = base64.urlsafe_b64encode(pair).decode()
+        forms = {pair.decode(), token, token.rstrip("="), urlsafe.rstrip("=")}
+        forms |= {self.api_key, self.site_id} - {""}
+        alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+        return re.compile(alternatives, re.IGNORECASE)
+
+    def redact(self, text: str) -> str:
+        """``text`` (from the network) with the site id, the API key and the Basic token
+        (``site:key`` raw and in Base64) replaced by ``[redacted]``."""
+        return self._secrets.sub(REDACTED, text) if text else text
+
 
 def _given(value: str | None) -> str | None:
     """The value stripped of spaces, or None when absent or blank."""
@@ -68,9 +91,62 @@ def _region_url(region: str, source: str) -> str:
     return host
 
 
+def _split(url: str, source: str, hint: str) -> SplitResult:
+    """``urlsplit`` with its port checked; a UsageError (never showing the URL) if unreadable."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # its text may quote the URL: never shown
+        raise UsageError(f"{source} is not a valid URL: {_split_problem(exc)}", hint=hint) from None
+    if port == 0:
+        raise UsageError(f"{source} is not a valid URL: its port is 0", hint=hint)
+    return parts
+
+
+def _split_problem(exc: ValueError) -> str:
+    text = str(exc)
+    if "IPv6" in text:
+        return "its IPv6 address is not valid (a missing ']'?)"
+    if "ort" in text:
+        return "its port is not a number from 1 to 65535"
+    return "it cannot be read as a URL"
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` (a URL's host name, brackets removed) cannot be connected to, or None.
+
+    An IP address, or a DNS name whose labels (after IDNA encoding, as the resolver sends
+    them) are 1 to 63 letters, digits, ``-`` or ``_`` and whose ``xn--`` labels decode.
+    """
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if ":" in host:
+        return "its IPv6 address is not valid"
+    name = host[:-1] if host.endswith(".") else host
+    try:
+        labels = name.encode("idna").decode("ascii").split(".")
+    except UnicodeError:
+        labels = name.split(".")
+    for label in labels:
+        shown = label if len(label) <= 20 else label[:20] + "..."
+        if not 1 <= len(label) <= 63:
+            return f"a label of its host name is {'empty' if not label else 'over 63 characters'}"
+        if not _LABEL.fullmatch(label):
+            return f"its host name has a label {shown!r} with characters a host name cannot have"
+        if label[:4].lower() == "xn--":
+            try:
+                label.encode("ascii").decode("idna")
+            except UnicodeError:
+                return f"its host name has a label {shown!r} that is not valid punycode (IDNA)"
+    return None if len(name) <= 253 else "its host name is over 253 characters"
+
+
 def _check_base_url(url: str, source: str) -> str:
-    parts = urlsplit(url)
     hint = "pass a URL like https://track.customer.io or http://127.0.0.1:8080"
+    parts = _split(url, source, hint)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"{source} must be an http:// or https:// URL with a host", hint=hint)
     if parts.username is not None or parts.password is not None:
@@ -80,7 +156,82 @@ def _check_base_url(url: str, source: str) -> str:
         )
     if parts.query or parts.fragment:
         raise UsageError(f"{source} must not have a query (?...) or fragment (#...)", hint=hint)
+    problem = host_problem(parts.hostname)
+    if problem is not None:
+        raise UsageError(f"{source} is not a valid URL: {problem}", hint=hint)
     return url.rstrip("/")
+
+
+def proxy_variables(env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """The proxy settings httpx will use, as ``{scheme: (variable, value)}`` for the schemes
+    ``http``, ``https``, ``all`` and ``no`` (NO_PROXY); read as Python's
+    ``urllib.request.getproxies`` does (a lower-case ``x_proxy`` wins over any other case,
+    and an empty lower-case one unsets it)."""
+    found: dict[str, tuple[str, str]] = {}
+    for name, value in env.items():
+        if value and name.lower().endswith("_proxy"):
+            found[name.lower()[:-6]] = (name, value)
+    if "REQUEST_METHOD" in env:
+        found.pop("http", None)
+    for name, value in env.items():
+        if name.endswith("_proxy"):
+            if value:
+                found[name.lower()[:-6]] = (name, value)
+            else:
+                found.pop(name.lower()[:-6], None)
+    return {k: v for k, v in found.items() if k in ("http", "https", "all", "no")}
+
+
+def _proxy_problem(value: str) -> str | None:
+    """Why a proxy URL cannot be used, without ever quoting it (it may hold user:pass)."""
+    url = value if "://" in value else f"http://{value}"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError as exc:
+        return f"it is not a valid URL: {_split_problem(exc)}"
+    scheme = parts.scheme.lower()
+    if scheme not in PROXY_SCHEMES:
+        shown = scheme if re.fullmatch(r"[a-z][a-z0-9+.-]{0,15}", scheme) else "an unknown"
+        return f"its scheme is {shown}://; cio can use http://, https:// and socks5:// proxies"
+    if not parts.hostname:
+        return "it has no host"
+    problem = host_problem(parts.hostname)
+    if problem is not None:
+        return problem
+    if scheme.startswith("socks") and importlib.util.find_spec("socksio") is None:
+        return "a SOCKS proxy needs the socksio package, which is not installed"
+    return None
+
+
+def _no_proxy_problem(value: str) -> str | None:
+    """Why a NO_PROXY list would stop httpx from starting (an entry it cannot read), or None."""
+    for entry in (e.strip() for e in value.split(",")):
+        try:
+            ipaddress.ip_address(entry.split("/")[0])
+            continue  # an address (or a network) as httpx reads it
+        except ValueError:
+            pass
+        try:
+            urlsplit(entry if "://" in entry else f"http://{entry}").port  # noqa: B018
+        except ValueError as exc:
+            return f"an entry is not a valid host: {_split_problem(exc)}"
+    return None
+
+
+def check_proxies(env: Mapping[str, str]) -> None:
+    """UsageError naming the variable when a proxy setting httpx would read is unusable.
+
+    The message never shows the setting's value (a proxy URL may hold a user and password).
+    """
+    for scheme, (name, value) in proxy_variables(env).items():
+        problem = _no_proxy_problem(value) if scheme == "no" else _proxy_problem(value)
+        if problem is not None:
+            fix = "install socksio beside cio (pip install socksio)" if "socksio" in problem else ""
+            raise UsageError(
+                f"the proxy setting {name} cannot be used: {problem}",
+                hint=f"{fix or 'fix it'}, or unset {name}",
+            )
 
 
 def base_url_for(region: str | None, base_url: str | None, env: Mapping[str, str]) -> str:
@@ -118,11 +269,13 @@ def resolve(
     base_url: str | None,
     env: Mapping[str, str],
 ) -> Config:
-    """Build the Config from flags (``None`` when not given) and ``env``; UsageError if unusable.
+    """Build the Config from flags (``None`` when not given) and ``env``; UsageError if unusable
+    (the base URL, the proxy settings, the credentials).
 
     The missing-credentials message names each missing flag and its variable, never a value.
     """
     url = base_url_for(region, base_url, env)
+    check_proxies(env)
     site = _pick(site_id, env, "CIO_SITE_ID")
     key = _pick(api_key, env, "CIO_API_KEY")
     if site is None or key is None:

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 from ulid import ULID
@@ -88,7 +87,7 @@ def _target(person: str | None, anonymous_id: str | None) -> tuple[str, str, str
         raise InvalidEventError("--person is empty", hint="pass an id, an email or cio_<id>")
     if (size := len(who.encode())) > 150:
         raise InvalidEventError(f"--person is {size} bytes; Customer.io allows at most 150")
-    return f"/api/v1/customers/{quote(who, safe='')}/events", f"person {show(who)}", None
+    return rules.customer_events_path(who), f"person {show(who)}", None
 
 
 def parse_timestamp(text: str | None, now: float) -> tuple[int | None, list[str]]:

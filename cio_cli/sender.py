@@ -82,7 +82,7 @@ class HttpSink:
         self.flying[self.pool.submit(self._post, req)] = req
 
     def _post(self, req: Request) -> Outcome:
-        return self.transport.post(req.path, req.payload())
+        return self.transport.post(req.path, req.payload(), ops=req.events.height)
 
     def _settle(self, counts: Counts, rejects: RejectsWriter, block: bool) -> None:
         if not self.flying:

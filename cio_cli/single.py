@@ -35,6 +35,7 @@ class Connection:
     base_url: str | None = None
     timeout: float = 30.0
     max_retries: int = 8
+    on_wait: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 
     def check_flags(self, env: Mapping[str, str]) -> str:
         """Check --timeout, --max-retries, --region and --base-url; the base URL."""
@@ -50,7 +51,9 @@ class Connection:
 
     def transport(self, config: Config) -> Transport:
         """A Transport with this timeout and retry budget (close it after use)."""
-        return Transport(config, timeout=self.timeout, max_retries=self.max_retries)
+        return Transport(
+            config, timeout=self.timeout, max_retries=self.max_retries, on_wait=self.on_wait
+        )
 
 
 class _Result:
@@ -233,11 +236,12 @@ def check(config: Config, transport: Transport, expected: str) -> CheckResult:
             f"Customer.io answered HTTP {status} to GET {REGION_PATH} without a region",
             hint="check --base-url",
         )
-    region, url = region.strip().lower(), doc.get("url")
+    region, url = config.redact(region.strip().lower()), doc.get("url")
+    url = config.redact(url) if isinstance(url, str) else None
     wrong = None if region == expected else _wrong_region(region, expected, config.base_url)
-    return CheckResult(
-        expected, region, url if isinstance(url, str) else None, doc.get("environment_id"), wrong
-    )
+    environment = doc.get("environment_id")
+    environment = config.redact(environment) if isinstance(environment, str) else environment
+    return CheckResult(expected, region, url, environment, wrong)
 
 
 def run_check(conn: Connection, env: Mapping[str, str]) -> CheckResult:

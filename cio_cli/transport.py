@@ -3,25 +3,35 @@
 How ``Transport.post`` treats an answer:
 
     2xx but 207              Outcome "ok"
-    207                      Outcome "partial": (batch_index, message) for each refused op
+    207                      Outcome "partial": (batch_index, message) for each refused op;
+                             a 207 whose body cannot be read that way is retried (below)
     400 413 422              Outcome "refused": the API's message (the whole request)
     401 403                  AbortError at once: credentials (never retried)
     3xx                      AbortError at once: the region or base URL looks wrong
     404, other 4xx           AbortError at once, naming the URL
     408 429 5xx, timeouts,   retried with full-jitter exponential backoff, Retry-After as a
-    connection errors        minimum; AbortError after ``max_retries`` retries
+    connection errors        minimum (one wait at most RETRY_AFTER_CAP); AbortError after
+                             ``max_retries`` retries
 
-Every attempt takes a token from the Pacer (at most ``rate`` starts a second); a 429 halves
-the rate, a success creeps it back. No message built here contains a credential or a header:
-messages come from status codes and exception class names, never from ``str()`` of an httpx
-error, and no AbortError is chained to an httpx exception.
+``timeout`` is a deadline for a whole attempt (connecting, sending, the whole answer): each
+step may only wait for the time left, and the answer is checked against the deadline as each
+piece of it arrives. Every attempt takes a token from the Pacer (at most ``rate`` starts a
+second); a 429 halves the rate, a success creeps it back. A wait of a second or more before a
+retry is announced through ``on_wait``.
+
+No message built here contains a credential or a header: messages come from status codes and
+exception class names, never from ``str()`` of an httpx error, and no AbortError is chained to
+an httpx exception. Text from the network (error bodies, 207 messages, a Location) passes
+through ``Config.redact`` before it is put in any message.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -35,11 +45,12 @@ import httpx
 
 from cio_cli import __version__
 from cio_cli.config import Config
-from cio_cli.errors import AbortError
+from cio_cli.errors import AbortError, UsageError
 
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
-RETRY_AFTER_CAP = 300.0
+RETRY_AFTER_CAP = 60.0  # seconds: the longest single wait a Retry-After can ask for
+WAIT_NOTE_MIN = 1.0  # seconds: a wait this long or longer is announced through on_wait
 SLOWDOWN_COOLDOWN = 1.0  # seconds: a burst of 429s from parallel requests halves the rate once
 SPEEDUP_FACTOR = 1.05
 REFUSED = frozenset({400, 413, 422})
@@ -57,6 +68,25 @@ _TIMEOUT_NAMES: dict[type[Exception], str] = {
     httpx.WriteTimeout: "write timeout",
     httpx.PoolTimeout: "no free connection",
 }
+_UNREADABLE_207 = "HTTP 207 with a body that does not say which events failed"
+Redact = Callable[[str], str]
+
+
+class _Overdue(httpx.ReadTimeout):
+    """The whole answer did not arrive before the attempt's deadline."""
+
+
+class _TimeLeft:
+    """Read by httpcore as a request's timeout settings: every step (connect, write, read,
+    pool) may wait only for the time left until the deadline."""
+
+    def __init__(self, deadline: float, clock: Callable[[], float]) -> None:
+        self._deadline, self._clock = deadline, clock
+
+    def get(self, key: str, default: object = None) -> float:
+        """The seconds left (at least a millisecond, so that a late step times out)."""
+        del key, default
+        return max(0.001, self._deadline - self._clock())
 
 
 @dataclass(frozen=True)
@@ -116,6 +146,55 @@ class Pacer:
             self._rate = min(self._max_rate, self._rate * SPEEDUP_FACTOR)
 
 
+class _Watchdog:
+    """Shuts down the connection of an answer still arriving at its deadline; one daemon
+    thread per Transport, started on first use, asleep until the soonest deadline."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._due: dict[int, tuple[float, socket.socket]] = {}
+        self._wake = threading.Condition()
+        self._tickets = 0
+        self._soonest = math.inf
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def watch(self, deadline: float, sock: socket.socket) -> int:
+        """Shut ``sock`` down at ``deadline`` unless released before; a ticket to release."""
+        with self._wake:
+            self._tickets += 1
+            self._due[self._tickets] = (deadline, sock)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="cio-deadline", daemon=True)
+                self._thread.start()
+            if deadline < self._soonest:
+                self._wake.notify()
+            return self._tickets
+
+    def release(self, ticket: int) -> None:
+        """The answer is in (or given up): forget its deadline."""
+        with self._wake:
+            self._due.pop(ticket, None)
+
+    def close(self) -> None:
+        """Stop the thread."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+
+    def _run(self) -> None:
+        with self._wake:
+            while not self._closed:
+                now = self._clock()
+                for ticket, (deadline, sock) in list(self._due.items()):
+                    if deadline <= now:
+                        del self._due[ticket]
+                        with contextlib.suppress(OSError):
+                            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                self._soonest = min((d for d, _ in self._due.values()), default=math.inf)
+                self._wake.wait(None if self._soonest == math.inf else self._soonest - now)
+
+
 class Stopped(AbortError):
     """A ``post`` given up because ``Transport.stop()`` was called (Ctrl-C, or another abort)."""
 
@@ -137,51 +216,47 @@ class Transport:
         on_retry: Callable[[str], None] | None = None,
         http: httpx.BaseTransport | None = None,
         wall_clock: Callable[[], float] = time.time,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         self._stopping = threading.Event()
         wait: Callable[[float], None] = sleep or self._wait  # waits end early on stop()
         self.pacer = Pacer(rate, clock, wait)
         self._base_url = config.base_url
         self._timeout, self._max_retries = timeout, max_retries
-        self._sleep, self._wall_clock = wait, wall_clock
+        self._clock, self._sleep, self._wall_clock = clock, wait, wall_clock
         self._rng = rng if rng is not None else random.Random()
-        self._on_retry = on_retry
-        self._client = httpx.Client(
-            base_url=config.base_url,
-            auth=httpx.BasicAuth(config.site_id, config.api_key),
-            headers={"User-Agent": f"cio/{__version__}", "Content-Type": "application/json"},
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            follow_redirects=False,
-            transport=http,
-        )
+        self._on_retry, self._on_wait = on_retry, on_wait
+        self._redact: Redact = config.redact
+        self._watchdog = _Watchdog(clock)
+        self._client = _client(config, timeout, concurrency, http)
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self._base_url!r})"
 
-    def post(self, path: str, body: bytes) -> Outcome:
-        """POST a JSON body to ``path`` (e.g. ``/api/v2/batch``); retries, then classifies."""
-        response, retries = self._request("POST", path, body)
-        status = response.status_code
+    def post(self, path: str, body: bytes, ops: int | None = None) -> Outcome:
+        """POST a JSON body to ``path`` (e.g. ``/api/v2/batch``); retries, then classifies.
+
+        ``ops``: how many ops the body carries; a 207 listing an index outside them is read
+        as a body that cannot be trusted (retried like a 503).
+        """
+        response, retries = self._request("POST", path, body, ops)
+        status, content = response.status_code, response.content
         if status == 207:
-            return Outcome(
-                status, "partial", errors=partial_errors(response.content), retries=retries
-            )
+            errors = partial_errors(content, self._redact)
+            return Outcome(status, "partial", errors=errors, retries=retries)
         if response.is_success:
             return Outcome(status, "ok", retries=retries)
+        message = api_message(content, status, self._redact)
         if status in REFUSED:
-            return Outcome(
-                status, "refused", message=api_message(response.content, status), retries=retries
-            )
+            return Outcome(status, "refused", message=message, retries=retries)
         raise AbortError(
-            f"Customer.io answered HTTP {status} for {_where(response)}: "
-            f"{api_message(response.content, status)}",
+            f"Customer.io answered HTTP {status} for {_where(response)}: {message}",
             hint="check --base-url, or a proxy between cio and Customer.io",
         )
 
     def get_json(self, path: str) -> tuple[int, object]:
         """GET ``path``; the status and the parsed JSON (None if not JSON). Same aborts."""
-        response, _ = self._request("GET", path, None)
+        response, _ = self._request("GET", path, None, None)
         return response.status_code, _load(response.content)
 
     def _wait(self, seconds: float) -> None:
@@ -193,6 +268,7 @@ class Transport:
 
     def close(self) -> None:
         """Close the connections."""
+        self._watchdog.close()
         self._client.close()
 
     def __enter__(self) -> Transport:
@@ -206,16 +282,18 @@ class Transport:
     ) -> None:
         self.close()
 
-    def _request(self, method: str, path: str, body: bytes | None) -> tuple[httpx.Response, int]:
+    def _request(
+        self, method: str, path: str, body: bytes | None, ops: int | None
+    ) -> tuple[httpx.Response, int]:
         """Send until an answer that is not retried; AbortError when retries run out."""
         retries = 0
         while True:
             self.pacer.acquire()
             if self._stopping.is_set():
                 raise Stopped("stopped before this request was answered", hint=NETWORK_HINT)
-            response, reason = self._attempt(method, path, body)
+            response, reason = self._attempt(method, path, body, ops)
             if reason is None and response is not None:
-                _raise_if_fatal(response)
+                _raise_if_fatal(response, self._redact)
                 if response.is_success:
                     self.pacer.speed_up()
                 return response, retries
@@ -228,14 +306,14 @@ class Transport:
             retries += 1
             if self._on_retry is not None:
                 self._on_retry(reason or "")
-            self._sleep(self._backoff(retries - 1, response))
+            self._sleep(self._backoff(retries, response, reason or ""))
 
     def _attempt(
-        self, method: str, path: str, body: bytes | None
+        self, method: str, path: str, body: bytes | None, ops: int | None
     ) -> tuple[httpx.Response | None, str | None]:
         """One request: (response, None) to keep, or (response or None, reason) to retry."""
         try:
-            response = self._client.request(method, path, content=body)
+            response = self._exchange(method, path, body)
         except httpx.TransportError as exc:  # timeouts, refused, reset, dropped
             return None, describe_error(exc, self._timeout)
         except httpx.DecodingError:
@@ -243,21 +321,107 @@ class Transport:
         status = response.status_code
         if status == 429:
             self.pacer.slow_down()
+        if status == 207 and read_partial(response.content, ops) is None:
+            return response, _UNREADABLE_207
         retry = status in (408, 429) or status >= 500
         return response, (f"HTTP {status}" if retry else None)
 
-    def _backoff(self, attempt: int, response: httpx.Response | None) -> float:
-        """Full jitter, with a Retry-After header as the minimum."""
-        delay = self._rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt, 64)))
-        if response is None:
-            return delay
-        now = _http_date(response.headers.get("Date")) or self._wall_clock()
-        minimum = retry_after_seconds(response.headers.get("Retry-After"), now)
-        return delay if minimum is None else max(minimum, delay)
+    def _exchange(self, method: str, path: str, body: bytes | None) -> httpx.Response:
+        """One request whose whole answer is read before ``timeout`` seconds have passed."""
+        deadline = self._clock() + self._timeout
+        try:
+            request = self._client.build_request(
+                method, path, content=body, extensions={"timeout": _TimeLeft(deadline, self._clock)}
+            )
+            response = self._client.send(request, stream=True)
+            if response.is_stream_consumed:  # read already (an httpx.MockTransport's answer)
+                return response
+            raw = self._read_by(response, deadline)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, UnicodeError) as exc:
+            raise UsageError(
+                f"cio cannot send to {_safe_url(self._base_url)}: {type(exc).__name__}",
+                hint="check --base-url (or CIO_BASE_URL) and the proxy settings",
+            ) from None
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=raw, request=request
+        )
+
+    def _read_by(self, response: httpx.Response, deadline: float) -> bytes:
+        """The raw body, or ``_Overdue`` once ``deadline`` has passed: the watchdog shuts the
+        connection of an answer still arriving then (a server sending a byte now and then)."""
+        stream = response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        ticket = self._watchdog.watch(deadline, sock) if sock is not None else None
+        raw: list[bytes] = []
+        try:
+            for piece in response.iter_raw():
+                if self._clock() > deadline:
+                    break
+                raw.append(piece)
+            else:
+                return b"".join(raw)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            if self._clock() < deadline:
+                raise
+        finally:
+            if ticket is not None:
+                self._watchdog.release(ticket)
+            response.close()
+        raise _Overdue("the answer took too long", request=response.request)
+
+    def _backoff(self, attempt: int, response: httpx.Response | None, reason: str) -> float:
+        """Full jitter, with a Retry-After header (at most RETRY_AFTER_CAP) as the minimum.
+
+        A wait of WAIT_NOTE_MIN seconds or more is announced through ``on_wait``.
+        """
+        delay = self._rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt - 1, 64)))
+        asked = None
+        if response is not None:
+            now = _http_date(response.headers.get("Date")) or self._wall_clock()
+            asked = retry_after_seconds(response.headers.get("Retry-After"), now, cap=math.inf)
+        wait = delay if asked is None else max(min(asked, RETRY_AFTER_CAP), delay)
+        if self._on_wait is not None and wait >= WAIT_NOTE_MIN:
+            self._on_wait(_wait_note(wait, attempt, self._max_retries, reason, asked))
+        return wait
+
+
+def _client(
+    config: Config, timeout: float, concurrency: int, http: httpx.BaseTransport | None
+) -> httpx.Client:
+    """The shared client; a UsageError (never quoting a setting) if httpx refuses the base URL
+    or the proxy settings of the environment (``config.check_proxies`` catches them first)."""
+    try:
+        return httpx.Client(
+            base_url=config.base_url,
+            auth=httpx.BasicAuth(config.site_id, config.api_key),
+            headers={"User-Agent": f"cio/{__version__}", "Content-Type": "application/json"},
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            follow_redirects=False,
+            transport=http,
+        )
+    except (ValueError, ImportError, UnicodeError, httpx.InvalidURL) as exc:
+        raise UsageError(
+            f"cio cannot use --base-url or the proxy settings: {type(exc).__name__}",
+            hint="check --base-url (or CIO_BASE_URL) and ALL_PROXY, HTTPS_PROXY, HTTP_PROXY"
+            " and NO_PROXY",
+        ) from None
+
+
+def _wait_note(wait: float, attempt: int, most: int, reason: str, asked: float | None) -> str:
+    """``waiting 60 s before retry 2 of 8: HTTP 429 (Retry-After 100000 s, ...)``."""
+    why = reason
+    if asked is not None and asked > RETRY_AFTER_CAP:
+        why += f" (Retry-After {asked:.6g} s; cio waits at most {RETRY_AFTER_CAP:g} s at a time)"
+    elif asked is not None and asked >= wait:
+        why += f" (Retry-After {asked:.3g} s)"
+    return f"waiting {wait:.3g} s before retry {attempt} of {most}: {why}"
 
 
 def describe_error(exc: httpx.TransportError, timeout: float) -> str:
     """A short reason for a failed attempt, built without ``str(exc)``'s text."""
+    if isinstance(exc, _Overdue):
+        return f"timeout (no whole answer within {timeout:g} s)"
     if isinstance(exc, httpx.TimeoutException):
         return f"{_TIMEOUT_NAMES.get(type(exc), 'timeout')} ({timeout:g} s)"
     if isinstance(exc, httpx.ConnectError):
@@ -274,7 +438,9 @@ def describe_error(exc: httpx.TransportError, timeout: float) -> str:
     return type(exc).__name__
 
 
-def retry_after_seconds(value: str | None, now: float) -> float | None:
+def retry_after_seconds(
+    value: str | None, now: float, cap: float = RETRY_AFTER_CAP
+) -> float | None:
     """Seconds to wait from a Retry-After value (delta-seconds or HTTP-date), capped; or None."""
     text = (value or "").strip()
     try:
@@ -282,7 +448,7 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
     except ValueError:
         when = _http_date(text)
         seconds = math.nan if when is None else when - now
-    return None if math.isnan(seconds) else min(max(seconds, 0.0), RETRY_AFTER_CAP)
+    return None if math.isnan(seconds) else min(max(seconds, 0.0), cap)
 
 
 def _http_date(value: str | None) -> float | None:
@@ -296,7 +462,7 @@ def _http_date(value: str | None) -> float | None:
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
-def _raise_if_fatal(response: httpx.Response) -> None:
+def _raise_if_fatal(response: httpx.Response, redact: Redact) -> None:
     """Credentials refused, a redirect or a 404: abort before anything is retried."""
     status = response.status_code
     if status in (401, 403):
@@ -304,7 +470,7 @@ def _raise_if_fatal(response: httpx.Response) -> None:
             f"Customer.io refused the credentials (HTTP {status})", hint=CREDENTIALS_HINT
         )
     if 300 <= status < 400:
-        target = _safe_url(response.headers.get("Location", ""))
+        target = _safe_url(redact(response.headers.get("Location", "")))
         to = f" to {target}" if target else ""
         raise AbortError(
             f"Customer.io redirected {_where(response)}{to} (HTTP {status}): "
@@ -371,20 +537,41 @@ def _texts(doc: object) -> list[str]:
     return [doc[k] for k in ("error", "message") if isinstance(doc.get(k), str)][:1]
 
 
-def api_message(body: bytes, status: int) -> str:
-    """The API's error message from any of its body shapes, else ``"HTTP <status>"``."""
+def _keep(text: str) -> str:
+    return text
+
+
+def api_message(body: bytes, status: int, redact: Redact = _keep) -> str:
+    """The API's error message from any of its body shapes (``redact`` applied before it is
+    shortened), else ``"HTTP <status>"``."""
     text = "; ".join(t for t in _texts(_load(body)) if t)
-    return _shorten(text) if text.strip() else f"HTTP {status}"
+    return _shorten(redact(text)) if text.strip() else f"HTTP {status}"
 
 
-def partial_errors(body: bytes) -> tuple[tuple[int, str], ...]:
-    """``(batch_index, message)`` for each op a 207 body lists as refused."""
+def read_partial(body: bytes, ops: int | None = None) -> tuple[tuple[int, str], ...] | None:
+    """``(batch_index, raw message)`` for each op a 207 body lists as refused; None when the
+    body is not ``{"errors": [{"batch_index": i, ...}, ...]}`` with every ``i`` an op of the
+    request (``0 <= i < ops``): such a 207 does not say which ops failed."""
     doc = _load(body)
     items = doc.get("errors") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        return None
     found: list[tuple[int, str]] = []
-    for item in items if isinstance(items, list) else []:
+    for item in items:
         index = item.get("batch_index") if isinstance(item, dict) else None
-        if isinstance(index, int) and not isinstance(index, bool) and index >= 0:
-            text = _shorten(_op_error_text(item)) or "refused by Customer.io"
-            found.append((index, text))
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            return None
+        if ops is not None and index >= ops:
+            return None
+        assert isinstance(item, dict)
+        found.append((index, _op_error_text(item)))
     return tuple(found)
+
+
+def partial_errors(body: bytes, redact: Redact = _keep) -> tuple[tuple[int, str], ...]:
+    """``(batch_index, message)`` for each op a 207 body lists as refused (messages redacted,
+    then shortened); empty when the body cannot be read (``_attempt`` retries those)."""
+    return tuple(
+        (index, _shorten(redact(text)) or "refused by Customer.io")
+        for index, text in read_partial(body) or ()
+    )

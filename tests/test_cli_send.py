@@ -10,6 +10,7 @@ nothing lost and, after dedup by id, nothing twice.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -717,3 +718,215 @@ def test_window_skip_recent_sends_only_old_rows(tmp_path: Path, fake_cio: FakeCi
     assert {e["attributes"]["amount"] for e in fake_cio.events} == {
         int(r[4]) for i, r in enumerate(rows) if i not in (2, 6, 8)
     }
+
+
+# -- issue 9: the network side ---------------------------------------------------------
+
+
+def test_an_unreadable_207_is_sent_again_and_nothing_is_lost(
+    tmp_path: Path, fake_cio: FakeCio
+) -> None:
+    """Item 3: a 207 whose body is not JSON stores nothing and says nothing: resend it."""
+    path = write(tmp_path, rows_for(200))
+    plan, want = expected(path, "--batch-bytes", "6000")
+    fake_cio.fail_every(2, ("unreadable_207",))
+    s = finished(send(fake_cio.url, path, "--batch-bytes", "6000", "--concurrency", "1"), 0)
+    unreadable = statuses(fake_cio).count(207)
+    assert unreadable >= plan.summary["requests"] // 2 - 1 and s["retries"] == unreadable
+    assert s["sent"] == 200 and s["rejected"] == 0
+    assert_stored(fake_cio, want)
+
+
+def test_a_207_that_stays_unreadable_aborts_with_nothing_counted_sent(
+    tmp_path: Path, fake_cio: FakeCio
+) -> None:
+    path = write(tmp_path, rows_for(20))
+    fake_cio.fail_every(1, ("unreadable_207",))
+    s = aborted(send(fake_cio.url, path, "--max-retries", "1"))
+    assert s["error"] == (
+        "Customer.io did not answer after 1 retry: "
+        "HTTP 207 with a body that does not say which events failed"
+    )
+    assert s["sent"] == 0 and statuses(fake_cio) == [207, 207] and fake_cio.events == []
+    fake_cio.clear_faults()
+    assert finished(send(fake_cio.url, path), 0)["sent"] == 20, "the rerun sends them all"
+
+
+def test_a_slow_drip_answer_times_out_as_a_whole(tmp_path: Path, fake_cio: FakeCio) -> None:
+    """Item 13: --timeout is a deadline for the whole request, not for each read."""
+    path = write(tmp_path, rows_for(10))
+    fake_cio.fail_every(1, ("drip", 0.3, 64))  # 19 s per answer, a byte every 0.3 s
+    started = time.monotonic()
+    s = aborted(send(fake_cio.url, path, "--timeout", "1", "--max-retries", "1"))
+    took = time.monotonic() - started
+    assert s["error"] == (
+        "Customer.io did not answer after 1 retry: timeout (no whole answer within 1 s)"
+    )
+    assert took < 4, f"two attempts of at most 1 s each took {took:.1f} s"
+    assert s["sent"] == 0 and s["retries"] == 1
+
+
+def _ctrl_c_allowed() -> None:
+    """In the child: SIGINT as at a terminal, even when the suite runs with it ignored."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_the_first_ctrl_c_stops_a_slow_drip_within_the_timeout(
+    tmp_path: Path, fake_cio: FakeCio
+) -> None:
+    import signal
+
+    path = write(tmp_path, rows_for(10))
+    fake_cio.fail_every(1, ("drip", 0.3, 200))  # 60 s per answer
+    args = ("import", path, "--base-url", fake_cio.url, "--site-id", SITE, "--api-key", KEY,
+            "--json", "--timeout", "2", "--max-retries", "8")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIO_")}
+    with subprocess.Popen([sys.executable, "-m", "cio_cli", *map(str, args)], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=_ctrl_c_allowed) as proc:  # fmt: skip
+        settle(fake_cio, 1, within=20)
+        assert fake_cio.requests, "cio never sent its request"
+        proc.send_signal(signal.SIGINT)
+        pressed = time.monotonic()
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - pressed
+    assert proc.returncode == 130, err
+    assert took < 3.5, f"the first Ctrl-C took {took:.1f} s to stop cio (--timeout 2)"
+    assert '"exit_code":130' in out and "Traceback" not in err
+    assert (tmp_path / "events.csv.cio-journal").exists()
+
+
+def test_a_long_retry_after_is_capped_and_said_on_stderr(
+    tmp_path: Path, fake_cio: FakeCio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 14: one wait is at most RETRY_AFTER_CAP (60 s; 0.3 s here), and cio says so."""
+    import cio_cli.transport as transport
+
+    monkeypatch.setattr(transport, "RETRY_AFTER_CAP", 0.3)
+    monkeypatch.setattr(transport, "WAIT_NOTE_MIN", 0.2, raising=False)
+    path = write(tmp_path, rows_for(20))
+    _, want = expected(path)
+    fake_cio.script([("status", 429, {"Retry-After": "100000"}, b"")])
+    started = time.monotonic()
+    result = send(fake_cio.url, path)
+    s = finished(result, 0)
+    assert time.monotonic() - started < 5
+    assert (
+        "waiting 0.3 s before retry 1 of 8: HTTP 429 "
+        "(Retry-After 100000 s; cio waits at most 0.3 s at a time)\n" in result.stderr
+    )
+    assert s["retries"] == 1 and statuses(fake_cio) == [429, 200]
+    assert_stored(fake_cio, want)
+
+
+def test_customer_ids_of_dots_reach_their_own_v1_path(tmp_path: Path, fake_cio: FakeCio) -> None:
+    """Item 15: '.' and '..' are sent as %2E and %2E%2E, never dropped or climbed."""
+    big = "x" * 40_000  # over 32,000 bytes: sent alone through v1
+    rows = [["big", ".", str(T), "pro", "1", "true", big],
+            ["big", "..", str(T), "pro", "2", "true", big], *rows_for(3)]  # fmt: skip
+    path = write(tmp_path, rows)
+    plan, want = expected(path)
+    paths = [line["path"] for line in plan.lines if "path" in line]
+    assert paths == ["/api/v1/customers/%2E/events", "/api/v1/customers/%2E%2E/events"]
+    finished(send(fake_cio.url, path), 0)
+    got = sorted(r.path for r in fake_cio.requests if r.path.startswith("/api/v1/"))
+    assert got == ["/api/v1/customers/%2E%2E/events", "/api/v1/customers/%2E/events"]
+    assert {e["identifiers"]["id"] for e in fake_cio.events if e["name"] == "big"} == {".", ".."}
+    assert_stored(fake_cio, want)
+
+
+ECHO_SITE, ECHO_KEY = "f00d5173", "SECRETKEY123XYZ"
+
+
+def echo_secrets() -> list[str]:
+    pair = f"{ECHO_SITE}:{ECHO_KEY}".encode()
+    return [ECHO_SITE, ECHO_KEY, pair.decode(), base64.b64encode(pair).decode().rstrip("=")]
+
+
+def test_credentials_a_server_echoes_are_never_shown_or_stored(tmp_path: Path) -> None:
+    """Item 16: stderr, --json's error and the rejects file never carry them."""
+    rows = rows_for(30)
+    rows[3][0] = "api_reject"  # refused in a 207, its message echoing the credentials
+    rows.append(["api_reject", "u-big", str(T), "pro", "1", "true", "x" * 40_000])  # v1: 400
+    path = write(tmp_path, rows)
+    with FakeCio(ECHO_SITE, ECHO_KEY, echo=True) as fake:
+        first = send(fake.url, path, site=ECHO_SITE, key=ECHO_KEY)
+        s = finished(first, 1)
+        fake.script([("status", 409, {}, b'{"meta":{"error":"conflict"}}')])
+        second = aborted(send(fake.url, path, "--restart", site=ECHO_SITE, key=ECHO_KEY))
+        human = cio("import", path, "--base-url", fake.url, "--site-id", ECHO_SITE,
+                    "--api-key", ECHO_KEY, "--restart", env=NO_ENV)  # fmt: skip
+    assert s["rejected"] == 2 and human.exit_code == 1
+    _, rejects = read_rejects(tmp_path / "events.csv.rejects.csv")
+    reasons = [r["_cio_error"] for r in rejects]
+    assert len(reasons) == 2 and all(
+        r.startswith("refused by Customer.io: rejected by fake server [you sent Authorization: "
+                     "Basic [redacted], that is [redacted]: site [redacted], key [redacted]]")
+        for r in reasons
+    ), reasons  # fmt: skip
+    assert second["error"].startswith("Customer.io answered HTTP 409 for POST")
+    assert "conflict [you sent Authorization: Basic [redacted]" in second["error"]
+    assert "rejected by fake server [you sent" in human.stderr
+    texts = [first.stdout, first.stderr, human.stdout, human.stderr, json.dumps(second),
+             (tmp_path / "events.csv.rejects.csv").read_text(encoding="utf-8")]
+    for text in texts:
+        for secret in echo_secrets():
+            assert secret not in text, (secret, text[:300])
+
+
+def _socksio_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("socksio") is not None
+
+
+BAD_SETTINGS = [
+    (("--base-url", "http://[::1"), {},
+     "--base-url is not a valid URL: its IPv6 address is not valid (a missing ']'?)"),
+    (("--base-url", "http://" + "a" * 64 + ".com"), {},
+     "--base-url is not a valid URL: a label of its host name is over 63 characters"),
+    (("--base-url", "http://xn--zz.com"), {},
+     "--base-url is not a valid URL: its host name has a label 'xn--zz' that is not valid"
+     " punycode (IDNA)"),
+    (("--base-url", "http://127.0.0.1:99999"), {},
+     "--base-url is not a valid URL: its port is not a number from 1 to 65535"),
+    ((), {"CIO_BASE_URL": "http://user:pw-secret@[::1"},
+     "CIO_BASE_URL is not a valid URL: its IPv6 address is not valid (a missing ']'?)"),
+    ((), {"ALL_PROXY": "socks5://user:pw-secret@127.0.0.1:1080"},
+     "the proxy setting ALL_PROXY cannot be used: a SOCKS proxy needs the socksio package,"
+     " which is not installed"),
+    ((), {"HTTPS_PROXY": "ftp://x"},
+     "the proxy setting HTTPS_PROXY cannot be used: its scheme is ftp://; cio can use http://,"
+     " https:// and socks5:// proxies"),
+    ((), {"NO_PROXY": "localhost,::1,10.0.0.0/8,[::1"},
+     "the proxy setting NO_PROXY cannot be used: an entry is not a valid host: its IPv6 address"
+     " is not valid (a missing ']'?)"),
+    ((), {"http_proxy": "http://user:pw-secret@[::1"},
+     "the proxy setting http_proxy cannot be used: it is not a valid URL: its IPv6 address is"
+     " not valid (a missing ']'?)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("flags", "env", "message"), BAD_SETTINGS)
+def test_bad_base_url_or_proxy_is_a_usage_error_before_anything_starts(
+    tmp_path: Path, flags: tuple[str, ...], env: dict[str, str], message: str
+) -> None:
+    """Item 12: exit 2 with a clear message, before the file is read or a journal made."""
+    if "socksio" in message and _socksio_installed():
+        pytest.skip("socksio is installed here")
+    typo = tmp_path / "events.csv"
+    typo.write_text("_cio_nmae,_cio_customer_id\nx,y\n")  # exit 3, were it read
+    names = ("ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "all_proxy", "https_proxy",
+             "http_proxy", "no_proxy")
+    proxies: dict[str, str | None] = dict.fromkeys(names)
+    args: list[str | Path] = ["import", typo, "--site-id", SITE, "--api-key", KEY, "--json"]
+    if "CIO_BASE_URL" not in env:
+        args += ["--base-url", "http://127.0.0.1:1"]
+    result = cio(*args, *flags, env={**NO_ENV, **proxies, **env})
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert f"error: {message}\n" in result.stderr
+    assert summary(result)["error"] == message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv"], "nothing made"
+    assert "pw-secret" not in result.stdout + result.stderr

@@ -558,3 +558,86 @@ def test_run_send_event_and_emit_with_a_reporter_on_stringio(fake_cio: FakeCio) 
     assert out.getvalue() == "" and "HTTP 200" in err.getvalue()
     assert ULID in fake_cio.events_by_id
     assert "key" not in repr(conn) and "site" not in repr(conn)
+
+
+# -- issue 9: base URL and proxies, dot ids, echoed credentials -----------------------------
+
+PROXY_VARS = ("ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "all_proxy", "https_proxy", "http_proxy")
+
+
+@pytest.mark.parametrize("command", ["send-event", "check"])
+@pytest.mark.parametrize(
+    ("url", "env", "message"),
+    [
+        ("http://[::1", {},
+         "--base-url is not a valid URL: its IPv6 address is not valid (a missing ']'?)"),
+        ("http://" + "a" * 64 + ".com", {},
+         "--base-url is not a valid URL: a label of its host name is over 63 characters"),
+        ("http://xn--zz.com", {},
+         "--base-url is not a valid URL: its host name has a label 'xn--zz' that is not valid"
+         " punycode (IDNA)"),
+        ("http://127.0.0.1:1", {"HTTPS_PROXY": "ftp://user:pw-secret@x"},
+         "the proxy setting HTTPS_PROXY cannot be used: its scheme is ftp://; cio can use"
+         " http://, https:// and socks5:// proxies"),
+    ],
+)  # fmt: skip
+def test_bad_base_url_or_proxy_exits_2_for_send_event_and_check(
+    monkeypatch: pytest.MonkeyPatch, command: str, url: str, env: dict[str, str], message: str
+) -> None:
+    """Issue 9 item 12: a usage error with a clear message, no traceback, nothing sent."""
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    event = ["--person", "u1", "--name", "n"] if command == "send-event" else []
+    result = cio(command, *event, "--site-id", "s", "--api-key", "k", "--base-url", url,
+                 "--json", env=env)
+    assert result.exit_code == 2, result.stderr
+    assert f"error: {message}\n" in result.stderr
+    assert one_json(result)["error"] == message
+    assert "pw-secret" not in result.stdout + result.stderr
+
+
+def test_a_socks_proxy_without_socksio_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("socksio") is not None:
+        pytest.skip("socksio is installed here")
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    result = cio("check", "--site-id", "s", "--api-key", "k", "--base-url", "http://127.0.0.1:1",
+                 env={"ALL_PROXY": "socks5://user:pw-secret@127.0.0.1:1080"})
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: the proxy setting ALL_PROXY cannot be used: a SOCKS proxy needs the socksio "
+        "package, which is not installed\n"
+        "hint: install socksio beside cio (pip install socksio), or unset ALL_PROXY\n")
+
+
+@pytest.mark.parametrize(("person", "segment"), [(".", "%2E"), ("..", "%2E%2E")])
+def test_a_person_of_dots_is_sent_to_its_own_path(fake_cio: FakeCio, person: str,
+                                                  segment: str) -> None:
+    """Issue 9 item 15: never /customers/events (404) nor /api/v1/events (anonymous)."""
+    path = f"/api/v1/customers/{segment}/events"
+    dry = cio("send-event", "--person", person, "--name", "n", "--id", ULID, "--dry-run")
+    assert json.loads(dry.stdout)["path"] == path
+    result = cio("send-event", "--person", person, "--name", "n", "--id", ULID,
+                 "--timestamp", str(OLD), *creds(fake_cio))
+    assert result.exit_code == 0, result.stderr
+    assert [r.path for r in fake_cio.requests] == [path]
+    assert fake_cio.events_by_id[ULID]["identifiers"] == {"id": person}
+
+
+def test_credentials_a_server_echoes_are_not_shown_by_send_event() -> None:
+    """Issue 9 item 16: the API's message is shown with the credentials removed."""
+    site, key = "f00d5173", "SECRETKEY123XYZ"
+    with FakeCio(site, key, echo=True) as fake:
+        args = ["--site-id", site, "--api-key", key, "--base-url", fake.url]
+        runs = [cio("send-event", "--person", "u1", "--name", "api_reject", *args),
+                cio("send-event", "--person", "u1", "--name", "api_reject", "--json", *args)]
+    assert [r.exit_code for r in runs] == [1, 1]
+    assert ("error: Customer.io refused the event: rejected by fake server [you sent "
+            "Authorization: Basic [redacted], that is [redacted]: site [redacted], key "
+            "[redacted]]\n") in runs[0].stderr
+    assert one_json(runs[1])["error"].endswith("key [redacted]]")
+    for result in runs:
+        for secret in (site, key, "ZjAwZDUxNzM6U0VDUkVUS0VZMTIzWFla"):
+            assert secret not in result.stdout + result.stderr

@@ -128,11 +128,9 @@ def test_207_lists_the_refused_ops(make: Callable[..., Transport]) -> None:
         {"batch_index": 3, "reason": "", "field": "", "message": "too big"},
         {"batch_index": 4, "reason": "required", "field": "id", "message": ""},
         {"batch_index": 5},
-        {"reason": "no index"},
-        {"batch_index": True, "message": "a bool is not an index"},
     ]
     handler, _ = scripted(json_response(207, {"errors": errors}))
-    outcome = make(handler).post(BATCH, BODY)
+    outcome = make(handler).post(BATCH, BODY, ops=6)
     assert outcome.kind == "partial" and outcome.status == 207
     assert outcome.errors == (
         (1, "name cannot be blank (field name, invalid)"),
@@ -142,9 +140,48 @@ def test_207_lists_the_refused_ops(make: Callable[..., Transport]) -> None:
     )
 
 
-@pytest.mark.parametrize("body", [b"", b"not json", b"[]", b'{"errors": "x"}'])
+UNREADABLE_207 = [
+    b"", b"not json", b"<html>Multi-Status</html>", b"[]", b"{}", b'{"errors": "x"}',
+    b'{"errors": [{"reason": "no index"}]}',
+    b'{"errors": [{"batch_index": 0}, {"batch_index": true, "message": "a bool"}]}',
+    b'{"errors": [{"batch_index": -1}]}', b'{"errors": [{"batch_index": 1.0}]}',
+]  # fmt: skip
+OUTSIDE = b'{"errors": [{"batch_index": 6}]}'  # the request carried ops 0 to 5
+
+
+@pytest.mark.parametrize("body", UNREADABLE_207)
 def test_207_with_an_unreadable_body_lists_nothing(body: bytes) -> None:
     assert partial_errors(body) == ()
+
+
+@pytest.mark.parametrize("body", [*UNREADABLE_207, OUTSIDE])
+def test_207_with_an_unreadable_body_is_retried_never_all_accepted(
+    make: Callable[..., Transport], retries: list[str], body: bytes
+) -> None:
+    """Issue 9 item 3: such a 207 does not say which ops failed: send it all again."""
+    good = json_response(207, {"errors": [{"batch_index": 2, "message": "bad"}]})
+    handler, seen = scripted(httpx.Response(207, content=body), good)
+    outcome = make(handler).post(BATCH, BODY, ops=6)
+    assert outcome == Outcome(207, "partial", errors=((2, "bad"),), retries=1)
+    assert len(seen) == 2
+    assert retries == ["HTTP 207 with a body that does not say which events failed"]
+
+
+def test_207_unreadable_every_time_aborts_after_the_retries(make: Callable[..., Transport]) -> None:
+    handler, seen = scripted(httpx.Response(207, content=b"<html>oops</html>"))
+    with pytest.raises(AbortError) as caught:
+        make(handler, max_retries=2).post(BATCH, BODY, ops=1)
+    assert caught.value.message == (
+        "Customer.io did not answer after 2 retries: "
+        "HTTP 207 with a body that does not say which events failed"
+    )
+    assert len(seen) == 3
+
+
+def test_207_with_an_empty_list_accepts_every_op(make: Callable[..., Transport]) -> None:
+    handler, seen = scripted(json_response(207, {"errors": []}))
+    assert make(handler).post(BATCH, BODY, ops=1) == Outcome(207, "partial")
+    assert len(seen) == 1
 
 
 @pytest.mark.parametrize("status", [400, 413, 422])
@@ -294,7 +331,7 @@ def test_one_retry_is_singular(make: Callable[..., Transport]) -> None:
         make(handler, max_retries=1).post(BATCH, BODY)
 
 
-@pytest.mark.parametrize(("header", "minimum"), [("7", 7.0), ("2.5", 2.5), ("100000", 300.0)])
+@pytest.mark.parametrize(("header", "minimum"), [("7", 7.0), ("2.5", 2.5), ("100000", 60.0)])
 def test_retry_after_seconds_is_a_minimum(make: Callable[..., Transport], fake_time: FakeTime,
                                           header: str, minimum: float) -> None:
     handler, _ = scripted(httpx.Response(429, headers={"Retry-After": header}),
@@ -345,13 +382,67 @@ def test_unparseable_retry_after_is_ignored(make: Callable[..., Transport],
     ("value", "expected"),
     [
         (None, None), ("", None), ("  ", None), ("soon", None), ("nan", None),
-        ("0", 0.0), ("-5", 0.0), (" 42 ", 42.0), ("301", 300.0), ("inf", 300.0),
-        (http_date(NOW + 90), 90.0), (http_date(NOW - 90), 0.0), (http_date(NOW + 9999), 300.0),
+        ("0", 0.0), ("-5", 0.0), (" 42 ", 42.0), ("61", 60.0), ("inf", 60.0),
+        (http_date(NOW + 50), 50.0), (http_date(NOW - 90), 0.0), (http_date(NOW + 9999), 60.0),
         ("Tue, 14 Nov 2023 22:14:20 -0000", 60.0),  # no zone: read as UTC
+        ("Tue, 14 Nov 2023 22:13:50 -0000", 30.0),
     ],
 )
 def test_retry_after_values(value: str | None, expected: float | None) -> None:
     assert retry_after_seconds(value, NOW) == expected
+
+
+def test_a_long_retry_after_is_capped_at_60_s_and_announced(
+        make: Callable[..., Transport], fake_time: FakeTime) -> None:
+    """Issue 9 item 14: one wait is at most 60 s, and the user is told what cio waits for."""
+    notes: list[str] = []
+    handler, _ = scripted(httpx.Response(429, headers={"Retry-After": "100000"}),
+                          httpx.Response(503, headers={"Retry-After": "12"}),
+                          httpx.Response(200, content=b"{}"))
+    assert make(handler, on_wait=notes.append).post(BATCH, BODY).retries == 2
+    assert fake_time.sleeps == [60.0, 12.0]
+    assert notes == [
+        "waiting 60 s before retry 1 of 8: HTTP 429 (Retry-After 100000 s; "
+        "cio waits at most 60 s at a time)",
+        "waiting 12 s before retry 2 of 8: HTTP 503 (Retry-After 12 s)",
+    ]
+
+
+def test_long_backoffs_are_announced_short_ones_are_not(
+        make: Callable[..., Transport], fake_time: FakeTime) -> None:
+    notes: list[str] = []
+    handler, _ = scripted(*[httpx.Response(503)] * 6, httpx.Response(200, content=b"{}"))
+    make(handler, on_wait=notes.append, rng=random.Random(3)).post(BATCH, BODY)
+    long = [w for w in fake_time.sleeps if w >= 1]
+    assert long and len(notes) == len(long)
+    assert all(n.startswith("waiting ") and n.endswith(": HTTP 503") for n in notes)
+
+
+def test_the_timeout_is_a_deadline_for_the_whole_answer(
+        make: Callable[..., Transport], fake_time: FakeTime, retries: list[str]) -> None:
+    """Issue 9 item 13: an answer that keeps arriving, a byte at a time, still times out."""
+
+    def drip() -> Iterator[bytes]:
+        for byte in b"{}" + b" " * 30:
+            fake_time.now += 0.4  # each piece comes well within a per-read timeout
+            yield bytes([byte])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=_Drip(drip()))
+
+    with pytest.raises(AbortError) as caught:
+        make(handler, timeout=3, max_retries=1).post(BATCH, BODY)
+    assert caught.value.message == (
+        "Customer.io did not answer after 1 retry: timeout (no whole answer within 3 s)")
+    assert retries == ["timeout (no whole answer within 3 s)"]
+
+
+class _Drip(httpx.SyncByteStream):
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        self._pieces = pieces
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._pieces
 
 
 # -- get_json ---------------------------------------------------------------------------------
@@ -692,3 +783,35 @@ def test_no_credential_in_any_error(fake_cio: FakeCio) -> None:
     texts += reasons
     assert len(texts) > 30
     assert [text for text in texts if leaks(text)] == []
+
+
+def test_e2e_credentials_echoed_by_the_server_are_redacted() -> None:
+    """Issue 9 item 16: text from the network never carries the credentials out."""
+    site, key = "f00d5173", "SECRETKEY123XYZ"
+    token = base64.b64encode(f"{site}:{key}".encode()).decode()
+    with FakeCio(site, key, echo=True) as fake:
+        fake.script([("status", 409, {}, b'{"meta":{"error":"conflict"}}'),
+                     ("status", 302, {"Location": f"https://x.example/?t={token}&k={key}"}, b"")])
+        transport, _, _ = e2e(fake.url, site_id=site, api_key=key)
+        with transport:
+            texts = [api_error(lambda: transport.post(BATCH, BODY)),
+                     api_error(lambda: transport.post(BATCH, BODY))]
+            partial = transport.post(BATCH, batch_body("purchase", "api_reject"), ops=2)
+            texts.append(partial.errors[0][1])
+            refused = transport.post("/api/v1/customers/u1/events",
+                                     json.dumps({"name": "api_reject", "id": ULID}).encode())
+            texts.append(refused.message)
+    assert texts[0].startswith("Customer.io answered HTTP 409 for POST")
+    assert "conflict [you sent Authorization: Basic [redacted], that is [redacted]: site " \
+           "[redacted], key [redacted]]" in texts[0]
+    assert "to https://x.example/?t=[redacted]&k=[redacted]" in texts[1]
+    assert texts[2].startswith("rejected by fake server [you sent Authorization: Basic [redacted]")
+    assert texts[3].startswith("rejected by fake server [you sent Authorization: Basic [redacted]")
+    for text in texts:
+        assert site not in text and key not in text and token not in text
+
+
+def api_error(call: Callable[[], object]) -> str:
+    with pytest.raises(AbortError) as caught:
+        call()
+    return caught.value.message
