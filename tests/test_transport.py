@@ -10,7 +10,9 @@ import base64
 import json
 import math
 import random
+import socket
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -26,6 +28,7 @@ from cio_cli.transport import (
     Outcome,
     Pacer,
     Transport,
+    _Watchdog,
     api_message,
     partial_errors,
     retry_after_seconds,
@@ -815,3 +818,26 @@ def api_error(call: Callable[[], object]) -> str:
     with pytest.raises(AbortError) as caught:
         call()
     return caught.value.message
+
+
+def test_the_watchdog_shuts_a_connection_still_open_at_its_deadline() -> None:
+    """What ends a slow answer exactly at --timeout, whatever the server's pace."""
+    watchdog = _Watchdog(time.monotonic)
+    late, late_peer = socket.socketpair()
+    done, done_peer = socket.socketpair()
+    try:
+        start = time.monotonic()
+        watchdog.watch(start + 0.3, late)
+        watchdog.release(watchdog.watch(start + 0.1, done))
+        late_peer.sendall(b"{")  # a first piece, then nothing: a read would wait forever
+        assert late.recv(10) == b"{"
+        late.settimeout(5)
+        assert late.recv(10) == b"", "shut down at the deadline"
+        assert 0.25 <= time.monotonic() - start < 2
+        done.settimeout(0.3)
+        done_peer.sendall(b"ok")
+        assert done.recv(10) == b"ok", "a released connection is left alone"
+    finally:
+        watchdog.close()
+        for sock in (late, late_peer, done, done_peer):
+            sock.close()
