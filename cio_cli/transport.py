@@ -34,7 +34,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -144,6 +144,29 @@ class Pacer:
         """Creep back toward the configured rate (+5% per call)."""
         with self._lock:
             self._rate = min(self._max_rate, self._rate * SPEEDUP_FACTOR)
+
+
+class _Paced(httpx.SyncByteStream):
+    """A response body that raises ``_Overdue`` when a piece arrives after the deadline."""
+
+    def __init__(
+        self,
+        stream: httpx.SyncByteStream,
+        deadline: float,
+        clock: Callable[[], float],
+        request: httpx.Request,
+    ) -> None:
+        self._stream, self._deadline, self._clock, self._request = stream, deadline, clock, request
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self._stream:
+            if self._clock() > self._deadline:
+                raise _Overdue("the answer took too long", request=self._request)
+            yield piece
+
+    def close(self) -> None:
+        """Close the underlying stream (the connection goes back to the pool or away)."""
+        self._stream.close()
 
 
 class _Watchdog:
@@ -334,40 +357,33 @@ class Transport:
                 method, path, content=body, extensions={"timeout": _TimeLeft(deadline, self._clock)}
             )
             response = self._client.send(request, stream=True)
-            if response.is_stream_consumed:  # read already (an httpx.MockTransport's answer)
-                return response
-            raw = self._read_by(response, deadline)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, UnicodeError) as exc:
             raise UsageError(
                 f"cio cannot send to {_safe_url(self._base_url)}: {type(exc).__name__}",
                 hint="check --base-url (or CIO_BASE_URL) and the proxy settings",
             ) from None
-        return httpx.Response(
-            response.status_code, headers=response.headers, content=raw, request=request
-        )
+        self._read_by(response, deadline)
+        return response
 
-    def _read_by(self, response: httpx.Response, deadline: float) -> bytes:
-        """The raw body, or ``_Overdue`` once ``deadline`` has passed: the watchdog shuts the
-        connection of an answer still arriving then (a server sending a byte now and then)."""
+    def _read_by(self, response: httpx.Response, deadline: float) -> None:
+        """Read the body, or raise ``_Overdue`` once ``deadline`` has passed: each piece is
+        checked as it arrives, and the watchdog shuts the connection of an answer still
+        arriving at the deadline (a server sending a byte now and then)."""
         stream = response.extensions.get("network_stream")
         sock = stream.get_extra_info("socket") if stream is not None else None
         ticket = self._watchdog.watch(deadline, sock) if sock is not None else None
-        raw: list[bytes] = []
         try:
-            for piece in response.iter_raw():
-                if self._clock() > deadline:
-                    break
-                raw.append(piece)
-            else:
-                return b"".join(raw)
+            if isinstance(response.stream, httpx.SyncByteStream):
+                response.stream = _Paced(response.stream, deadline, self._clock, response.request)
+            response.read()
         except (httpx.ReadError, httpx.RemoteProtocolError):
             if self._clock() < deadline:
                 raise
+            raise _Overdue("the answer took too long", request=response.request) from None
         finally:
             if ticket is not None:
                 self._watchdog.release(ticket)
             response.close()
-        raise _Overdue("the answer took too long", request=response.request)
 
     def _backoff(self, attempt: int, response: httpx.Response | None, reason: str) -> float:
         """Full jitter, with a Retry-After header (at most RETRY_AFTER_CAP) as the minimum.
