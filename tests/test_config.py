@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import pytest
 
-from cio_cli.config import REGION_HOSTS, Config, base_url_for, resolve
+from cio_cli.config import REGION_HOSTS, Config, base_url_for, proxy_variables, resolve
 from cio_cli.errors import UsageError
 
 US = "https://track.customer.io"
@@ -174,3 +175,31 @@ def test_config_is_frozen() -> None:
     config = Config(site_id="s", api_key="k", base_url=US)
     with pytest.raises(AttributeError):
         config.api_key = "changed"  # type: ignore[misc]
+
+
+def test_redact_removes_every_form_of_the_credentials() -> None:
+    config = Config("f00d5173", "SECRETKEY123XYZ", US)
+    pair = b"f00d5173:SECRETKEY123XYZ"
+    text = (f"Basic {base64.b64encode(pair).decode()} / {pair.decode()} / "
+            f"{base64.urlsafe_b64encode(pair).decode().rstrip('=')} / site F00D5173 key "
+            "secretkey123xyz")  # fmt: skip
+    assert config.redact(text) == (
+        "Basic [redacted] / [redacted] / [redacted] / site [redacted] key [redacted]"
+    )
+    assert config.redact("") == "" and config.redact("nothing here") == "nothing here"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"HTTPS_PROXY": "http://a:1", "https_proxy": "http://b:1"}, {"https": "https_proxy"}),
+        ({"HTTPS_PROXY": "http://a:1", "https_proxy": ""}, {}),
+        ({"HTTP_PROXY": "http://a:1", "REQUEST_METHOD": "GET"}, {}),
+        ({"ALL_PROXY": "socks5://a:1", "NO_PROXY": "localhost", "FTP_PROXY": "ftp://x"},
+         {"all": "ALL_PROXY", "no": "NO_PROXY"}),
+    ],
+)  # fmt: skip
+def test_proxy_variables_read_as_httpx_reads_them(
+    env: dict[str, str], expected: dict[str, str]
+) -> None:
+    assert {k: name for k, (name, _) in proxy_variables(env).items()} == expected

@@ -211,6 +211,16 @@ def test_whole_request_refused(make: Callable[..., Transport], status: int, body
     assert len(seen) == 1
 
 
+def test_credentials_are_removed_before_a_message_is_shortened() -> None:
+    redact = Config("site", "SECRETKEY123XYZ", US).redact
+    body = json.dumps({"meta": {"error": "x" * 290 + " SECRETKEY123XYZ"}}).encode()
+    message = api_message(body, 400, redact)
+    assert "SECRET" not in message and message.endswith(" [redacte…")
+    doc = {"errors": [{"batch_index": 0, "message": "y" * 295 + "SECRETKEY123XYZ"}]}
+    ((_, text),) = partial_errors(json.dumps(doc).encode(), redact)
+    assert "SECRET" not in text and text.startswith("y" * 295 + "[")
+
+
 def test_api_messages_are_short_and_on_one_line() -> None:
     message = api_message(json.dumps({"meta": {"error": "a\nb " + "x" * 1000}}).encode(), 400)
     assert message.startswith("a b xxx") and len(message) == 300 and message.endswith("…")
