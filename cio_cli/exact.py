@@ -22,10 +22,15 @@ csv.field_size_limit(2**31 - 1)
 
 
 def lines(
-    head: bytes, blocks: Iterable[bytes], bad_text: Callable[[UnicodeDecodeError], Exception]
+    head: bytes, blocks: Iterable[bytes], bad_text: Callable[[UnicodeDecodeError, int], Exception]
 ) -> Iterator[str]:
-    """Decoded lines (ends kept) of ``head`` then ``blocks``; ``bad_text`` builds the error."""
+    """Decoded lines (ends kept) of ``head`` then ``blocks``.
+
+    ``bad_text(error, at)`` builds the error for invalid UTF-8 at byte ``at`` (from
+    the start of ``head``).
+    """
     pending = b""
+    done = 0  # bytes before ``pending``
     for block in _prepend(head, blocks):
         data = pending + block
         cut = data.rfind(b"\n") + 1
@@ -33,13 +38,19 @@ def lines(
             pending = data
             continue
         pending = data[cut:]
-        try:
-            text = data[:cut].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise bad_text(exc) from exc
-        yield from _split_nl(text)
+        yield from _split_nl(_decoded(data[:cut], done, bad_text))
+        done += cut
     if pending:
-        yield pending.decode("utf-8", errors="strict")
+        yield _decoded(pending, done, bad_text)
+
+
+def _decoded(
+    data: bytes, done: int, bad_text: Callable[[UnicodeDecodeError, int], Exception]
+) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise bad_text(exc, done + exc.start) from exc
 
 
 def _split_nl(text: str) -> Iterator[str]:
@@ -59,6 +70,33 @@ def _prepend(head: bytes, blocks: Iterable[bytes]) -> Iterator[bytes]:
     yield from blocks
 
 
+class OpenQuote(Exception):
+    """A quoted field still open at the end of the file: ``records`` complete records came
+    before the one it opened in."""
+
+    def __init__(self, records: int) -> None:
+        super().__init__(f"a quoted field opened in record {records} is never closed")
+        self.records = records
+
+
+_END = "\x1fcio: end of file"  # after the last line: '"' + _END + "\n"
+
+
+def _with_end(lines: Iterable[str]) -> Iterator[str]:
+    """The lines, the last one ending with a newline, then one that opens a quoted field.
+
+    At a record boundary that line is a record of its own (the field ``_END`` and a
+    newline); inside a quoted field it closes the field, which then ends with ``_END``.
+    """
+    last = "\n"
+    for line in lines:
+        last = line
+        yield line
+    if not last.endswith("\n"):
+        yield "\n"
+    yield '"' + _END + "\n"
+
+
 @dataclass
 class Unreadable:
     """A line the csv module cannot read (a bare CR in an unquoted field, say)."""
@@ -68,22 +106,34 @@ class Unreadable:
 
 
 def lenient_records(lines: Iterable[str]) -> Iterator[list[str] | Unreadable]:
-    """Records as the csv module reads them; an unreadable one becomes ``Unreadable``."""
+    """Records as the csv module reads them; an unreadable one becomes ``Unreadable``.
+
+    A quoted field still open at the end of the file raises ``OpenQuote``, as the
+    csv module's strict mode does (the lenient reader would end it silently).
+    """
     last: list[str] = [""]
 
     def remember() -> Iterator[str]:
-        for line in lines:
+        for line in _with_end(lines):
             last[0] = line
             yield line
 
     reader = csv.reader(remember())
+    ahead: list[str] | Unreadable | None = None  # one record behind: the end line is no record
+    count = 0
     while True:
         try:
-            yield next(reader)
+            record: list[str] | Unreadable = next(reader)
         except StopIteration:
-            return
+            break
         except csv.Error as exc:
-            yield Unreadable(str(exc), last[0].rstrip("\r\n"))
+            record = Unreadable(str(exc), last[0].rstrip("\r\n"))
+        if ahead is not None:
+            yield ahead
+            count += 1
+        ahead = record
+    if ahead != [_END + "\n"]:
+        raise OpenQuote(count)
 
 
 def strict_records(data: bytes, ncols: int) -> tuple[pl.DataFrame, bool] | None:

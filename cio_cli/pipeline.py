@@ -103,6 +103,7 @@ class InputFile:
     lay: Layout
     scan: Scan | None = None
     rejects_written: bool = False
+    spooled: bool = False  # stdin or a pipe, read into a temporary file: no journal
 
 
 def open_input(path: Path, shown: str, rejects_path: Path, opts: ReadOptions) -> InputFile:
