@@ -26,6 +26,7 @@ MAX_OP_BYTES = 32_000
 MARK_BITS = 26  # Seen's bitmap: 2**26 bits
 BATCH_OVERHEAD = len(b'{"batch":[]}')
 BATCH_PATH = "/api/v2/batch"
+ATTRIBUTES = ',"attributes":'  # the op's last key (events.encode)
 
 
 @dataclass(frozen=True)
@@ -147,11 +148,12 @@ class Packer:
         self._pending = None
 
     def _v1(self, event: dict[str, object], events: pl.DataFrame) -> Request:
-        op = orjson.loads(str(event["_op"]))
+        text = str(event["_op"])
+        at = text.index(ATTRIBUTES)  # the first: before it, quotes in strings are escaped
+        op = orjson.loads(text[:at] + "}")
+        data = text[at + len(ATTRIBUTES) : -1]  # as built: numbers exactly as the op has them
         ((_, ident),) = op["identifiers"].items()
-        body = v1_body(
-            op["name"], orjson.dumps(op["attributes"]).decode(), op.get("timestamp"), op["id"]
-        )
+        body = v1_body(op["name"], data, op.get("timestamp"), op["id"])
         path = f"/api/v1/customers/{quote(ident, safe='')}/events"
         return Request(path, body, events.filter(pl.col("_row") == event["_row"]))
 

@@ -309,7 +309,9 @@ def _data_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
                 bad,
                 f"{key} ",
                 _quoted(cell),
-                f" is not valid JSON (--type {key}=json)",
+                " ",
+                pl.col(f"_je_{col}"),
+                f" (--type {key}=json)",
             )
         elif key in overrides and overrides[key] != "string":
             kind = overrides[key]

@@ -2,29 +2,69 @@
 
 from __future__ import annotations
 
+import json
+import re
+from decimal import Decimal
+
 import orjson
 import polars as pl
 
 from cio_cli.header import INT_RE, Layout, ReadOptions
 
+MAX_DEPTH = 254  # orjson writes no deeper
+
 
 def json_cells(df: pl.DataFrame, lay: Layout, opts: ReadOptions) -> pl.DataFrame:
-    """Add ``_j_<col>``: canonical JSON of each ``--type COL=json`` cell (null if invalid)."""
+    """Add ``_j_<col>``, canonical JSON of each ``--type COL=json`` cell (null if refused),
+    and ``_je_<col>``, why a cell was refused."""
     for col, key in lay.data:
         if opts.type_overrides.get(key) == "json":
-            values = [canonical_json(v) for v in df.get_column(col).to_list()]
-            df = df.with_columns(pl.Series(f"_j_{col}", values, dtype=pl.String))
+            found = [canonical_json(v) for v in df.get_column(col).to_list()]
+            df = df.with_columns(
+                pl.Series(f"_j_{col}", [j for j, _ in found], dtype=pl.String),
+                pl.Series(f"_je_{col}", [why for _, why in found], dtype=pl.String),
+            )
     return df
 
 
-def canonical_json(text: str | None) -> str | None:
-    """Compact JSON with sorted keys, or None when ``text`` is empty or not JSON."""
+NOT_JSON = "is not valid JSON"
+TOO_DEEP = f"nests arrays or objects more than {MAX_DEPTH} levels deep, which cio cannot send"
+_MAY_LOSE = re.compile(r"[0-9][.eE]|[0-9]{19}")  # a decimal, an exponent or a long integer
+
+
+def canonical_json(text: str | None) -> tuple[str | None, str | None]:
+    """Compact JSON with sorted keys, or None and why (``NOT_JSON``, ``TOO_DEEP``).
+
+    Numbers keep their value exactly: a number is written as orjson writes it when
+    that text has the same value (``1.10`` becomes ``1.1``, as ever), and as written
+    otherwise (``1e-400``, integers beyond 64 bits, more digits than a double holds).
+    """
     if text is None:
-        return None
+        return None, None
     try:
-        return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS).decode()
-    except orjson.JSONDecodeError:
-        return None
+        if _MAY_LOSE.search(text) is None:  # no number that orjson could round
+            return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS).decode(), None
+        doc = json.loads(text, parse_int=_exact, parse_float=_exact, parse_constant=_no_constant)
+        return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).decode(), None
+    except RecursionError:
+        return None, TOO_DEEP
+    except (ValueError, TypeError) as exc:  # both JSONDecodeErrors; orjson.JSONEncodeError
+        deep = "depth limit" in str(exc) or "Recursion limit" in str(exc)
+        return None, TOO_DEEP if deep else NOT_JSON
+
+
+def _exact(number: str) -> orjson.Fragment:
+    """A JSON number as orjson writes it if that keeps its value, else as written."""
+    try:
+        short = orjson.dumps(orjson.loads(number))
+    except orjson.JSONDecodeError:  # beyond a double (1e400)
+        return orjson.Fragment(number)
+    same = Decimal(short.decode()) == Decimal(number)
+    return orjson.Fragment(short if same else number)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 TRUE_WORDS = ("true", "1", "yes")
