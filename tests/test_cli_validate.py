@@ -590,3 +590,20 @@ def test_json_error_object_for_unimportable(tmp_path: Path) -> None:
     obj = json.loads(result.stdout)
     assert obj["exit_code"] == 3 and obj["command"] == "validate"
     assert "_cio_customer_id" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "import"])
+def test_a_local_time_skipped_by_daylight_saving_says_so(tmp_path: Path, command: str) -> None:
+    """Issue 9 item 21: 02:30 on 2024-03-10 does not exist in New York; it was 'not a timestamp'."""
+    rows = [["e", "u1", "2024-03-10 02:30", "p"], ["e", "u2", "2024-03-10 03:30", "p"],
+            ["e", "u3", "2024-03-10T02:59:59", "p"], ["e", "u4", "2024-02-30 01:00", "p"]]  # fmt: skip
+    out = check_rows(tmp_path, BASE, rows, "--assume-tz", "America/New_York", command=command)
+    assert out.summary["sent"] == 1
+    gap = (" is a local time that does not exist in America/New_York: the clocks jump past it"
+           " (daylight saving time); add an offset or correct it")  # fmt: skip
+    assert out.reasons == {
+        2: "_cio_timestamp '2024-03-10 02:30'" + gap,
+        4: "_cio_timestamp '2024-03-10T02:59:59'" + gap,
+        5: "_cio_timestamp '2024-02-30 01:00' is not a timestamp: use Unix seconds, Unix"
+        " milliseconds, or ISO-8601 with Z or an offset",
+    }
