@@ -82,8 +82,52 @@ class Seen:
                 self.runs[-1] = self.runs[-1].to_frame("f").merge_sorted(last, "f").to_series()
         return fresh.gather(fps.inverse)
 
+    def contains(self, fps: pl.Series) -> pl.Series:
+        """Per fingerprint: was it seen before? (Nothing is remembered.)"""
+        known = pl.repeat(False, len(fps), dtype=pl.Boolean, eager=True)
+        for run in self.runs:
+            near = run.search_sorted(fps).clip(0, len(run) - 1)
+            known = known | (run.gather(near) == fps)
+        return known
+
     def __len__(self) -> int:
         return sum(len(r) for r in self.runs)
+
+
+class FirstUse:
+    """The row that first used each given ``_cio_id`` (by a 64-bit key of the id).
+
+    Kept as sorted runs of (key, row) merged like ``Seen``'s: 16 bytes per id, only
+    for files with a ``_cio_id`` column.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[pl.DataFrame] = []  # columns k (sorted), r
+
+    def firsts(self, keys: pl.Series, rows: pl.Series) -> pl.Series:
+        """Per row: the row that first used its key (itself if it is the first); null
+        without a key. Remembers the new keys."""
+        here = pl.DataFrame({"k": keys, "r": rows}).drop_nulls("k")
+        if here.height == 0:
+            return pl.repeat(None, len(keys), dtype=pl.Int64, eager=True)
+        seen = here.group_by("k").agg(pl.col("r").min()).sort("k")
+        key, first = seen.get_column("k"), seen.get_column("r")
+        for run in self.runs:
+            run_keys = run.get_column("k")
+            near = run_keys.search_sorted(key).clip(0, run.height - 1)
+            hit = run_keys.gather(near) == key
+            if hit.any():
+                earlier = run.get_column("r").gather(near)
+                first = pl.select(pl.when(hit).then(earlier).otherwise(first)).to_series()
+        self._remember(seen.filter(first == seen.get_column("r")))
+        return keys.replace_strict(key, first, default=None, return_dtype=pl.Int64)
+
+    def _remember(self, new: pl.DataFrame) -> None:
+        if new.height:
+            self.runs.append(new)
+            while len(self.runs) > 1 and self.runs[-2].height <= self.runs[-1].height:
+                last = self.runs.pop()
+                self.runs[-1] = self.runs[-1].merge_sorted(last, "k")
 
 
 @dataclass
