@@ -663,7 +663,7 @@ def test_a_reused_cio_id_is_not_sent_and_a_resumed_run_decides_the_same(
 ) -> None:
     header = [*BASE[:3], "_cio_id", "plan"]
     path = write_csv(tmp_path / "ids.csv", header, _id_rows(old(), 60))
-    args = ["import", path, "--base-url", fake_cio.url, "--site-id", "site", "--api-key", "key",
+    args: list[str | Path] = ["import", path, "--base-url", fake_cio.url, "--site-id", "site", "--api-key", "key",
             "--json", "--quiet", "--batch-bytes", "2000", "--concurrency", "1", "--max-retries", "0"]  # fmt: skip
     fake_cio.script([("delay", 0), ("status", 500)])
     first = cio(*args)
