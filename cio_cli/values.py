@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
-from decimal import Decimal
 
 import orjson
 import polars as pl
 
-from cio_cli.header import INT_RE, Layout, ReadOptions
-
-MAX_DEPTH = 254  # orjson writes no deeper
+from cio_cli.header import INT_RE, MAX_DEPTH, Layout, ReadOptions, load_json
 
 
 def json_cells(df: pl.DataFrame, lay: Layout, opts: ReadOptions) -> pl.DataFrame:
@@ -44,27 +40,12 @@ def canonical_json(text: str | None) -> tuple[str | None, str | None]:
     try:
         if _MAY_LOSE.search(text) is None:  # no number that orjson could round
             return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS).decode(), None
-        doc = json.loads(text, parse_int=_exact, parse_float=_exact, parse_constant=_no_constant)
-        return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).decode(), None
+        return orjson.dumps(load_json(text), option=orjson.OPT_SORT_KEYS).decode(), None
     except RecursionError:
         return None, TOO_DEEP
     except (ValueError, TypeError) as exc:  # both JSONDecodeErrors; orjson.JSONEncodeError
         deep = "depth limit" in str(exc) or "Recursion limit" in str(exc)
         return None, TOO_DEEP if deep else NOT_JSON
-
-
-def _exact(number: str) -> orjson.Fragment:
-    """A JSON number as orjson writes it if that keeps its value, else as written."""
-    try:
-        short = orjson.dumps(orjson.loads(number))
-    except orjson.JSONDecodeError:  # beyond a double (1e400)
-        return orjson.Fragment(number)
-    same = Decimal(short.decode()) == Decimal(number)
-    return orjson.Fragment(short if same else number)
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
 
 
 TRUE_WORDS = ("true", "1", "yes")

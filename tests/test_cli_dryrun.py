@@ -666,3 +666,22 @@ def test_json_nested_deeper_than_cio_can_send_is_rejected(tmp_path: Path) -> Non
         assert out.reasons[3] == "x '" + "[" * 60 + "...' " + deep
         assert out.reasons[4].endswith("...' " + deep) and out.reasons[5].endswith("...' " + deep)
         assert out.reasons[6] == "x '[NaN]' is not valid JSON (--type x=json)"
+
+
+def test_send_event_data_keeps_every_number_exactly() -> None:
+    """The same JSON reading as --type COL=json: before, -d n:=1e-400 sent 0.0."""
+    result = cio("send-event", "--person", "u1", "--name", "signup", "--timestamp", str(T),
+                 "--id", "01HZX3K6Y8N1V2B7Q9W4T5R6S7", "-d", "big:=123456789012345678901234567890",
+                 "-d", "tiny:=1e-400", "-d", "revenue=12.50",
+                 "--data", '{"nested":{"b":1.10,"a":[18446744073709551616]}}', "--dry-run", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert ('"data":{"nested":{"b":1.1,"a":[18446744073709551616]},"big":123456789012345678901234567890,'
+            '"tiny":1e-400,"revenue":12.5}') in result.stdout  # fmt: skip
+
+
+def test_send_event_data_nested_too_deep_is_refused() -> None:
+    deep = "[" * 300 + "]" * 300
+    result = cio("send-event", "--person", "u1", "--name", "signup", "-d", f"x:={deep}", "--dry-run")
+    assert result.exit_code == 3
+    assert "error: the event data nests arrays or objects more than 254 levels deep, which cio" \
+        " cannot send" in " ".join(result.stderr.split())  # fmt: skip
