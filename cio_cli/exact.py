@@ -71,12 +71,13 @@ def _prepend(head: bytes, blocks: Iterable[bytes]) -> Iterator[bytes]:
 
 
 class OpenQuote(Exception):
-    """A quoted field still open at the end of the file: ``records`` complete records came
-    before the one it opened in."""
+    """A quoted field still open at the end of the file (``mid_cell``: or closed by a quote
+    in the middle of a cell lines later); ``records`` records came before its own."""
 
-    def __init__(self, records: int) -> None:
+    def __init__(self, records: int, mid_cell: bool = False) -> None:
         super().__init__(f"a quoted field opened in record {records} is never closed")
         self.records = records
+        self.mid_cell = mid_cell
 
 
 _END = "\x1fcio: end of file"  # after the last line: '"' + _END + "\n"
@@ -112,10 +113,12 @@ def lenient_records(lines: Iterable[str]) -> Iterator[list[str] | Unreadable]:
     csv module's strict mode does (the lenient reader would end it silently).
     """
     last: list[str] = [""]
+    spans: list[str] = []  # the lines of the record being read
 
     def remember() -> Iterator[str]:
         for line in _with_end(lines):
             last[0] = line
+            spans.append(line)
             yield line
 
     reader = csv.reader(remember())
@@ -131,9 +134,24 @@ def lenient_records(lines: Iterable[str]) -> Iterator[list[str] | Unreadable]:
         if ahead is not None:
             yield ahead
             count += 1
+        if len(spans) > 1 and not spans[-1].startswith('"' + _END) and _closed_mid_cell(spans):
+            raise OpenQuote(count, mid_cell=True)
+        spans.clear()
         ahead = record
     if ahead != [_END + "\n"]:
         raise OpenQuote(count)
+
+
+def _closed_mid_cell(spans: list[str]) -> bool:
+    """A record over several lines whose quoted field a quote in the middle of a cell
+    closes (``"Big order\\n...,"x"``): a quote left open that swallowed the lines after it.
+    The csv module's strict mode refuses it; the lenient one reads on."""
+    try:
+        for _ in csv.reader(spans, strict=True):
+            pass
+    except csv.Error as exc:
+        return "expected after" in str(exc)
+    return False
 
 
 def strict_records(data: bytes, ncols: int) -> tuple[pl.DataFrame, bool] | None:

@@ -415,7 +415,7 @@ class CsvSource:
                 yield Chunk(found, row, frame.height, body.bytes_done)
                 row += frame.height
         except exact.OpenQuote as exc:
-            raise open_quote_error(first_row + exc.records) from exc
+            raise open_quote_error(first_row + exc.records, exc.mid_cell) from exc
 
 
 CR_HINT = (
@@ -449,11 +449,17 @@ def _unreadable_header(head: bytes, exc: csv.Error | None) -> UnimportableError:
     )
 
 
-def open_quote_error(row: int) -> UnimportableError:
-    """A quoted field opened in ``row`` is still open at the end of the file."""
+def open_quote_error(row: int, mid_cell: bool = False) -> UnimportableError:
+    """A quoted field opened in ``row`` is still open at the end of the file (or, with
+    ``mid_cell``, a quote in the middle of a cell lines later closes it)."""
+    what = (
+        "runs on over the next lines until a quote in the middle of a later cell closes it:"
+        " those lines would be part of that one cell"
+        if mid_cell
+        else "is never closed: everything after it, to the end of the file, would be that one cell"
+    )
     return UnimportableError(
-        f'row {row} opens a quoted field (a cell starting with ") that is never closed:'
-        " everything after it, to the end of the file, would be that one cell",
+        f'row {row} opens a quoted field (a cell starting with ") that {what}',
         'close the quote, or double it ("") if it is part of the text; the csv module in'
         " strict mode refuses such a file too",
     )

@@ -592,6 +592,31 @@ def test_an_open_quote_on_the_last_row_is_unimportable(tmp_path: Path, tail: str
     _refused_with_open_quote(result.stderr, str(path), row)
 
 
+@pytest.mark.parametrize("reader", ["polars", "csv module", "many chunks"])
+def test_a_quote_left_open_until_a_later_quoted_cell_is_unimportable(
+    tmp_path: Path, reader: str
+) -> None:
+    """The same slip in a file whose later rows quote their cells: the csv module's lenient
+    mode closed row 4's quote at row 5's first quote and sent row 5 inside row 4's data."""
+    ts = old()
+    good = "".join(f'ev,u{i},{ts},"ok, {i}"\n' for i in range(5, 60))
+    text = HEAD + f'ev,u1,{ts},a\nev,u1b,{ts},"b"\n' + f'ev,u2,{ts},"Big order, rush\n' + good
+    path = write_raw(tmp_path / "open.csv", text)
+    with ExitStack() as stack:
+        if reader == "csv module":
+            stack.enter_context(csv_module_only())
+        if reader == "many chunks":
+            stack.enter_context(block_bytes(200))
+        results = [cio("validate", path), cio("import", path, "--dry-run")]
+    for result in results:
+        assert result.exit_code == 3, result.stderr
+        assert (
+            f'error: {path}: row 4 opens a quoted field (a cell starting with ") that runs on over'
+            " the next lines until a quote in the middle of a later cell closes it: those lines"
+            " would be part of that one cell"
+        ) in " ".join(result.stderr.split())
+
+
 def test_an_open_quote_in_the_header_is_unimportable(tmp_path: Path) -> None:
     path = write_raw(tmp_path / "h.csv", '_cio_name,"_cio_customer_id,plan\nev,u1,p\n')
     result = cio("validate", path)
