@@ -4,6 +4,10 @@
 grows with the file: sorted runs of UInt64 merged like a log-structured tree,
 so checking a chunk costs a binary search per run.
 
+``FirstUse`` keeps the first row of each given ``_cio_id`` (16 bytes per id,
+only for files with that column), so that an id used again by different
+content is found.
+
 ``Packer`` fills ``{"batch":[...]}`` bodies greedily, in file order, each at
 most ``batch_bytes`` long; an op over 32,000 bytes, or too big for any batch,
 becomes a v1 request of its own.

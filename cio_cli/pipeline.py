@@ -4,7 +4,8 @@ Pass 1 (``scan``) reads the whole file once: it infers column types, counts
 identifier kinds (a file mixing ids and emails is refused) and finds the
 events in the campaign-trigger window. Pass 2 (``emit``) reads it again and
 turns every row into exactly one of: an event in a request, a duplicate, a
-rejected row, or a skipped recent row, so that
+rejected row (a ``_cio_id`` already used by a row with other content among
+them), or a skipped recent row, so that
 ``rows == sent + duplicates + rejected + skipped_recent``.
 """
 

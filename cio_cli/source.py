@@ -9,7 +9,9 @@ must be exactly ``(columns - 1)`` per non-blank record. A chunk that fails the
 check (ragged rows) is parsed again, exactly, with Python's ``csv`` module
 (``exact``); a chunk polars refuses, or with a stray quote inside an unquoted
 field, switches the rest of the file to the ``csv`` module, which reads such
-quotes literally.
+quotes literally. A quote still open at the end of the file, or closed only by
+a quote in the middle of a later cell, makes the file unimportable (the csv
+module's strict mode refuses both), as do CR-only line ends and a damaged .gz.
 
 Every chunk comes out as a DataFrame of columns ``c0 .. c{n-1}`` (text, null
 when empty) plus ``_row`` (the record number a spreadsheet shows: the header is
@@ -460,8 +462,8 @@ def open_quote_error(row: int, mid_cell: bool = False) -> UnimportableError:
     )
     return UnimportableError(
         f'row {row} opens a quoted field (a cell starting with ") that {what}',
-        'close the quote, or double it ("") if it is part of the text; the csv module in'
-        " strict mode refuses such a file too",
+        "close the quote where the cell ends (a quote that is part of the text is written"
+        ' "" inside a quoted cell); the csv module in strict mode refuses such a file too',
     )
 
 
