@@ -89,12 +89,13 @@ def _with_end(lines: Iterable[str]) -> Iterator[str]:
     At a record boundary that line is a record of its own (the field ``_END`` and a
     newline); inside a quoted field it closes the field, which then ends with ``_END``.
     """
-    last = "\n"
+    last = None
     for line in lines:
+        if last is not None:
+            yield last
         last = line
-        yield line
-    if not last.endswith("\n"):
-        yield "\n"
+    if last is not None:
+        yield last if last.endswith("\n") else last + "\n"
     yield '"' + _END + "\n"
 
 
