@@ -180,7 +180,7 @@ def frame(records: list[list[str]] | list[list[str] | Unreadable], ncols: int) -
     for rec in records:
         if isinstance(rec, Unreadable):
             nfs.append(-1)
-            extras.append(f"cannot be read as CSV ({rec.reason}): {rec.text!r}")
+            extras.append(f"cannot be read as CSV ({_plainly(rec.reason)}): {rec.text!r}")
             rec = []
         else:
             nfs.append(len(rec))
@@ -196,6 +196,16 @@ def frame(records: list[list[str]] | list[list[str] | Unreadable], ncols: int) -
     data["_nf"] = pl.Series("_nf", nfs, dtype=pl.Int32)
     data["_extra"] = pl.Series("_extra", extras, dtype=pl.String)
     return pl.DataFrame(data)
+
+
+def _plainly(reason: str) -> str:
+    """The csv module's reason, in the user's terms where it talks of Python."""
+    if reason.startswith("new-line character seen in unquoted field"):
+        return (
+            "a carriage return (CR) outside quotes, which does not end a line here;"
+            " if the file's lines end with CR, convert them to LF or CRLF"
+        )
+    return reason
 
 
 def _csv_text(cells: list[str]) -> str:

@@ -740,3 +740,15 @@ def test_process_substitution_is_read(tmp_path: Path) -> None:
                          cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["rows"] == 1
+
+
+def test_a_bare_cr_in_a_row_is_explained_in_the_users_terms(tmp_path: Path) -> None:
+    """Not the csv module's "do you need to open the file in universal-newline mode?"."""
+    ts = old()
+    path = write_raw(tmp_path / "cr.csv", HEAD + f"ok,u1,{ts},a\rb\n" + f"ok,u2,{ts},c\n")
+    out = dry_run(path)
+    assert out.summary["sent"] == 1
+    assert out.reasons[2].startswith(
+        "row cannot be read as CSV (a carriage return (CR) outside quotes, which does not end a"
+        " line here; if the file's lines end with CR, convert them to LF or CRLF): 'ok,u1,"
+    )
