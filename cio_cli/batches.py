@@ -101,19 +101,25 @@ class Seen:
 class FirstUse:
     """The row that first used each given ``_cio_id`` (by a 64-bit key of the id).
 
-    Kept as sorted runs of (key, row) merged like ``Seen``'s: 16 bytes per id, only
-    for files with a ``_cio_id`` column.
+    Kept as sorted runs of (key, row) merged like ``Seen``'s, 16 bytes per id, with
+    ``Seen``'s bitmap in front, so that a chunk of new ids costs a sort; only for
+    files with a ``_cio_id`` column.
     """
 
     def __init__(self) -> None:
         self.runs: list[pl.DataFrame] = []  # columns k (sorted), r
+        self.marks = pl.zeros(1 << MARK_BITS, dtype=pl.Boolean, eager=True)
 
     def firsts(self, keys: pl.Series, rows: pl.Series) -> pl.Series:
         """Per row: the row that first used its key (itself if it is the first); null
         without a key. Remembers the new keys."""
-        here = pl.DataFrame({"k": keys, "r": rows}).drop_nulls("k")
-        if here.height == 0:
-            return pl.repeat(None, len(keys), dtype=pl.Int64, eager=True)
+        here = pl.DataFrame({"k": keys, "r": rows}).drop_nulls("k").sort("k")
+        slots = (here.get_column("k") // (1 << (64 - MARK_BITS))).cast(pl.UInt32)
+        maybe = self.marks.gather(slots).any() or (here.get_column("k").diff() == 0).any()
+        self.marks.scatter(slots, True)
+        if not maybe:  # every id new: each row is its own first
+            self._remember(here)
+            return pl.select(pl.when(keys.is_not_null()).then(rows)).to_series()
         seen = here.group_by("k").agg(pl.col("r").min()).sort("k")
         key, first = seen.get_column("k"), seen.get_column("r")
         for run in self.runs:
