@@ -115,7 +115,8 @@ class FirstUse:
         without a key. Remembers the new keys."""
         here = pl.DataFrame({"k": keys, "r": rows}).drop_nulls("k").sort("k")
         slots = (here.get_column("k") // (1 << (64 - MARK_BITS))).cast(pl.UInt32)
-        maybe = self.marks.gather(slots).any() or (here.get_column("k").diff() == 0).any()
+        k = here.get_column("k")
+        maybe = self.marks.gather(slots).any() or (k == k.shift(1)).any()
         self.marks.scatter(slots, True)
         if not maybe:  # every id new: each row is its own first
             self._remember(here)
