@@ -107,6 +107,8 @@ def _rejects_path(arg: str, plan: ImportPlan) -> Path:
         return plan.rejects
     if arg == "-":
         return Path.cwd() / STDIN_REJECTS
+    if _is_pipe(Path(arg)):  # /dev/fd/63 has no room beside it: like stdin, the cwd
+        return Path.cwd() / (Path(arg).name + ".rejects.csv")
     return Path(arg).with_name(Path(arg).name + ".rejects.csv")
 
 
@@ -118,16 +120,33 @@ def _open_all(plan: ImportPlan, stack: ExitStack) -> list[InputFile]:
         )
     inputs = []
     for arg in plan.paths:
-        path = Path(arg)
-        if arg == "-":
-            path = spool_stdin()
+        path, rejects = Path(arg), _rejects_path(arg, plan)
+        spooled = arg == "-" or _is_pipe(path)
+        if spooled:
+            path = _spool(arg)
             stack.callback(path.unlink, missing_ok=True)
         elif not path.is_file():
             raise UsageError(f"no such file: {arg}", "check the path")
-        shown = "-" if arg == "-" else arg
-        with _naming(shown):
-            inputs.append(open_input(path, shown, _rejects_path(arg, plan), plan.read))
+        with _naming(arg):
+            inputs.append(open_input(path, arg, rejects, plan.read))
+        inputs[-1].spooled = spooled
     return inputs
+
+
+def _is_pipe(path: Path) -> bool:
+    """A readable input that is not a regular file: a pipe, a FIFO, ``<(cmd)``, a device."""
+    return path.exists() and not path.is_file() and not path.is_dir()
+
+
+def _spool(arg: str) -> Path:
+    """Copy stdin (``-``) or a pipe to a temporary file, as both passes read it."""
+    if arg == "-":
+        return spool_stdin()
+    try:
+        with open(arg, "rb") as stream:
+            return spool_stdin(stream)
+    except OSError as exc:
+        raise UsageError(f"cannot read {arg}: {exc.strerror}", "check the path") from exc
 
 
 @contextmanager
@@ -380,7 +399,7 @@ def _fingerprints(
     if plan.dry_run or plan.command == "validate":
         return {}
     pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="cio-hash"))
-    return {i.shown: pool.submit(fingerprint, i.source.path) for i in inputs if i.shown != "-"}
+    return {i.shown: pool.submit(fingerprint, i.source.path) for i in inputs if not i.spooled}
 
 
 @contextmanager

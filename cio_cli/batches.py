@@ -4,6 +4,10 @@
 grows with the file: sorted runs of UInt64 merged like a log-structured tree,
 so checking a chunk costs a binary search per run.
 
+``FirstUse`` keeps the first row of each given ``_cio_id`` (16 bytes per id,
+only for files with that column), so that an id used again by different
+content is found.
+
 ``Packer`` fills ``{"batch":[...]}`` bodies greedily, in file order, each at
 most ``batch_bytes`` long; an op over 32,000 bytes, or too big for any batch,
 becomes a v1 request of its own.
@@ -26,6 +30,7 @@ MAX_OP_BYTES = 32_000
 MARK_BITS = 26  # Seen's bitmap: 2**26 bits
 BATCH_OVERHEAD = len(b'{"batch":[]}')
 BATCH_PATH = "/api/v2/batch"
+ATTRIBUTES = ',"attributes":'  # the op's last key (events.encode)
 
 
 @dataclass(frozen=True)
@@ -81,8 +86,59 @@ class Seen:
                 self.runs[-1] = self.runs[-1].to_frame("f").merge_sorted(last, "f").to_series()
         return fresh.gather(fps.inverse)
 
+    def contains(self, fps: pl.Series) -> pl.Series:
+        """Per fingerprint: was it seen before? (Nothing is remembered.)"""
+        known = pl.repeat(False, len(fps), dtype=pl.Boolean, eager=True)
+        for run in self.runs:
+            near = run.search_sorted(fps).clip(0, len(run) - 1)
+            known = known | (run.gather(near) == fps)
+        return known
+
     def __len__(self) -> int:
         return sum(len(r) for r in self.runs)
+
+
+class FirstUse:
+    """The row that first used each given ``_cio_id`` (by a 64-bit key of the id).
+
+    Kept as sorted runs of (key, row) merged like ``Seen``'s, 16 bytes per id, with
+    ``Seen``'s bitmap in front, so that a chunk of new ids costs a sort; only for
+    files with a ``_cio_id`` column.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[pl.DataFrame] = []  # columns k (sorted), r
+        self.marks = pl.zeros(1 << MARK_BITS, dtype=pl.Boolean, eager=True)
+
+    def firsts(self, keys: pl.Series, rows: pl.Series) -> pl.Series:
+        """Per row: the row that first used its key (itself if it is the first); null
+        without a key. Remembers the new keys."""
+        here = pl.DataFrame({"k": keys, "r": rows}).drop_nulls("k").sort("k")
+        slots = (here.get_column("k") // (1 << (64 - MARK_BITS))).cast(pl.UInt32)
+        k = here.get_column("k")
+        maybe = self.marks.gather(slots).any() or (k == k.shift(1)).any()
+        self.marks.scatter(slots, True)
+        if not maybe:  # every id new: each row is its own first
+            self._remember(here)
+            return pl.select(pl.when(keys.is_not_null()).then(rows)).to_series()
+        seen = here.group_by("k").agg(pl.col("r").min()).sort("k")
+        key, first = seen.get_column("k"), seen.get_column("r")
+        for run in self.runs:
+            run_keys = run.get_column("k")
+            near = run_keys.search_sorted(key).clip(0, run.height - 1)
+            hit = run_keys.gather(near) == key
+            if hit.any():
+                earlier = run.get_column("r").gather(near)
+                first = pl.select(pl.when(hit).then(earlier).otherwise(first)).to_series()
+        self._remember(seen.filter(first == seen.get_column("r")))
+        return keys.replace_strict(key, first, default=None, return_dtype=pl.Int64)
+
+    def _remember(self, new: pl.DataFrame) -> None:
+        if new.height:
+            self.runs.append(new)
+            while len(self.runs) > 1 and self.runs[-2].height <= self.runs[-1].height:
+                last = self.runs.pop()
+                self.runs[-1] = self.runs[-1].merge_sorted(last, "k")
 
 
 @dataclass
@@ -147,11 +203,12 @@ class Packer:
         self._pending = None
 
     def _v1(self, event: dict[str, object], events: pl.DataFrame) -> Request:
-        op = orjson.loads(str(event["_op"]))
+        text = str(event["_op"])
+        at = text.index(ATTRIBUTES)  # the first: before it, quotes in strings are escaped
+        op = orjson.loads(text[:at] + "}")
+        data = text[at + len(ATTRIBUTES) : -1]  # as built: numbers exactly as the op has them
         ((_, ident),) = op["identifiers"].items()
-        body = v1_body(
-            op["name"], orjson.dumps(op["attributes"]).decode(), op.get("timestamp"), op["id"]
-        )
+        body = v1_body(op["name"], data, op.get("timestamp"), op["id"])
         path = customer_events_path(ident)
         return Request(path, body, events.filter(pl.col("_row") == event["_row"]))
 

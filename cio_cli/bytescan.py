@@ -73,6 +73,7 @@ class BadText(Exception):
         super().__init__(str(error))
         self.record = record
         self.error = error
+        self.at = error.start  # the byte of the file, once the reader knows where the body is
 
 
 def first_record_end(buf: bytes) -> int | None:

@@ -22,10 +22,15 @@ csv.field_size_limit(2**31 - 1)
 
 
 def lines(
-    head: bytes, blocks: Iterable[bytes], bad_text: Callable[[UnicodeDecodeError], Exception]
+    head: bytes, blocks: Iterable[bytes], bad_text: Callable[[UnicodeDecodeError, int], Exception]
 ) -> Iterator[str]:
-    """Decoded lines (ends kept) of ``head`` then ``blocks``; ``bad_text`` builds the error."""
+    """Decoded lines (ends kept) of ``head`` then ``blocks``.
+
+    ``bad_text(error, at)`` builds the error for invalid UTF-8 at byte ``at`` (from
+    the start of ``head``).
+    """
     pending = b""
+    done = 0  # bytes before ``pending``
     for block in _prepend(head, blocks):
         data = pending + block
         cut = data.rfind(b"\n") + 1
@@ -33,13 +38,19 @@ def lines(
             pending = data
             continue
         pending = data[cut:]
-        try:
-            text = data[:cut].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise bad_text(exc) from exc
-        yield from _split_nl(text)
+        yield from _split_nl(_decoded(data[:cut], done, bad_text))
+        done += cut
     if pending:
-        yield pending.decode("utf-8", errors="strict")
+        yield _decoded(pending, done, bad_text)
+
+
+def _decoded(
+    data: bytes, done: int, bad_text: Callable[[UnicodeDecodeError, int], Exception]
+) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise bad_text(exc, done + exc.start) from exc
 
 
 def _split_nl(text: str) -> Iterator[str]:
@@ -59,6 +70,35 @@ def _prepend(head: bytes, blocks: Iterable[bytes]) -> Iterator[bytes]:
     yield from blocks
 
 
+class OpenQuote(Exception):
+    """A quoted field still open at the end of the file (``mid_cell``: or closed by a quote
+    in the middle of a cell lines later); ``records`` records came before its own."""
+
+    def __init__(self, records: int, mid_cell: bool = False) -> None:
+        super().__init__(f"a quoted field opened in record {records} is never closed")
+        self.records = records
+        self.mid_cell = mid_cell
+
+
+_END = "\x1fcio: end of file"  # after the last line: '"' + _END + "\n"
+
+
+def _with_end(lines: Iterable[str]) -> Iterator[str]:
+    """The lines, the last one ending with a newline, then one that opens a quoted field.
+
+    At a record boundary that line is a record of its own (the field ``_END`` and a
+    newline); inside a quoted field it closes the field, which then ends with ``_END``.
+    """
+    last = None
+    for line in lines:
+        if last is not None:
+            yield last
+        last = line
+    if last is not None:
+        yield last if last.endswith("\n") else last + "\n"
+    yield '"' + _END + "\n"
+
+
 @dataclass
 class Unreadable:
     """A line the csv module cannot read (a bare CR in an unquoted field, say)."""
@@ -68,22 +108,51 @@ class Unreadable:
 
 
 def lenient_records(lines: Iterable[str]) -> Iterator[list[str] | Unreadable]:
-    """Records as the csv module reads them; an unreadable one becomes ``Unreadable``."""
+    """Records as the csv module reads them; an unreadable one becomes ``Unreadable``.
+
+    A quoted field still open at the end of the file raises ``OpenQuote``, as the
+    csv module's strict mode does (the lenient reader would end it silently).
+    """
     last: list[str] = [""]
+    spans: list[str] = []  # the lines of the record being read
 
     def remember() -> Iterator[str]:
-        for line in lines:
+        for line in _with_end(lines):
             last[0] = line
+            spans.append(line)
             yield line
 
     reader = csv.reader(remember())
+    ahead: list[str] | Unreadable | None = None  # one record behind: the end line is no record
+    count = 0
     while True:
         try:
-            yield next(reader)
+            record: list[str] | Unreadable = next(reader)
         except StopIteration:
-            return
+            break
         except csv.Error as exc:
-            yield Unreadable(str(exc), last[0].rstrip("\r\n"))
+            record = Unreadable(str(exc), last[0].rstrip("\r\n"))
+        if ahead is not None:
+            yield ahead
+            count += 1
+        if len(spans) > 1 and not spans[-1].startswith('"' + _END) and _closed_mid_cell(spans):
+            raise OpenQuote(count, mid_cell=True)
+        spans.clear()
+        ahead = record
+    if ahead != [_END + "\n"]:
+        raise OpenQuote(count)
+
+
+def _closed_mid_cell(spans: list[str]) -> bool:
+    """A record over several lines whose quoted field a quote in the middle of a cell
+    closes (``"Big order\\n...,"x"``): a quote left open that swallowed the lines after it.
+    The csv module's strict mode refuses it; the lenient one reads on."""
+    try:
+        for _ in csv.reader(spans, strict=True):
+            pass
+    except csv.Error as exc:
+        return "expected after" in str(exc)
+    return False
 
 
 def strict_records(data: bytes, ncols: int) -> tuple[pl.DataFrame, bool] | None:
@@ -111,7 +180,7 @@ def frame(records: list[list[str]] | list[list[str] | Unreadable], ncols: int) -
     for rec in records:
         if isinstance(rec, Unreadable):
             nfs.append(-1)
-            extras.append(f"cannot be read as CSV ({rec.reason}): {rec.text!r}")
+            extras.append(f"cannot be read as CSV ({_plainly(rec.reason)}): {rec.text!r}")
             rec = []
         else:
             nfs.append(len(rec))
@@ -127,6 +196,16 @@ def frame(records: list[list[str]] | list[list[str] | Unreadable], ncols: int) -
     data["_nf"] = pl.Series("_nf", nfs, dtype=pl.Int32)
     data["_extra"] = pl.Series("_extra", extras, dtype=pl.String)
     return pl.DataFrame(data)
+
+
+def _plainly(reason: str) -> str:
+    """The csv module's reason, in the user's terms where it talks of Python."""
+    if reason.startswith("new-line character seen in unquoted field"):
+        return (
+            "a carriage return (CR) outside quotes, which does not end a line here;"
+            " if the file's lines end with CR, convert them to LF or CRLF"
+        )
+    return reason
 
 
 def _csv_text(cells: list[str]) -> str:

@@ -8,10 +8,14 @@ nearest expected column.
 from __future__ import annotations
 
 import difflib
+import json
 import zoneinfo
 from dataclasses import dataclass, field
-from typing import Literal
+from decimal import Decimal
+from typing import Any, Literal
 from urllib.parse import quote
+
+import orjson
 
 from cio_cli.errors import UnimportableError, UsageError
 
@@ -57,6 +61,7 @@ ISO_TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
 ISO_ZONED_RE = rf"^{ISO_DATE}[Tt ]{ISO_TIME}(?:[Zz]|[+-]\d{{2}}(?::?\d{{2}})?)$"
 ISO_NAIVE_RE = rf"^{ISO_DATE}(?:[Tt ]{ISO_TIME})?$"
 
+MAX_DEPTH = 254  # orjson writes no deeper nesting
 Identifier = Literal["auto", "id", "email"]
 Unit = Literal["auto", "s", "ms"]
 
@@ -175,6 +180,32 @@ def _missing(required: str, header: list[str]) -> UnimportableError:
     found = ", ".join(repr(h) for h in header[:12])
     hint = f"found {near[0]!r}: rename it to {required}" if near else f"the header has {found}"
     return UnimportableError(f"missing required column {required}", hint)
+
+
+def load_json(text: str | bytes) -> Any:
+    """Parse JSON (CSV cells under ``--type COL=json``, send-event's data) keeping every
+    number's value exactly, as an ``orjson.Fragment`` that ``orjson.dumps`` writes as is.
+
+    A number is written as orjson writes it when that text has the same value
+    (``1.10`` becomes ``1.1``), and as written otherwise (``1e-400``, integers beyond 64
+    bits, more digits than a double holds). ValueError when ``text`` is not JSON
+    (``NaN`` and ``Infinity`` are not); RecursionError when it nests very deep.
+    """
+    return json.loads(text, parse_int=json_number, parse_float=json_number, parse_constant=_no)
+
+
+def json_number(number: str) -> orjson.Fragment:
+    """A JSON number as orjson writes it if that keeps its value, else as written."""
+    try:
+        short = orjson.dumps(orjson.loads(number))
+    except orjson.JSONDecodeError:  # beyond a double (1e400)
+        return orjson.Fragment(number)
+    same = Decimal(short.decode()) == Decimal(number)
+    return orjson.Fragment(short if same else number)
+
+
+def _no(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 ISO_4217 = tuple(

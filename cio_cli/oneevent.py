@@ -149,8 +149,8 @@ def _data_object(text: str) -> dict[str, Any]:
                 hint="--data @FILE reads a JSON object from FILE",
             ) from None
     try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        doc = rules.load_json(raw)
+    except (ValueError, RecursionError) as exc:
         raise UsageError(
             f"{what} is not valid JSON ({exc})",
             hint="""give a JSON object, e.g. --data '{"plan":"pro"}'""",
@@ -174,8 +174,8 @@ def _pair(pair: str) -> tuple[str, Any]:
     if not key.endswith(":"):
         return key, value
     try:
-        return key[:-1], orjson.loads(value)
-    except orjson.JSONDecodeError:
+        return key[:-1], rules.load_json(value)
+    except (ValueError, RecursionError):
         raise UsageError(
             f"-d {pair!r}: {value!r} is not valid JSON",
             hint="""use -d key=value for a string, or -d 'key:="text"'""",
@@ -189,13 +189,13 @@ def parse_data(pairs: list[str], data_json: str | None) -> dict[str, Any]:
     return data
 
 
-def _number(key: str, value: Any) -> int | float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+def _number(key: str, value: Any) -> orjson.Fragment:
+    """A JSON number (from ``load_json``) or numeric text, within a double's range."""
+    text = orjson.dumps(value).decode() if isinstance(value, orjson.Fragment) else value
+    if isinstance(text, str) and _NUMBER.fullmatch(text.strip()):
         try:
-            number: int | float = orjson.loads(value.strip())
-            return number
+            orjson.loads(text.strip())
+            return rules.json_number(text.strip())
         except orjson.JSONDecodeError:
             pass  # too large for a double
     raise InvalidEventError(
@@ -221,7 +221,13 @@ def check_data(data: dict[str, Any]) -> tuple[bytes, list[str]]:
         raise InvalidEventError(
             f"currency {show(currency)} is not a three-letter ISO 4217 code such as USD"
         )
-    encoded = orjson.dumps(data)
+    try:
+        encoded = orjson.dumps(data)
+    except orjson.JSONEncodeError:  # more than 254 levels deep
+        raise InvalidEventError(
+            f"the event data nests arrays or objects more than {rules.MAX_DEPTH} levels deep,"
+            " which cio cannot send"
+        ) from None
     if len(encoded) > 100_000:
         raise InvalidEventError(
             f"the event data is {len(encoded):,} bytes of JSON; Customer.io allows at most 100,000"

@@ -4,7 +4,8 @@ Pass 1 (``scan``) reads the whole file once: it infers column types, counts
 identifier kinds (a file mixing ids and emails is refused) and finds the
 events in the campaign-trigger window. Pass 2 (``emit``) reads it again and
 turns every row into exactly one of: an event in a request, a duplicate, a
-rejected row, or a skipped recent row, so that
+rejected row (a ``_cio_id`` already used by a row with other content among
+them), or a skipped recent row, so that
 ``rows == sent + duplicates + rejected + skipped_recent``.
 """
 
@@ -18,7 +19,7 @@ from typing import Protocol
 
 import polars as pl
 
-from cio_cli.batches import Fingerprints, Packer, Request, Seen
+from cio_cli.batches import Fingerprints, FirstUse, Packer, Request, Seen
 from cio_cli.errors import UnimportableError
 from cio_cli.events import encode, warm_up
 from cio_cli.header import Layout, ReadOptions, layout
@@ -30,6 +31,10 @@ from cio_cli.source import CsvSource, NeedAllColumns
 
 MAX_DATA_BYTES = 100_000
 FIRST_ROWS = 5
+REUSED = (
+    " with different content: Customer.io keeps only the first event of an id;"
+    " give this row its own _cio_id, or leave it empty to derive one"
+)
 SKIP_MESSAGE = (
     "skipped: no timestamp or one within the last 72 hours, so it can trigger campaigns;"
     " send it later with --allow-recent"
@@ -103,6 +108,7 @@ class InputFile:
     lay: Layout
     scan: Scan | None = None
     rejects_written: bool = False
+    spooled: bool = False  # stdin or a pipe, read into a temporary file: no journal
 
 
 def open_input(path: Path, shown: str, rejects_path: Path, opts: ReadOptions) -> InputFile:
@@ -241,15 +247,23 @@ class Emitting:
         self.sink = sink
         self.rejects = rejects
         self.seen = Seen()
+        self.ids = FirstUse()
         self.packer = Packer(how.batch_bytes)
 
     def take(self, judged: Judged, first_row: int) -> None:
         """Count one judged chunk, write its rejects, send every request it fills."""
         how, counts = self.how, self.counts
-        events = _account(judged, first_row, counts, self.rejects)
-        fresh = self.seen.first_seen(judged.fingerprints)
+        events = judged.events.with_columns(_row=pl.col("_row") + first_row)
+        fps, reused = judged.fingerprints, None
+        if "_idk" in events.columns:
+            events, fps, reused = self._reused_ids(events, fps)
+        fresh = self.seen.first_seen(fps)
         unique, repeated = split(events, fresh)
         counts.duplicates += repeated.height
+        if reused is not None:  # the same id and content as its first row: a duplicate
+            again, reused = split(reused, self.seen.contains(reused.get_column("_fp")))
+            counts.duplicates += again.height
+        _account(judged, first_row, counts, self.rejects, reused)
         if how.acked is not None and len(how.acked):
             done, unique = split(unique, _is_acked(unique.get_column("_row"), how.acked))
             counts.sent += done.height
@@ -259,6 +273,29 @@ class Emitting:
                 break
             counts.requests += 1
             self.sink.send(req, counts, self.rejects)
+
+    def _reused_ids(
+        self, events: pl.DataFrame, fps: Fingerprints
+    ) -> tuple[pl.DataFrame, Fingerprints, pl.DataFrame | None]:
+        """Set aside the rows whose ``_cio_id`` an earlier row already used: the events
+        left (and their fingerprints), and those rows with ``_err`` (None if none)."""
+        first = self.ids.firsts(events.get_column("_idk"), events.get_column("_row"))
+        later = (first != events.get_column("_row")).fill_null(False)
+        if not later.any():
+            return events, fps, None
+        reused, events = split(events.with_columns(_first=first), later)
+        eid = self.rejects.lay.event_id
+        assert eid is not None
+        reason = pl.concat_str(
+            pl.lit("_cio_id '"),
+            pl.col(eid).str.strip_chars(),
+            pl.lit("' is already used by row "),
+            pl.col("_first").cast(pl.String),
+            pl.lit(REUSED),
+        )
+        raw = [f"c{i}" for i in range(self.rejects.lay.ncols)]
+        reused = reused.select(*raw, "_row", "_fp", _err=reason)
+        return events.drop("_first"), Fingerprints.of(events.get_column("_fp")), reused
 
     def finish(self) -> None:
         """Send the last, partly filled request (unless stopped); wait for all of them."""
@@ -313,11 +350,19 @@ def _is_acked(rows: pl.Series, acked: Acked) -> pl.Series:
 
 
 def _account(
-    judged: Judged, first_row: int, counts: Counts, rejects: RejectsWriter
-) -> pl.DataFrame:
-    """Count a judged chunk, write its rejected rows; return its events, rows numbered."""
-    shift = pl.col("_row") + first_row
-    bad = judged.rejected.with_columns(_row=shift)
+    judged: Judged,
+    first_row: int,
+    counts: Counts,
+    rejects: RejectsWriter,
+    reused: pl.DataFrame | None = None,
+) -> None:
+    """Count a judged chunk and write its rejected rows, and the rows whose id was used."""
+    bad = judged.rejected.with_columns(_row=pl.col("_row") + first_row)
+    if reused is not None and reused.height:
+        more = reused.drop("_fp")
+        bad = pl.concat([bad.select(more.columns), more]).sort("_row") if bad.height else more
+        counts.rejected += reused.height
+        counts.errors["id_reused"] += reused.height
     rejects.write(bad, "_err")
     counts.sample(bad.head(FIRST_ROWS), "_err")
     counts.rows += judged.rows
@@ -326,7 +371,6 @@ def _account(
     counts.recent += judged.recent
     counts.errors.update(judged.errors)
     counts.warnings.update(judged.warnings)
-    return judged.events.with_columns(_row=shift)
 
 
 def judge(
@@ -368,6 +412,12 @@ def judge(
     parts = [p for p in parts if p.height]
     rejected = pl.concat(parts).sort("_row") if parts else checked.bad
     keep = [*raw, "_op", "_fp"]
+    if lay.event_id is not None:  # a 64-bit key of each given id, to find one used twice
+        given = pl.col(lay.event_id).str.strip_chars()
+        good = good.with_columns(
+            _idk=pl.when(given.is_not_null()).then(given.str.to_uppercase().hash(7))
+        )
+        keep.append("_idk")
     return Judged(
         df.height,
         rejected,

@@ -246,15 +246,22 @@ def _timestamp_rules(
             " has no time zone: add Z or an offset, or pass --assume-tz ZONE",
         )
     unreadable = t.is_not_null() & ts.is_null()
+    why = pl.lit(
+        " is not a timestamp: use Unix seconds, Unix milliseconds, or ISO-8601 with Z or an offset"
+    )
     if opts.assume_tz is None:
         unreadable = unreadable & ~naive
-    rules.error(
-        "timestamp_invalid",
-        unreadable,
-        "_cio_timestamp ",
-        _quoted(t),
-        " is not a timestamp: use Unix seconds, Unix milliseconds, or ISO-8601 with Z or an offset",
-    )
+    elif textual:  # only the message: built for rejected rows alone
+        gap = (
+            f" is a local time that does not exist in {opts.assume_tz}: the clocks jump past it"
+            " (daylight saving time); add an offset or correct it"
+        )
+        why = (
+            pl.when(timestamps.skipped_by_clocks(t, opts.assume_tz))
+            .then(pl.lit(gap))
+            .otherwise(why)
+        )
+    rules.error("timestamp_invalid", unreadable, "_cio_timestamp ", _quoted(t), why)
     rules.error(
         "timestamp_future", ts > now + FUTURE_S, "_cio_timestamp ", _quoted(t), " is in the future"
     )
@@ -309,7 +316,9 @@ def _data_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
                 bad,
                 f"{key} ",
                 _quoted(cell),
-                f" is not valid JSON (--type {key}=json)",
+                " ",
+                pl.col(f"_je_{col}"),
+                f" (--type {key}=json)",
             )
         elif key in overrides and overrides[key] != "string":
             kind = overrides[key]

@@ -9,7 +9,9 @@ must be exactly ``(columns - 1)`` per non-blank record. A chunk that fails the
 check (ragged rows) is parsed again, exactly, with Python's ``csv`` module
 (``exact``); a chunk polars refuses, or with a stray quote inside an unquoted
 field, switches the rest of the file to the ``csv`` module, which reads such
-quotes literally.
+quotes literally. A quote still open at the end of the file, or closed only by
+a quote in the middle of a later cell, makes the file unimportable (the csv
+module's strict mode refuses both), as do CR-only line ends and a damaged .gz.
 
 Every chunk comes out as a DataFrame of columns ``c0 .. c{n-1}`` (text, null
 when empty) plus ``_row`` (the record number a spreadsheet shows: the header is
@@ -47,6 +49,8 @@ WORKERS = int(os.environ.get("CIO_WORKERS", "0")) or min(4, os.cpu_count() or 1)
 BLOCK_BYTES = int(os.environ.get("CIO_BLOCK_MB", "4")) << 20
 MAX_CARRY_BYTES = 64 << 20
 UTF8_NAMES = {"utf-8", "utf8", "utf_8", "utf-8-sig", "utf_8_sig", "u8"}
+GZIP_HINT = "copy or compress the file again (gzip -t FILE checks a .gz file)"
+ENCODING_HINT = "pass --encoding with the file's encoding, for example --encoding latin-1 or cp1252"
 
 
 @dataclass
@@ -57,6 +61,7 @@ class Body:
     offset: int
     bytes_done: int
     refused: bool = False
+    last: bool = False  # the end of the file: a quote may still be open in it
 
 
 @dataclass
@@ -104,12 +109,31 @@ class _Tell:
             return 0
 
 
-def spool_stdin() -> Path:
-    """Copy standard input to a temporary file (two passes need to read it twice)."""
+def _read(stream: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes; a damaged .gz file is unimportable."""
+    try:
+        return stream.read(size)
+    except EOFError as exc:
+        raise UnimportableError(
+            f"the gzip data ends too soon: the file is truncated ({exc})", GZIP_HINT
+        ) from exc
+    except gzip.BadGzipFile as exc:
+        if "Not a gzipped" not in str(exc):
+            raise UnimportableError(f"the gzip data is damaged ({exc})", GZIP_HINT) from exc
+        raise UnimportableError(
+            f"after the end of its gzip data, the file holds bytes that are not gzip ({exc})",
+            GZIP_HINT,
+        ) from exc
+    except zlib.error as exc:
+        raise UnimportableError(f"the gzip data is damaged ({exc})", GZIP_HINT) from exc
+
+
+def spool_stdin(stream: BinaryIO | None = None) -> Path:
+    """Copy standard input (or a pipe) to a temporary file: two passes read it twice."""
     fd, name = tempfile.mkstemp(prefix="cio-stdin-", suffix=".csv")
     try:
         with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+            shutil.copyfileobj(stream or sys.stdin.buffer, out, 1 << 20)
     except BaseException:  # Ctrl-C or a full disk while copying: leave no file behind
         os.unlink(name)
         raise
@@ -130,6 +154,7 @@ class CsvSource:
                 f"unknown encoding {encoding!r}", "pass a Python codec name such as latin-1"
             ) from exc
         self.size = path.stat().st_size
+        self._bom = 0  # bytes of a UTF-8 BOM at the start, for byte offsets in messages
         self.header, self._header_end = self._read_header()
         # body offset -> (CRC-32, plain text?) of a body that parsed exactly in an earlier pass
         self._verified: dict[int, tuple[int, bool]] = {}
@@ -137,9 +162,7 @@ class CsvSource:
     # -- opening and decoding -------------------------------------------------
 
     def _open(self) -> tuple[BinaryIO, _Tell]:
-        with open(self.path, "rb") as probe:
-            gzipped = probe.read(2) == b"\x1f\x8b"
-        if gzipped:
+        if self._gzipped():
             gz = gzip.GzipFile(self.path, "rb")
             return gz, _Tell(gz.fileobj)  # type: ignore[arg-type,return-value]
         raw = open(self.path, "rb")  # noqa: SIM115 - the caller closes it
@@ -152,16 +175,21 @@ class CsvSource:
         first = True
         consumed = 0
         while True:
-            raw = stream.read(self.block_bytes)
+            raw = _read(stream, self.block_bytes)
             block = raw
             if decoder is not None:
                 try:
                     block = decoder.decode(raw, final=not raw).encode("utf-8")
                 except UnicodeDecodeError as exc:
-                    raise self._decode_error(exc, self._row_at(consumed + exc.start)) from exc
+                    at = consumed + exc.start
+                    raise self._decode_error(exc, self._row_at(at), at) from exc
+                except UnicodeError as exc:  # UTF-16 without a BOM, say
+                    raise UnimportableError(
+                        f"the file is not {self.encoding} text ({exc})", ENCODING_HINT
+                    ) from exc
             consumed += len(raw)
             if first:
-                block = block.removeprefix(b"\xef\xbb\xbf")
+                self._bom = len(block) - len(block := block.removeprefix(b"\xef\xbb\xbf"))
                 first = False
             if block:
                 yield block
@@ -172,15 +200,20 @@ class CsvSource:
         """The record number holding (decoded) byte ``offset``: read the file again to it."""
         stream, _ = self._open()
         with stream:
-            prefix = stream.read(offset).decode(self.encoding, errors="replace")
+            prefix = _read(stream, offset).decode(self.encoding, errors="replace")
         return bytescan.count_records(prefix.encode("utf-8")) + 1
 
-    def _decode_error(self, exc: UnicodeDecodeError, row: int | None) -> UnimportableError:
-        where = f"row {row}" if row is not None else "the file"
+    def _decode_error(self, exc: UnicodeDecodeError, row: int, at: int) -> UnimportableError:
+        """Invalid text in row ``row``, at byte ``at`` of the file (of its text, if .gz)."""
+        of = " of the uncompressed text" if self._gzipped() else ""
         return UnimportableError(
-            f"{where} is not valid {self.encoding} text ({exc.reason} at byte {exc.start})",
-            "pass --encoding with the file's encoding, for example --encoding latin-1 or cp1252",
+            f"row {row} is not valid {self.encoding} text ({exc.reason} at byte {at}{of})",
+            ENCODING_HINT,
         )
+
+    def _gzipped(self) -> bool:
+        with open(self.path, "rb") as probe:
+            return probe.read(2) == b"\x1f\x8b"
 
     # -- the header -----------------------------------------------------------
 
@@ -194,9 +227,11 @@ class CsvSource:
                 if end is not None:
                     break
                 if len(buf) > MAX_CARRY_BYTES:
-                    raise UnimportableError("the header row never ends", "check the quoting")
+                    raise _unending_header(buf)
             else:
                 end = len(buf)
+                if buf.count(b'"') % 2:
+                    raise _unending_header(buf)
         head = buf[:end]
         if not head.strip():
             raise UnimportableError(
@@ -205,8 +240,11 @@ class CsvSource:
         try:
             text = head.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise self._decode_error(exc, 1) from exc
-        cells = next(csv.reader(io.StringIO(text)), [])
+            raise self._decode_error(exc, 1, self._bom + exc.start) from exc
+        try:
+            cells = next(csv.reader(io.StringIO(text)), [])
+        except csv.Error as exc:
+            raise _unreadable_header(head, exc) from exc
         return [c.removeprefix("\ufeff") for c in cells], end
 
     # -- records --------------------------------------------------------------
@@ -235,7 +273,7 @@ class CsvSource:
                 offset += len(data)
                 carry = block[cut:]
             if carry:
-                yield Body(carry, offset, tell.done())
+                yield Body(carry, offset, tell.done(), last=True)
 
     def parse(
         self, body: Body, columns: list[int] | None = None
@@ -247,8 +285,8 @@ class CsvSource:
         ``columns`` reads only those columns (by position), unless the body
         has rows that look blank, which need every column to be told apart.
         """
-        if body.refused:
-            return None
+        if body.refused or body.last and body.data.count(b'"') % 2:
+            return None  # the csv module reads it: a quote may be open at the end of the file
         crc = zlib.crc32(body.data)
         known = self._verified.get(body.offset)
         if known is not None and known[0] != crc:
@@ -258,7 +296,11 @@ class CsvSource:
             )
         text = None
         if known is None:
-            text = bytescan.utf8_text(body.data)
+            try:
+                text = bytescan.utf8_text(body.data)
+            except bytescan.BadText as exc:
+                exc.at = self._bom + body.offset + exc.error.start
+                raise
             if b"\r" in body.data and body.data.count(b"\r") != body.data.count(b"\r\n"):
                 return exact.strict_records(body.data, len(self.header))  # polars drops lone CRs
         ncols = len(self.header)
@@ -309,8 +351,9 @@ class CsvSource:
                 break
             batch: list[list[str] | exact.Unreadable] = []
 
-            def bad_text(exc: UnicodeDecodeError) -> Exception:
-                return self._decode_error(exc, None)
+            def bad_text(exc: UnicodeDecodeError, at: int) -> Exception:
+                at += self._bom + offset
+                return self._decode_error(exc, self._row_at(at), at)
 
             for record in exact.lenient_records(exact.lines(head, blocks, bad_text)):
                 batch.append(record)
@@ -352,19 +395,76 @@ class CsvSource:
             try:
                 item = next(results, None)
             except bytescan.BadText as exc:
-                raise self._decode_error(exc.error, next_row + exc.record) from exc
+                raise self._decode_error(exc.error, next_row + exc.record, exc.at) from exc
             if item is None:
                 return
             body, (df, result) = item
             if df is None:
-                for frame in self.slow_from(body.offset):
-                    found = work(_without_blanks(frame), False)
-                    yield Chunk(found, next_row, frame.height, body.bytes_done)
-                    next_row += frame.height
+                yield from self._slowly(body, next_row, work)
                 return
             assert result is not None
             yield Chunk(result, next_row, df.height, body.bytes_done)
             next_row += df.height
+
+    def _slowly(
+        self, body: Body, first_row: int, work: Callable[[pl.DataFrame, bool], T]
+    ) -> Iterator[Chunk[T]]:
+        """The chunks from ``body`` to the end of the file, read by the csv module."""
+        row = first_row
+        try:
+            for frame in self.slow_from(body.offset):
+                found = work(_without_blanks(frame), False)
+                yield Chunk(found, row, frame.height, body.bytes_done)
+                row += frame.height
+        except exact.OpenQuote as exc:
+            raise open_quote_error(first_row + exc.records, exc.mid_cell) from exc
+
+
+CR_HINT = (
+    "convert the line endings to LF or CRLF, for example: tr '\\r' '\\n' < in.csv > out.csv"
+    " (or save the file again as CSV for Windows or Unix)"
+)
+
+
+def _unending_header(buf: bytes) -> UnimportableError:
+    """The header (row 1) did not end: CR line endings, or a quote that is never closed."""
+    if b"\r" in buf and b"\n" not in buf:
+        return _unreadable_header(buf, None)
+    if buf.count(b'"') % 2:
+        return open_quote_error(1)
+    return UnimportableError("the header row never ends", "check the quoting")
+
+
+def _unreadable_header(head: bytes, exc: csv.Error | None) -> UnimportableError:
+    """Row 1 holds a lone carriage return (CR) outside quotes, or the csv module refuses it."""
+    if b"\r" not in head:
+        return UnimportableError(f"row 1 (the header) cannot be read as CSV ({exc})", CR_HINT)
+    if b"\n" not in head:
+        return UnimportableError(
+            "the file's lines end with a lone carriage return (CR, as in old Mac files),"
+            " which cio does not take as the end of a row: row 1 (the header) never ends",
+            CR_HINT,
+        )
+    return UnimportableError(
+        "row 1 (the header) holds a carriage return (CR) that is not part of a line end",
+        "remove it; if the file's lines end with CR, " + CR_HINT,
+    )
+
+
+def open_quote_error(row: int, mid_cell: bool = False) -> UnimportableError:
+    """A quoted field opened in ``row`` is still open at the end of the file (or, with
+    ``mid_cell``, a quote in the middle of a cell lines later closes it)."""
+    what = (
+        "runs on over the next lines until a quote in the middle of a later cell closes it:"
+        " those lines would be part of that one cell"
+        if mid_cell
+        else "is never closed: everything after it, to the end of the file, would be that one cell"
+    )
+    return UnimportableError(
+        f'row {row} opens a quoted field (a cell starting with ") that {what}',
+        "close the quote where the cell ends (a quote that is part of the text is written"
+        ' "" inside a quoted cell); the csv module in strict mode refuses such a file too',
+    )
 
 
 class NeedAllColumns(Exception):

@@ -110,11 +110,22 @@ def _zoned(t: pl.Expr) -> pl.Expr:
 def _naive(t: pl.Expr, zone: str | None) -> pl.Expr:
     if zone is None:
         return pl.lit(None, dtype=pl.Int64)
+    local = _wall_clock(t).dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+    return local.dt.epoch("s")
+
+
+def _wall_clock(t: pl.Expr) -> pl.Expr:
+    """A timestamp without a zone as a naive datetime (null if it is not one)."""
     iso = (
         t.str.replace(r"^(\d{4}-\d{2}-\d{2})$", "${1}T00:00:00")
         .str.replace(r"^(\d{4}-\d{2}-\d{2})[Tt ]", "${1}T")
         .str.replace(r"T(\d{2}:\d{2})$", "T${1}:00")
     )
-    parsed = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="ms")
-    local = parsed.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
-    return local.dt.epoch("s")
+    return iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="ms")
+
+
+def skipped_by_clocks(t: pl.Expr, zone: str) -> pl.Expr:
+    """True for a time without a zone that does not exist in ``zone`` (clocks jump past it)."""
+    wall = _wall_clock(t)
+    local = wall.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+    return t.str.contains(ISO_NAIVE_RE) & wall.is_not_null() & local.is_null()

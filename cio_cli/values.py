@@ -2,29 +2,50 @@
 
 from __future__ import annotations
 
+import re
+
 import orjson
 import polars as pl
 
-from cio_cli.header import INT_RE, Layout, ReadOptions
+from cio_cli.header import INT_RE, MAX_DEPTH, Layout, ReadOptions, load_json
 
 
 def json_cells(df: pl.DataFrame, lay: Layout, opts: ReadOptions) -> pl.DataFrame:
-    """Add ``_j_<col>``: canonical JSON of each ``--type COL=json`` cell (null if invalid)."""
+    """Add ``_j_<col>``, canonical JSON of each ``--type COL=json`` cell (null if refused),
+    and ``_je_<col>``, why a cell was refused."""
     for col, key in lay.data:
         if opts.type_overrides.get(key) == "json":
-            values = [canonical_json(v) for v in df.get_column(col).to_list()]
-            df = df.with_columns(pl.Series(f"_j_{col}", values, dtype=pl.String))
+            found = [canonical_json(v) for v in df.get_column(col).to_list()]
+            df = df.with_columns(
+                pl.Series(f"_j_{col}", [j for j, _ in found], dtype=pl.String),
+                pl.Series(f"_je_{col}", [why for _, why in found], dtype=pl.String),
+            )
     return df
 
 
-def canonical_json(text: str | None) -> str | None:
-    """Compact JSON with sorted keys, or None when ``text`` is empty or not JSON."""
+NOT_JSON = "is not valid JSON"
+TOO_DEEP = f"nests arrays or objects more than {MAX_DEPTH} levels deep, which cio cannot send"
+_MAY_LOSE = re.compile(r"[0-9][.eE]|[0-9]{19}")  # a decimal, an exponent or a long integer
+
+
+def canonical_json(text: str | None) -> tuple[str | None, str | None]:
+    """Compact JSON with sorted keys, or None and why (``NOT_JSON``, ``TOO_DEEP``).
+
+    Numbers keep their value exactly: a number is written as orjson writes it when
+    that text has the same value (``1.10`` becomes ``1.1``, as ever), and as written
+    otherwise (``1e-400``, integers beyond 64 bits, more digits than a double holds).
+    """
     if text is None:
-        return None
+        return None, None
     try:
-        return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS).decode()
-    except orjson.JSONDecodeError:
-        return None
+        if _MAY_LOSE.search(text) is None:  # no number that orjson could round
+            return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS).decode(), None
+        return orjson.dumps(load_json(text), option=orjson.OPT_SORT_KEYS).decode(), None
+    except RecursionError:
+        return None, TOO_DEEP
+    except (ValueError, TypeError) as exc:  # both JSONDecodeErrors; orjson.JSONEncodeError
+        deep = "depth limit" in str(exc) or "Recursion limit" in str(exc)
+        return None, TOO_DEEP if deep else NOT_JSON
 
 
 TRUE_WORDS = ("true", "1", "yes")

@@ -628,3 +628,60 @@ def test_dry_run_output_mirrors_a_user_fixing_a_csv(tmp_path: Path) -> None:
         {"plan": "silver, annual", "Order Total": "5.00", "items": 1},
     ]  # fmt: skip
     assert out.summary["warnings"] == {"name_format": 2}
+
+
+# -- issue 9: --type COL=json keeps every number exactly, and refuses what it cannot send ---
+
+
+def test_json_numbers_are_sent_exactly_as_written(tmp_path: Path) -> None:
+    """Issue 9 item 5: 123456789012345678901234567890 became 1.2345678901234568e+29, 1e-400 0.0."""
+    cells = ["123456789012345678901234567890", "1e-400", "-1E+400",
+             '{"b":[0.1000000000000000055511151231257827], "a":18446744073709551616}',
+             '{"b":1.10,"a":[1E5,-0,12345678901234567890,2.5]}']  # fmt: skip
+    rows = [["e", f"u{i}", str(T), "p", cell] for i, cell in enumerate(cells)]
+    rows.append(["e", "big", str(T), "p", '{"n":-98765432109876543210987654321,"pad":"' + "y" * 33_000 + '"}'])
+    out = check_rows(tmp_path, [*BASE, "x"], rows, "--type", "x=json")
+    assert out.code == 0, out.reasons
+    sent = out.out_bytes.decode()
+    for text in ['"x":123456789012345678901234567890}', '"x":1e-400}', '"x":-1E+400}',
+                 '"x":{"a":18446744073709551616,"b":[0.1000000000000000055511151231257827]}}',
+                 # values orjson keeps exactly are written as before, so their ids do not change
+                 '"x":{"a":[100000.0,0,12345678901234567890,2.5],"b":1.1}}']:  # fmt: skip
+        assert text in sent, text
+    (v1,) = [line for line in out.lines if "path" in line]
+    assert v1["path"] == "/api/v1/customers/big/events"
+    assert '"n":-98765432109876543210987654321,' in sent, "the lone v1 request keeps it too"
+
+
+def test_json_nested_deeper_than_cio_can_send_is_rejected(tmp_path: Path) -> None:
+    """Issue 9 item 10: 300 levels of nesting crashed with 'TypeError: Recursion limit reached'."""
+    cells = ["[" * 254 + "]" * 254, "[" * 300 + "]" * 300, '{"a":' * 2000 + "1" + "}" * 2000,
+             "[" * 100_000 + "]" * 100_000, "[NaN]"]  # fmt: skip
+    rows = [["e", f"u{i}", str(T), "p", cell] for i, cell in enumerate(cells)]
+    for command in ("import", "validate"):
+        out = check_rows(tmp_path, [*BASE, "x"], rows, "--type", "x=json", command=command)
+        assert out.code == 1
+        assert out.summary["sent"] == 1 and out.summary["rejected"] == 4
+        deep = "nests arrays or objects more than 254 levels deep, which cio cannot send (--type x=json)"
+        assert out.reasons[3] == "x '" + "[" * 60 + "...' " + deep
+        assert out.reasons[4].endswith("...' " + deep) and out.reasons[5].endswith("...' " + deep)
+        assert out.reasons[6] == "x '[NaN]' is not valid JSON (--type x=json)"
+
+
+def test_send_event_data_keeps_every_number_exactly() -> None:
+    """The same JSON reading as --type COL=json: before, -d n:=1e-400 sent 0.0."""
+    result = cio("send-event", "--person", "u1", "--name", "signup", "--timestamp", str(T),
+                 "--id", "01HZX3K6Y8N1V2B7Q9W4T5R6S7", "-d", "big:=123456789012345678901234567890",
+                 "-d", "tiny:=1e-400", "-d", "revenue=12.50",
+                 "--data", '{"nested":{"b":1.10,"a":[18446744073709551616]}}', "--dry-run", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert ('"data":{"nested":{"b":1.1,"a":[18446744073709551616]},"big":123456789012345678901234567890,'
+            '"tiny":1e-400,"revenue":12.5}') in result.stdout  # fmt: skip
+
+
+def test_send_event_data_nested_too_deep_is_refused() -> None:
+    deep = "[" * 300 + "]" * 300
+    result = cio("send-event", "--person", "u1", "--name", "signup", "-d", f"x:={deep}", "--dry-run")
+    assert result.exit_code == 3
+    assert "error: the event data nests arrays or objects more than 254 levels deep, which cio" \
+        " cannot send" in " ".join(result.stderr.split())  # fmt: skip

@@ -7,7 +7,14 @@ SPEC section 2 (files, row numbers), 5 (rejects file) and 6 (blank lines).
 from __future__ import annotations
 
 import gzip
+import json
+import os
 import random
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +25,7 @@ from tests.cli_support import (
     Outcome,
     block_bytes,
     cio,
+    csv_module_only,
     csv_text,
     dry_run,
     old,
@@ -27,6 +35,7 @@ from tests.cli_support import (
     write_gz,
     write_raw,
 )
+from tests.fakecio import FakeCio
 
 HEAD = ",".join(BASE) + "\n"
 
@@ -518,3 +527,228 @@ def test_gzip_across_many_chunks(tmp_path: Path) -> None:
     assert chunks and min(chunks) > 5
     check_generated(out, gen)
     assert gzip.decompress(path.read_bytes()).decode() == gen.text
+
+
+# -- issue 9: files that cannot be read whole ----------------------------------------
+
+OPEN_QUOTE = (
+    'error: {name}: row {row} opens a quoted field (a cell starting with ") that is never'
+    " closed: everything after it, to the end of the file, would be that one cell"
+)
+
+
+def _open_quote_file(tmp_path: Path, after: int = 7) -> Path:
+    ts = old()
+    good = [f"ev,u{i},{ts},ok\n" for i in range(5, 5 + after)]
+    text = HEAD + f"ev,u1,{ts},a\nev,u1b,{ts},b\n" + f'u2,ev,{ts},"Big order, rush\n' + "".join(good)
+    return write_raw(tmp_path / "open.csv", text)
+
+
+def _refused_with_open_quote(result_stderr: str, name: str, row: int) -> None:
+    assert OPEN_QUOTE.format(name=name, row=row) in " ".join(result_stderr.split())
+    assert "close the quote" in result_stderr
+    assert "Traceback" not in result_stderr
+
+
+@pytest.mark.parametrize("reader", ["polars", "csv module", "many chunks"])
+def test_a_quote_open_at_the_end_of_the_file_is_unimportable(tmp_path: Path, reader: str) -> None:
+    """Issue 9 item 2: row 4 opens a quote never closed; rows 5-11 must not ride in its data."""
+    path = _open_quote_file(tmp_path)
+    out = tmp_path / "out.ndjson"
+    with ExitStack() as stack:
+        if reader == "csv module":
+            stack.enter_context(csv_module_only())
+        if reader == "many chunks":
+            stack.enter_context(block_bytes(64))
+        checked = cio("validate", path)
+        dry = cio("import", path, "--dry-run", "--out", out, "--json")
+    for result in (checked, dry):
+        assert result.exit_code == 3, result.stderr
+        _refused_with_open_quote(result.stderr, str(path), 4)
+    assert not out.exists(), "nothing written: the file is refused as a whole"
+    assert not (tmp_path / "open.csv.rejects.csv").exists()
+
+
+def test_a_quote_open_at_the_end_sends_nothing(tmp_path: Path, fake_cio: FakeCio) -> None:
+    path = _open_quote_file(tmp_path)
+    result = cio("import", path, "--base-url", fake_cio.url, "--site-id", "site",
+                 "--api-key", "key", "--quiet")  # fmt: skip
+    assert result.exit_code == 3
+    _refused_with_open_quote(result.stderr, str(path), 4)
+    assert fake_cio.requests == [] and fake_cio.events == []
+
+
+@pytest.mark.parametrize(
+    ("tail", "row"),
+    [('ev,u2,{ts},"no comma and no newline', 3), ('ev,u2,{ts},"a ""quoted"" word\n', 3),
+     ('\n\nev,u2,{ts},"x\n\n', 5)],
+    ids=["last line", "doubled quotes", "after blank lines"],
+)
+def test_an_open_quote_on_the_last_row_is_unimportable(tmp_path: Path, tail: str, row: int) -> None:
+    ts = old()
+    path = write_raw(tmp_path / "end.csv", HEAD + f"ev,u1,{ts},a\n" + tail.format(ts=ts))
+    result = cio("validate", path)
+    assert result.exit_code == 3
+    _refused_with_open_quote(result.stderr, str(path), row)
+
+
+@pytest.mark.parametrize("reader", ["polars", "csv module", "many chunks"])
+def test_a_quote_left_open_until_a_later_quoted_cell_is_unimportable(
+    tmp_path: Path, reader: str
+) -> None:
+    """The same slip in a file whose later rows quote their cells: the csv module's lenient
+    mode closed row 4's quote at row 5's first quote and sent row 5 inside row 4's data."""
+    ts = old()
+    good = "".join(f'ev,u{i},{ts},"ok, {i}"\n' for i in range(5, 60))
+    text = HEAD + f'ev,u1,{ts},a\nev,u1b,{ts},"b"\n' + f'ev,u2,{ts},"Big order, rush\n' + good
+    path = write_raw(tmp_path / "open.csv", text)
+    with ExitStack() as stack:
+        if reader == "csv module":
+            stack.enter_context(csv_module_only())
+        if reader == "many chunks":
+            stack.enter_context(block_bytes(200))
+        results = [cio("validate", path), cio("import", path, "--dry-run")]
+    for result in results:
+        assert result.exit_code == 3, result.stderr
+        assert (
+            f'error: {path}: row 4 opens a quoted field (a cell starting with ") that runs on over'
+            " the next lines until a quote in the middle of a later cell closes it: those lines"
+            " would be part of that one cell"
+        ) in " ".join(result.stderr.split())
+
+
+def test_an_open_quote_in_the_header_is_unimportable(tmp_path: Path) -> None:
+    path = write_raw(tmp_path / "h.csv", '_cio_name,"_cio_customer_id,plan\nev,u1,p\n')
+    result = cio("validate", path)
+    assert result.exit_code == 3
+    _refused_with_open_quote(result.stderr, str(path), 1)
+
+
+def test_closed_quotes_at_the_end_still_read(tmp_path: Path) -> None:
+    ts = old()
+    text = HEAD + f'ev,u1,{ts},12" pizza\n' + f'ev,u2,{ts},"a ""b"" c"'
+    out = dry_run(write_raw(tmp_path / "ok.csv", text))
+    assert [op["attributes"]["plan"] for op in out.ops] == ['12" pizza', 'a "b" c']
+
+
+CR_HINT = "hint: convert the line endings to LF or CRLF, for example: tr '\\r' '\\n' < in.csv > out.csv"
+
+
+@pytest.mark.parametrize("command", ["validate", "import"])
+def test_cr_only_line_endings_are_unimportable(tmp_path: Path, command: str) -> None:
+    """Issue 9 item 8: old Mac line endings; before, a _csv.Error traceback."""
+    ts = old()
+    path = write_raw(tmp_path / "mac.csv", HEAD.replace("\n", "\r") + f"ev,u1,{ts},p\rev,u2,{ts},q\r")
+    result = cio(command, path, *(["--dry-run"] if command == "import" else []))
+    assert result.exit_code == 3
+    assert (
+        f"error: {path}: the file's lines end with a lone carriage return (CR, as in old Mac"
+        " files), which cio does not take as the end of a row: row 1 (the header) never ends"
+    ) in " ".join(result.stderr.split())
+    assert CR_HINT in result.stderr
+
+
+def test_a_lone_cr_in_the_header_is_unimportable(tmp_path: Path) -> None:
+    ts = old()
+    path = write_raw(tmp_path / "cr.csv", "_cio_name,_cio_customer_id\r,_cio_timestamp,plan\n"
+                     + f"ev,u1,{ts},p\n")  # fmt: skip
+    result = cio("validate", path)
+    assert result.exit_code == 3
+    assert (
+        f"error: {path}: row 1 (the header) holds a carriage return (CR) that is not part of"
+        " a line end"
+    ) in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+
+
+def _gz_bytes(rows: int = 3000) -> bytes:
+    ts = old()
+    return gzip.compress((HEAD + "".join(f"ev,u{i},{ts},p{i}\n" for i in range(rows))).encode())
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [(lambda d: d[: len(d) // 2], "the gzip data ends too soon: the file is truncated"),
+     (lambda d: d + b"garbage!", "after the end of its gzip data, the file holds bytes that are not gzip"),
+     (lambda d: d + b"\x1f\x8b\x08" + bytes(7) + b"\xff not deflate", "the gzip data is damaged")],
+    ids=["truncated", "trailing garbage", "a broken second member"],
+)
+def test_a_damaged_gzip_file_is_unimportable(
+    tmp_path: Path, fake_cio: FakeCio, damage: Callable[[bytes], bytes], message: str
+) -> None:
+    """Issue 9 item 11: before, 'Aborted!' or a BadGzipFile traceback."""
+    path = write_raw(tmp_path / "x.csv.gz", damage(_gz_bytes()))
+    for args in (["validate"], ["import", "--dry-run"],
+                 ["import", "--base-url", fake_cio.url, "--site-id", "s", "--api-key", "k"]):  # fmt: skip
+        result = cio(args[0], path, *args[1:])
+        assert result.exit_code == 3, (args, result.stderr)
+        assert f"error: {path}: {message}" in " ".join(result.stderr.split())
+        assert "hint: copy or compress the file again (gzip -t FILE checks a .gz file)" in result.stderr
+    assert fake_cio.requests == []
+
+
+def test_invalid_utf8_names_the_byte_of_the_file(tmp_path: Path) -> None:
+    """Issue 9 item 21: "at byte N" counts from the start of the file, not of a block."""
+    ts = old()
+    head = (HEAD + "".join(f"ev,u{i},{ts},p\n" for i in range(300))).encode()
+    data = head + b"ev,bad,1,caf\xe9\n" + f"ev,u,{ts},p\n".encode() * 300
+    for name, raw in (("plain.csv", data), ("bom.csv", b"\xef\xbb\xbf" + data)):
+        path = write_raw(tmp_path / name, raw)
+        at = raw.index(b"\xe9")
+        for reader in ("polars", "csv module"):
+            with block_bytes(1000), csv_module_only() if reader == "csv module" else ExitStack():
+                result = cio("validate", path)
+            assert result.exit_code == 3
+            assert f"row 302 is not valid utf-8 text (invalid continuation byte at byte {at})" in \
+                " ".join(result.stderr.split()), (name, reader, result.stderr)  # fmt: skip
+
+
+def test_a_pipe_is_read_like_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 9 item 21: `cio validate <(cat f.csv)` read 'no such file'."""
+    ts = old()
+    text = HEAD + f"ev,u1,{ts},p\n,u2,{ts},q\n"
+    fifo = tmp_path / "pipes" / "events.csv"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    writer = threading.Thread(target=lambda: fifo.write_text(text))
+    writer.start()
+    result = cio("import", fifo, "--dry-run", "--json", "--out", work / "out.ndjson")
+    if writer.is_alive():  # cio never opened the pipe: let the writer finish
+        fifo.read_bytes()
+    writer.join()
+    assert result.exit_code == 1, result.stderr
+    s = summary(result)
+    assert (s["rows"], s["sent"], s["rejected"]) == (2, 1, 1)
+    assert s["rejects_file"] == str(work / "events.csv.rejects.csv")
+    _, rejects = read_rejects(work / "events.csv.rejects.csv")
+    assert [r["_cio_row"] for r in rejects] == ["3"]
+    assert sorted(p.name for p in work.iterdir()) == ["events.csv.rejects.csv", "out.ndjson"]
+    assert [p.name for p in fifo.parent.iterdir()] == ["events.csv"], "nothing beside the pipe"
+
+
+def test_process_substitution_is_read(tmp_path: Path) -> None:
+    """A real `<(cat f.csv)`: a /dev/fd path in a subprocess, rejects in the working directory."""
+    ts = old()
+    path = write_raw(tmp_path / "f.csv", HEAD + f"ev,u1,{ts},p\n")
+    if not Path("/bin/bash").exists():
+        pytest.skip("needs bash")
+    cio_bin = Path(sys.executable).with_name("cio")
+    run = subprocess.run(["/bin/bash", "-c", f'"{cio_bin}" validate --json <(cat "{path}")'],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["rows"] == 1
+
+
+def test_a_bare_cr_in_a_row_is_explained_in_the_users_terms(tmp_path: Path) -> None:
+    """Not the csv module's "do you need to open the file in universal-newline mode?"."""
+    ts = old()
+    path = write_raw(tmp_path / "cr.csv", HEAD + f"ok,u1,{ts},a\rb\n" + f"ok,u2,{ts},c\n")
+    out = dry_run(path)
+    assert out.summary["sent"] == 1
+    assert out.reasons[2].startswith(
+        "row cannot be read as CSV (a carriage return (CR) outside quotes, which does not end a"
+        " line here; if the file's lines end with CR, convert them to LF or CRLF): 'ok,u1,"
+    )

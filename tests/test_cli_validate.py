@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zoneinfo
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from tests.cli_support import (
     write_csv,
     write_raw,
 )
+from tests.fakecio import FakeCio
 
 SEMANTIC = [
     "User Deleted", "Delete Person", "Device Created or Updated", "Device Deleted",
@@ -590,3 +592,92 @@ def test_json_error_object_for_unimportable(tmp_path: Path) -> None:
     obj = json.loads(result.stdout)
     assert obj["exit_code"] == 3 and obj["command"] == "validate"
     assert "_cio_customer_id" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "import"])
+def test_a_local_time_skipped_by_daylight_saving_says_so(tmp_path: Path, command: str) -> None:
+    """Issue 9 item 21: 02:30 on 2024-03-10 does not exist in New York; it was 'not a timestamp'."""
+    rows = [["e", "u1", "2024-03-10 02:30", "p"], ["e", "u2", "2024-03-10 03:30", "p"],
+            ["e", "u3", "2024-03-10T02:59:59", "p"], ["e", "u4", "2024-02-30 01:00", "p"]]  # fmt: skip
+    out = check_rows(tmp_path, BASE, rows, "--assume-tz", "America/New_York", command=command)
+    assert out.summary["sent"] == 1
+    gap = (" is a local time that does not exist in America/New_York: the clocks jump past it"
+           " (daylight saving time); add an offset or correct it")  # fmt: skip
+    assert out.reasons == {
+        2: "_cio_timestamp '2024-03-10 02:30'" + gap,
+        4: "_cio_timestamp '2024-03-10T02:59:59'" + gap,
+        5: "_cio_timestamp '2024-02-30 01:00' is not a timestamp: use Unix seconds, Unix"
+        " milliseconds, or ISO-8601 with Z or an offset",
+    }
+
+
+# -- issue 9 item 4: one _cio_id, two different events -------------------------------------
+
+ID_A, ID_B = "01HZX3K6Y8N1V2B7Q9W4T5R6S7", "01HZX3K6Y8N1V2B7Q9W4T5R6S8"
+REUSED = (" with different content: Customer.io keeps only the first event of an id;"
+          " give this row its own _cio_id, or leave it empty to derive one")  # fmt: skip
+
+
+def _id_rows(ts: int, filler: int = 0) -> list[list[str]]:
+    """Row 2 uses ID_A; later rows reuse it, identically (a duplicate) or not (rejected)."""
+    rows = [["e", "u1", str(ts), ID_A, "a"], ["e", "u2", str(ts), ID_B, "b"],
+            ["e", "u3", str(ts), "", "c"]]  # fmt: skip
+    rows += [["e", f"f{i}", str(ts - i), "", "x"] for i in range(filler)]
+    rows += [["e", "u1", str(ts), ID_A, "a"],             # identical to row 2: a duplicate
+             ["e", "u1", str(ts), ID_A, "CHANGED"],       # rejected
+             ["e", "u9", str(ts), ID_A.lower(), "a"],     # the same id in lower case: rejected
+             ["e", "u1", str(ts), ID_A, "CHANGED"]]       # identical to a rejected row: rejected
+    return rows  # fmt: skip
+
+
+@pytest.mark.parametrize("how", ["validate", "one read", "two passes", "many chunks"])
+def test_a_cio_id_used_by_two_different_rows_rejects_the_later(tmp_path: Path, how: str) -> None:
+    """Both were sent; Customer.io kept the first and silently dropped the second."""
+    header = [*BASE[:3], "_cio_id", "plan"]
+    filler = 400 if how == "many chunks" else 0
+    rows = _id_rows(old(), filler)
+    path = write_csv(tmp_path / "ids.csv", header, rows)
+    flags = ["--type", "plan=string"]
+    if how == "two passes":  # --out through a symlink: pass 2 reads the file again
+        (tmp_path / "real.ndjson").touch()
+        (tmp_path / "ids.csv.out.ndjson").symlink_to(tmp_path / "real.ndjson")
+    with block_bytes(512) if how == "many chunks" else ExitStack():
+        out = dry_run(path, *flags, command="validate" if how == "validate" else "import")
+    first_reuse = 5 + filler
+    assert out.code == 1
+    s = out.summary
+    assert (s["rows"], s["sent"], s["duplicates"], s["rejected"]) == (7 + filler, 3 + filler, 1, 3)
+    assert s["errors"] == {"id_reused": 3}
+    assert out.reasons == {
+        first_reuse + 1: f"_cio_id '{ID_A}' is already used by row 2" + REUSED,
+        first_reuse + 2: f"_cio_id '{ID_A.lower()}' is already used by row 2" + REUSED,
+        first_reuse + 3: f"_cio_id '{ID_A}' is already used by row 2" + REUSED,
+    }
+    if how != "validate":
+        assert [op["id"] for op in out.ops if op["id"] in (ID_A, ID_B)] == [ID_A, ID_B]
+        assert next(op for op in out.ops if op["id"] == ID_A)["attributes"] == {"plan": "a"}
+
+
+def test_a_reused_cio_id_is_not_sent_and_a_resumed_run_decides_the_same(
+    tmp_path: Path, fake_cio: FakeCio
+) -> None:
+    header = [*BASE[:3], "_cio_id", "plan"]
+    path = write_csv(tmp_path / "ids.csv", header, _id_rows(old(), 60))
+    args: list[str | Path] = ["import", path, "--base-url", fake_cio.url, "--site-id", "site", "--api-key", "key",
+            "--json", "--quiet", "--batch-bytes", "2000", "--concurrency", "1", "--max-retries", "0"]  # fmt: skip
+    fake_cio.script([("delay", 0), ("status", 500)])
+    first = cio(*args)
+    assert first.exit_code == 5, first.stderr
+    assert 0 < len(fake_cio.events) < 63
+    fake_cio.clear_faults()
+    again = cio(*args)
+    assert again.exit_code == 1, again.stderr
+    s = summary(again)
+    assert s["resumed"] == len(fake_cio.events) - (s["sent"] - s["resumed"]) > 0
+    assert (s["rows"], s["sent"], s["duplicates"], s["rejected"]) == (67, 63, 1, 3)
+    stored = {e["id"]: e for e in fake_cio.events}
+    assert len(stored) == len(fake_cio.events) == 63, "each event once"
+    assert stored[ID_A]["attributes"] == {"plan": "a"} and ID_A.lower() not in stored
+    _, rejects = read_rejects(tmp_path / "ids.csv.rejects.csv")
+    assert [r["_cio_row"] for r in rejects] == ["66", "67", "68"]
+    assert all(r["_cio_error"].endswith(REUSED) for r in rejects)

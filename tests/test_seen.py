@@ -40,3 +40,17 @@ def test_first_seen_matches_a_set(mark_bits: int, data: list[list[int]]) -> None
         ]
     assert got == reference(data)
     assert len(seen) == len({fp for c in data for fp in c})
+
+
+@settings(max_examples=150, deadline=None)
+@given(chunks)
+def test_first_use_names_the_first_row_of_each_key(data: list[list[int]]) -> None:
+    """``FirstUse`` (a _cio_id's first row) against a dict, keys over the whole 64-bit range."""
+    first_use = batches.FirstUse()
+    known: dict[int, int] = {}
+    row = 0
+    for chunk in data:
+        rows = list(range(row, row + len(chunk)))
+        row += len(chunk)
+        got = first_use.firsts(pl.Series(chunk, dtype=pl.UInt64), pl.Series(rows, dtype=pl.Int64))
+        assert got.to_list() == [known.setdefault(k, r) for k, r in zip(chunk, rows, strict=True)]
