@@ -375,10 +375,14 @@ def _lock_all(plan: ImportPlan, inputs: list[InputFile], stack: ExitStack) -> No
     ``cio import`` of the same file stops at once (exit 5), sending nothing."""
     if plan.dry_run or plan.command == "validate":
         return
+    taken: set[Path] = set()
     for inp in inputs:
         if inp.shown == "-":
             continue
         path = _journal_path(inp).with_name(_journal_path(inp).name + ".lock")
+        if path.resolve() in taken:
+            raise UsageError(f"{inp.shown} is given twice", "name each file once")
+        taken.add(path.resolve())
         try:
             lock = Lock.take(path)
         except Locked as exc:

@@ -268,8 +268,9 @@ def import_(
     """Validate CSV files, then send their events to Customer.io.
 
     A real import keeps a journal beside each file (<file>.cio-journal) of the rows
-    Customer.io acknowledged: running the same command again after a crash, Ctrl-C or
-    exit 5 resumes where it stopped.
+    Customer.io acknowledged: running the same command again after a crash, Ctrl-C,
+    SIGTERM or exit 5 resumes where it stopped. A journal of another destination is set
+    aside (<file>.cio-journal.<tag>) and found again; one import of a file runs at a time.
     """
     reporter = Reporter(json, quiet)
 

@@ -959,3 +959,13 @@ def test_sigterm_waits_no_longer_than_the_timeout_and_prints_the_summary(
         assert done.summary["exit_code"] == 143
         read = read_journal(journal_of(csv_path))
         assert read.whole and not read.done
+
+
+def test_the_same_file_twice_in_one_import_is_a_usage_error(csv_path: Path, tmp_path: Path) -> None:
+    """Its two journals would be one: the second copy would be sent again in full."""
+    with FakeCio(SITE, KEY) as fake:
+        twice = run_cio(command(csv_path, fake.url, json_out=False)
+                        + [str(tmp_path / "." / csv_path.name)], tmp_path)  # fmt: skip
+        assert twice.code == 2, twice.stderr
+        assert "is given twice" in twice.stderr
+        assert fake.requests == [] and not journal_of(csv_path).exists()
