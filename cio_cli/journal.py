@@ -258,8 +258,12 @@ def _tag(header: object) -> str:
 
 def _set_aside(path: Path, found: _Found) -> Path | None:
     """Move the journal at ``path`` out of the way, named by its tag (``.unreadable`` when
-    it has no readable header); an empty file is simply replaced. Returns the new path."""
-    if not found.records and path.stat().st_size == 0:
+    it has no readable header). One that acknowledges nothing (empty, or a header alone)
+    is removed instead. Returns the new path, if any."""
+    if not path.exists():
+        return None
+    if [k for k, _ in found.records] == ["H"] or path.stat().st_size == 0:
+        path.unlink()
         return None
     kept = path.with_name(f"{path.name}.{_tag(_header(found.records)) or 'unreadable'}")
     os.replace(path, kept)

@@ -452,3 +452,17 @@ def test_the_sender_writes_the_same_ranges() -> None:
         rows = sorted(set(rnd.sample(range(2, 400), rnd.randint(1, 120))))
         text = ranges(rows)
         assert rows_of(Acked.parse([text])) == set(rows)
+
+
+def test_a_journal_that_acknowledges_nothing_is_not_kept(
+    jpath: Path, opened: list[Journal]
+) -> None:
+    """A header alone (a run refused at once, say with a wrong site id) holds nothing to keep."""
+    jpath.write_bytes(header(dest="http://127.0.0.1:9#site-sha256=ffffffffffff"))
+    j, note = open_(jpath, opened)
+    assert note == (
+        "not resuming: the journal is for another destination (region, base URL or site id);"
+        " starting over"
+    )
+    assert sorted(p.name for p in jpath.parent.iterdir()) == [jpath.name]
+    assert jpath.read_bytes() == header() and len(j.acked) == 0
