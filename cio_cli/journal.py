@@ -20,12 +20,15 @@ Rows the API refused, rows rejected by the rules and duplicates are never
 journalled: a resumed run judges them again.
 
 A journal is never overwritten by a run for another file or destination: it is
-set aside as ``<input>.cio-journal.<tag>``, the tag a hash of its header's
-fingerprint and destination, where a later run with that file and destination
-finds it again and moves it back (``--restart`` sets the journal aside the same
-way). While a real import runs it holds an OS lock (``flock``) on
-``<input>.cio-journal.lock``, which holds its pid: a second import of the same
-file stops at once.
+set aside as ``<input>.cio-journal.<tag>``, the tag a hash of its header
+(version, fingerprint, destination), where a later run with that file and
+destination finds it again and moves it back. ``--restart`` leaves the journal
+in place until the new run writes its first record, then sets it aside the same
+way; the new run's finish removes it. A journal that acknowledges nothing (a
+header alone) is removed instead; one without a readable header is kept as
+``<input>.cio-journal.unreadable``. While a real import runs it holds an OS lock
+(``flock``) on ``<input>.cio-journal.lock``, which holds its pid: a second import
+of the same file stops at once.
 """
 
 from __future__ import annotations
