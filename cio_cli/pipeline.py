@@ -280,7 +280,9 @@ def emit(
 
     Rows in ``how.acked`` (journalled by an earlier run) count as sent and
     resumed and are not sent again. When ``how.stop()`` turns true, reading
-    stops; requests already handed over are finished.
+    stops; requests already handed over are finished. A file that is not what
+    pass 1 read (a chunk changed, rows added or gone) raises ``FileChangedError``
+    once the requests already handed over are finished.
     """
     scanned = inp.scan
     assert scanned is not None, "scan() first"
