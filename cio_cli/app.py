@@ -23,13 +23,15 @@ from cio_cli.config import CREDENTIALS_HINT, Config
 from cio_cli.errors import (
     AbortError,
     CioError,
+    FileChangedError,
     InterruptedError_,
     RefusedError,
+    TerminatedError,
     UnimportableError,
     UsageError,
 )
 from cio_cli.header import ReadOptions
-from cio_cli.journal import Journal, fingerprint
+from cio_cli.journal import Journal, Lock, Locked, fingerprint
 from cio_cli.onepass import scan_and_emit
 from cio_cli.pipeline import Counts, Emit, InputFile, emit, open_input, scan
 from cio_cli.rejects import RejectsWriter, remove_file
@@ -251,27 +253,24 @@ def run(
                 finally:
                     total.add(counts)
                 return _summary(plan, inputs, total, recent_rows, time.monotonic() - started)
+            _lock_all(plan, inputs, stack)
             prints = _fingerprints(plan, inputs, stack)
-            recent = 0
             for inp in inputs:
                 with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
-                    found = scan(inp, plan.read, now, lambda p, b, c: shown.update(p, b, c))
-                recent += found.recent
-                recent_rows += found.recent_rows[: 5 - len(recent_rows)]
-            decide_window(plan, recent, recent_rows, confirm, reporter)
+                    scan(inp, plan.read, now, lambda p, b, c: shown.update(p, b, c))
+            journals = _journals(plan, inputs, prints, stack, reporter)
+            recent_rows = _decide(plan, inputs, journals, confirm, reporter)
             sink = _sink(plan, stack.enter_context(_out_file(plan.out)), reporter)
             stack.callback(sink.close)
             stop = stack.enter_context(_first_ctrl_c(reporter, sink))
             for inp in inputs:
                 counts = Counts()
                 try:
-                    _emit_one(plan, inp, prints.get(inp.shown), sink, counts, now, stop, reporter)
+                    _emit_one(plan, inp, journals.get(inp.shown), sink, counts, now, stop, reporter)
                 finally:
                     total.add(counts)
                 if stop.is_set():
-                    raise InterruptedError_(
-                        "interrupted: the requests in flight were finished", RESUME_HINT
-                    )
+                    raise stop.error()
     except CioError as exc:
         exc.summary = _summary(plan, inputs, total, recent_rows, time.monotonic() - started)
         exc.summary.exit_code = exc.exit_code
@@ -325,44 +324,23 @@ def _dry_run_one(
 def _emit_one(
     plan: ImportPlan,
     inp: InputFile,
-    prints: Future[str] | None,
+    journal: Journal | None,
     sink: DryRunSink | HttpSink,
     counts: Counts,
     now: int,
-    stop: threading.Event,
+    stop: Stop,
     reporter: Reporter,
 ) -> None:
     """Pass 2 for one file, with its journal when the import is real."""
+    real = not isinstance(sink, DryRunSink)
     how = Emit(
         now=now,
         batch_bytes=plan.batch_bytes,
-        skip_recent=plan.skip_recent,
-        phase="checking",
+        skip_recent=plan.skip_recent and not (journal is not None and journal.done),
+        phase="sending" if real else "checking",
+        acked=journal.acked if journal is not None else None,
         stop=stop.is_set,
     )
-    journal = None
-    real = not isinstance(sink, DryRunSink)
-    if real and prints is not None:
-        assert plan.send is not None and inp.scan is not None
-        path = inp.source.path.with_name(inp.source.path.name + JOURNAL_SUFFIX)
-        journal, note = Journal.open(
-            path, prints.result(), plan.send.config.destination, plan.restart
-        )
-        if note:
-            reporter.note(f"{inp.shown}: {note}")
-        if journal.done:
-            reporter.note(
-                f"{inp.shown}: already imported ({len(journal.acked):,} rows acknowledged);"
-                " nothing sent. Pass --restart to send it all again"
-            )
-        elif len(journal.acked):
-            reporter.note(
-                f"{inp.shown}: resuming: {len(journal.acked):,} rows were already"
-                " acknowledged by Customer.io and are not sent again"
-            )
-        how.acked, how.phase = journal.acked, "sending"
-    elif real:
-        how.phase = "sending"
     sink_journal(sink, journal)
     try:
         with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
@@ -371,6 +349,10 @@ def _emit_one(
             counts.settled += counts.rejected + counts.skipped_recent  # reported by that run
         elif journal is not None and not stop.is_set() and _complete(counts):
             journal.finish()
+    except FileChangedError as exc:
+        if real:
+            raise _changed_while_sending(inp, counts, journal is not None) from exc
+        raise
     except AbortError as exc:
         if journal is not None and "resumes" not in exc.hint:
             exc.hint = f"{exc.hint}; then {RESUME_HINT}" if exc.hint else RESUME_HINT
@@ -379,6 +361,18 @@ def _emit_one(
         if journal is not None:
             journal.close()
         sink_journal(sink, None)
+
+
+def _changed_while_sending(inp: InputFile, counts: Counts, journalled: bool) -> AbortError:
+    """Exit 5 for a file that changed during a real import: what was sent, what to do."""
+    kept = " and journalled" if journalled else ""
+    return AbortError(
+        f"{inp.shown} changed while cio was sending it (rows added or edited):"
+        f" {counts.sent:,} event(s) were sent{kept}, the requests in flight were finished,"
+        " and nothing more is sent",
+        "run the same command again once the file is complete: as the file changed, it"
+        " starts over (its events carry the same ids as before)",
+    )
 
 
 def _complete(counts: Counts) -> bool:
@@ -392,6 +386,91 @@ def sink_journal(sink: DryRunSink | HttpSink, journal: Journal | None) -> None:
         sink.journal = journal
 
 
+def _journal_path(inp: InputFile) -> Path:
+    return inp.source.path.with_name(inp.source.path.name + JOURNAL_SUFFIX)
+
+
+def _lock_all(plan: ImportPlan, inputs: list[InputFile], stack: ExitStack) -> None:
+    """A real import locks each file's journal for the whole run, before reading it: a second
+    ``cio import`` of the same file stops at once (exit 5), sending nothing."""
+    if plan.dry_run or plan.command == "validate":
+        return
+    taken: set[Path] = set()
+    for inp in inputs:
+        if inp.shown == "-":
+            continue
+        path = _journal_path(inp).with_name(_journal_path(inp).name + ".lock")
+        if path.resolve() in taken:
+            raise UsageError(f"{inp.shown} is given twice", "name each file once")
+        taken.add(path.resolve())
+        try:
+            lock = Lock.take(path)
+        except Locked as exc:
+            pid = f" (pid {exc.pid})" if exc.pid else ""
+            raise AbortError(
+                f"{inp.shown}: another cio is importing this file{pid}; nothing sent",
+                "wait for it to finish (or stop it), then run the same command again:"
+                " it resumes where that one stopped",
+            ) from None
+        except OSError as exc:
+            raise UsageError(
+                f"{inp.shown}: cannot write the journal beside the file ({exc.strerror})",
+                "cio keeps <file>.cio-journal beside the file: make that folder writable",
+            ) from None
+        stack.callback(lock.release)
+
+
+def _journals(
+    plan: ImportPlan,
+    inputs: list[InputFile],
+    prints: dict[str, Future[str]],
+    stack: ExitStack,
+    reporter: Reporter,
+) -> dict[str, Journal]:
+    """Each real import's journal, opened after the first pass and before the window
+    decision: a file already imported answers that first."""
+    journals: dict[str, Journal] = {}
+    if plan.send is None:
+        return journals
+    for inp in inputs:
+        if inp.shown not in prints:
+            continue
+        destination = plan.send.config.destination
+        journal, note = Journal.open(
+            _journal_path(inp), prints[inp.shown].result(), destination, plan.restart
+        )
+        stack.callback(journal.close)
+        journals[inp.shown] = journal
+        if note:
+            reporter.note(f"{inp.shown}: {note}")
+        if journal.done:
+            reporter.note(
+                f"{inp.shown}: already imported ({len(journal.acked):,} rows acknowledged);"
+                " nothing sent. Pass --restart to send it all again"
+            )
+        elif len(journal.acked):
+            reporter.note(
+                f"{inp.shown}: resuming: {len(journal.acked):,} rows were already"
+                " acknowledged by Customer.io and are not sent again"
+            )
+    return journals
+
+
+def _decide(
+    plan: ImportPlan,
+    inputs: list[InputFile],
+    journals: dict[str, Journal],
+    confirm: Callable[[str], bool] | None,
+    reporter: Reporter,
+) -> list[int]:
+    """The window decision, over the files not already imported; their first recent rows."""
+    scans = [i.scan for i in inputs if not (i.shown in journals and journals[i.shown].done)]
+    recent = sum(s.recent for s in scans if s is not None)
+    rows = [r for s in scans if s is not None for r in s.recent_rows][:5]
+    decide_window(plan, recent, rows, confirm, reporter)
+    return rows
+
+
 def _fingerprints(
     plan: ImportPlan, inputs: list[InputFile], stack: ExitStack
 ) -> dict[str, Future[str]]:
@@ -402,30 +481,47 @@ def _fingerprints(
     return {i.shown: pool.submit(fingerprint, i.source.path) for i in inputs if not i.spooled}
 
 
+class Stop(threading.Event):
+    """Set by the first Ctrl-C or SIGTERM while sending; remembers which."""
+
+    signum = 0
+
+    def error(self) -> InterruptedError_:
+        """The error to stop with once the requests in flight are finished."""
+        if self.signum == signal.SIGTERM:
+            return TerminatedError(
+                "terminated (SIGTERM): the requests in flight were finished", RESUME_HINT
+            )
+        return InterruptedError_("interrupted: the requests in flight were finished", RESUME_HINT)
+
+
 @contextmanager
-def _first_ctrl_c(reporter: Reporter, sink: DryRunSink | HttpSink) -> Iterator[threading.Event]:
-    """While sending: the first Ctrl-C sets the event (finish what is in flight), a second
-    one exits at once (the journal stays consistent: every record is a whole line)."""
-    stop = threading.Event()
+def _first_ctrl_c(reporter: Reporter, sink: DryRunSink | HttpSink) -> Iterator[Stop]:
+    """While sending: the first Ctrl-C or SIGTERM sets the event (finish what is in flight),
+    a second one exits at once (the journal stays consistent: every record is a whole line)."""
+    stop = Stop()
     if isinstance(sink, DryRunSink) or threading.current_thread() is not threading.main_thread():
         yield stop
         return
 
     def handler(signum: int, frame: object) -> None:
         if stop.is_set():
-            os._exit(130)
+            os._exit(128 + signum)  # 130 for Ctrl-C, 143 for SIGTERM
+        stop.signum = signum
         stop.set()
         sink.interrupt()
+        again = "Ctrl-C again" if signum == signal.SIGINT else "a second signal"
         reporter.console.print(
-            "stopping: finishing the requests in flight (Ctrl-C again to quit at once)",
+            f"stopping: finishing the requests in flight ({again} to quit at once)",
             markup=False,
         )
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, was in previous.items():
+            signal.signal(sig, was)
 
 
 def _summary(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -13,7 +16,7 @@ import typer
 
 from cio_cli.app import ImportPlan, SendOptions, run
 from cio_cli.config import resolve
-from cio_cli.errors import CioError, UsageError
+from cio_cli.errors import CioError, Terminated, UsageError
 from cio_cli.header import Identifier, ReadOptions, Unit
 from cio_cli.report import Reporter, ask
 
@@ -29,7 +32,9 @@ Exit codes:
        --skip-recent, or you said no; nothing sent
   5    aborted: credentials refused, or the API unreachable after retries;
        journal kept, run again to resume
-  130  interrupted; journal kept, run again to resume
+  130  interrupted (Ctrl-C); journal kept, run again to resume
+  143  terminated (SIGTERM): handled like a first Ctrl-C, with the
+       summary; journal kept, run again to resume
 
 \b
 Environment:
@@ -147,7 +152,8 @@ def _guard(
 ) -> None:
     """Run a command; turn every CioError into its message and exit code, in one place."""
     try:
-        code = body()
+        with _sigterm_unwinds():
+            code = body()
     except CioError as exc:
         if exc.summary is not None and not reporter.json_mode:
             reporter.summary(exc.summary)
@@ -155,10 +161,30 @@ def _guard(
         if reporter.json_mode:
             reporter.error_json(command, files or [], exc, dry_run=dry_run)
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        reporter.console.print("interrupted", markup=False)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        reporter.console.print("terminated" if terminated else "interrupted", markup=False)
+        raise typer.Exit(143 if terminated else 130) from None
     raise typer.Exit(code)
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM raises ``Terminated`` (a KeyboardInterrupt) in the main thread, so a command
+    stops as at Ctrl-C, cleaning up, and exits 143; while sending, the import itself
+    handles it like a first Ctrl-C (finish the requests in flight, summary, journal)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command(epilog=EXIT_CODES)
@@ -243,8 +269,9 @@ def import_(
     """Validate CSV files, then send their events to Customer.io.
 
     A real import keeps a journal beside each file (<file>.cio-journal) of the rows
-    Customer.io acknowledged: running the same command again after a crash, Ctrl-C or
-    exit 5 resumes where it stopped.
+    Customer.io acknowledged: running the same command again after a crash, Ctrl-C,
+    SIGTERM or exit 5 resumes where it stopped. A journal of another destination is set
+    aside (<file>.cio-journal.<tag>) and found again; one import of a file runs at a time.
     """
     reporter = Reporter(json, quiet)
 

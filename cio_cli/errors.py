@@ -3,10 +3,15 @@
     CioError                      exit code, message, hint
     ├── UsageError           2    bad flags, missing credentials
     ├── UnimportableError    3    the file cannot be imported at all
+    │   └── FileChangedError 3    the file changed between the two passes
     ├── InvalidEventError    3    send-event: the event breaks a rule
     ├── RefusedError         4    events in the 72-hour window, not allowed
     ├── AbortError           5    credentials refused, API unreachable
     └── InterruptedError_  130    Ctrl-C
+        └── TerminatedError 143  SIGTERM (CI cancelling a job, docker stop)
+
+``Terminated`` (a ``KeyboardInterrupt``) is what SIGTERM raises outside the
+sending phase, where Ctrl-C raises ``KeyboardInterrupt``.
 
 The CLI turns them into ``error: ... / hint: ...`` (or a JSON object) in one
 place. Messages never contain a credential.
@@ -41,6 +46,10 @@ class UnimportableError(CioError):
     exit_code = 3
 
 
+class FileChangedError(UnimportableError):
+    """The file changed between the two passes (exit 3; exit 5 once something was sent)."""
+
+
 class InvalidEventError(CioError):
     """send-event: the event breaks a rule (exit 3)."""
 
@@ -63,3 +72,13 @@ class InterruptedError_(CioError):
     """The user pressed Ctrl-C (exit 130)."""
 
     exit_code = 130
+
+
+class TerminatedError(InterruptedError_):
+    """SIGTERM while sending: handled like the first Ctrl-C (exit 143)."""
+
+    exit_code = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside the sending phase: unwinds like Ctrl-C, exits 143."""

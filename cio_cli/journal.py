@@ -18,10 +18,22 @@ once a second and at the end, against a machine crash.
 
 Rows the API refused, rows rejected by the rules and duplicates are never
 journalled: a resumed run judges them again.
+
+A journal is never overwritten by a run for another file or destination: it is
+set aside as ``<input>.cio-journal.<tag>``, the tag a hash of its header
+(version, fingerprint, destination), where a later run with that file and
+destination finds it again and moves it back. ``--restart`` leaves the journal
+in place until the new run writes its first record, then sets it aside the same
+way; the new run's finish removes it. A journal that acknowledges nothing (a
+header alone) is removed instead; one without a readable header is kept as
+``<input>.cio-journal.unreadable``. While a real import runs it holds an OS lock
+(``flock``) on ``<input>.cio-journal.lock``, which holds its pid: a second import
+of the same file stops at once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -35,13 +47,15 @@ import orjson
 
 VERSION = 1
 SYNC_EVERY_S = 1.0
+KEPT_UNTIL = "it is kept until this run writes its own"
 
 
 def fingerprint(path: Path) -> str:
     """SHA-256 and size of a file's bytes (the file as stored, compressed or not)."""
     with open(path, "rb") as f:
         digest = hashlib.file_digest(f, "sha256").hexdigest()
-    return f"sha256:{digest}:{path.stat().st_size}"
+        size = f.tell()  # the bytes hashed, even if the file grows meanwhile
+    return f"sha256:{digest}:{size}"
 
 
 def _line(kind: str, payload: str) -> bytes:
@@ -120,36 +134,47 @@ class Journal:
         self.done = done
         self._file: IO[bytes] | None = None
         self._synced = time.monotonic()
+        self._ignored: _Found | None = None  # --restart: set aside at the first record
 
     @classmethod
     def open(cls, path: Path, print_: str, destination: str, restart: bool) -> tuple[Journal, str]:
-        """Load the journal if it matches; else start a new one. Returns it and a note."""
+        """Load this file and destination's journal (beside the file, or set aside by an
+        earlier run); else start a new one, setting aside whatever journal is in the way.
+        Returns it and a note for the user ("" when it simply resumes)."""
         header: dict[str, object] = {
             "version": VERSION,
             "fingerprint": print_,
             "destination": destination,
         }
-        if restart or not path.exists():
-            note = "--restart: the journal was set aside" if path.exists() else ""
-            return cls._fresh(path, header), note
-        good, records = _read(path)
-        why = _mismatch(_header(records), header)
-        if why:
-            return cls._fresh(path, header), f"not resuming: {why}; starting over"
+        found = _Found.read(path)
+        if found is not None and not restart and not found.why(header):
+            return cls._resume(path, header, found), ""
+        if found is not None and restart:  # kept where it is until this run has its own
+            journal = cls(path, header, Acked(), done=False)
+            journal._ignored = found
+            return journal, f"--restart: the journal is ignored; {KEPT_UNTIL}"
+        kept = _set_aside(path, found) if found is not None else None
+        why = found.why(header) if found is not None else ""
+        aside = path.with_name(f"{path.name}.{_tag(header)}")
+        earlier = None if restart else _Found.read(aside)
+        if earlier is not None and not earlier.why(header):
+            os.replace(aside, path)
+            note = f"{why}: it was set aside as {kept.name}, and" if why and kept else ""
+            note += f" the journal kept for this file and destination ({aside.name}) is back"
+            return cls._resume(path, header, earlier), note.strip()
+        note = f"not resuming: {why}; starting over" if why else ""
+        note += f" (that journal is kept as {kept.name})" if kept else ""
+        return cls._fresh(path, header), note
+
+    @classmethod
+    def _resume(cls, path: Path, header: dict[str, object], found: _Found) -> Journal:
         with open(path, "r+b") as f:
-            f.truncate(good)  # drop a torn last line before appending
-        acked = Acked.parse([p for k, p in records if k == "A"])
-        journal = cls(path, header, acked, done=any(k == "D" for k, _ in records))
-        return journal, ""
+            f.truncate(found.good)  # drop a torn last line before appending
+        return cls(path, header, found.acked(), done=found.done())
 
     @classmethod
     def _fresh(cls, path: Path, header: dict[str, object]) -> Journal:
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(_line("H", orjson.dumps(header).decode()))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _write_header(path, header)
         return cls(path, header, Acked(), done=False)
 
     def ack(self, spans: str) -> None:
@@ -162,10 +187,12 @@ class Journal:
             self._synced = time.monotonic()
 
     def finish(self) -> None:
-        """Mark the import finished: a rerun says "already imported"."""
+        """Mark the import finished: a rerun says "already imported". An older journal of
+        the same file and destination set aside by ``--restart`` is superseded: removed."""
         os.fsync(
             self._append(_line("D", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))).fileno()
         )
+        self.path.with_name(f"{self.path.name}.{_tag(self.header)}").unlink(missing_ok=True)
 
     def close(self) -> None:
         """Flush, sync and close."""
@@ -176,11 +203,122 @@ class Journal:
             self._file = None
 
     def _append(self, line: bytes) -> IO[bytes]:
+        if self._file is None and self._ignored is not None:  # --restart: now it has its own
+            _set_aside(self.path, self._ignored)
+            _write_header(self.path, self.header)
+            self._ignored = None
         if self._file is None:
             self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
         self._file.write(line)
         self._file.flush()
         return self._file
+
+
+def _write_header(path: Path, header: dict[str, object]) -> None:
+    """A new journal of one header record, synced, in place of ``path`` at once."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(_line("H", orjson.dumps(header).decode()))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass
+class _Found:
+    """A journal file as read: its intact records and their byte length."""
+
+    good: int
+    records: list[tuple[str, str]]
+
+    @classmethod
+    def read(cls, path: Path) -> _Found | None:
+        """The journal at ``path``, or None when there is none."""
+        if not path.is_file():
+            return None
+        return cls(*_read(path))
+
+    def why(self, header: dict[str, object]) -> str:
+        """Why it does not belong to ``header``'s file and destination ("" when it does)."""
+        return _mismatch(_header(self.records), header)
+
+    def acked(self) -> Acked:
+        """The rows its ``A`` records acknowledge."""
+        return Acked.parse([p for k, p in self.records if k == "A"])
+
+    def done(self) -> bool:
+        """Does it mark a finished import?"""
+        return any(k == "D" for k, _ in self.records)
+
+
+def _tag(header: object) -> str:
+    """A short name for a journal's file and destination ("" when its header is unreadable)."""
+    if not isinstance(header, dict):
+        return ""
+    fields = [header.get("version"), header.get("fingerprint"), header.get("destination")]
+    return hashlib.sha256(orjson.dumps(fields)).hexdigest()[:12]
+
+
+def _set_aside(path: Path, found: _Found) -> Path | None:
+    """Move the journal at ``path`` out of the way, named by its tag (``.unreadable`` when
+    it has no readable header). One that acknowledges nothing (empty, or a header alone)
+    is removed instead. Returns the new path, if any."""
+    if not path.exists():
+        return None
+    if [k for k, _ in found.records] == ["H"] or path.stat().st_size == 0:
+        path.unlink()
+        return None
+    kept = path.with_name(f"{path.name}.{_tag(_header(found.records)) or 'unreadable'}")
+    os.replace(path, kept)
+    return kept
+
+
+class Locked(Exception):
+    """Another process holds the lock; ``pid`` is its process id, when known."""
+
+    def __init__(self, pid: int | None) -> None:
+        super().__init__(pid)
+        self.pid = pid
+
+
+class Lock:
+    """An OS lock (``flock``) on ``<journal>.lock``, held while a real import runs."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self.fd = fd
+
+    @classmethod
+    def take(cls, path: Path) -> Lock:
+        """Take the lock at once or raise ``Locked``; the file then holds this pid."""
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid = os.read(fd, 32).decode("ascii", "replace").strip()
+                os.close(fd)
+                raise Locked(int(pid) if pid.isdigit() else None) from None
+            if _same_file(fd, path):
+                break
+            os.close(fd)  # removed by the holder that just finished: take the new one
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        return cls(path, fd)
+
+    def release(self) -> None:
+        """Remove the lock file and let go (a waiting process retries on the new file)."""
+        self.path.unlink(missing_ok=True)
+        os.close(self.fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Is ``fd`` still the file at ``path`` (not removed or replaced since it was opened)?"""
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 def _header(records: list[tuple[str, str]]) -> object:

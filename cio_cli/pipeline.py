@@ -20,7 +20,7 @@ from typing import Protocol
 import polars as pl
 
 from cio_cli.batches import Fingerprints, FirstUse, Packer, Request, Seen
-from cio_cli.errors import UnimportableError
+from cio_cli.errors import FileChangedError, UnimportableError
 from cio_cli.events import encode, warm_up
 from cio_cli.header import Layout, ReadOptions, layout
 from cio_cli.infer import Inference, Stats
@@ -317,7 +317,9 @@ def emit(
 
     Rows in ``how.acked`` (journalled by an earlier run) count as sent and
     resumed and are not sent again. When ``how.stop()`` turns true, reading
-    stops; requests already handed over are finished.
+    stops; requests already handed over are finished. A file that is not what
+    pass 1 read (a chunk changed, rows added or gone) raises ``FileChangedError``
+    once the requests already handed over are finished.
     """
     scanned = inp.scan
     assert scanned is not None, "scan() first"
@@ -327,17 +329,33 @@ def emit(
         return judge(df, checked, inp.lay, how, scanned.types, plain)
 
     with RejectsWriter(inp.rejects_path, inp.lay) as rejects:
+        emitting = Emitting(how, counts, sink, rejects)
         try:
-            emitting = Emitting(how, counts, sink, rejects)
-            for chunk in inp.source.chunks(work):
-                emitting.take(chunk.result, chunk.first_row)
-                if progress:
-                    progress(how.phase, chunk.bytes_done, counts)
-                if how.stop():
-                    break
+            try:
+                rows = 0
+                for chunk in inp.source.chunks(work):
+                    rows += chunk.result.rows
+                    if rows > scanned.rows:  # rows the first pass never saw: added since
+                        raise _changed(inp)
+                    emitting.take(chunk.result, chunk.first_row)
+                    if progress:
+                        progress(how.phase, chunk.bytes_done, counts)
+                    if how.stop():
+                        break
+                if rows < scanned.rows and not how.stop():
+                    raise _changed(inp)
+            except FileChangedError:
+                sink.drain(counts, rejects)  # what is under way is finished (and journalled)
+                raise
             emitting.finish()
         finally:
             inp.rejects_written = rejects.written > 0
+
+
+def _changed(inp: InputFile) -> FileChangedError:
+    return FileChangedError(
+        f"{inp.source.path} changed while cio was reading it", "run again once the file is complete"
+    )
 
 
 def _is_acked(rows: pl.Series, acked: Acked) -> pl.Series:

@@ -41,7 +41,7 @@ from typing import BinaryIO, Generic, TypeVar
 import polars as pl
 
 from cio_cli import bytescan, exact
-from cio_cli.errors import UnimportableError
+from cio_cli.errors import FileChangedError, UnimportableError
 
 A = TypeVar("A")
 T = TypeVar("T")
@@ -290,7 +290,7 @@ class CsvSource:
         crc = zlib.crc32(body.data)
         known = self._verified.get(body.offset)
         if known is not None and known[0] != crc:
-            raise UnimportableError(
+            raise FileChangedError(
                 f"{self.path} changed while cio was reading it",
                 "run again once the file is complete",
             )

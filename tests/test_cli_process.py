@@ -3,6 +3,7 @@ interrupted while reading standard input."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -69,4 +70,29 @@ def test_ctrl_c_while_spooling_stdin_leaves_no_file(tmp_path: Path) -> None:
         proc.stdin.write(b"purchase,u2,1600000000\n")
         proc.stdin.close()
         assert proc.wait(timeout=30) == 130
+    assert list(tmp_path.glob("cio-stdin-*")) == []
+
+
+def test_sigterm_while_reading_exits_143_and_leaves_no_file(tmp_path: Path) -> None:
+    """Issue 9 item 20: SIGTERM before sending (here while spooling stdin) stops as Ctrl-C
+    does there, cleaning up, and exits 143 instead of dying on the signal."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    cmd = [sys.executable, "-m", "cio_cli", "import", "-", "--dry-run", "--quiet"]
+    with subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        assert proc.stdin is not None and proc.stderr is not None
+        proc.stdin.write((HEADER + "purchase,u1,1600000000\n" * 1000).encode())
+        proc.stdin.flush()
+        deadline = time.monotonic() + 30
+        while not list(tmp_path.glob("cio-stdin-*")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert list(tmp_path.glob("cio-stdin-*")), "cio never started spooling stdin"
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)  # as for Ctrl-C, the blocked read may return only once input comes
+        with contextlib.suppress(BrokenPipeError):  # or cio has already gone
+            proc.stdin.write(b"purchase,u2,1600000000\n")
+            proc.stdin.close()
+        assert proc.wait(timeout=30) == 143
+        assert "terminated" in proc.stderr.read().decode()
     assert list(tmp_path.glob("cio-stdin-*")) == []

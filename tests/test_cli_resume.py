@@ -594,7 +594,7 @@ def test_finished_journal_says_already_imported_until_restart(
 
         restart = run_cio(command(csv_path, fake.url, "--restart", json_out=False), tmp_path)
         assert restart.code == 0, restart.stderr
-        assert "--restart: the journal was set aside" in restart.stderr
+        assert "--restart: the journal is ignored" in restart.stderr
         assert "already imported" not in restart.stderr and "resuming" not in restart.stderr
         assert len(fake.events) == 2 * ROWS
         assert fake.duplicate_ids == dict.fromkeys(clean.events, 1)
@@ -754,3 +754,218 @@ def test_refused_rows_are_not_journalled_and_a_rerun_sends_nothing_acknowledged(
         assert_accounting(s)
         assert s["resumed"] == 2 and s["sent"] == 2
         assert len(fake.events) == 2 and not fake.duplicate_ids
+
+
+# -- issue 9: journals of other destinations kept, one import at a time, a file that changes,
+# -- a finished journal first, SIGTERM ---------------------------------------------------------
+
+
+def test_a_run_with_a_wrong_site_id_keeps_the_journal_and_the_right_rerun_resumes(
+    csv_path: Path, clean: Plan, start: Callable[..., Running], tmp_path: Path
+) -> None:
+    """Item 6: stop half-way, run once with a wrong CIO_SITE_ID (401, exit 5), then run right:
+    it resumes, sending no acknowledged event again."""
+    with FakeCio(SITE, KEY, delay=DELAY) as fake:
+        run = start(command(csv_path, fake.url))
+        wait_for_requests(fake, clean.requests // 2, run)
+        run.signal(signal.SIGINT)
+        assert run.wait().code == 130
+        settle(fake)
+        before = read_journal(journal_of(csv_path))
+        assert before.rows and not before.done
+        fake.delay = 0.0
+
+        wrong = run_cio(command(csv_path, fake.url), tmp_path, env=env_for(site="site-wrong"))
+        assert wrong.code == 5, wrong.stderr
+        assert wrong.summary["sent"] == 0
+        assert "not resuming: the journal is for another destination" in wrong.stderr
+        assert "that journal is kept as events.csv.cio-journal." in wrong.stderr
+
+        done = run_cio(command(csv_path, fake.url, json_out=False), tmp_path)
+        assert done.code == 0, done.stderr
+        assert "the journal kept for this file and destination" in done.stderr
+        assert f"resuming: {len(before.rows):,} rows were already acknowledged" in done.stderr
+        settle(fake)
+        assert_complete(fake, clean)
+        assert resent(fake) == 0, "acknowledged events were sent again"
+        assert_finished_journal(journal_of(csv_path))
+
+
+def test_restart_with_wrong_credentials_keeps_the_finished_journal(
+    csv_path: Path, clean: Plan, tmp_path: Path
+) -> None:
+    """Item 6: --restart ignores the journal, but does not destroy it before the new run has
+    its own: a --restart refused at once (401) leaves the import finished."""
+    with FakeCio(SITE, KEY) as fake:
+        assert run_cio(command(csv_path, fake.url), tmp_path).code == 0
+        finished = journal_of(csv_path).read_bytes()
+        wrong = run_cio(command(csv_path, fake.url, "--restart"), tmp_path,
+                        env=env_for(key="key-wrong"))  # fmt: skip
+        assert wrong.code == 5, wrong.stderr
+        assert "--restart: the journal is ignored" in wrong.stderr
+        assert journal_of(csv_path).read_bytes() == finished
+        again = run_cio(command(csv_path, fake.url, json_out=False), tmp_path)
+        assert again.code == 0, again.stderr
+        assert f"already imported ({ROWS:,} rows acknowledged); nothing sent" in again.stderr
+        assert len(fake.events) == ROWS
+
+
+def test_a_second_import_of_the_same_file_exits_5_at_once(
+    csv_path: Path, clean: Plan, start: Callable[..., Running], tmp_path: Path
+) -> None:
+    """Item 7: while one import runs, a second one of the same file sends nothing, exit 5."""
+    with FakeCio(SITE, KEY, delay=DELAY) as fake:
+        first = start(command(csv_path, fake.url))
+        wait_for_requests(fake, 5, first)
+        fake.delay = 0.3  # the first import is still sending while the second one runs
+        second = run_cio(command(csv_path, fake.url, json_out=False), tmp_path)
+        assert first.proc.poll() is None, "the first import ended before the second one"
+        assert second.code == 5, second.stderr
+        assert f"another cio is importing this file (pid {first.proc.pid})" in second.stderr
+        assert "Traceback" not in second.stderr
+        fake.delay = 0.0
+        assert first.wait().code == 0
+        settle(fake)
+        assert_complete(fake, clean)
+        assert resent(fake) == 0, "the second import sent events"
+        assert_finished_journal(journal_of(csv_path))
+        assert not journal_of(csv_path).with_name("events.csv.cio-journal.lock").exists()
+        # Once the first import is over, the file can be imported again: "already imported".
+        again = run_cio(command(csv_path, fake.url), tmp_path)
+        assert again.code == 0 and again.summary["requests"] == 0
+
+
+def big_csv(rows: int, start: int = 0) -> bytes:
+    """Rows of about 230 bytes: a few MB span several reading blocks."""
+    t = old(10)
+    return "".join(
+        f"purchase,user{i},{t - i},pro,{i},{'x' * 200}\n" for i in range(start, start + rows)
+    ).encode()
+
+
+def test_rows_added_during_an_import_stop_it_with_exit_5_after_the_requests_in_flight(
+    tmp_path: Path, start: Callable[..., Running]
+) -> None:
+    """Item 18: the file grows while it is sent: the requests in flight are finished and
+    journalled, then cio stops (exit 5) saying how many were sent and that the file changed."""
+    path = tmp_path / "events.csv"
+    path.write_bytes(HEADER.encode() + big_csv(13_000))  # 3 MB: three 1 MB blocks
+    env = env_for() | {"CIO_BLOCK_MB": "1", "CIO_WORKERS": "1"}  # no reading ahead
+    with FakeCio(SITE, KEY, delay=0.3) as fake:
+        run = start(command(path, fake.url, "--batch-bytes", "200000", "--concurrency", "1"),
+                    env=env)  # fmt: skip
+        wait_for_requests(fake, 1, run)
+        with open(path, "ab") as f:
+            f.write(big_csv(2_000, start=13_000))
+        fake.delay = 0.0
+        done = run.wait()
+        assert done.code == 5, done.stderr
+        s = done.summary
+        assert s["exit_code"] == 5
+        assert "changed while cio was sending it" in s["error"]
+        assert f"{s['sent']:,} event(s) were sent and journalled" in s["error"]
+        assert "changed while cio was sending it" in done.stderr
+        assert "run the same command again once the file is complete" in s["hint"]
+        settle(fake)
+        journalled = read_journal(journal_of(path))
+        assert journalled.whole and not journalled.done
+        # Every request in flight was finished and journalled: journal == server == sent.
+        assert 0 < s["sent"] == len(journalled.rows) == len(fake.events_by_id) < 13_000
+        assert not fake.duplicate_ids
+
+        rerun = run_cio(command(path, fake.url, "--batch-bytes", "200000"), tmp_path, env=env)
+        assert rerun.code == 0, rerun.stderr
+        assert rerun.summary["sent"] == rerun.summary["rows"] == 15_000
+        settle(fake)
+        assert len(fake.events_by_id) == 15_000
+
+
+def window_csv() -> bytes:
+    """Old rows, and two rows in the 72-hour window (one an hour old, one without time)."""
+    t, now = old(10), int(time.time())
+    lines = [HEADER] + [f"purchase,user{i},{t - i},pro,{i},old {i}\n" for i in range(40)]
+    lines += [f"purchase,recent1,{now - 3600},pro,1,recent\n", "purchase,recent2,,pro,2,none\n"]
+    return "".join(lines).encode()
+
+
+def test_a_finished_import_answers_already_imported_before_the_window(tmp_path: Path) -> None:
+    """Item 19: once every row was sent (recent ones with --allow-recent), a rerun says
+    "already imported": no exit 4 without the flag, and --skip-recent writes no delivered
+    row to the rejects file."""
+    path = tmp_path / "events.csv"
+    path.write_bytes(window_csv())
+    rejects = tmp_path / "events.csv.rejects.csv"
+    with FakeCio(SITE, KEY) as fake:
+        first = run_cio(command(path, fake.url, "--allow-recent"), tmp_path)
+        assert first.code == 0, first.stderr
+        assert first.summary["sent"] == 42 and not rejects.exists()
+
+        plain = run_cio(command(path, fake.url, json_out=False), tmp_path)
+        assert plain.code == 0, plain.stderr
+        assert "already imported (42 rows acknowledged); nothing sent" in plain.stderr
+        assert "72 hours" not in plain.stderr
+
+        skip = run_cio(command(path, fake.url, "--skip-recent"), tmp_path)
+        assert skip.code == 0, skip.stderr
+        s = skip.summary
+        assert s["sent"] == s["resumed"] == s["rows"] == 42
+        assert s["skipped_recent"] == 0 and s["requests"] == 0
+        assert not rejects.exists(), "delivered rows were written to the rejects file"
+        assert len(fake.events) == 42
+
+
+def test_sigterm_finishes_in_flight_prints_the_summary_and_resumes(
+    csv_path: Path, clean: Plan, start: Callable[..., Running]
+) -> None:
+    """Item 20: SIGTERM (a CI runner cancelling, docker stop) is a first Ctrl-C: the requests
+    in flight are finished and journalled, the summary is printed, exit 143."""
+    with FakeCio(SITE, KEY, delay=DELAY) as fake:
+        run = start(command(csv_path, fake.url))
+        wait_for_requests(fake, clean.requests // 3, run)
+        run.signal(signal.SIGTERM)
+        first = run.wait()
+        assert first.code == 143, first.stderr
+        assert "stopping: finishing the requests in flight" in first.stderr
+        s = first.summary
+        assert s["exit_code"] == 143 and not s["dry_run"]
+        assert s["error"] == "terminated (SIGTERM): the requests in flight were finished"
+        assert "run the same command again" in s["hint"]
+        settle(fake)
+        before = read_journal(journal_of(csv_path))
+        assert before.whole and not before.done
+        assert clean.ids_of(before.rows) == set(fake.events_by_id)
+        assert 0 < s["sent"] == len(before.rows) < ROWS
+
+        done = run_cio(command(csv_path, fake.url), csv_path.parent)
+        assert_resumed(done, fake, clean, before)
+        assert resent(fake) == 0
+
+
+def test_sigterm_waits_no_longer_than_the_timeout_and_prints_the_summary(
+    csv_path: Path, clean: Plan, start: Callable[..., Running]
+) -> None:
+    """Item 20: the wait for the requests in flight after SIGTERM is bounded by --timeout."""
+    timeout = 1.0
+    with FakeCio(SITE, KEY, delay=DELAY) as fake:
+        run = start(command(csv_path, fake.url, "--timeout", str(timeout), "--max-retries", "3"))
+        wait_for_requests(fake, 10, run)
+        fake.delay = 6.0  # the server stops answering
+        time.sleep(0.2)
+        run.signal(signal.SIGTERM)
+        pressed = time.monotonic()
+        done = run.wait(timeout=timeout + 4)
+        assert time.monotonic() - pressed < timeout + 2
+        assert done.code == 143, done.stderr
+        assert done.summary["exit_code"] == 143
+        read = read_journal(journal_of(csv_path))
+        assert read.whole and not read.done
+
+
+def test_the_same_file_twice_in_one_import_is_a_usage_error(csv_path: Path, tmp_path: Path) -> None:
+    """Its two journals would be one: the second copy would be sent again in full."""
+    with FakeCio(SITE, KEY) as fake:
+        twice = run_cio(command(csv_path, fake.url, json_out=False)
+                        + [str(tmp_path / "." / csv_path.name)], tmp_path)  # fmt: skip
+        assert twice.code == 2, twice.stderr
+        assert "is given twice" in twice.stderr
+        assert fake.requests == [] and not journal_of(csv_path).exists()

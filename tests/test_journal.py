@@ -239,11 +239,14 @@ def test_every_cut_of_a_whole_journal_is_safe(tmp_path: Path, opened: list[Journ
         j, note = open_(path, opened)
         whole = sum(1 for e in ends if e <= cut)
         if whole == 0:  # not even the header: a new journal
-            assert (
-                note == "not resuming: the journal beside the file is unreadable; starting over"
+            assert note.startswith(
+                "not resuming: the journal beside the file is unreadable; starting over"
             ), cut
             assert len(j.acked) == 0 and not j.done
             assert path.read_bytes() == header()
+            if cut:  # never destroyed: kept aside, as found
+                assert note.endswith(f"(that journal is kept as {path.name}.unreadable)")
+                assert path.with_name(path.name + ".unreadable").read_bytes() == full[:cut]
             continue
         assert note == "", cut
         assert rows_of(j.acked) == expected[min(whole - 1, 3)], cut
@@ -305,17 +308,77 @@ def test_a_journal_of_another_file_or_destination_is_not_resumed(
     old = found + (line("A", "2-40") + line("D", "x") if found.endswith(b"\n") else b"")
     jpath.write_bytes(old)
     j, note = open_(jpath, opened)
-    assert note == f"not resuming: {why}; starting over"
+    assert note.startswith(f"not resuming: {why}; starting over")
     assert len(j.acked) == 0 and not j.done
-    assert jpath.read_bytes() == header()  # the old journal is replaced by this file's
+    assert jpath.read_bytes() == header()  # this file's journal is beside it now
+    kept = [p for p in jpath.parent.iterdir() if p.name.startswith(jpath.name + ".")]
+    if old:  # the old journal is never destroyed: it is set aside, byte for byte
+        assert [p.read_bytes() for p in kept] == [old]
+        assert note.endswith(f"(that journal is kept as {kept[0].name})")
+    else:
+        assert kept == []
 
 
 def test_restart_sets_the_journal_aside(jpath: Path, opened: list[Journal]) -> None:
-    jpath.write_bytes(header() + line("A", "2-40") + line("D", "x"))
+    """--restart ignores the journal but keeps it until the new run has its own: the first
+    new record sets it aside; the new run's finish removes it (superseded)."""
+    old = header() + line("A", "2-40") + line("D", "x")
+    jpath.write_bytes(old)
     j, note = open_(jpath, opened, restart=True)
-    assert note == "--restart: the journal was set aside"
+    assert note == "--restart: the journal is ignored; it is kept until this run writes its own"
     assert len(j.acked) == 0 and not j.done
-    assert jpath.read_bytes() == header()
+    assert jpath.read_bytes() == old  # a run that sends nothing (exit 4, 401) changes nothing
+    j.ack("2-2")
+    kept = [p for p in jpath.parent.iterdir() if p.name.startswith(jpath.name + ".")]
+    assert [p.read_bytes() for p in kept] == [old]
+    assert jpath.read_bytes() == header() + line("A", "2-2")
+    j.close()
+    again, note = open_(jpath, opened)  # the restarted run, interrupted, resumes its own
+    assert note == "" and rows_of(again.acked) == {2} and not again.done
+    assert kept[0].read_bytes() == old
+    again.finish()  # now the new journal is whole: the old one is superseded
+    assert not kept[0].exists()
+    assert [k for k, _ in records(jpath)] == ["H", "A", "D"]
+
+
+def test_a_journal_set_aside_for_another_destination_is_found_again(
+    jpath: Path, opened: list[Journal]
+) -> None:
+    """Issue 9 item 6: a run for another destination (say a wrong site id) sets the journal
+    aside instead of destroying it; the next run for the first destination resumes it."""
+    other = "http://127.0.0.1:9#site-sha256=ffffffffffff"
+    first, _ = open_(jpath, opened)
+    first.ack("2-40")
+    first.close()
+    wrong, note = open_(jpath, opened, dest=other)
+    assert len(wrong.acked) == 0
+    assert note.startswith("not resuming: the journal is for another destination")
+    wrong.ack("2-5")
+    wrong.close()
+    right, note = open_(jpath, opened)
+    assert rows_of(right.acked) == set(range(2, 41)) and not right.done
+    assert note.startswith("the journal is for another destination (region, base URL or site")
+    assert "is back" in note
+    assert records(jpath)[0][1] == header()[2:].rsplit(b" ", 1)[0].decode()
+    right.ack("41-41")
+    right.close()
+    back, note = open_(jpath, opened, dest=other)  # and the other one is kept just as well
+    assert rows_of(back.acked) == {2, 3, 4, 5} and "is back" in note
+    names = sorted(p.name for p in jpath.parent.iterdir())
+    assert len(names) == 2 and names[0] == jpath.name
+
+
+def test_the_lock_is_taken_once_and_names_its_holder(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv.cio-journal.lock"
+    held = journal.Lock.take(path)
+    assert path.read_text() == f"{os.getpid()}\n"
+    with pytest.raises(journal.Locked) as info:
+        journal.Lock.take(path)
+    assert info.value.pid == os.getpid()
+    held.release()
+    assert not path.exists()
+    again = journal.Lock.take(path)
+    again.release()
 
 
 def test_restart_without_a_journal_says_nothing(jpath: Path, opened: list[Journal]) -> None:
@@ -361,7 +424,11 @@ def test_an_intact_but_malformed_header_is_not_trusted(
     """A hand-edited or foreign file beside the input must not crash the import."""
     jpath.write_bytes(bad + line("A", "2-40"))
     j, note = open_(jpath, opened)
-    assert note == "not resuming: the journal beside the file is unreadable; starting over"
+    assert note == (
+        "not resuming: the journal beside the file is unreadable; starting over"
+        f" (that journal is kept as {jpath.name}.unreadable)"
+    )
+    assert jpath.with_name(jpath.name + ".unreadable").read_bytes() == bad + line("A", "2-40")
     assert len(j.acked) == 0
 
 
@@ -385,3 +452,17 @@ def test_the_sender_writes_the_same_ranges() -> None:
         rows = sorted(set(rnd.sample(range(2, 400), rnd.randint(1, 120))))
         text = ranges(rows)
         assert rows_of(Acked.parse([text])) == set(rows)
+
+
+def test_a_journal_that_acknowledges_nothing_is_not_kept(
+    jpath: Path, opened: list[Journal]
+) -> None:
+    """A header alone (a run refused at once, say with a wrong site id) holds nothing to keep."""
+    jpath.write_bytes(header(dest="http://127.0.0.1:9#site-sha256=ffffffffffff"))
+    j, note = open_(jpath, opened)
+    assert note == (
+        "not resuming: the journal is for another destination (region, base URL or site id);"
+        " starting over"
+    )
+    assert sorted(p.name for p in jpath.parent.iterdir()) == [jpath.name]
+    assert jpath.read_bytes() == header() and len(j.acked) == 0
