@@ -24,6 +24,7 @@ from cio_cli.errors import (
     AbortError,
     CioError,
     InterruptedError_,
+    OutputError,
     RefusedError,
     UnimportableError,
     UsageError,
@@ -32,7 +33,15 @@ from cio_cli.header import ReadOptions
 from cio_cli.journal import Journal, fingerprint
 from cio_cli.onepass import scan_and_emit
 from cio_cli.pipeline import Counts, Emit, InputFile, emit, open_input, scan
-from cio_cli.rejects import RejectsWriter, remove_file
+from cio_cli.rejects import (
+    Output,
+    RejectsWriter,
+    check_outputs,
+    create,
+    narrow_mode,
+    output_mode,
+    remove_file,
+)
 from cio_cli.report import Reporter, Summary
 from cio_cli.source import spool_stdin
 
@@ -63,7 +72,11 @@ class ImportPlan:
 
 
 class DryRunSink:
-    """Counts what would be sent; with ``--out``, writes each request as a JSON line."""
+    """Counts what would be sent; with ``--out``, writes each request as a JSON line.
+
+    A reader that closed its pipe (``--out /dev/stdout | head``) ends the writing
+    quietly; the run goes on. Any other failed write stops it (``OutputError``).
+    """
 
     def __init__(self, out: IO[bytes] | None) -> None:
         self.out = out
@@ -72,10 +85,16 @@ class DryRunSink:
         """Write the request line (if asked) and count its rows as sent."""
         if self.out is not None:
             if req.path.startswith("/api/v2/"):
-                self.out.write(req.payload() + b"\n")
+                line = req.payload() + b"\n"
             else:
-                line = {"path": req.path, "body": orjson.Fragment(req.payload())}
-                self.out.write(orjson.dumps(line) + b"\n")
+                body = {"path": req.path, "body": orjson.Fragment(req.payload())}
+                line = orjson.dumps(body) + b"\n"
+            try:
+                self.out.write(line)
+            except BrokenPipeError:
+                self.out = None
+            except OSError as exc:
+                raise OutputError.writing(f"--out {self.out.name}", exc) from None
         counts.sent += req.events.height
 
     def drain(self, counts: Counts, rejects: RejectsWriter) -> None:
@@ -84,8 +103,11 @@ class DryRunSink:
     def start_over(self) -> None:
         """Forget every request written so far (the file is seekable: see ``_one_read``)."""
         if self.out is not None:
-            self.out.seek(0)
-            self.out.truncate()
+            try:
+                self.out.seek(0)
+                self.out.truncate()
+            except OSError as exc:
+                raise OutputError.writing(f"--out {self.out.name}", exc) from None
 
     def close(self) -> None:
         """Nothing to release."""
@@ -108,6 +130,37 @@ def _rejects_path(arg: str, plan: ImportPlan) -> Path:
     if arg == "-":
         return Path.cwd() / STDIN_REJECTS
     return Path(arg).with_name(Path(arg).name + ".rejects.csv")
+
+
+def _journal_path(arg: str) -> Path:
+    """Where a real import of ``arg`` (a file, not stdin) keeps its journal."""
+    return Path(arg).with_name(Path(arg).name + JOURNAL_SUFFIX)
+
+
+def _check_outputs(plan: ImportPlan) -> None:
+    """Before anything is read or written: no output is an input or another output, and
+    each can be written (usage errors, exit 2). Stdin counts as an input when it is a file.
+    The one place that lists a run's outputs: a new output file belongs here."""
+    real = not (plan.dry_run or plan.command == "validate")
+    outputs = []
+    if plan.out is not None:
+        outputs.append(Output(f"--out {plan.out}", plan.out, "give --out another path"))
+    for arg in plan.paths[:1] if plan.rejects is not None else plan.paths:
+        if plan.rejects is not None:
+            label, hint = f"--rejects {plan.rejects}", "give --rejects another path"
+        else:
+            label = f"the rejects file {_rejects_path(arg, plan)}"
+            hint = "pass --rejects FILE to write it elsewhere (one input at a time)"
+        # validate and dry runs read files where nothing may be written: a default rejects
+        # file there is checked when a row needs it (exit 5 then, naming it)
+        lazy = not real and plan.rejects is None
+        outputs.append(Output(label, _rejects_path(arg, plan), hint, replaced=True, lazy=lazy))
+    hint = "the journal is kept beside the input: move the input to a directory you can write"
+    for arg in plan.paths if real else []:
+        if arg != "-":
+            journal = _journal_path(arg)
+            outputs.append(Output(f"the journal {journal}", journal, hint, replaced=True))
+    check_outputs([(a, Path("/dev/stdin" if a == "-" else a)) for a in plan.paths], outputs)
 
 
 def _open_all(plan: ImportPlan, stack: ExitStack) -> list[InputFile]:
@@ -178,12 +231,34 @@ def decide_window(
 
 
 @contextmanager
-def _out_file(path: Path | None) -> Iterator[IO[bytes] | None]:
+def _out_file(path: Path | None, inputs: list[InputFile]) -> Iterator[IO[bytes] | None]:
+    """The ``--out`` file, with the inputs' permission bits (at most 0644). A closed pipe
+    at the end is quiet; any other failed write is an ``OutputError``."""
     if path is None:
         yield None
         return
-    with open(path, "wb") as f:
+    mode = output_mode([i.source.path for i in inputs])
+    try:
+        f = open(path, "wb", opener=lambda p, _: create(Path(p), mode))  # noqa: SIM115
+    except OSError as exc:
+        raise OutputError.writing(f"--out {path}", exc) from None
+    try:
         yield f
+    except BaseException:
+        _close(f, quiet=True)
+        raise
+    _close(f)
+
+
+def _close(f: IO[bytes], quiet: bool = False) -> None:
+    """Close the ``--out`` file: a reader that closed its pipe is no error."""
+    try:
+        f.close()
+    except BrokenPipeError:
+        pass
+    except OSError as exc:
+        if not quiet:
+            raise OutputError.writing(f"--out {f.name}", exc) from None
 
 
 def _sink(plan: ImportPlan, out: IO[bytes] | None) -> DryRunSink | HttpSink:
@@ -221,6 +296,7 @@ def run(
     total = Counts()
     inputs: list[InputFile] = []
     recent_rows: list[int] = []
+    _check_outputs(plan)
     try:
         with ExitStack() as stack:
             inputs = _open_all(plan, stack)
@@ -239,7 +315,7 @@ def run(
                 recent += found.recent
                 recent_rows += found.recent_rows[: 5 - len(recent_rows)]
             decide_window(plan, recent, recent_rows, confirm, reporter)
-            sink = _sink(plan, stack.enter_context(_out_file(plan.out)))
+            sink = _sink(plan, stack.enter_context(_out_file(plan.out, inputs)))
             stack.callback(sink.close)
             stop = stack.enter_context(_first_ctrl_c(reporter, sink))
             for inp in inputs:
@@ -278,7 +354,7 @@ def _dry_run_one(
     reporter: Reporter,
 ) -> list[int]:
     """A dry run of one file, in one read when its column types allow; the window's first rows."""
-    out = stack.enter_context(_out_file(plan.out))
+    out = stack.enter_context(_out_file(plan.out, [inp]))
     sink = DryRunSink(out)
     how = Emit(
         now=now, batch_bytes=plan.batch_bytes, skip_recent=plan.skip_recent, phase="checking"
@@ -328,6 +404,7 @@ def _emit_one(
         journal, note = Journal.open(
             path, prints.result(), plan.send.config.destination, plan.restart
         )
+        narrow_mode(journal.path, output_mode([inp.source.path]))
         if note:
             reporter.note(f"{inp.shown}: {note}")
         if journal.done:

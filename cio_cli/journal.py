@@ -33,6 +33,8 @@ from typing import IO
 
 import orjson
 
+from cio_cli.errors import OutputError
+
 VERSION = 1
 SYNC_EVERY_S = 1.0
 
@@ -176,10 +178,13 @@ class Journal:
             self._file = None
 
     def _append(self, line: bytes) -> IO[bytes]:
-        if self._file is None:
-            self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
-        self._file.write(line)
-        self._file.flush()
+        try:
+            if self._file is None:
+                self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+            self._file.write(line)
+            self._file.flush()
+        except OSError as exc:  # a full disk: stop cleanly, what is written stays good
+            raise OutputError.writing(f"the journal {self.path}", exc) from None
         return self._file
 
 

@@ -19,7 +19,7 @@ from typing import Protocol
 import polars as pl
 
 from cio_cli.batches import Fingerprints, Packer, Request, Seen
-from cio_cli.errors import UnimportableError
+from cio_cli.errors import OutputError, UnimportableError
 from cio_cli.events import encode, warm_up
 from cio_cli.header import Layout, ReadOptions, layout
 from cio_cli.infer import Inference, Stats
@@ -289,9 +289,9 @@ def emit(
         checked = check(df, inp.lay, opts, how.now)
         return judge(df, checked, inp.lay, how, scanned.types, plain)
 
-    with RejectsWriter(inp.rejects_path, inp.lay) as rejects:
+    with RejectsWriter(inp.rejects_path, inp.lay, inp.source.path) as rejects:
+        emitting = Emitting(how, counts, sink, rejects)
         try:
-            emitting = Emitting(how, counts, sink, rejects)
             for chunk in inp.source.chunks(work):
                 emitting.take(chunk.result, chunk.first_row)
                 if progress:
@@ -299,6 +299,9 @@ def emit(
                 if how.stop():
                     break
             emitting.finish()
+        except OutputError:  # a file could not be written: finish the requests in flight
+            sink.drain(counts, rejects)
+            raise
         finally:
             inp.rejects_written = rejects.written > 0
 

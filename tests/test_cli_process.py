@@ -4,11 +4,19 @@ interrupted while reading standard input."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+from tests.fakecio import FakeCio
 
 HEADER = "_cio_name,_cio_customer_id,_cio_timestamp\n"
 TYPO = "_cio_nmae,_cio_customer_id\nx,y\n"  # exit 3: unknown _cio_ column
@@ -70,3 +78,104 @@ def test_ctrl_c_while_spooling_stdin_leaves_no_file(tmp_path: Path) -> None:
         proc.stdin.close()
         assert proc.wait(timeout=30) == 130
     assert list(tmp_path.glob("cio-stdin-*")) == []
+
+
+# -- output files ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("bad_rows", "code"), [(0, 0), (1, 1)])
+def test_a_closed_pipe_on_out_dev_stdout_ends_quietly_with_the_summary_code(
+    tmp_path: Path, bad_rows: int, code: int
+) -> None:
+    """``cio import f.csv --dry-run --out /dev/stdout | head -1``: head leaves after a line."""
+    rows = ",u,1600000000\n" * bad_rows + "".join(
+        f"purchase,u{i},1600000000\n" for i in range(20_000)
+    )
+    (tmp_path / "big.csv").write_text(HEADER + rows)
+    cmd = [sys.executable, "-m", "cio_cli", "import", "big.csv", "--dry-run", "--quiet",
+           "--out", "/dev/stdout"]  # fmt: skip
+    with subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()  # as head -1 does: more than a pipe buffer is still to come
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == code, err
+    assert first.startswith(b'{"batch":[{"type":"person"')
+    assert "Traceback" not in err and "Exception ignored" not in err and "Broken" not in err
+    assert re.search(rf"│ exit code +│ +{code} │", err), "the summary is printed"
+
+
+def test_rejects_on_the_file_given_as_stdin_is_a_usage_error(tmp_path: Path) -> None:
+    text = HEADER + "purchase,u1,1600000000\n,u2,1600000000\n"
+    (tmp_path / "s.csv").write_text(text)
+    done = shell("cio validate - --rejects s.csv < s.csv", tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "error: --rejects s.csv is the input file -\n" in done.stderr
+    assert (tmp_path / "s.csv").read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv"]
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory the ``cio`` of ``as_user()`` can read but not write (as root: one that
+    belongs to root, for a cio run as nobody)."""
+    if os.geteuid() != 0:
+        where = tmp_path / "ro"
+        where.mkdir()
+        yield where
+        where.chmod(0o755)
+        return
+    where = Path(tempfile.mkdtemp(prefix="cio-ro-"))
+    where.chmod(0o755)
+    yield where
+    shutil.rmtree(where)
+
+
+def as_user(args: list[str], cwd: Path, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run ``cio ARGS`` as a user without root's power to write anywhere (nobody, as root)."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: cannot drop the power to write")
+        prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    else:
+        cwd.chmod(0o555)
+    return subprocess.run([*prefix, sys.executable, "-m", "cio_cli", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def test_rejects_in_a_read_only_directory_is_a_usage_error(read_only_dir: Path) -> None:
+    (read_only_dir / "s.csv").write_text(HEADER + "purchase,u1,1600000000\n")
+    done = as_user(["validate", "s.csv", "--rejects", "r.csv", "--json"], read_only_dir)
+    assert done.returncode == 2, done.stderr
+    why = f"cannot write --rejects r.csv: Permission denied (the directory {read_only_dir})"
+    assert f"error: {why}\nhint: give --rejects another path\n" in done.stderr
+    assert '"exit_code":2,"error":"' + why + '","hint":"give --rejects another path"}' in done.stdout
+    assert sorted(p.name for p in read_only_dir.iterdir()) == ["s.csv"]
+
+
+def test_validate_of_a_read_only_directory_needs_no_rejects_until_a_row_is_rejected(
+    read_only_dir: Path,
+) -> None:
+    (read_only_dir / "ok.csv").write_text(HEADER + "purchase,u1,1600000000\n")
+    (read_only_dir / "bad.csv").write_text(HEADER + "purchase,,1600000000\n")
+    assert as_user(["validate", "ok.csv", "--quiet"], read_only_dir).returncode == 0
+    done = as_user(["validate", "bad.csv", "--quiet"], read_only_dir)
+    assert done.returncode == 5, done.stderr
+    assert ("error: cannot write the rejects file bad.csv.rejects.csv: Permission denied\n"
+            in done.stderr)  # fmt: skip
+    assert "Traceback" not in done.stderr
+
+
+def test_a_journal_in_a_read_only_directory_stops_before_any_request(
+    read_only_dir: Path, fake_cio: FakeCio
+) -> None:
+    (read_only_dir / "s.csv").write_text(HEADER + "purchase,u1,1600000000\n")
+    env = {**os.environ, "CIO_SITE_ID": "site", "CIO_API_KEY": "key", "CIO_BASE_URL": fake_cio.url}
+    done = as_user(["import", "s.csv", "--rejects", "/dev/null", "--json"], read_only_dir, env)
+    assert done.returncode == 2, done.stderr
+    assert ("error: cannot write the journal s.csv.cio-journal: Permission denied "
+            f"(the directory {read_only_dir})\n") in done.stderr  # fmt: skip
+    assert fake_cio.requests == []
