@@ -159,7 +159,8 @@ def _check_outputs(plan: ImportPlan) -> None:
     for arg in plan.paths if real else []:
         if arg != "-":
             journal = _journal_path(arg)
-            outputs.append(Output(f"the journal {journal}", journal, hint, replaced=True))
+            label = f"the journal {journal}"
+            outputs.append(Output(label, journal, hint, replaced=True, appended=True))
     check_outputs([(a, Path("/dev/stdin" if a == "-" else a)) for a in plan.paths], outputs)
 
 

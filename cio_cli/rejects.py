@@ -140,6 +140,7 @@ class Output:
     path: Path
     hint: str
     replaced: bool = False  # a regular file there is removed and written anew
+    appended: bool = False  # ... or, when it exists, appended to (a journal that resumes)
     lazy: bool = False  # written only if needed: its writability is not checked up front
 
 
@@ -165,7 +166,7 @@ def check_outputs(inputs: list[tuple[str, Path]], outputs: list[Output]) -> None
                     "nothing was written; give each output its own path",
                 )
     for out in outputs:
-        why = "" if out.lazy else unwritable(out.path, out.replaced)
+        why = "" if out.lazy else unwritable(out.path, out.replaced, out.appended)
         if why:
             raise UsageError(f"cannot write {out.label}: {why}", out.hint)
 
@@ -181,7 +182,7 @@ def same_file(a: Path, b: Path) -> bool:
     return stat.S_ISREG(sa.st_mode) and (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
-def unwritable(path: Path, replaced: bool = False) -> str:
+def unwritable(path: Path, replaced: bool = False, appended: bool = False) -> str:
     """Why ``path`` cannot be written ("" when it can, as far as can be told without
     writing). Missing directories are created later, so the nearest existing one counts."""
     try:
@@ -192,10 +193,18 @@ def unwritable(path: Path, replaced: bool = False) -> str:
         if exc.errno != errno.ENOTDIR:
             return exc.strerror or str(exc)
         st = None
-    if st is not None and stat.S_ISDIR(st.st_mode):
+    if st is None:
+        return _cannot_create(path)
+    if stat.S_ISDIR(st.st_mode):
         return os.strerror(errno.EISDIR)
-    if st is not None and not (replaced and stat.S_ISREG(st.st_mode) and not path.is_symlink()):
-        return "" if os.access(path, os.W_OK) else _denied(path)
+    renewed = replaced and stat.S_ISREG(st.st_mode) and not path.is_symlink()
+    if (appended or not renewed) and not os.access(path, os.W_OK):
+        return _denied(path)
+    return _cannot_create(path) if renewed else ""
+
+
+def _cannot_create(path: Path) -> str:
+    """Why ``path`` cannot be created: its nearest existing directory is not writable."""
     parent = path.resolve().parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent

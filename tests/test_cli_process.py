@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -116,31 +116,45 @@ def test_rejects_on_the_file_given_as_stdin_is_a_usage_error(tmp_path: Path) -> 
 
 
 @pytest.fixture
-def read_only_dir(tmp_path: Path) -> Iterator[Path]:
-    """A directory the ``cio`` of ``as_user()`` can read but not write (as root: one that
-    belongs to root, for a cio run as nobody)."""
-    if os.geteuid() != 0:
-        where = tmp_path / "ro"
-        where.mkdir()
-        yield where
+def user_dir(tmp_path: Path) -> Iterator[Callable[[bool], Path]]:
+    """Make a directory the ``cio`` of ``as_user()`` can read, and write or not (as root:
+    one in /tmp that belongs to root, for a cio run as nobody)."""
+    made: list[Path] = []
+
+    def make(writable: bool) -> Path:
+        if os.geteuid() != 0:
+            where = tmp_path / f"dir{len(made)}"
+            where.mkdir()
+        else:
+            where = Path(tempfile.mkdtemp(prefix="cio-user-"))
+            where.chmod(0o777 if writable else 0o755)
+        made.append(where)
+        return where
+
+    yield make
+    for where in made:
         where.chmod(0o755)
-        return
-    where = Path(tempfile.mkdtemp(prefix="cio-ro-"))
-    where.chmod(0o755)
-    yield where
-    shutil.rmtree(where)
+        if os.geteuid() == 0:
+            shutil.rmtree(where)
 
 
-def as_user(args: list[str], cwd: Path, env: dict[str, str] | None = None
-            ) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    """Run ``cio ARGS`` as a user without root's power to write anywhere (nobody, as root)."""
+@pytest.fixture
+def read_only_dir(user_dir: Callable[[bool], Path]) -> Path:
+    """A directory the ``cio`` of ``as_user()`` can read but not write."""
+    return user_dir(False)
+
+
+def as_user(args: list[str], cwd: Path, env: dict[str, str] | None = None,
+            read_only: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run ``cio ARGS`` in ``cwd`` as a user without root's power to write anywhere
+    (nobody, as root; else ``cwd`` is made read-only first, unless told not to)."""
     prefix: list[str] = []
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
             pytest.skip("running as root without setpriv: cannot drop the power to write")
         prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-    else:
+    elif read_only:
         cwd.chmod(0o555)
     return subprocess.run([*prefix, sys.executable, "-m", "cio_cli", *args], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
@@ -179,3 +193,21 @@ def test_a_journal_in_a_read_only_directory_stops_before_any_request(
     assert ("error: cannot write the journal s.csv.cio-journal: Permission denied "
             f"(the directory {read_only_dir})\n") in done.stderr  # fmt: skip
     assert fake_cio.requests == []
+
+
+def test_a_journal_cio_cannot_append_to_stops_before_any_request(
+    user_dir: Callable[[bool], Path], fake_cio: FakeCio
+) -> None:
+    """A journal left by another user (say, an earlier run under sudo): resuming would
+    append to it."""
+    where = user_dir(True)
+    (where / "s.csv").write_text(HEADER + "purchase,u1,1600000000\n")
+    journal = where / "s.csv.cio-journal"
+    journal.write_text("H {}\n")
+    journal.chmod(0o444 if os.geteuid() != 0 else 0o644)  # as root: root's, for nobody
+    env = {**os.environ, "CIO_SITE_ID": "site", "CIO_API_KEY": "key", "CIO_BASE_URL": fake_cio.url}
+    done = as_user(["import", "s.csv", "--json"], where, env, read_only=False)
+    assert done.returncode == 2, done.stderr
+    assert ("error: cannot write the journal s.csv.cio-journal: Permission denied\n"
+            in done.stderr)  # fmt: skip
+    assert fake_cio.requests == [] and journal.read_text() == "H {}\n"
