@@ -142,7 +142,11 @@ def _check_outputs(plan: ImportPlan) -> None:
     each can be written (usage errors, exit 2). Stdin counts as an input when it is a file.
     The one place that lists a run's outputs: a new output file belongs here."""
     real = not (plan.dry_run or plan.command == "validate")
-    outputs = []
+    hint = "the journal is kept beside the input: move the input to a directory you can write"
+    outputs = [  # journals first: where one cannot be written, --rejects alone is no way out
+        Output(f"the journal {j}", j, hint, replaced=True, appended=True)
+        for j in (_journal_path(a) for a in plan.paths if real and a != "-")
+    ]
     if plan.out is not None:
         outputs.append(Output(f"--out {plan.out}", plan.out, "give --out another path"))
     for arg in plan.paths[:1] if plan.rejects is not None else plan.paths:
@@ -155,12 +159,6 @@ def _check_outputs(plan: ImportPlan) -> None:
         # file there is checked when a row needs it (exit 5 then, naming it)
         lazy = not real and plan.rejects is None
         outputs.append(Output(label, _rejects_path(arg, plan), hint, replaced=True, lazy=lazy))
-    hint = "the journal is kept beside the input: move the input to a directory you can write"
-    for arg in plan.paths if real else []:
-        if arg != "-":
-            journal = _journal_path(arg)
-            label = f"the journal {journal}"
-            outputs.append(Output(label, journal, hint, replaced=True, appended=True))
     check_outputs([(a, Path("/dev/stdin" if a == "-" else a)) for a in plan.paths], outputs)
 
 

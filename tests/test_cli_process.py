@@ -183,15 +183,18 @@ def test_validate_of_a_read_only_directory_needs_no_rejects_until_a_row_is_rejec
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("flags", [[], ["--rejects", "/dev/null"]])
 def test_a_journal_in_a_read_only_directory_stops_before_any_request(
-    read_only_dir: Path, fake_cio: FakeCio
+    read_only_dir: Path, fake_cio: FakeCio, flags: list[str]
 ) -> None:
+    """Named first, even before the rejects file beside it: --rejects alone is no way out."""
     (read_only_dir / "s.csv").write_text(HEADER + "purchase,u1,1600000000\n")
     env = {**os.environ, "CIO_SITE_ID": "site", "CIO_API_KEY": "key", "CIO_BASE_URL": fake_cio.url}
-    done = as_user(["import", "s.csv", "--rejects", "/dev/null", "--json"], read_only_dir, env)
+    done = as_user(["import", "s.csv", *flags, "--json"], read_only_dir, env)
     assert done.returncode == 2, done.stderr
     assert ("error: cannot write the journal s.csv.cio-journal: Permission denied "
-            f"(the directory {read_only_dir})\n") in done.stderr  # fmt: skip
+            f"(the directory {read_only_dir})\nhint: the journal is kept beside the input:"
+            " move the input to a directory you can write\n") in done.stderr  # fmt: skip
     assert fake_cio.requests == []
 
 

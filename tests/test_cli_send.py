@@ -760,7 +760,7 @@ def test_rejects_on_the_journal_is_a_usage_error_and_sends_nothing(
     result = send(fake_cio.url, path, "--rejects", journal)
     assert result.exit_code == 2
     assert summary(result)["error"] == (
-        f"--rejects {journal} and the journal {journal} are the same file"
+        f"the journal {journal} and --rejects {journal} are the same file"
     )
     assert fake_cio.requests == [] and sorted(p.name for p in tmp_path.iterdir()) == ["events.csv"]
 
