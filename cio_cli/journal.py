@@ -27,6 +27,8 @@ import os
 import re
 import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -120,6 +122,7 @@ class Journal:
         self.header = header
         self.acked = acked
         self.done = done
+        self.failed = False
         self._file: IO[bytes] | None = None
         self._synced = time.monotonic()
 
@@ -155,37 +158,51 @@ class Journal:
         return cls(path, header, Acked(), done=False)
 
     def ack(self, spans: str) -> None:
-        """Record rows the API acknowledged, as ``ranges()`` text (flushed before returning)."""
-        if not spans:
+        """Record rows the API acknowledged, as ``ranges()`` text (flushed before returning).
+        After a failed write, nothing more (those rows are sent again by the next run)."""
+        if not spans or self.failed:
             return
         out = self._append(_line("A", spans))
         if time.monotonic() - self._synced >= SYNC_EVERY_S:
-            os.fsync(out.fileno())
+            with self._writing():
+                os.fsync(out.fileno())
             self._synced = time.monotonic()
 
     def finish(self) -> None:
         """Mark the import finished: a rerun says "already imported"."""
-        os.fsync(
-            self._append(_line("D", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))).fileno()
-        )
+        out = self._append(_line("D", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+        with self._writing():
+            os.fsync(out.fileno())
 
     def close(self) -> None:
         """Flush, sync and close."""
         if self._file is not None:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            if self.failed:  # already reported: only release it
+                with suppress(OSError):
+                    file.close()
+                return
+            with self._writing(), file:
+                file.flush()
+                os.fsync(file.fileno())
 
     def _append(self, line: bytes) -> IO[bytes]:
-        try:
+        with self._writing():
             if self._file is None:
                 self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
             self._file.write(line)
             self._file.flush()
-        except OSError as exc:  # a full disk: stop cleanly, what is written stays good
-            raise OutputError.writing(f"the journal {self.path}", exc) from None
         return self._file
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write or sync that fails (a full disk) stops the run cleanly (exit 5); the
+        records written so far stay good, a torn last one is dropped by the next run."""
+        try:
+            yield
+        except OSError as exc:
+            self.failed = True
+            raise OutputError.writing(f"the journal {self.path}", exc) from None
 
 
 def _header(records: list[tuple[str, str]]) -> object:

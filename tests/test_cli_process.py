@@ -3,8 +3,10 @@ interrupted while reading standard input."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -214,3 +216,39 @@ def test_a_journal_cio_cannot_append_to_stops_before_any_request(
     assert ("error: cannot write the journal s.csv.cio-journal: Permission denied\n"
             in done.stderr)  # fmt: skip
     assert fake_cio.requests == [] and journal.read_text() == "H {}\n"
+
+
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    """In the child: files cannot grow past ``limit`` bytes (a write past it fails with
+    EFBIG, as on a full disk), whoever runs the test."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_journal_write_failing_mid_run_stops_cleanly_and_the_rerun_resumes(
+    tmp_path: Path, fake_cio: FakeCio
+) -> None:
+    rows = "".join(f"purchase,u{i},1600000000\n" for i in range(300))
+    (tmp_path / "s.csv").write_text(HEADER + rows)
+    env = {**os.environ, "CIO_SITE_ID": "site", "CIO_API_KEY": "key", "CIO_BASE_URL": fake_cio.url}
+    cmd = [sys.executable, "-m", "cio_cli", "import", "s.csv", "--batch-bytes", "1000",
+           "--json", "--quiet"]  # fmt: skip
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60, preexec_fn=_file_size_limit(400))  # fmt: skip
+    assert done.returncode == 5, done.stderr
+    assert "Traceback" not in done.stderr
+    s = json.loads(done.stdout)
+    assert s["error"] == "cannot write the journal s.csv.cio-journal: File too large"
+    assert s["hint"].startswith("free some space or choose another path; then run the same")
+    assert 0 < s["sent"] < 300
+    assert len(fake_cio.events) == s["sent"], "the requests in flight were finished"
+    again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    resumed = json.loads(again.stdout)["resumed"]
+    assert 0 < resumed <= s["sent"], "the rows the journal kept are not sent again"
+    assert {e["identifiers"]["id"] for e in fake_cio.events} == {f"u{i}" for i in range(300)}
+    assert len(fake_cio.events) == 300 + s["sent"] - resumed, "only unjournalled rows twice"
