@@ -25,6 +25,7 @@ from cio_cli.errors import (
     CioError,
     FileChangedError,
     InterruptedError_,
+    OutputError,
     RefusedError,
     TerminatedError,
     UnimportableError,
@@ -34,7 +35,15 @@ from cio_cli.header import ReadOptions
 from cio_cli.journal import Journal, Lock, Locked, fingerprint
 from cio_cli.onepass import scan_and_emit
 from cio_cli.pipeline import Counts, Emit, InputFile, emit, open_input, scan
-from cio_cli.rejects import RejectsWriter, remove_file
+from cio_cli.rejects import (
+    Output,
+    RejectsWriter,
+    check_outputs,
+    create,
+    narrow_mode,
+    output_mode,
+    remove_file,
+)
 from cio_cli.report import Reporter, Summary
 from cio_cli.source import spool_stdin
 
@@ -65,7 +74,11 @@ class ImportPlan:
 
 
 class DryRunSink:
-    """Counts what would be sent; with ``--out``, writes each request as a JSON line."""
+    """Counts what would be sent; with ``--out``, writes each request as a JSON line.
+
+    A reader that closed its pipe (``--out /dev/stdout | head``) ends the writing
+    quietly; the run goes on. Any other failed write stops it (``OutputError``).
+    """
 
     def __init__(self, out: IO[bytes] | None) -> None:
         self.out = out
@@ -74,10 +87,16 @@ class DryRunSink:
         """Write the request line (if asked) and count its rows as sent."""
         if self.out is not None:
             if req.path.startswith("/api/v2/"):
-                self.out.write(req.payload() + b"\n")
+                line = req.payload() + b"\n"
             else:
-                line = {"path": req.path, "body": orjson.Fragment(req.payload())}
-                self.out.write(orjson.dumps(line) + b"\n")
+                body = {"path": req.path, "body": orjson.Fragment(req.payload())}
+                line = orjson.dumps(body) + b"\n"
+            try:
+                self.out.write(line)
+            except BrokenPipeError:
+                self.out = None
+            except OSError as exc:
+                raise OutputError.writing(f"--out {self.out.name}", exc) from None
         counts.sent += req.events.height
 
     def drain(self, counts: Counts, rejects: RejectsWriter) -> None:
@@ -86,8 +105,11 @@ class DryRunSink:
     def start_over(self) -> None:
         """Forget every request written so far (the file is seekable: see ``_one_read``)."""
         if self.out is not None:
-            self.out.seek(0)
-            self.out.truncate()
+            try:
+                self.out.seek(0)
+                self.out.truncate()
+            except OSError as exc:
+                raise OutputError.writing(f"--out {self.out.name}", exc) from None
 
     def close(self) -> None:
         """Nothing to release."""
@@ -112,6 +134,36 @@ def _rejects_path(arg: str, plan: ImportPlan) -> Path:
     if _is_pipe(Path(arg)):  # /dev/fd/63 has no room beside it: like stdin, the cwd
         return Path.cwd() / (Path(arg).name + ".rejects.csv")
     return Path(arg).with_name(Path(arg).name + ".rejects.csv")
+
+
+def _journal_of(path: Path) -> Path:
+    """Where a real import of ``path`` (a file, not stdin or a pipe) keeps its journal."""
+    return path.with_name(path.name + JOURNAL_SUFFIX)
+
+
+def _check_outputs(plan: ImportPlan) -> None:
+    """Before anything is read or written: no output is an input or another output, and
+    each can be written (usage errors, exit 2). Stdin counts as an input when it is a file.
+    The one place that lists a run's outputs: a new output file belongs here."""
+    real = not (plan.dry_run or plan.command == "validate")
+    hint = "the journal is kept beside the input: move the input to a directory you can write"
+    outputs = [  # journals first: where one cannot be written, --rejects alone is no way out
+        Output(f"the journal {j}", j, hint, replaced=True, appended=True)
+        for j in (_journal_of(Path(a)) for a in plan.paths if real and _journalled(a))
+    ]
+    if plan.out is not None:
+        outputs.append(Output(f"--out {plan.out}", plan.out, "give --out another path"))
+    for arg in plan.paths[:1] if plan.rejects is not None else plan.paths:
+        if plan.rejects is not None:
+            label, hint = f"--rejects {plan.rejects}", "give --rejects another path"
+        else:
+            label = f"the rejects file {_rejects_path(arg, plan)}"
+            hint = "pass --rejects FILE to write it elsewhere (one input at a time)"
+        # validate and dry runs read files where nothing may be written: a default rejects
+        # file there is checked when a row needs it (exit 5 then, naming it)
+        lazy = not real and plan.rejects is None
+        outputs.append(Output(label, _rejects_path(arg, plan), hint, replaced=True, lazy=lazy))
+    check_outputs([(a, Path("/dev/stdin" if a == "-" else a)) for a in plan.paths], outputs)
 
 
 def _open_all(plan: ImportPlan, stack: ExitStack) -> list[InputFile]:
@@ -199,12 +251,34 @@ def decide_window(
 
 
 @contextmanager
-def _out_file(path: Path | None) -> Iterator[IO[bytes] | None]:
+def _out_file(path: Path | None, inputs: list[InputFile]) -> Iterator[IO[bytes] | None]:
+    """The ``--out`` file, with the inputs' permission bits (at most 0644). A closed pipe
+    at the end is quiet; any other failed write is an ``OutputError``."""
     if path is None:
         yield None
         return
-    with open(path, "wb") as f:
+    mode = output_mode([i.source.path for i in inputs])
+    try:
+        f = open(path, "wb", opener=lambda p, _: create(Path(p), mode))  # noqa: SIM115
+    except OSError as exc:
+        raise OutputError.writing(f"--out {path}", exc) from None
+    try:
         yield f
+    except BaseException:
+        _close(f, quiet=True)
+        raise
+    _close(f)
+
+
+def _close(f: IO[bytes], quiet: bool = False) -> None:
+    """Close the ``--out`` file: a reader that closed its pipe is no error."""
+    try:
+        f.close()
+    except BrokenPipeError:
+        pass
+    except OSError as exc:
+        if not quiet:
+            raise OutputError.writing(f"--out {f.name}", exc) from None
 
 
 def _sink(plan: ImportPlan, out: IO[bytes] | None, reporter: Reporter) -> DryRunSink | HttpSink:
@@ -243,6 +317,7 @@ def run(
     total = Counts()
     inputs: list[InputFile] = []
     recent_rows: list[int] = []
+    _check_outputs(plan)
     try:
         with ExitStack() as stack:
             inputs = _open_all(plan, stack)
@@ -260,7 +335,7 @@ def run(
                     scan(inp, plan.read, now, lambda p, b, c: shown.update(p, b, c))
             journals = _journals(plan, inputs, prints, stack, reporter)
             recent_rows = _decide(plan, inputs, journals, confirm, reporter)
-            sink = _sink(plan, stack.enter_context(_out_file(plan.out)), reporter)
+            sink = _sink(plan, stack.enter_context(_out_file(plan.out, inputs)), reporter)
             stack.callback(sink.close)
             stop = stack.enter_context(_first_ctrl_c(reporter, sink))
             for inp in inputs:
@@ -297,7 +372,7 @@ def _dry_run_one(
     reporter: Reporter,
 ) -> list[int]:
     """A dry run of one file, in one read when its column types allow; the window's first rows."""
-    out = stack.enter_context(_out_file(plan.out))
+    out = stack.enter_context(_out_file(plan.out, [inp]))
     sink = DryRunSink(out)
     how = Emit(
         now=now, batch_bytes=plan.batch_bytes, skip_recent=plan.skip_recent, phase="checking"
@@ -387,7 +462,12 @@ def sink_journal(sink: DryRunSink | HttpSink, journal: Journal | None) -> None:
 
 
 def _journal_path(inp: InputFile) -> Path:
-    return inp.source.path.with_name(inp.source.path.name + JOURNAL_SUFFIX)
+    return _journal_of(inp.source.path)
+
+
+def _journalled(arg: str) -> bool:
+    """Does a real import of ``arg`` keep a journal? Not stdin, not a pipe (spooled)."""
+    return arg != "-" and not _is_pipe(Path(arg))
 
 
 def _lock_all(plan: ImportPlan, inputs: list[InputFile], stack: ExitStack) -> None:
@@ -397,7 +477,7 @@ def _lock_all(plan: ImportPlan, inputs: list[InputFile], stack: ExitStack) -> No
         return
     taken: set[Path] = set()
     for inp in inputs:
-        if inp.shown == "-":
+        if inp.spooled:
             continue
         path = _journal_path(inp).with_name(_journal_path(inp).name + ".lock")
         if path.resolve() in taken:
@@ -439,6 +519,7 @@ def _journals(
         journal, note = Journal.open(
             _journal_path(inp), prints[inp.shown].result(), destination, plan.restart
         )
+        narrow_mode(journal.path, output_mode([inp.source.path]))
         stack.callback(journal.close)
         journals[inp.shown] = journal
         if note:

@@ -25,13 +25,15 @@ Exit codes:
   0    every row sent (import), or no invalid row (validate)
   1    finished, but some rows were rejected, skipped or undeliverable:
        see the rejects file
-  2    usage: bad flags, missing credentials
+  2    usage: bad flags, missing credentials, an output file that is an
+       input or cannot be written
   3    the file cannot be imported at all (columns, encoding, mixed
        identifiers); nothing sent
   4    refused: events in the 72-hour window without --allow-recent or
        --skip-recent, or you said no; nothing sent
-  5    aborted: credentials refused, or the API unreachable after retries;
-       journal kept, run again to resume
+  5    aborted: credentials refused, the API unreachable after retries,
+       or an output file could not be written; journal kept, run again
+       to resume
   130  interrupted (Ctrl-C); journal kept, run again to resume
   143  terminated (SIGTERM): handled like a first Ctrl-C, with the
        summary; journal kept, run again to resume

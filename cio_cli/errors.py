@@ -7,6 +7,7 @@
     ├── InvalidEventError    3    send-event: the event breaks a rule
     ├── RefusedError         4    events in the 72-hour window, not allowed
     ├── AbortError           5    credentials refused, API unreachable
+    │   └── OutputError      5    an output file (rejects, --out, journal) failed mid-run
     └── InterruptedError_  130    Ctrl-C
         └── TerminatedError 143  SIGTERM (CI cancelling a job, docker stop)
 
@@ -20,6 +21,8 @@ place. Messages never contain a credential.
 from __future__ import annotations
 
 from typing import Any
+
+WRITE_HINT = "free some space or choose another path"
 
 
 class CioError(Exception):
@@ -66,6 +69,16 @@ class AbortError(CioError):
     """Credentials refused or the API unreachable (exit 5)."""
 
     exit_code = 5
+
+
+class OutputError(AbortError):
+    """An output file could not be written part-way through a run (exit 5): the
+    run stops after the requests in flight, keeping the journal."""
+
+    @classmethod
+    def writing(cls, label: str, exc: OSError) -> OutputError:
+        """The error for ``label`` (``the rejects file x.csv``), with the OS reason."""
+        return cls(f"cannot write {label}: {exc.strerror or exc}", WRITE_HINT)
 
 
 class InterruptedError_(CioError):

@@ -39,11 +39,15 @@ import os
 import re
 import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import orjson
+
+from cio_cli.errors import OutputError
 
 VERSION = 1
 SYNC_EVERY_S = 1.0
@@ -132,6 +136,7 @@ class Journal:
         self.header = header
         self.acked = acked
         self.done = done
+        self.failed = False
         self._file: IO[bytes] | None = None
         self._synced = time.monotonic()
         self._ignored: _Found | None = None  # --restart: set aside at the first record
@@ -178,40 +183,57 @@ class Journal:
         return cls(path, header, Acked(), done=False)
 
     def ack(self, spans: str) -> None:
-        """Record rows the API acknowledged, as ``ranges()`` text (flushed before returning)."""
-        if not spans:
+        """Record rows the API acknowledged, as ``ranges()`` text (flushed before returning).
+        After a failed write, nothing more (those rows are sent again by the next run)."""
+        if not spans or self.failed:
             return
         out = self._append(_line("A", spans))
         if time.monotonic() - self._synced >= SYNC_EVERY_S:
-            os.fsync(out.fileno())
+            with self._writing():
+                os.fsync(out.fileno())
             self._synced = time.monotonic()
 
     def finish(self) -> None:
         """Mark the import finished: a rerun says "already imported". An older journal of
         the same file and destination set aside by ``--restart`` is superseded: removed."""
-        os.fsync(
-            self._append(_line("D", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))).fileno()
-        )
+        out = self._append(_line("D", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+        with self._writing():
+            os.fsync(out.fileno())
         self.path.with_name(f"{self.path.name}.{_tag(self.header)}").unlink(missing_ok=True)
 
     def close(self) -> None:
         """Flush, sync and close."""
         if self._file is not None:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            if self.failed:  # already reported: only release it
+                with suppress(OSError):
+                    file.close()
+                return
+            with self._writing(), file:
+                file.flush()
+                os.fsync(file.fileno())
 
     def _append(self, line: bytes) -> IO[bytes]:
-        if self._file is None and self._ignored is not None:  # --restart: now it has its own
-            _set_aside(self.path, self._ignored)
-            _write_header(self.path, self.header)
-            self._ignored = None
-        if self._file is None:
-            self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
-        self._file.write(line)
-        self._file.flush()
+        with self._writing():
+            if self._file is None and self._ignored is not None:  # --restart: now its own
+                _set_aside(self.path, self._ignored)
+                _write_header(self.path, self.header)
+                self._ignored = None
+            if self._file is None:
+                self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+            self._file.write(line)
+            self._file.flush()
         return self._file
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write or sync that fails (a full disk) stops the run cleanly (exit 5); the
+        records written so far stay good, a torn last one is dropped by the next run."""
+        try:
+            yield
+        except OSError as exc:
+            self.failed = True
+            raise OutputError.writing(f"the journal {self.path}", exc) from None
 
 
 def _write_header(path: Path, header: dict[str, object]) -> None:

@@ -72,7 +72,7 @@ def scan_and_emit(
             read.judged = judge(df, checked, lay, how, read.types, plain)
         return read
 
-    with RejectsWriter(inp.rejects_path, lay) as rejects:
+    with RejectsWriter(inp.rejects_path, lay, inp.source.path) as rejects:
         try:
             emitting = Emitting(how, mine, sink, rejects)
             for chunk in inp.source.chunks(work):

@@ -20,7 +20,7 @@ from typing import Protocol
 import polars as pl
 
 from cio_cli.batches import Fingerprints, FirstUse, Packer, Request, Seen
-from cio_cli.errors import FileChangedError, UnimportableError
+from cio_cli.errors import FileChangedError, OutputError, UnimportableError
 from cio_cli.events import encode, warm_up
 from cio_cli.header import Layout, ReadOptions, layout
 from cio_cli.infer import Inference, Stats
@@ -328,26 +328,25 @@ def emit(
         checked = check(df, inp.lay, opts, how.now)
         return judge(df, checked, inp.lay, how, scanned.types, plain)
 
-    with RejectsWriter(inp.rejects_path, inp.lay) as rejects:
+    with RejectsWriter(inp.rejects_path, inp.lay, inp.source.path) as rejects:
         emitting = Emitting(how, counts, sink, rejects)
         try:
-            try:
-                rows = 0
-                for chunk in inp.source.chunks(work):
-                    rows += chunk.result.rows
-                    if rows > scanned.rows:  # rows the first pass never saw: added since
-                        raise _changed(inp)
-                    emitting.take(chunk.result, chunk.first_row)
-                    if progress:
-                        progress(how.phase, chunk.bytes_done, counts)
-                    if how.stop():
-                        break
-                if rows < scanned.rows and not how.stop():
+            rows = 0
+            for chunk in inp.source.chunks(work):
+                rows += chunk.result.rows
+                if rows > scanned.rows:  # rows the first pass never saw: added since
                     raise _changed(inp)
-            except FileChangedError:
-                sink.drain(counts, rejects)  # what is under way is finished (and journalled)
-                raise
+                emitting.take(chunk.result, chunk.first_row)
+                if progress:
+                    progress(how.phase, chunk.bytes_done, counts)
+                if how.stop():
+                    break
+            if rows < scanned.rows and not how.stop():
+                raise _changed(inp)
             emitting.finish()
+        except (FileChangedError, OutputError):  # finish (and journal) what is under way
+            sink.drain(counts, rejects)
+            raise
         finally:
             inp.rejects_written = rejects.written > 0
 

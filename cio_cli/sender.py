@@ -102,15 +102,15 @@ class HttpSink:
 
     def _handle(self, req: Request, out: Outcome, counts: Counts, rejects: RejectsWriter) -> None:
         rows = req.events.height
-        if out.kind == "ok":
-            self._acked(req.events.get_column("_row"))
+        if out.kind == "ok":  # counted first: delivered even if the journal then fails
             counts.sent += rows
+            self._acked(req.events.get_column("_row"))
         elif out.kind == "partial":
             refused = {i: msg for i, msg in out.errors if 0 <= i < rows}
             kept = pl.Series([i not in refused for i in range(rows)], dtype=pl.Boolean)
+            counts.sent += rows - len(refused)
             self._acked(req.events.get_column("_row").filter(kept))
             _reject(req.events, refused, counts, rejects)
-            counts.sent += rows - len(refused)
         elif rows == 1:
             _reject(req.events, {0: out.message}, counts, rejects)
         else:

@@ -8,7 +8,9 @@ re-import) and 6 (summary, exit codes).
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -685,3 +687,187 @@ def test_send_event_data_nested_too_deep_is_refused() -> None:
     assert result.exit_code == 3
     assert "error: the event data nests arrays or objects more than 254 levels deep, which cio" \
         " cannot send" in " ".join(result.stderr.split())  # fmt: skip
+
+
+# -- output files: never an input, writable, never wider than the input ---------------
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (symlinks as their target's name), to see what a run touched."""
+    return {
+        str(p.relative_to(root)): (str(p.readlink()).encode() if p.is_symlink() else p.read_bytes())
+        for p in sorted(root.rglob("*"))
+        if p.is_symlink() or p.is_file()
+    }
+
+
+def _bad_file(tmp_path: Path) -> Path:
+    """A CSV with one good row and one rejected row (row 3)."""
+    return write_csv(tmp_path / "s.csv", BASE, [["e", "u1", str(T), "p"], ["e", "", str(T), "p"]])
+
+
+@pytest.mark.parametrize("alias", ["same", "dotted", "hard link", "symlink"])
+@pytest.mark.parametrize("flag", ["--rejects", "--out"])
+def test_an_output_that_is_the_input_is_a_usage_error_and_touches_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, alias: str, flag: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _bad_file(tmp_path)
+    given = {"same": "s.csv", "dotted": "./s.csv", "hard link": "h.csv", "symlink": "l.csv"}[alias]
+    if alias == "hard link":
+        (tmp_path / "h.csv").hardlink_to(tmp_path / "s.csv")
+    if alias == "symlink":
+        (tmp_path / "l.csv").symlink_to("s.csv")
+    before = _tree(tmp_path)
+    command = ["validate"] if flag == "--rejects" else ["import", "--dry-run"]
+    for json_flag in ([], ["--json"]):
+        result = cio(*command, "s.csv", flag, given, *json_flag)
+        assert result.exit_code == 2, (result.stdout, result.stderr)
+        shown = Path(given)  # a Path option: ./s.csv is shown s.csv
+        assert f"error: {flag} {shown} is the input file s.csv\n" in result.stderr
+        assert "hint: nothing was written; give " + flag + " another path" in result.stderr
+        assert _tree(tmp_path) == before, "no file created, truncated or removed"
+    s = summary(result)
+    assert s["exit_code"] == 2 and s["error"] == f"{flag} {shown} is the input file s.csv"
+
+
+def test_out_and_rejects_on_one_file_is_a_usage_error(tmp_path: Path) -> None:
+    path = _bad_file(tmp_path)
+    (tmp_path / "o.ndjson").write_text("keep\n")
+    (tmp_path / "link.ndjson").hardlink_to(tmp_path / "o.ndjson")
+    before = _tree(tmp_path)
+    for out, rejects in [("new.ndjson", "new.ndjson"), ("o.ndjson", "link.ndjson")]:
+        result = cio("import", path, "--dry-run", "--out", tmp_path / out,
+                     "--rejects", tmp_path / rejects)  # fmt: skip
+        assert result.exit_code == 2
+        assert (f"error: --out {tmp_path / out} and --rejects {tmp_path / rejects} "
+                "are the same file\n") in result.stderr  # fmt: skip
+        assert "hint: nothing was written; give each output its own path" in result.stderr
+        assert _tree(tmp_path) == before
+
+
+def test_an_input_given_twice_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _bad_file(tmp_path)
+    (tmp_path / "h.csv").hardlink_to(tmp_path / "s.csv")
+    before = _tree(tmp_path)
+    for files, message in [
+        (["s.csv", "s.csv"], "s.csv is given twice"),
+        (["s.csv", "./s.csv"], "s.csv and ./s.csv are the same file"),
+        (["s.csv", "h.csv"], "s.csv and h.csv are the same file"),
+    ]:
+        result = cio("import", *files, "--dry-run")
+        assert result.exit_code == 2
+        assert f"error: {message}\nhint: give each file once\n" in result.stderr
+    assert _tree(tmp_path) == before
+
+
+def test_an_input_that_is_the_rejects_file_of_another_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fixing a rejects file, then validating both: the first input's rejects would replace
+    the second input."""
+    monkeypatch.chdir(tmp_path)
+    _bad_file(tmp_path)
+    write_csv(tmp_path / "s.csv.rejects.csv", BASE, [["e", "u9", str(T), "p"]])
+    before = _tree(tmp_path)
+    result = cio("validate", "s.csv", "s.csv.rejects.csv")
+    assert result.exit_code == 2
+    assert ("error: the rejects file s.csv.rejects.csv is the input file s.csv.rejects.csv\n"
+            in result.stderr)  # fmt: skip
+    assert _tree(tmp_path) == before
+
+
+def test_unwritable_outputs_are_usage_errors_before_reading(tmp_path: Path) -> None:
+    path = _bad_file(tmp_path)
+    (tmp_path / "plain").write_text("")
+    (tmp_path / "dir").mkdir()
+    before = _tree(tmp_path)
+    cases: list[tuple[list[str | Path], str, str]] = [
+        (["--out", tmp_path / "plain" / "o.ndjson"],
+         f"--out {tmp_path / 'plain' / 'o.ndjson'}: {tmp_path / 'plain'} is not a directory",
+         "give --out another path"),
+        (["--rejects", tmp_path / "dir"], f"--rejects {tmp_path / 'dir'}: Is a directory",
+         "give --rejects another path"),
+    ]  # fmt: skip
+    for flags, why, hint in cases:
+        result = cio("import", path, "--dry-run", "--json", *flags)
+        assert result.exit_code == 2, (result.stdout, result.stderr)
+        assert summary(result) | {"duration_s": 0} == {
+            "command": "import", "files": [str(path)], "rows": 0, "sent": 0, "rejected": 0,
+            "skipped_recent": 0, "duplicates": 0, "recent": 0, "resumed": 0, "warnings": {},
+            "errors": {}, "requests": 0, "retries": 0, "rejects_file": None, "dry_run": True,
+            "duration_s": 0, "events_per_s": 0.0, "exit_code": 2,
+            "error": f"cannot write {why}", "hint": hint,
+        }  # fmt: skip
+        assert _tree(tmp_path) == before
+
+
+def test_missing_directories_of_out_and_rejects_are_created(tmp_path: Path) -> None:
+    path = _bad_file(tmp_path)
+    out, rejects = tmp_path / "new" / "o.ndjson", tmp_path / "other" / "deep" / "r.csv"
+    result = cio("import", path, "--dry-run", "--quiet", "--out", out, "--rejects", rejects)
+    assert result.exit_code == 1, result.stderr
+    assert len(read_out(out)) == 1 and [r["_cio_row"] for r in read_rejects(rejects)[1]] == ["3"]
+
+
+@pytest.mark.parametrize("flag", ["--out", "--rejects"])
+def test_a_write_failing_part_way_stops_with_exit_5_naming_the_file(flag: str,
+                                                                     tmp_path: Path) -> None:  # fmt: skip
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    path = _bad_file(tmp_path)
+    what = "--out /dev/full" if flag == "--out" else "the rejects file /dev/full"
+    command = ["import", "--dry-run"] if flag == "--out" else ["validate"]
+    result = cio(*command, path, flag, "/dev/full", "--json")
+    assert result.exit_code == 5, (result.stdout, result.stderr)
+    s = summary(result)
+    assert s["exit_code"] == 5 and s["dry_run"] is True
+    assert s["error"] == f"cannot write {what}: No space left on device"
+    assert s["hint"] == "free some space or choose another path"
+    assert f"error: cannot write {what}: No space left on device\n" in result.stderr
+
+
+@pytest.fixture
+def umask_0() -> Any:
+    """Run with umask 0, so the modes seen are the ones cio asked for."""
+    old_mask = os.umask(0)
+    yield
+    os.umask(old_mask)
+
+
+@pytest.mark.usefixtures("umask_0")
+@pytest.mark.parametrize(("input_mode", "want"), [(0o600, 0o600), (0o640, 0o640),
+                                                   (0o644, 0o644), (0o666, 0o644),
+                                                   (0o400, 0o600), (0o604, 0o604)])  # fmt: skip
+def test_rejects_and_out_get_the_input_permission_bits_at_most_0644(
+    tmp_path: Path, input_mode: int, want: int
+) -> None:
+    path = _bad_file(tmp_path)
+    path.chmod(input_mode)
+    out = tmp_path / "o.ndjson"
+    for command in (["import", "--dry-run", "--out", out], ["validate"]):
+        assert cio(*command, path, "--quiet").exit_code == 1
+        assert stat.S_IMODE((tmp_path / "s.csv.rejects.csv").stat().st_mode) == want
+    assert stat.S_IMODE(out.stat().st_mode) == want
+
+
+@pytest.mark.usefixtures("umask_0")
+def test_an_existing_out_file_is_narrowed_to_the_input_bits(tmp_path: Path) -> None:
+    path = _bad_file(tmp_path)
+    path.chmod(0o600)
+    out = tmp_path / "o.ndjson"
+    out.write_text("old\n")
+    out.chmod(0o664)
+    assert cio("import", path, "--dry-run", "--quiet", "--out", out).exit_code == 1
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600 and len(read_out(out)) == 1
+
+
+@pytest.mark.usefixtures("umask_0")
+def test_rejects_of_stdin_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = csv_text(BASE, [["e", "u1", str(T), "p"], ["e", "", str(T), "p"]])
+    assert cio("validate", "-", "--quiet", input=text).exit_code == 1
+    assert stat.S_IMODE((tmp_path / "stdin.rejects.csv").stat().st_mode) == 0o600

@@ -4,12 +4,22 @@ interrupted while reading standard input."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
+import resource
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import pytest
+
+from tests.fakecio import FakeCio
 
 HEADER = "_cio_name,_cio_customer_id,_cio_timestamp\n"
 TYPO = "_cio_nmae,_cio_customer_id\nx,y\n"  # exit 3: unknown _cio_ column
@@ -96,3 +106,175 @@ def test_sigterm_while_reading_exits_143_and_leaves_no_file(tmp_path: Path) -> N
         assert proc.wait(timeout=30) == 143
         assert "terminated" in proc.stderr.read().decode()
     assert list(tmp_path.glob("cio-stdin-*")) == []
+
+
+# -- output files ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("bad_rows", "code"), [(0, 0), (1, 1)])
+def test_a_closed_pipe_on_out_dev_stdout_ends_quietly_with_the_summary_code(
+    tmp_path: Path, bad_rows: int, code: int
+) -> None:
+    """``cio import f.csv --dry-run --out /dev/stdout | head -1``: head leaves after a line."""
+    rows = ",u,1600000000\n" * bad_rows + "".join(
+        f"purchase,u{i},1600000000\n" for i in range(20_000)
+    )
+    (tmp_path / "big.csv").write_text(HEADER + rows)
+    cmd = [sys.executable, "-m", "cio_cli", "import", "big.csv", "--dry-run", "--quiet",
+           "--out", "/dev/stdout"]  # fmt: skip
+    with subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()  # as head -1 does: more than a pipe buffer is still to come
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == code, err
+    assert first.startswith(b'{"batch":[{"type":"person"')
+    assert "Traceback" not in err and "Exception ignored" not in err and "Broken" not in err
+    assert re.search(rf"│ exit code +│ +{code} │", err), "the summary is printed"
+
+
+def test_rejects_on_the_file_given_as_stdin_is_a_usage_error(tmp_path: Path) -> None:
+    text = HEADER + "purchase,u1,1600000000\n,u2,1600000000\n"
+    (tmp_path / "s.csv").write_text(text)
+    done = shell("cio validate - --rejects s.csv < s.csv", tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "error: --rejects s.csv is the input file -\n" in done.stderr
+    assert (tmp_path / "s.csv").read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv"]
+
+
+@pytest.fixture
+def user_dir(tmp_path: Path) -> Iterator[Callable[[bool], Path]]:
+    """Make a directory the ``cio`` of ``as_user()`` can read, and write or not (as root:
+    one in /tmp that belongs to root, for a cio run as nobody)."""
+    made: list[Path] = []
+
+    def make(writable: bool) -> Path:
+        if os.geteuid() != 0:
+            where = tmp_path / f"dir{len(made)}"
+            where.mkdir()
+        else:
+            where = Path(tempfile.mkdtemp(prefix="cio-user-"))
+            where.chmod(0o777 if writable else 0o755)
+        made.append(where)
+        return where
+
+    yield make
+    for where in made:
+        where.chmod(0o755)
+        if os.geteuid() == 0:
+            shutil.rmtree(where)
+
+
+@pytest.fixture
+def read_only_dir(user_dir: Callable[[bool], Path]) -> Path:
+    """A directory the ``cio`` of ``as_user()`` can read but not write."""
+    return user_dir(False)
+
+
+def as_user(args: list[str], cwd: Path, env: dict[str, str] | None = None,
+            read_only: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run ``cio ARGS`` in ``cwd`` as a user without root's power to write anywhere
+    (nobody, as root; else ``cwd`` is made read-only first, unless told not to)."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: cannot drop the power to write")
+        prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    elif read_only:
+        cwd.chmod(0o555)
+    return subprocess.run([*prefix, sys.executable, "-m", "cio_cli", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def test_rejects_in_a_read_only_directory_is_a_usage_error(read_only_dir: Path) -> None:
+    (read_only_dir / "s.csv").write_text(HEADER + "purchase,u1,1600000000\n")
+    done = as_user(["validate", "s.csv", "--rejects", "r.csv", "--json"], read_only_dir)
+    assert done.returncode == 2, done.stderr
+    why = f"cannot write --rejects r.csv: Permission denied (the directory {read_only_dir})"
+    assert f"error: {why}\nhint: give --rejects another path\n" in done.stderr
+    assert '"exit_code":2,"error":"' + why + '","hint":"give --rejects another path"}' in done.stdout
+    assert sorted(p.name for p in read_only_dir.iterdir()) == ["s.csv"]
+
+
+def test_validate_of_a_read_only_directory_needs_no_rejects_until_a_row_is_rejected(
+    read_only_dir: Path,
+) -> None:
+    (read_only_dir / "ok.csv").write_text(HEADER + "purchase,u1,1600000000\n")
+    (read_only_dir / "bad.csv").write_text(HEADER + "purchase,,1600000000\n")
+    assert as_user(["validate", "ok.csv", "--quiet"], read_only_dir).returncode == 0
+    done = as_user(["validate", "bad.csv", "--quiet"], read_only_dir)
+    assert done.returncode == 5, done.stderr
+    assert ("error: cannot write the rejects file bad.csv.rejects.csv: Permission denied\n"
+            in done.stderr)  # fmt: skip
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("flags", [[], ["--rejects", "/dev/null"]])
+def test_a_journal_in_a_read_only_directory_stops_before_any_request(
+    read_only_dir: Path, fake_cio: FakeCio, flags: list[str]
+) -> None:
+    """Named first, even before the rejects file beside it: --rejects alone is no way out."""
+    (read_only_dir / "s.csv").write_text(HEADER + "purchase,u1,1600000000\n")
+    env = {**os.environ, "CIO_SITE_ID": "site", "CIO_API_KEY": "key", "CIO_BASE_URL": fake_cio.url}
+    done = as_user(["import", "s.csv", *flags, "--json"], read_only_dir, env)
+    assert done.returncode == 2, done.stderr
+    assert ("error: cannot write the journal s.csv.cio-journal: Permission denied "
+            f"(the directory {read_only_dir})\nhint: the journal is kept beside the input:"
+            " move the input to a directory you can write\n") in done.stderr  # fmt: skip
+    assert fake_cio.requests == []
+
+
+def test_a_journal_cio_cannot_append_to_stops_before_any_request(
+    user_dir: Callable[[bool], Path], fake_cio: FakeCio
+) -> None:
+    """A journal left by another user (say, an earlier run under sudo): resuming would
+    append to it."""
+    where = user_dir(True)
+    (where / "s.csv").write_text(HEADER + "purchase,u1,1600000000\n")
+    journal = where / "s.csv.cio-journal"
+    journal.write_text("H {}\n")
+    journal.chmod(0o444 if os.geteuid() != 0 else 0o644)  # as root: root's, for nobody
+    env = {**os.environ, "CIO_SITE_ID": "site", "CIO_API_KEY": "key", "CIO_BASE_URL": fake_cio.url}
+    done = as_user(["import", "s.csv", "--json"], where, env, read_only=False)
+    assert done.returncode == 2, done.stderr
+    assert ("error: cannot write the journal s.csv.cio-journal: Permission denied\n"
+            in done.stderr)  # fmt: skip
+    assert fake_cio.requests == [] and journal.read_text() == "H {}\n"
+
+
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    """In the child: files cannot grow past ``limit`` bytes (a write past it fails with
+    EFBIG, as on a full disk), whoever runs the test."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_journal_write_failing_mid_run_stops_cleanly_and_the_rerun_resumes(
+    tmp_path: Path, fake_cio: FakeCio
+) -> None:
+    rows = "".join(f"purchase,u{i},1600000000\n" for i in range(300))
+    (tmp_path / "s.csv").write_text(HEADER + rows)
+    env = {**os.environ, "CIO_SITE_ID": "site", "CIO_API_KEY": "key", "CIO_BASE_URL": fake_cio.url}
+    cmd = [sys.executable, "-m", "cio_cli", "import", "s.csv", "--batch-bytes", "1000",
+           "--json", "--quiet"]  # fmt: skip
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60, preexec_fn=_file_size_limit(400))  # fmt: skip
+    assert done.returncode == 5, done.stderr
+    assert "Traceback" not in done.stderr
+    s = json.loads(done.stdout)
+    assert s["error"] == "cannot write the journal s.csv.cio-journal: File too large"
+    assert s["hint"].startswith("free some space or choose another path; then run the same")
+    assert 0 < s["sent"] < 300
+    assert len(fake_cio.events) == s["sent"], "the requests in flight were finished"
+    again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    resumed = json.loads(again.stdout)["resumed"]
+    assert 0 < resumed <= s["sent"], "the rows the journal kept are not sent again"
+    assert {e["identifiers"]["id"] for e in fake_cio.events} == {f"u{i}" for i in range(300)}
+    assert len(fake_cio.events) == 300 + s["sent"] - resumed, "only unjournalled rows twice"

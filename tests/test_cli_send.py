@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -30,6 +31,7 @@ from tests.cli_support import (
     SUMMARY_KEYS,
     Outcome,
     assert_accounting,
+    block_bytes,
     cio,
     dry_run,
     old,
@@ -931,3 +933,63 @@ def test_bad_base_url_or_proxy_is_a_usage_error_before_anything_starts(
     assert summary(result)["error"] == message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv"], "nothing made"
     assert "pw-secret" not in result.stdout + result.stderr
+
+
+# -- output files on a real import ----------------------------------------------------
+
+
+def test_a_rejects_file_failing_mid_run_finishes_the_requests_in_flight_and_resumes(
+    tmp_path: Path, hooked: Callable[..., HookedFake]
+) -> None:
+    """A full disk under the rejects file (``/dev/full`` fails on the first flush), with
+    the first rejected row far into the file: exit 5 naming the file; the requests in
+    flight are finished and journalled, so the rerun sends every event exactly once."""
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    fake = hooked(hold=0.05)
+    rows = rows_for(600)
+    rows[450][1] = ""  # row 452: rejected, the first write to the rejects file
+    path = write(tmp_path, rows)
+    _, want = expected(path, "--batch-bytes", "3000")
+    flags = ("--batch-bytes", "3000", "--concurrency", "4")
+    with block_bytes(4096):
+        s = aborted(send(fake.url, path, *flags, "--rejects", "/dev/full"))
+    assert s["error"] == "cannot write the rejects file /dev/full: No space left on device"
+    assert s["hint"] == ("free some space or choose another path; then run the same command"
+                         " again: it resumes where this run stopped")  # fmt: skip
+    assert 0 < s["sent"] < 599 and len(fake.events) == s["sent"], "nothing in flight abandoned"
+    assert (tmp_path / "events.csv.cio-journal").exists()
+    again = finished(send(fake.url, path, *flags), 1)
+    assert again["resumed"] == s["sent"] and again["sent"] == 599 and again["rejected"] == 1
+    assert_stored(fake, want)  # every event once: what was in flight had been journalled
+    _, rejects = read_rejects(tmp_path / "events.csv.rejects.csv")
+    assert [r["_cio_row"] for r in rejects] == ["452"]
+
+
+def test_rejects_on_the_journal_is_a_usage_error_and_sends_nothing(
+    tmp_path: Path, fake_cio: FakeCio
+) -> None:
+    path = write(tmp_path, rows_for(5))
+    journal = tmp_path / "events.csv.cio-journal"
+    result = send(fake_cio.url, path, "--rejects", journal)
+    assert result.exit_code == 2
+    assert summary(result)["error"] == (
+        f"the journal {journal} and --rejects {journal} are the same file"
+    )
+    assert fake_cio.requests == [] and sorted(p.name for p in tmp_path.iterdir()) == ["events.csv"]
+
+
+def test_journal_and_rejects_are_never_wider_than_the_input(
+    tmp_path: Path, fake_cio: FakeCio
+) -> None:
+    rows = rows_for(5)
+    rows[2][0] = "api_reject"
+    path = write(tmp_path, rows)
+    path.chmod(0o600)
+    old_mask = os.umask(0o002)
+    try:
+        finished(send(fake_cio.url, path), 1)
+    finally:
+        os.umask(old_mask)
+    for name in ("events.csv.cio-journal", "events.csv.rejects.csv"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
