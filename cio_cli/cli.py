@@ -16,7 +16,13 @@ import typer
 
 from cio_cli.app import ImportPlan, SendOptions, run
 from cio_cli.config import resolve
-from cio_cli.errors import CioError, Terminated, UsageError
+from cio_cli.errors import (
+    CioError,
+    InterruptedError_,
+    Terminated,
+    TerminatedError,
+    UsageError,
+)
 from cio_cli.header import Identifier, ReadOptions, Unit
 from cio_cli.report import Reporter, ask
 
@@ -164,10 +170,19 @@ def _guard(
             reporter.error_json(command, files or [], exc, dry_run=dry_run)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt as exc:
-        terminated = isinstance(exc, Terminated)
-        reporter.console.print("terminated" if terminated else "interrupted", markup=False)
-        raise typer.Exit(143 if terminated else 130) from None
+        stopped = _stopped_early(isinstance(exc, Terminated))
+        reporter.console.print(stopped.message.split(" ")[0], markup=False)
+        if reporter.json_mode:  # a CI job reading --json gets its object here too
+            reporter.error_json(command, files or [], stopped, dry_run=dry_run)
+        raise typer.Exit(stopped.exit_code) from None
     raise typer.Exit(code)
+
+
+def _stopped_early(terminated: bool) -> InterruptedError_:
+    """A Ctrl-C or SIGTERM outside an import's sending phase (nothing in flight to finish)."""
+    if terminated:
+        return TerminatedError("terminated (SIGTERM)")
+    return InterruptedError_("interrupted (Ctrl-C)")
 
 
 @contextmanager

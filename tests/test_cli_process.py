@@ -83,15 +83,20 @@ def test_ctrl_c_while_spooling_stdin_leaves_no_file(tmp_path: Path) -> None:
     assert list(tmp_path.glob("cio-stdin-*")) == []
 
 
-def test_sigterm_while_reading_exits_143_and_leaves_no_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_sigterm_while_reading_exits_143_and_leaves_no_file(
+    tmp_path: Path, json_flag: list[str]
+) -> None:
     """Issue 9 item 20: SIGTERM before sending (here while spooling stdin) stops as Ctrl-C
-    does there, cleaning up, and exits 143 instead of dying on the signal."""
+    does there, cleaning up, and exits 143 instead of dying on the signal; with --json the
+    CI job still gets its one object on stdout."""
     env = {**os.environ, "TMPDIR": str(tmp_path)}
-    cmd = [sys.executable, "-m", "cio_cli", "import", "-", "--dry-run", "--quiet"]
+    cmd = [sys.executable, "-m", "cio_cli", "import", "-", "--dry-run", "--quiet", *json_flag]
     with subprocess.Popen(
-        cmd, cwd=tmp_path, env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE
-    ) as proc:
-        assert proc.stdin is not None and proc.stderr is not None
+        cmd, cwd=tmp_path, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:  # fmt: skip
+        assert proc.stdin is not None and proc.stderr is not None and proc.stdout is not None
         proc.stdin.write((HEADER + "purchase,u1,1600000000\n" * 1000).encode())
         proc.stdin.flush()
         deadline = time.monotonic() + 30
@@ -105,6 +110,12 @@ def test_sigterm_while_reading_exits_143_and_leaves_no_file(tmp_path: Path) -> N
             proc.stdin.close()
         assert proc.wait(timeout=30) == 143
         assert "terminated" in proc.stderr.read().decode()
+        out = proc.stdout.read().decode()
+    if json_flag:
+        obj = json.loads(out)
+        assert (obj["exit_code"], obj["error"], obj["command"]) == (143, "terminated (SIGTERM)", "import")
+    else:
+        assert out == ""
     assert list(tmp_path.glob("cio-stdin-*")) == []
 
 
