@@ -1,0 +1,1 @@
+"""Golden data for tests/test_golden.py: what ``cio`` printed and wrote at a known-good commit."""
