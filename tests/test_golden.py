@@ -6,7 +6,8 @@ file in ``sample_csvs/`` (with the flags its README row suggests) and on a gener
 100,000 rows with every kind of column (``tests/golden/generate.py``, seeded, no clock), and
 compares with what the code wrote at commit 2001da7 (``tests/golden/golden.json``):
 
-- the exit code and the ``--json`` summary, less ``duration_s`` and ``events_per_s``;
+- the exit code and the ``--json`` summary (keys in the same order), less ``duration_s`` and
+  ``events_per_s``;
 - every file the run wrote (the ``--out`` file, each rejects file), byte for byte: small
   files are kept whole under ``tests/golden/files/<case>/`` (a failure shows the diff),
   large ones as SHA-256 and size.
@@ -23,7 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import chdir
 from dataclasses import dataclass
@@ -134,20 +138,33 @@ def stage(case: Case, folder: Path, generated: Path) -> bytes | None:
     return None if case.stdin is None else (SAMPLES / case.stdin).read_bytes()
 
 
-def run(case: Case, folder: Path, generated: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+def invoke(case: Case, folder: Path, stdin: bytes | None, process: bool) -> tuple[int, str]:
+    """Run ``cio`` in ``folder`` (in-process, or as ``python -m cio_cli``): exit code, stdout."""
+    if process:
+        env = {k: v for k, v in os.environ.items() if k not in NO_CIO_ENV}
+        cmd = [sys.executable, "-m", "cio_cli", *case.argv]
+        done = subprocess.run(cmd, cwd=folder, input=stdin or b"", capture_output=True, env=env)
+        return done.returncode, done.stdout.decode("utf-8")
+    with chdir(folder):
+        result = cio(*case.argv, input=stdin, env=NO_CIO_ENV)
+    return result.exit_code, result.stdout
+
+
+def run(
+    case: Case, folder: Path, generated: Path, process: bool = False
+) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Run the case in ``folder``: its record (as in golden.json) and the files it wrote."""
     stdin = stage(case, folder, generated)
     before = {p.name for p in folder.iterdir()}
-    with chdir(folder):
-        result = cio(*case.argv, input=stdin, env=NO_CIO_ENV)
-    lines = result.stdout.splitlines()
-    assert len(lines) == 1, f"stdout should be one JSON line: {result.stdout!r}"
+    code, stdout = invoke(case, folder, stdin, process)
+    lines = stdout.splitlines()
+    assert len(lines) == 1, f"stdout should be one JSON line: {stdout!r}"
     summary = {k: v for k, v in json.loads(lines[0]).items() if k not in VOLATILE}
     written = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name not in before}
     record = {
         "argv": case.argv,
         "stdin": case.stdin,
-        "exit_code": result.exit_code,
+        "exit_code": code,
         "summary": summary,
         "written": {name: digest(data) for name, data in written.items()},
     }
@@ -171,6 +188,8 @@ def compare(case: Case, record: dict[str, Any], written: dict[str, bytes]) -> No
     assert record["argv"] == expected["argv"], "the case changed: re-record it"
     assert record["exit_code"] == expected["exit_code"], record["summary"]
     assert record["summary"] == expected["summary"]
+    same_order = json.dumps(record["summary"]) == json.dumps(expected["summary"])
+    assert same_order, "the --json summary's keys come in another order"
     assert sorted(written) == sorted(expected["written"]), "a different set of files written"
     for name, data in written.items():
         whole = GOLDEN_FILES / case.name / name
@@ -203,6 +222,17 @@ def test_same_output_as_recorded(case: Case, generated: Path, tmp_path: Path) ->
     compare(case, record, written)
 
 
+PROCESS_CASES = ["import_row_errors", "import_stdin_row_errors", "validate_header_typo"]
+
+
+@pytest.mark.parametrize("name", PROCESS_CASES)
+def test_same_output_as_a_process(name: str, generated: Path, tmp_path: Path) -> None:
+    """``python -m cio_cli`` (a real process, real pipes) gives the recorded output too."""
+    case = next(c for c in CASES if c.name == name)
+    record, written = run(case, tmp_path / "run", generated, process=True)
+    compare(case, record, written)
+
+
 def test_every_case_is_recorded() -> None:
     """golden.json holds exactly the cases above (none forgotten, none stale)."""
     assert sorted(load_golden()["cases"]) == sorted(c.name for c in CASES)
@@ -229,5 +259,5 @@ def record(names: list[str], work: Path) -> None:
                 (GOLDEN_FILES / case.name / name).write_bytes(data)
         print(f"{case.name}: exit {rec['exit_code']}, wrote {sorted(written)}")
     golden["cases"] = dict(sorted(golden["cases"].items()))
-    text = json.dumps(golden, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    text = json.dumps(golden, indent=1, ensure_ascii=False) + "\n"  # key order kept
     GOLDEN_JSON.write_text(text, encoding="utf-8")
