@@ -24,7 +24,7 @@ from cio_cli.errors import FileChangedError, OutputError, UnimportableError
 from cio_cli.events import encode, warm_up
 from cio_cli.header import Layout, ReadOptions, layout
 from cio_cli.infer import Inference, Stats
-from cio_cli.journal import Acked
+from cio_cli.journal import Acked, Journal
 from cio_cli.rejects import RejectsWriter
 from cio_cli.rules import Checked, check, identify, in_window, split
 from cio_cli.source import CsvSource, NeedAllColumns
@@ -229,13 +229,23 @@ class Judged:
 
 
 class Sink(Protocol):
-    """Where pass 2's requests go: a file of bodies, or the API."""
+    """Where pass 2's requests go: counted (and maybe written to ``--out``) by a dry run
+    (``DryRunSink``, outputs.py), or sent to the API (``HttpSink``, sender.py).
+    The run treats both alike and never asks which one it holds."""
+
+    journal: Journal | None  # the current file's: rows the API acknowledged are recorded there
 
     def send(self, req: Request, counts: Counts, rejects: RejectsWriter) -> None:
         """Deliver (or start delivering) one request; count what happened to its rows."""
 
     def drain(self, counts: Counts, rejects: RejectsWriter) -> None:
         """Finish everything under way."""
+
+    def interrupt(self) -> None:
+        """First Ctrl-C or SIGTERM: finish what is under way, retry nothing."""
+
+    def close(self) -> None:
+        """Release what the sink holds; requests still under way are abandoned."""
 
 
 class Emitting:
