@@ -1,6 +1,7 @@
 """Runs ``validate`` and ``import``: open, check, scan, decide, emit, summarise.
 
 Knows nothing of Typer: the CLI builds an ``ImportPlan`` and calls ``run``.
+Where a run writes (rejects, journals, ``--out``) is in outputs.py.
 """
 
 from __future__ import annotations
@@ -14,18 +15,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
-import orjson
-
-from cio_cli.batches import Request
 from cio_cli.config import CREDENTIALS_HINT, Config
 from cio_cli.errors import (
     AbortError,
     CioError,
     FileChangedError,
     InterruptedError_,
-    OutputError,
     RefusedError,
     TerminatedError,
     UnimportableError,
@@ -34,30 +31,29 @@ from cio_cli.errors import (
 from cio_cli.header import ReadOptions
 from cio_cli.journal import Journal, Lock, Locked, fingerprint
 from cio_cli.onepass import scan_and_emit
-from cio_cli.pipeline import Counts, Emit, InputFile, emit, open_input, scan
-from cio_cli.rejects import (
-    Output,
-    RejectsWriter,
-    check_outputs,
-    create,
-    narrow_mode,
-    output_mode,
-    remove_file,
+from cio_cli.outputs import (
+    DryRunSink,
+    check_run_outputs,
+    is_pipe,
+    journal_of,
+    out_file,
+    rejects_path,
 )
+from cio_cli.pipeline import Counts, Emit, InputFile, Scan, Sink, emit, open_input, scan
+from cio_cli.rejects import narrow_mode, output_mode, remove_file
 from cio_cli.report import Reporter, Summary
 from cio_cli.source import spool_stdin
 
-if TYPE_CHECKING:  # the network modules load only for a real import
-    from cio_cli.sender import HttpSink
-
-STDIN_REJECTS = "stdin.rejects.csv"
-JOURNAL_SUFFIX = ".cio-journal"
 RESUME_HINT = "run the same command again: it resumes where this run stopped"
 
 
 @dataclass
 class ImportPlan:
-    """Everything ``validate`` and ``import`` were asked to do."""
+    """Everything ``validate`` and ``import`` were asked to do.
+
+    ``command`` is only shown (the summary's "command"); what the run does follows
+    from the other fields: ``validate`` is a dry run (``dry_run`` stays True).
+    """
 
     command: str
     paths: list[str]
@@ -72,47 +68,20 @@ class ImportPlan:
     restart: bool = False
     clock: Callable[[], float] = field(default=time.time)
 
+    @property
+    def sends(self) -> bool:
+        """A real import: requests go to the API (else they are counted, maybe written)."""
+        return not self.dry_run
 
-class DryRunSink:
-    """Counts what would be sent; with ``--out``, writes each request as a JSON line.
+    @property
+    def writes_journal(self) -> bool:
+        """Each input that is a file (not stdin, not a pipe) gets a journal, locked for the run."""
+        return self.sends
 
-    A reader that closed its pipe (``--out /dev/stdout | head``) ends the writing
-    quietly; the run goes on. Any other failed write stops it (``OutputError``).
-    """
-
-    def __init__(self, out: IO[bytes] | None) -> None:
-        self.out = out
-
-    def send(self, req: Request, counts: Counts, rejects: RejectsWriter) -> None:
-        """Write the request line (if asked) and count its rows as sent."""
-        if self.out is not None:
-            if req.path.startswith("/api/v2/"):
-                line = req.payload() + b"\n"
-            else:
-                body = {"path": req.path, "body": orjson.Fragment(req.payload())}
-                line = orjson.dumps(body) + b"\n"
-            try:
-                self.out.write(line)
-            except BrokenPipeError:
-                self.out = None
-            except OSError as exc:
-                raise OutputError.writing(f"--out {self.out.name}", exc) from None
-        counts.sent += req.events.height
-
-    def drain(self, counts: Counts, rejects: RejectsWriter) -> None:
-        """Nothing is under way."""
-
-    def start_over(self) -> None:
-        """Forget every request written so far (the file is seekable: see ``_one_read``)."""
-        if self.out is not None:
-            try:
-                self.out.seek(0)
-                self.out.truncate()
-            except OSError as exc:
-                raise OutputError.writing(f"--out {self.out.name}", exc) from None
-
-    def close(self) -> None:
-        """Nothing to release."""
+    @property
+    def asks_window(self) -> bool:
+        """Events in the campaign-trigger window need --allow-recent, --skip-recent or a yes."""
+        return self.sends and not (self.allow_recent or self.skip_recent)
 
 
 @dataclass
@@ -126,44 +95,13 @@ class SendOptions:
     timeout: float = 30.0
 
 
-def _rejects_path(arg: str, plan: ImportPlan) -> Path:
-    if plan.rejects is not None:
-        return plan.rejects
-    if arg == "-":
-        return Path.cwd() / STDIN_REJECTS
-    if _is_pipe(Path(arg)):  # /dev/fd/63 has no room beside it: like stdin, the cwd
-        return Path.cwd() / (Path(arg).name + ".rejects.csv")
-    return Path(arg).with_name(Path(arg).name + ".rejects.csv")
+@dataclass
+class Tally:
+    """What a run has so far: its inputs, their counts, the window's first rows."""
 
-
-def _journal_of(path: Path) -> Path:
-    """Where a real import of ``path`` (a file, not stdin or a pipe) keeps its journal."""
-    return path.with_name(path.name + JOURNAL_SUFFIX)
-
-
-def _check_outputs(plan: ImportPlan) -> None:
-    """Before anything is read or written: no output is an input or another output, and
-    each can be written (usage errors, exit 2). Stdin counts as an input when it is a file.
-    The one place that lists a run's outputs: a new output file belongs here."""
-    real = not (plan.dry_run or plan.command == "validate")
-    hint = "the journal is kept beside the input: move the input to a directory you can write"
-    outputs = [  # journals first: where one cannot be written, --rejects alone is no way out
-        Output(f"the journal {j}", j, hint, replaced=True, appended=True)
-        for j in (_journal_of(Path(a)) for a in plan.paths if real and _journalled(a))
-    ]
-    if plan.out is not None:
-        outputs.append(Output(f"--out {plan.out}", plan.out, "give --out another path"))
-    for arg in plan.paths[:1] if plan.rejects is not None else plan.paths:
-        if plan.rejects is not None:
-            label, hint = f"--rejects {plan.rejects}", "give --rejects another path"
-        else:
-            label = f"the rejects file {_rejects_path(arg, plan)}"
-            hint = "pass --rejects FILE to write it elsewhere (one input at a time)"
-        # validate and dry runs read files where nothing may be written: a default rejects
-        # file there is checked when a row needs it (exit 5 then, naming it)
-        lazy = not real and plan.rejects is None
-        outputs.append(Output(label, _rejects_path(arg, plan), hint, replaced=True, lazy=lazy))
-    check_outputs([(a, Path("/dev/stdin" if a == "-" else a)) for a in plan.paths], outputs)
+    inputs: list[InputFile] = field(default_factory=list)
+    total: Counts = field(default_factory=Counts)
+    recent_rows: list[int] = field(default_factory=list)
 
 
 def _open_all(plan: ImportPlan, stack: ExitStack) -> list[InputFile]:
@@ -174,8 +112,8 @@ def _open_all(plan: ImportPlan, stack: ExitStack) -> list[InputFile]:
         )
     inputs = []
     for arg in plan.paths:
-        path, rejects = Path(arg), _rejects_path(arg, plan)
-        spooled = arg == "-" or _is_pipe(path)
+        path, rejects = Path(arg), rejects_path(arg, plan)
+        spooled = arg == "-" or is_pipe(path)
         if spooled:
             path = _spool(arg)
             stack.callback(path.unlink, missing_ok=True)
@@ -185,11 +123,6 @@ def _open_all(plan: ImportPlan, stack: ExitStack) -> list[InputFile]:
             inputs.append(open_input(path, arg, rejects, plan.read))
         inputs[-1].spooled = spooled
     return inputs
-
-
-def _is_pipe(path: Path) -> bool:
-    """A readable input that is not a regular file: a pipe, a FIFO, ``<(cmd)``, a device."""
-    return path.exists() and not path.is_file() and not path.is_dir()
 
 
 def _spool(arg: str) -> Path:
@@ -230,9 +163,7 @@ def decide_window(
     reporter: Reporter,
 ) -> None:
     """Refuse a real import with recent events unless allowed, skipped or confirmed."""
-    if recent == 0 or plan.dry_run or plan.command == "validate":
-        return
-    if plan.allow_recent or plan.skip_recent:
+    if recent == 0 or not plan.asks_window:
         return
     note = _window_note(recent, rows)
     if confirm is not None:
@@ -250,44 +181,13 @@ def decide_window(
     )
 
 
-@contextmanager
-def _out_file(path: Path | None, inputs: list[InputFile]) -> Iterator[IO[bytes] | None]:
-    """The ``--out`` file, with the inputs' permission bits (at most 0644). A closed pipe
-    at the end is quiet; any other failed write is an ``OutputError``."""
-    if path is None:
-        yield None
-        return
-    mode = output_mode([i.source.path for i in inputs])
-    try:
-        f = open(path, "wb", opener=lambda p, _: create(Path(p), mode))  # noqa: SIM115
-    except OSError as exc:
-        raise OutputError.writing(f"--out {path}", exc) from None
-    try:
-        yield f
-    except BaseException:
-        _close(f, quiet=True)
-        raise
-    _close(f)
-
-
-def _close(f: IO[bytes], quiet: bool = False) -> None:
-    """Close the ``--out`` file: a reader that closed its pipe is no error."""
-    try:
-        f.close()
-    except BrokenPipeError:
-        pass
-    except OSError as exc:
-        if not quiet:
-            raise OutputError.writing(f"--out {f.name}", exc) from None
-
-
-def _sink(plan: ImportPlan, out: IO[bytes] | None, reporter: Reporter) -> DryRunSink | HttpSink:
+def _sink(plan: ImportPlan, out: IO[bytes] | None, reporter: Reporter) -> Sink:
     """Where pass 2's requests go: counted (and maybe written) for a dry run, else the API."""
-    if plan.dry_run or plan.command == "validate":
+    if not plan.sends:
         return DryRunSink(out)
     if plan.send is None:
         raise UsageError("a real import needs credentials", CREDENTIALS_HINT)
-    from cio_cli.sender import HttpSink
+    from cio_cli.sender import HttpSink  # the network modules load only for a real import
     from cio_cli.transport import Transport
 
     opts = plan.send
@@ -314,109 +214,127 @@ def run(
     """
     started = time.monotonic()
     now = int(plan.clock())
-    total = Counts()
-    inputs: list[InputFile] = []
-    recent_rows: list[int] = []
-    _check_outputs(plan)
+    tally = Tally()
+    check_run_outputs(plan)
     try:
         with ExitStack() as stack:
-            inputs = _open_all(plan, stack)
-            if _one_read(plan, inputs):
-                counts = Counts()
-                try:
-                    recent_rows = _dry_run_one(plan, inputs[0], stack, counts, now, reporter)
-                finally:
-                    total.add(counts)
-                return _summary(plan, inputs, total, recent_rows, time.monotonic() - started)
-            _lock_all(plan, inputs, stack)
-            prints = _fingerprints(plan, inputs, stack)
-            for inp in inputs:
-                with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
-                    scan(inp, plan.read, now, lambda p, b, c: shown.update(p, b, c))
-            journals = _journals(plan, inputs, prints, stack, reporter)
-            recent_rows = _decide(plan, inputs, journals, confirm, reporter)
-            sink = _sink(plan, stack.enter_context(_out_file(plan.out, inputs)), reporter)
-            stack.callback(sink.close)
-            stop = stack.enter_context(_first_ctrl_c(reporter, sink))
-            for inp in inputs:
-                counts = Counts()
-                try:
-                    _emit_one(plan, inp, journals.get(inp.shown), sink, counts, now, stop, reporter)
-                finally:
-                    total.add(counts)
-                if stop.is_set():
-                    raise stop.error()
+            tally.inputs = _open_all(plan, stack)
+            if _one_read(plan, tally.inputs):
+                _dry_run_one(plan, tally, stack, now, reporter)
+                return _summary(plan, tally, time.monotonic() - started)
+            _two_passes(plan, tally, stack, now, confirm, reporter)
     except CioError as exc:
-        exc.summary = _summary(plan, inputs, total, recent_rows, time.monotonic() - started)
+        exc.summary = _summary(plan, tally, time.monotonic() - started)
         exc.summary.exit_code = exc.exit_code
         raise
-    return _summary(plan, inputs, total, recent_rows, time.monotonic() - started)
+    return _summary(plan, tally, time.monotonic() - started)
+
+
+def _two_passes(
+    plan: ImportPlan,
+    tally: Tally,
+    stack: ExitStack,
+    now: int,
+    confirm: Callable[[str], bool] | None,
+    reporter: Reporter,
+) -> None:
+    """Pass 1 over every file, the journals and the window decision, then pass 2."""
+    inputs = tally.inputs
+    _lock_all(plan, inputs, stack)
+    prints = _fingerprints(plan, inputs, stack)
+    for inp in inputs:
+        with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
+            scan(inp, plan.read, now, lambda p, b, c: shown.update(p, b, c))
+    journals = _journals(plan, inputs, prints, stack, reporter)
+    tally.recent_rows = _decide(plan, inputs, journals, confirm, reporter)
+    sink = _sink(plan, stack.enter_context(out_file(plan.out, inputs)), reporter)
+    stack.callback(sink.close)
+    stop = stack.enter_context(_first_ctrl_c(reporter, sink, armed=plan.sends))
+    for inp in inputs:
+        counts = Counts()
+        try:
+            _emit_one(plan, inp, journals.get(inp.shown), sink, counts, now, stop, reporter)
+        finally:
+            tally.total.add(counts)
+        if stop.is_set():
+            raise stop.error()
 
 
 def _one_read(plan: ImportPlan, inputs: list[InputFile]) -> bool:
     """Can both passes share one read? A dry run (or validate) of one file, whose
     ``--out``, if any, is a regular file and not a symlink (pass 2 may start it over,
     and an unimportable file removes it): ``--out /dev/stdout`` gets two passes."""
-    if not (plan.dry_run or plan.command == "validate") or len(inputs) != 1:
+    if plan.sends or len(inputs) != 1:
         return False
     out = plan.out
     return out is None or not out.is_symlink() and (out.is_file() or not out.exists())
 
 
 def _dry_run_one(
-    plan: ImportPlan,
-    inp: InputFile,
-    stack: ExitStack,
-    counts: Counts,
-    now: int,
-    reporter: Reporter,
-) -> list[int]:
-    """A dry run of one file, in one read when its column types allow; the window's first rows."""
-    out = stack.enter_context(_out_file(plan.out, [inp]))
-    sink = DryRunSink(out)
+    plan: ImportPlan, tally: Tally, stack: ExitStack, now: int, reporter: Reporter
+) -> None:
+    """A dry run of one file, in one read when its column types allow; counted in ``tally``
+    (as far as it went), with the window's first rows when it ends."""
+    inp = tally.inputs[0]
+    sink = DryRunSink(stack.enter_context(out_file(plan.out, [inp])))
     how = Emit(
         now=now, batch_bytes=plan.batch_bytes, skip_recent=plan.skip_recent, phase="checking"
     )
+    counts = Counts()
+    try:
+        found = _both_passes_at_once(plan, inp, how, counts, sink, reporter)
+        if found is None:  # a column's type widened part-way: pass 2 as usual
+            sink.start_over()
+            with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
+                emit(inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c))
+            found = inp.scan
+            assert found is not None
+    finally:
+        tally.total.add(counts)
+    tally.recent_rows = found.recent_rows[:5]
+
+
+def _both_passes_at_once(
+    plan: ImportPlan,
+    inp: InputFile,
+    how: Emit,
+    counts: Counts,
+    sink: DryRunSink,
+    reporter: Reporter,
+) -> Scan | None:
+    """``scan_and_emit``; an unimportable file leaves no ``--out`` that looks like its payloads."""
     try:
         with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
-            found = scan_and_emit(
+            return scan_and_emit(
                 inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c)
             )
     except BaseException:
-        if plan.out is not None:  # an unimportable file: no payloads that look like its
+        if plan.out is not None:
             sink.start_over()
             remove_file(plan.out)
         raise
-    if found is None:  # a column's type widened part-way: pass 2 as usual
-        sink.start_over()
-        with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
-            emit(inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c))
-        found = inp.scan
-        assert found is not None
-    return found.recent_rows[:5]
 
 
 def _emit_one(
     plan: ImportPlan,
     inp: InputFile,
     journal: Journal | None,
-    sink: DryRunSink | HttpSink,
+    sink: Sink,
     counts: Counts,
     now: int,
     stop: Stop,
     reporter: Reporter,
 ) -> None:
     """Pass 2 for one file, with its journal when the import is real."""
-    real = not isinstance(sink, DryRunSink)
     how = Emit(
         now=now,
         batch_bytes=plan.batch_bytes,
         skip_recent=plan.skip_recent and not (journal is not None and journal.done),
-        phase="sending" if real else "checking",
+        phase="sending" if plan.sends else "checking",
         acked=journal.acked if journal is not None else None,
         stop=stop.is_set,
     )
-    sink_journal(sink, journal)
+    sink.journal = journal
     try:
         with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
             emit(inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c))
@@ -425,7 +343,7 @@ def _emit_one(
         elif journal is not None and not stop.is_set() and _complete(counts):
             journal.finish()
     except FileChangedError as exc:
-        if real:
+        if plan.sends:
             raise _changed_while_sending(inp, counts, journal is not None) from exc
         raise
     except AbortError as exc:
@@ -435,7 +353,7 @@ def _emit_one(
     finally:
         if journal is not None:
             journal.close()
-        sink_journal(sink, None)
+        sink.journal = None
 
 
 def _changed_while_sending(inp: InputFile, counts: Counts, journalled: bool) -> AbortError:
@@ -455,25 +373,14 @@ def _complete(counts: Counts) -> bool:
     return not counts.errors.get("api_refused") and not counts.skipped_recent
 
 
-def sink_journal(sink: DryRunSink | HttpSink, journal: Journal | None) -> None:
-    """Point a real sink at the current file's journal."""
-    if not isinstance(sink, DryRunSink):
-        sink.journal = journal
-
-
 def _journal_path(inp: InputFile) -> Path:
-    return _journal_of(inp.source.path)
-
-
-def _journalled(arg: str) -> bool:
-    """Does a real import of ``arg`` keep a journal? Not stdin, not a pipe (spooled)."""
-    return arg != "-" and not _is_pipe(Path(arg))
+    return journal_of(inp.source.path)
 
 
 def _lock_all(plan: ImportPlan, inputs: list[InputFile], stack: ExitStack) -> None:
     """A real import locks each file's journal for the whole run, before reading it: a second
     ``cio import`` of the same file stops at once (exit 5), sending nothing."""
-    if plan.dry_run or plan.command == "validate":
+    if not plan.writes_journal:
         return
     taken: set[Path] = set()
     for inp in inputs:
@@ -556,7 +463,7 @@ def _fingerprints(
     plan: ImportPlan, inputs: list[InputFile], stack: ExitStack
 ) -> dict[str, Future[str]]:
     """Start hashing the inputs of a real import in the background (for their journals)."""
-    if plan.dry_run or plan.command == "validate":
+    if not plan.writes_journal:
         return {}
     pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="cio-hash"))
     return {i.shown: pool.submit(fingerprint, i.source.path) for i in inputs if not i.spooled}
@@ -577,11 +484,12 @@ class Stop(threading.Event):
 
 
 @contextmanager
-def _first_ctrl_c(reporter: Reporter, sink: DryRunSink | HttpSink) -> Iterator[Stop]:
-    """While sending: the first Ctrl-C or SIGTERM sets the event (finish what is in flight),
-    a second one exits at once (the journal stays consistent: every record is a whole line)."""
+def _first_ctrl_c(reporter: Reporter, sink: Sink, armed: bool) -> Iterator[Stop]:
+    """While sending (``armed``): the first Ctrl-C or SIGTERM sets the event (finish what is
+    in flight), a second one exits at once (the journal stays consistent: every record is a
+    whole line)."""
     stop = Stop()
-    if isinstance(sink, DryRunSink) or threading.current_thread() is not threading.main_thread():
+    if not armed or threading.current_thread() is not threading.main_thread():
         yield stop
         return
 
@@ -605,13 +513,9 @@ def _first_ctrl_c(reporter: Reporter, sink: DryRunSink | HttpSink) -> Iterator[S
             signal.signal(sig, was)
 
 
-def _summary(
-    plan: ImportPlan,
-    inputs: list[InputFile],
-    total: Counts,
-    recent_rows: list[int],
-    duration: float,
-) -> Summary:
+def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
+    """The run's summary: counts, rejects files, the first problems, the window's note."""
+    total, inputs = tally.total, tally.inputs
     problems = total.rejected + total.skipped_recent - total.settled
     rejects = [str(i.rejects_path) for i in inputs if i.rejects_written]
     notes = [f"row {row}: {reason}" for row, reason in total.samples]
@@ -619,9 +523,9 @@ def _summary(
         notes.append(f"... and {total.rejected - len(total.samples):,} more rejected row(s)")
     if rejects:
         notes.append(f"rejected and skipped rows are in {', '.join(rejects)}")
-    if total.recent and (plan.dry_run or plan.command == "validate"):
+    if total.recent and not plan.sends:
         notes.append(
-            _window_note(total.recent, recent_rows) + "; a real import asks first,"
+            _window_note(total.recent, tally.recent_rows) + "; a real import asks first,"
             " or takes --allow-recent / --skip-recent"
         )
     return Summary(
@@ -629,7 +533,7 @@ def _summary(
         files=[i.shown for i in inputs],
         counts=total,
         rejects_files=rejects,
-        dry_run=plan.dry_run or plan.command == "validate",
+        dry_run=not plan.sends,
         duration_s=duration,
         exit_code=1 if problems else 0,
         notes=notes,

@@ -24,17 +24,17 @@ from cio_cli.infer import Stats
 from cio_cli.pipeline import (
     Counts,
     Emit,
-    Emitting,
     InputFile,
     Judged,
     Progress,
     Scan,
     Scanning,
     Sink,
+    emit_with,
     judge,
     kinds_of,
 )
-from cio_cli.rejects import RejectsWriter, remove_file
+from cio_cli.rejects import remove_file
 from cio_cli.rules import Checked, check, in_window
 
 
@@ -48,55 +48,66 @@ def scan_and_emit(
 ) -> Scan | None:
     """Pass 1 and pass 2 of a dry run in one read: the scan, or None if the types widened.
 
+    Pass 2's own loop (``emit_with``) reads the file, as ``ScanAsYouGo``.
     With None, nothing was added to ``counts``; the caller starts ``sink`` over
     and runs pass 2 (``emit``), which starts the rejects file over. An error
     (an unimportable file) removes the rejects file.
     """
     warm_up()
-    scanning = Scanning(inp, opts)
-    lay = inp.lay
-    window = in_window(how.now)
-    settled: dict[str, str] = {}  # column -> the one type every chunk so far gave it
-    widened = False
+    reading = ScanAsYouGo(inp, opts, how)
     mine = Counts()
+    try:
+        if not emit_with(reading, inp, how, mine, sink, progress):
+            return None
+    except BaseException:
+        inp.rejects_written = False
+        remove_file(inp.rejects_path)
+        raise
+    counts.add(mine)
+    return reading.scanned
 
-    def work(df: pl.DataFrame, plain: bool) -> Read:
-        stats = scanning.infer.stats(df)
-        checked = check(df, lay, opts, how.now)
-        recent = checked.good.filter(window).get_column("_row")
+
+class ScanAsYouGo:
+    """Pass 1 folded in as pass 2 reads: each chunk judged with the types known so far."""
+
+    def __init__(self, inp: InputFile, opts: ReadOptions, how: Emit) -> None:
+        self.inp, self.opts, self.how = inp, opts, how
+        self.scanning = Scanning(inp, opts)
+        self.window = in_window(how.now)
+        self.settled: dict[str, str] = {}  # column -> the one type every chunk so far gave it
+        self.widened = False
+        self.scanned: Scan | None = None
+
+    def work(self, df: pl.DataFrame, plain: bool) -> Read:
+        """Pass 1's findings on a chunk and, unless the types widened, its verdicts."""
+        lay, how = self.inp.lay, self.how
+        stats = self.scanning.infer.stats(df)
+        checked = check(df, lay, self.opts, how.now)
+        recent = checked.good.filter(self.window).get_column("_row")
         read = Read(stats, df, checked, plain, kinds_of(checked.identified), recent)
-        if not widened:
-            known = scanning.infer.copy()
+        if not self.widened:
+            known = self.scanning.infer.copy()
             known.add(stats)
             read.types = known.types()
             read.judged = judge(df, checked, lay, how, read.types, plain)
         return read
 
-    with RejectsWriter(inp.rejects_path, lay, inp.source.path) as rejects:
-        try:
-            emitting = Emitting(how, mine, sink, rejects)
-            for chunk in inp.source.chunks(work):
-                read = chunk.result
-                scanning.fold(chunk.first_row, read.df.height, read.stats, read.kinds, read.recent)
-                if not widened:
-                    widened = not _take(read, scanning.infer.types(), settled, lay, how)
-                if not widened:
-                    assert read.judged is not None
-                    emitting.take(read.judged, chunk.first_row)
-                if progress:
-                    shown = mine if not widened else Counts(rows=scanning.result.rows)
-                    progress("checking", chunk.bytes_done, shown)
-            scanned = scanning.finish()
-            if not widened and all(scanned.types[c] == t for c, t in settled.items()):
-                emitting.finish()
-                inp.rejects_written = rejects.written > 0
-                counts.add(mine)
-                return scanned
-        except BaseException:
-            rejects.close()
-            remove_file(rejects.path)
-            raise
-    return None
+    def take(self, result: Read, first_row: int) -> Judged | None:
+        """Count the chunk; its verdicts, typed as the file so far, unless the types widened."""
+        self.scanning.fold(first_row, result.df.height, result.stats, result.kinds, result.recent)
+        if not self.widened:
+            types = self.scanning.infer.types()
+            self.widened = not _take(result, types, self.settled, self.inp.lay, self.how)
+        return None if self.widened else result.judged
+
+    def shown(self, counts: Counts) -> Counts:
+        """Pass 2's counts; once the types widened, only the rows read."""
+        return counts if not self.widened else Counts(rows=self.scanning.result.rows)
+
+    def end(self, stopped: bool) -> bool:
+        """The scan (``self.scanned``); True if every chunk typed each column as the file does."""
+        scanned = self.scanned = self.scanning.finish()
+        return not self.widened and all(scanned.types[c] == t for c, t in self.settled.items())
 
 
 @dataclass

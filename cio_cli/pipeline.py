@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import polars as pl
 
@@ -24,7 +24,7 @@ from cio_cli.errors import FileChangedError, OutputError, UnimportableError
 from cio_cli.events import encode, warm_up
 from cio_cli.header import Layout, ReadOptions, layout
 from cio_cli.infer import Inference, Stats
-from cio_cli.journal import Acked
+from cio_cli.journal import Acked, Journal
 from cio_cli.rejects import RejectsWriter
 from cio_cli.rules import Checked, check, identify, in_window, split
 from cio_cli.source import CsvSource, NeedAllColumns
@@ -40,6 +40,7 @@ SKIP_MESSAGE = (
     " send it later with --allow-recent"
 )
 Progress = Callable[[str, int, "Counts"], None]
+R = TypeVar("R")
 
 
 @dataclass
@@ -229,13 +230,23 @@ class Judged:
 
 
 class Sink(Protocol):
-    """Where pass 2's requests go: a file of bodies, or the API."""
+    """Where pass 2's requests go: counted (and maybe written to ``--out``) by a dry run
+    (``DryRunSink``, outputs.py), or sent to the API (``HttpSink``, sender.py).
+    The run treats both alike and never asks which one it holds."""
+
+    journal: Journal | None  # the current file's: rows the API acknowledged are recorded there
 
     def send(self, req: Request, counts: Counts, rejects: RejectsWriter) -> None:
         """Deliver (or start delivering) one request; count what happened to its rows."""
 
     def drain(self, counts: Counts, rejects: RejectsWriter) -> None:
         """Finish everything under way."""
+
+    def interrupt(self) -> None:
+        """First Ctrl-C or SIGTERM: finish what is under way, retry nothing."""
+
+    def close(self) -> None:
+        """Release what the sink holds; requests still under way are abandoned."""
 
 
 class Emitting:
@@ -305,6 +316,54 @@ class Emitting:
         self.sink.drain(self.counts, self.rejects)
 
 
+class Reading(Protocol[R]):
+    """How pass 2 reads a file: after pass 1 knew the column types (``AfterScan``), or in
+    the same read as pass 1, with the types known so far (``ScanAsYouGo``, onepass.py)."""
+
+    def work(self, df: pl.DataFrame, plain: bool) -> R:
+        """One chunk, in a worker thread."""
+
+    def take(self, result: R, first_row: int) -> Judged | None:
+        """One chunk on the main thread, in file order: its verdicts, or None to send nothing."""
+
+    def shown(self, counts: Counts) -> Counts:
+        """What the progress line shows."""
+
+    def end(self, stopped: bool) -> bool:
+        """After the last chunk: does what was emitted stand (then the last request goes)?"""
+
+
+class AfterScan:
+    """Pass 2 proper: every chunk judged with the whole file's types, as pass 1 found them."""
+
+    def __init__(self, inp: InputFile, opts: ReadOptions, how: Emit) -> None:
+        assert inp.scan is not None, "scan() first"
+        self.inp, self.opts, self.how, self.scanned = inp, opts, how, inp.scan
+        self.rows = 0
+
+    def work(self, df: pl.DataFrame, plain: bool) -> Judged:
+        """Check and encode a chunk."""
+        checked = check(df, self.inp.lay, self.opts, self.how.now)
+        return judge(df, checked, self.inp.lay, self.how, self.scanned.types, plain)
+
+    def take(self, result: Judged, first_row: int) -> Judged:
+        """The chunk's verdicts; rows the first pass never saw (added since) end the run."""
+        self.rows += result.rows
+        if self.rows > self.scanned.rows:
+            raise _changed(self.inp)
+        return result
+
+    def shown(self, counts: Counts) -> Counts:
+        """Pass 2's counts so far."""
+        return counts
+
+    def end(self, stopped: bool) -> bool:
+        """Always stands, unless rows are gone since pass 1 (``FileChangedError``)."""
+        if self.rows < self.scanned.rows and not stopped:
+            raise _changed(self.inp)
+        return True
+
+
 def emit(
     inp: InputFile,
     opts: ReadOptions,
@@ -321,29 +380,34 @@ def emit(
     pass 1 read (a chunk changed, rows added or gone) raises ``FileChangedError``
     once the requests already handed over are finished.
     """
-    scanned = inp.scan
-    assert scanned is not None, "scan() first"
+    emit_with(AfterScan(inp, opts, how), inp, how, counts, sink, progress)
 
-    def work(df: pl.DataFrame, plain: bool) -> Judged:
-        checked = check(df, inp.lay, opts, how.now)
-        return judge(df, checked, inp.lay, how, scanned.types, plain)
 
+def emit_with(
+    reading: Reading[R],
+    inp: InputFile,
+    how: Emit,
+    counts: Counts,
+    sink: Sink,
+    progress: Progress | None = None,
+) -> bool:
+    """Read ``inp`` once as ``reading`` says, and emit its verdicts (``emit``); False when
+    ``reading`` threw the result away at the end (nothing more is sent then)."""
     with RejectsWriter(inp.rejects_path, inp.lay, inp.source.path) as rejects:
         emitting = Emitting(how, counts, sink, rejects)
         try:
-            rows = 0
-            for chunk in inp.source.chunks(work):
-                rows += chunk.result.rows
-                if rows > scanned.rows:  # rows the first pass never saw: added since
-                    raise _changed(inp)
-                emitting.take(chunk.result, chunk.first_row)
+            for chunk in inp.source.chunks(reading.work):
+                judged = reading.take(chunk.result, chunk.first_row)
+                if judged is not None:
+                    emitting.take(judged, chunk.first_row)
                 if progress:
-                    progress(how.phase, chunk.bytes_done, counts)
+                    progress(how.phase, chunk.bytes_done, reading.shown(counts))
                 if how.stop():
                     break
-            if rows < scanned.rows and not how.stop():
-                raise _changed(inp)
+            if not reading.end(how.stop()):
+                return False
             emitting.finish()
+            return True
         except (FileChangedError, OutputError):  # finish (and journal) what is under way
             sink.drain(counts, rejects)
             raise

@@ -1,0 +1,155 @@
+"""Where a run writes, checked before it starts: rejects files, journals and ``--out``.
+
+Also the dry run's sink, which writes each request to ``--out`` instead of sending it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+import orjson
+
+from cio_cli.batches import Request
+from cio_cli.errors import OutputError
+from cio_cli.journal import Journal
+from cio_cli.pipeline import Counts, InputFile
+from cio_cli.rejects import Output, RejectsWriter, check_outputs, create, output_mode
+
+if TYPE_CHECKING:
+    from cio_cli.app import ImportPlan
+
+STDIN_REJECTS = "stdin.rejects.csv"
+JOURNAL_SUFFIX = ".cio-journal"
+
+
+def rejects_path(arg: str, plan: ImportPlan) -> Path:
+    """Where the rejected rows of input ``arg`` go: ``--rejects``, else beside the input
+    (stdin and pipes: the current directory)."""
+    if plan.rejects is not None:
+        return plan.rejects
+    if arg == "-":
+        return Path.cwd() / STDIN_REJECTS
+    if is_pipe(Path(arg)):  # /dev/fd/63 has no room beside it: like stdin, the cwd
+        return Path.cwd() / (Path(arg).name + ".rejects.csv")
+    return Path(arg).with_name(Path(arg).name + ".rejects.csv")
+
+
+def journal_of(path: Path) -> Path:
+    """Where a real import of ``path`` (a file, not stdin or a pipe) keeps its journal."""
+    return path.with_name(path.name + JOURNAL_SUFFIX)
+
+
+def journalled(arg: str) -> bool:
+    """Does a real import of ``arg`` keep a journal? Not stdin, not a pipe (spooled)."""
+    return arg != "-" and not is_pipe(Path(arg))
+
+
+def is_pipe(path: Path) -> bool:
+    """A readable input that is not a regular file: a pipe, a FIFO, ``<(cmd)``, a device."""
+    return path.exists() and not path.is_file() and not path.is_dir()
+
+
+def check_run_outputs(plan: ImportPlan) -> None:
+    """Before anything is read or written: no output is an input or another output, and
+    each can be written (usage errors, exit 2). Stdin counts as an input when it is a file.
+    The one place that lists a run's outputs: a new output file belongs here."""
+    hint = "the journal is kept beside the input: move the input to a directory you can write"
+    outputs = [  # journals first: where one cannot be written, --rejects alone is no way out
+        Output(f"the journal {j}", j, hint, replaced=True, appended=True)
+        for j in (journal_of(Path(a)) for a in plan.paths if plan.writes_journal and journalled(a))
+    ]
+    if plan.out is not None:
+        outputs.append(Output(f"--out {plan.out}", plan.out, "give --out another path"))
+    for arg in plan.paths[:1] if plan.rejects is not None else plan.paths:
+        if plan.rejects is not None:
+            label, hint = f"--rejects {plan.rejects}", "give --rejects another path"
+        else:
+            label = f"the rejects file {rejects_path(arg, plan)}"
+            hint = "pass --rejects FILE to write it elsewhere (one input at a time)"
+        # validate and dry runs read files where nothing may be written: a default rejects
+        # file there is checked when a row needs it (exit 5 then, naming it)
+        lazy = not plan.sends and plan.rejects is None
+        outputs.append(Output(label, rejects_path(arg, plan), hint, replaced=True, lazy=lazy))
+    check_outputs([(a, Path("/dev/stdin" if a == "-" else a)) for a in plan.paths], outputs)
+
+
+@contextmanager
+def out_file(path: Path | None, inputs: list[InputFile]) -> Iterator[IO[bytes] | None]:
+    """The ``--out`` file, with the inputs' permission bits (at most 0644). A closed pipe
+    at the end is quiet; any other failed write is an ``OutputError``."""
+    if path is None:
+        yield None
+        return
+    mode = output_mode([i.source.path for i in inputs])
+    try:
+        f = open(path, "wb", opener=lambda p, _: create(Path(p), mode))  # noqa: SIM115
+    except OSError as exc:
+        raise OutputError.writing(f"--out {path}", exc) from None
+    try:
+        yield f
+    except BaseException:
+        _close(f, quiet=True)
+        raise
+    _close(f)
+
+
+def _close(f: IO[bytes], quiet: bool = False) -> None:
+    """Close the ``--out`` file: a reader that closed its pipe is no error."""
+    try:
+        f.close()
+    except BrokenPipeError:
+        pass
+    except OSError as exc:
+        if not quiet:
+            raise OutputError.writing(f"--out {f.name}", exc) from None
+
+
+class DryRunSink:
+    """Counts what would be sent; with ``--out``, writes each request as a JSON line.
+
+    A reader that closed its pipe (``--out /dev/stdout | head``) ends the writing
+    quietly; the run goes on. Any other failed write stops it (``OutputError``).
+    A ``Sink`` (pipeline.py) like ``HttpSink``: nothing is acknowledged, so the
+    journal it is given stays untouched.
+    """
+
+    def __init__(self, out: IO[bytes] | None) -> None:
+        self.out = out
+        self.journal: Journal | None = None
+
+    def send(self, req: Request, counts: Counts, rejects: RejectsWriter) -> None:
+        """Write the request line (if asked) and count its rows as sent."""
+        if self.out is not None:
+            if req.path.startswith("/api/v2/"):
+                line = req.payload() + b"\n"
+            else:
+                body = {"path": req.path, "body": orjson.Fragment(req.payload())}
+                line = orjson.dumps(body) + b"\n"
+            try:
+                self.out.write(line)
+            except BrokenPipeError:
+                self.out = None
+            except OSError as exc:
+                raise OutputError.writing(f"--out {self.out.name}", exc) from None
+        counts.sent += req.events.height
+
+    def drain(self, counts: Counts, rejects: RejectsWriter) -> None:
+        """Nothing is under way."""
+
+    def interrupt(self) -> None:
+        """Nothing is in flight."""
+
+    def start_over(self) -> None:
+        """Forget every request written so far (the file is seekable: see ``_one_read``)."""
+        if self.out is not None:
+            try:
+                self.out.seek(0)
+                self.out.truncate()
+            except OSError as exc:
+                raise OutputError.writing(f"--out {self.out.name}", exc) from None
+
+    def close(self) -> None:
+        """Nothing to release."""
