@@ -14,7 +14,6 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from cio_cli.app import ImportPlan, SendOptions, run
 from cio_cli.config import resolve
 from cio_cli.errors import (
     CioError,
@@ -222,6 +221,8 @@ def validate(
     reporter = Reporter(json, quiet)
 
     def body() -> int:
+        from cio_cli.app import ImportPlan, run  # polars loads here, never for other commands
+
         opts = _read_options(
             identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic
         )
@@ -293,6 +294,8 @@ def import_(
     reporter = Reporter(json, quiet)
 
     def body() -> int:
+        from cio_cli.app import ImportPlan, SendOptions, run  # polars loads here
+
         opts = _read_options(
             identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic
         )
