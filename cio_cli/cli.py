@@ -9,12 +9,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperOption
 
-from cio_cli.app import ImportPlan, SendOptions, run
+from cio_cli import __version__
 from cio_cli.config import resolve
 from cio_cli.errors import (
     CioError,
@@ -59,50 +61,314 @@ app = typer.Typer(
     epilog=EXIT_CODES,
 )
 
-T = TypeVar("T")
 
-Files = Annotated[list[str], typer.Argument(help="CSV files (.csv, .csv.gz), or - for stdin.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress display.")]
-RejectsOpt = Annotated[
-    Path | None, typer.Option("--rejects", help="Rejects file (default <input>.rejects.csv).")
+class PanelCommand(TyperCommand):
+    """A command whose ``--help`` groups its options in rich panels.
+
+    The app itself keeps ``rich_markup_mode=None``, so Typer's usage errors (a missing or
+    unknown option) stay plain text, as scripts read them. A flag shows no ``<bool>`` (it
+    takes no value) and the files argument shows as its metavar alone (``FILE...``).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{**kwargs, "rich_markup_mode": "rich"})
+        for param in self.params:
+            if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+                param.metavar = ""
+            elif isinstance(param, TyperArgument) and param.metavar is not None:
+                param.__class__ = _NamedArgument
+
+    def get_help_option(self, ctx: Any) -> Any:
+        """``--help``, a flag like the others: no ``<bool>``."""
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class _NamedArgument(TyperArgument):
+    """An argument shown as its metavar, in the usage line and the help, and nothing else."""
+
+    def get_usage_pieces(self, ctx: object) -> list[str]:
+        """``FILE...``, not Typer's ``{FILE...}...``."""
+        return [self.display_name_raw]
+
+    def display_type_rich(self, ctx: object) -> str | None:
+        """No type column (``<list[str]>``): the metavar says it."""
+        return None
+
+    def get_error_hint(self) -> str:
+        """``'files'`` in Typer's messages (``Missing argument 'files'.``), as before."""
+        return f"'{self.name}'"
+
+
+class IdentifierChoice(StrEnum):
+    """--identifier: how ``_cio_customer_id`` is sent."""
+
+    AUTO = "auto"
+    ID = "id"
+    EMAIL = "email"
+
+
+class UnitChoice(StrEnum):
+    """--timestamp-unit: how numeric timestamps are read."""
+
+    AUTO = "auto"
+    S = "s"
+    MS = "ms"
+
+
+class TypesChoice(StrEnum):
+    """--types: infer data types, or keep every value a string."""
+
+    AUTO = "auto"
+    STRING = "string"
+
+
+class RegionChoice(StrEnum):
+    """--region: the Customer.io data center (any case, as CIO_REGION)."""
+
+    US = "us"
+    EU = "eu"
+
+
+def _choices(choices: type[StrEnum]) -> str:
+    """The metavar of a choice option: ``[auto|id|email]``."""
+    return "[" + "|".join(choices) + "]"
+
+
+def _choice_option(flag: str, choices: type[StrEnum], help: str, panel: str, **extra: Any) -> Any:
+    """A choice option: Typer shows the choices, and cio checks the value itself
+    (``parser=str``), so a wrong one is refused in cio's words, exit 2, with --json's object."""
+    return typer.Option(
+        flag, parser=str, metavar=_choices(choices), help=help, rich_help_panel=panel, **extra
+    )
+
+
+INPUT, SAFETY, SENDING, CREDENTIALS, OUTPUT = "Input", "Safety", "Sending", "Credentials", "Output"
+
+# -- Input
+Files = Annotated[
+    list[str], typer.Argument(metavar="FILE...", help="CSV files (.csv, .csv.gz), or - for stdin.")
 ]
 IdentifierOpt = Annotated[
-    str, typer.Option("--identifier", help="auto|id|email: how _cio_customer_id is sent.")
+    IdentifierChoice,
+    _choice_option("--identifier", IdentifierChoice, "How _cio_customer_id is sent.", INPUT),
 ]
 UnitOpt = Annotated[
-    str, typer.Option("--timestamp-unit", help="auto|s|ms: how numeric timestamps are read.")
+    UnitChoice,
+    _choice_option("--timestamp-unit", UnitChoice, "How numeric timestamps are read.", INPUT),
 ]
 TzOpt = Annotated[
-    str | None, typer.Option("--assume-tz", help="Zone for timestamps without one, e.g. UTC.")
+    str | None,
+    typer.Option(
+        "--assume-tz",
+        metavar="ZONE",
+        help="Zone for timestamps without one, e.g. UTC.",
+        rich_help_panel=INPUT,
+    ),
 ]
-TypesOpt = Annotated[str, typer.Option("--types", help="auto|string: infer data types or not.")]
+TypesOpt = Annotated[
+    TypesChoice, _choice_option("--types", TypesChoice, "Infer data types or not.", INPUT)
+]
 TypeOpt = Annotated[
     list[str] | None,
-    typer.Option("--type", help="COLUMN=string|int|float|bool|json (repeatable)."),
+    typer.Option(
+        "--type",
+        metavar="COLUMN=TYPE",
+        help="TYPE is string, int, float, bool or json (repeatable).",
+        rich_help_panel=INPUT,
+    ),
 ]
-EncodingOpt = Annotated[str, typer.Option("--encoding", help="Text encoding of the input.")]
+EncodingOpt = Annotated[
+    str,
+    typer.Option(
+        "--encoding", metavar="NAME", help="Text encoding of the input.", rich_help_panel=INPUT
+    ),
+]
+# -- Safety
+DryRunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Send nothing: check and build, and show what would be sent.",
+        rich_help_panel=SAFETY,
+    ),
+]
+AllowRecentOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-recent", help="Send events in the 72-hour window.", rich_help_panel=SAFETY
+    ),
+]
+SkipRecentOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-recent", help="Leave events in the 72-hour window out.", rich_help_panel=SAFETY
+    ),
+]
 SemanticOpt = Annotated[
-    bool, typer.Option("--allow-semantic", help="Allow events that delete or change people.")
+    bool,
+    typer.Option(
+        "--allow-semantic",
+        help="Allow events that delete or change people.",
+        rich_help_panel=SAFETY,
+    ),
 ]
-
-
+# -- Sending
+BatchBytesOpt = Annotated[
+    int,
+    typer.Option(
+        "--batch-bytes", metavar="BYTES", help="Largest request body.", rich_help_panel=SENDING
+    ),
+]
+ConcurrencyOpt = Annotated[
+    int,
+    typer.Option(
+        "--concurrency", metavar="N", help="Requests in flight at most.", rich_help_panel=SENDING
+    ),
+]
+RateOpt = Annotated[
+    float,
+    typer.Option(
+        "--rate",
+        metavar="PER_SECOND",
+        help="Requests started per second at most.",
+        rich_help_panel=SENDING,
+    ),
+]
+RetriesOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-retries",
+        metavar="N",
+        help="Retries of a failing request (429, 5xx, timeouts, lost connections).",
+        rich_help_panel=SENDING,
+    ),
+]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        help="Seconds a whole request may take (connect, send, answer).",
+        rich_help_panel=SENDING,
+    ),
+]
+RestartOpt = Annotated[
+    bool,
+    typer.Option(
+        "--restart", help="Ignore the journal: send every row again.", rich_help_panel=SENDING
+    ),
+]
+# -- Credentials: Typer shows each variable; config.resolve reads them (see _typed)
 SiteIdOpt = Annotated[
     str | None,
-    typer.Option("--site-id", help="Track API site id (or CIO_SITE_ID).", show_default=False),
+    typer.Option(
+        "--site-id",
+        metavar="ID",
+        envvar="CIO_SITE_ID",
+        show_envvar=True,
+        help="Track API site id.",
+        rich_help_panel=CREDENTIALS,
+    ),
 ]
 ApiKeyOpt = Annotated[
     str | None,
-    typer.Option("--api-key", help="Track API key (or CIO_API_KEY).", show_default=False),
+    typer.Option(
+        "--api-key",
+        metavar="KEY",
+        envvar="CIO_API_KEY",
+        show_envvar=True,
+        help="Track API key.",
+        rich_help_panel=CREDENTIALS,
+    ),
 ]
-RegionOpt = Annotated[str | None, typer.Option("--region", help="us or eu (or CIO_REGION).")]
+RegionOpt = Annotated[
+    RegionChoice | None,
+    _choice_option(
+        "--region",
+        RegionChoice,
+        "The workspace's region.",
+        CREDENTIALS,
+        envvar="CIO_REGION",
+        show_envvar=True,
+    ),
+]
 BaseUrlOpt = Annotated[
-    str | None, typer.Option("--base-url", help="Override the host (or CIO_BASE_URL).")
+    str | None,
+    typer.Option(
+        "--base-url",
+        metavar="URL",
+        envvar="CIO_BASE_URL",
+        show_envvar=True,
+        help="Override the host (a proxy, a test server).",
+        rich_help_panel=CREDENTIALS,
+    ),
+]
+# -- Output
+JsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON summary on stdout.", rich_help_panel=OUTPUT),
+]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", help="No progress display.", rich_help_panel=OUTPUT)
+]
+RejectsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--rejects",
+        metavar="FILE",
+        help="Rejects file (default <input>.rejects.csv).",
+        rich_help_panel=OUTPUT,
+    ),
+]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        metavar="FILE",
+        help="With --dry-run: write every request, one JSON line each.",
+        rich_help_panel=OUTPUT,
+    ),
 ]
 
 
-def _choice(value: str, allowed: tuple[str, ...], flag: str) -> str:
-    if value not in allowed:
+def _version(value: bool) -> None:
+    if value:
+        print(f"cio {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Backfill events into Customer.io from CSV files, and send single events."""
+
+
+def _typed(ctx: typer.Context, **values: str | None) -> dict[str, str | None]:
+    """The credential options as typed on the command line (None when not typed).
+
+    Typer reads CIO_SITE_ID and the others only to show them in --help: a value it took from
+    the environment is dropped here, and config.resolve reads the variables itself, ranking
+    flags and variables as before (a typed --region beats CIO_BASE_URL; its messages say
+    which one was wrong).
+    """
+    typed: dict[str, str | None] = {}
+    for name, value in values.items():
+        source = ctx.get_parameter_source(name)
+        typed[name] = None if source is not None and source.name == "ENVIRONMENT" else value
+    return typed
+
+
+def _choice(value: str, allowed: type[StrEnum], flag: str) -> str:
+    if value not in tuple(allowed):
         raise UsageError(f"{flag} {value!r} is not one of {'|'.join(allowed)}")
     return value
 
@@ -126,9 +392,9 @@ def _read_options(
     encoding: str,
     semantic: bool,
 ) -> ReadOptions:
-    ident: Identifier = _choice(identifier, ("auto", "id", "email"), "--identifier")  # type: ignore[assignment]
-    tunit: Unit = _choice(unit, ("auto", "s", "ms"), "--timestamp-unit")  # type: ignore[assignment]
-    kinds = _choice(types, ("auto", "string"), "--types")
+    ident: Identifier = _choice(identifier, IdentifierChoice, "--identifier")  # type: ignore[assignment]
+    tunit: Unit = _choice(unit, UnitChoice, "--timestamp-unit")  # type: ignore[assignment]
+    kinds = _choice(types, TypesChoice, "--types")
     return ReadOptions(
         identifier=ident,
         timestamp_unit=tunit,
@@ -204,24 +470,26 @@ def _sigterm_unwinds() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@app.command(epilog=EXIT_CODES)
+@app.command(cls=PanelCommand, epilog=EXIT_CODES)
 def validate(
     files: Files,
-    rejects: RejectsOpt = None,
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    identifier: IdentifierOpt = "auto",
-    timestamp_unit: UnitOpt = "auto",
+    identifier: IdentifierOpt = IdentifierChoice.AUTO,
+    timestamp_unit: UnitOpt = UnitChoice.AUTO,
     assume_tz: TzOpt = None,
-    types: TypesOpt = "auto",
+    types: TypesOpt = TypesChoice.AUTO,
     type_: TypeOpt = None,
     encoding: EncodingOpt = "utf-8",
     allow_semantic: SemanticOpt = False,
+    rejects: RejectsOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Check CSV files and report what would be sent; send nothing."""
     reporter = Reporter(json, quiet)
 
     def body() -> int:
+        from cio_cli.app import ImportPlan, run  # polars loads here, never for other commands
+
         opts = _read_options(
             identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic
         )
@@ -233,66 +501,48 @@ def validate(
     _guard("validate", reporter, body, files, dry_run=True)
 
 
-@app.command("import", epilog=EXIT_CODES)
+@app.command("import", cls=PanelCommand, epilog=EXIT_CODES)
 def import_(
+    ctx: typer.Context,
     files: Files,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Check and build, send nothing.")
-    ] = False,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="With --dry-run: write every request, one JSON line each."),
-    ] = None,
-    rejects: RejectsOpt = None,
-    allow_recent: Annotated[
-        bool, typer.Option("--allow-recent", help="Send events in the 72-hour window.")
-    ] = False,
-    skip_recent: Annotated[
-        bool, typer.Option("--skip-recent", help="Leave events in the 72-hour window out.")
-    ] = False,
-    batch_bytes: Annotated[
-        int, typer.Option("--batch-bytes", help="Largest request body.")
-    ] = 475_000,
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    identifier: IdentifierOpt = "auto",
-    timestamp_unit: UnitOpt = "auto",
+    identifier: IdentifierOpt = IdentifierChoice.AUTO,
+    timestamp_unit: UnitOpt = UnitChoice.AUTO,
     assume_tz: TzOpt = None,
-    types: TypesOpt = "auto",
+    types: TypesOpt = TypesChoice.AUTO,
     type_: TypeOpt = None,
     encoding: EncodingOpt = "utf-8",
+    dry_run: DryRunOpt = False,
+    allow_recent: AllowRecentOpt = False,
+    skip_recent: SkipRecentOpt = False,
     allow_semantic: SemanticOpt = False,
+    batch_bytes: BatchBytesOpt = 475_000,
+    concurrency: ConcurrencyOpt = 8,
+    rate: RateOpt = 100,
+    max_retries: RetriesOpt = 8,
+    timeout: TimeoutOpt = 30,
+    restart: RestartOpt = False,
     site_id: SiteIdOpt = None,
     api_key: ApiKeyOpt = None,
     region: RegionOpt = None,
     base_url: BaseUrlOpt = None,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", help="Requests in flight at most.")
-    ] = 8,
-    rate: Annotated[
-        float, typer.Option("--rate", help="Requests started per second at most.")
-    ] = 100,
-    max_retries: Annotated[
-        int, typer.Option("--max-retries", help="Retries of a failing request before giving up.")
-    ] = 8,
-    timeout: Annotated[
-        float,
-        typer.Option("--timeout", help="Seconds a whole request may take (connect, send, answer)."),
-    ] = 30,
-    restart: Annotated[
-        bool, typer.Option("--restart", help="Ignore the journal: send every row again.")
-    ] = False,
+    out: OutOpt = None,
+    rejects: RejectsOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Validate CSV files, then send their events to Customer.io.
 
-    A real import keeps a journal beside each file (<file>.cio-journal) of the rows
-    Customer.io acknowledged: running the same command again after a crash, Ctrl-C,
-    SIGTERM or exit 5 resumes where it stopped. A journal of another destination is set
-    aside (<file>.cio-journal.<tag>) and found again; one import of a file runs at a time.
+    A real import keeps a journal beside each file (<file>.cio-journal) of the
+    rows Customer.io acknowledged: running the same command again after a crash,
+    Ctrl-C, SIGTERM or exit 5 resumes where it stopped. A journal of another
+    destination is set aside (<file>.cio-journal.<tag>) and found again; one
+    import of a file runs at a time.
     """
     reporter = Reporter(json, quiet)
 
     def body() -> int:
+        from cio_cli.app import ImportPlan, SendOptions, run  # polars loads here
+
         opts = _read_options(
             identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic
         )
@@ -308,7 +558,8 @@ def import_(
         send = None
         if not dry_run:
             _check_sending(concurrency, rate, max_retries, timeout)
-            config = resolve(site_id, api_key, region, base_url, os.environ)
+            typed = _typed(ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url)
+            config = resolve(**typed, env=os.environ)
             send = SendOptions(config, concurrency, rate, max_retries, timeout)
         plan = ImportPlan(
             "import",
@@ -363,62 +614,93 @@ Exit codes:
     + _ENVIRONMENT
 )
 
-TimeoutOpt = Annotated[
-    float,
-    typer.Option("--timeout", help="Seconds a whole request may take (connect, send, answer)."),
+NameOpt = Annotated[
+    str, typer.Option("--name", metavar="NAME", help="The event name.", rich_help_panel=INPUT)
 ]
-RetriesOpt = Annotated[
-    int, typer.Option("--max-retries", help="Retries on 429, 5xx, timeouts, lost connections.")
+PersonOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--person",
+        metavar="PERSON",
+        help="The person: an id, an email or cio_<id>.",
+        rich_help_panel=INPUT,
+    ),
+]
+AnonymousOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--anonymous-id",
+        metavar="ID",
+        help="An anonymous id, instead of --person.",
+        rich_help_panel=INPUT,
+    ),
+]
+PairOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-d",
+        metavar="KEY=VALUE|KEY:=JSON",
+        help="key=value (a string) or key:=JSON (a typed value); repeatable.",
+        rich_help_panel=INPUT,
+    ),
+]
+DataOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--data",
+        metavar="JSON|@FILE",
+        help="The data: a JSON object, or @FILE.",
+        rich_help_panel=INPUT,
+    ),
+]
+TimestampOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--timestamp",
+        metavar="TIME",
+        help="Unix seconds or ms, or ISO-8601 with Z or an offset.",
+        rich_help_panel=INPUT,
+    ),
+]
+EventIdOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--id",
+        metavar="ULID",
+        help="The event's ULID (default: a new one each run).",
+        rich_help_panel=INPUT,
+    ),
 ]
 
 
-@app.command("send-event", epilog=SEND_EVENT_CODES)
+@app.command("send-event", cls=PanelCommand, epilog=SEND_EVENT_CODES)
 def send_event(
-    name: Annotated[str, typer.Option("--name", help="The event name.")],
-    person: Annotated[
-        str | None, typer.Option("--person", help="The person: an id, an email or cio_<id>.")
-    ] = None,
-    anonymous_id: Annotated[
-        str | None, typer.Option("--anonymous-id", help="An anonymous id, instead of --person.")
-    ] = None,
-    pairs: Annotated[
-        list[str] | None,
-        typer.Option(
-            "-d",
-            metavar="KEY=VALUE|KEY:=JSON",
-            help="key=value (a string) or key:=JSON (a typed value); repeatable.",
-        ),
-    ] = None,
-    data: Annotated[
-        str | None,
-        typer.Option("--data", metavar="JSON|@FILE", help="The data: a JSON object, or @FILE."),
-    ] = None,
-    timestamp: Annotated[
-        str | None,
-        typer.Option("--timestamp", help="Unix seconds or ms, or ISO-8601 with Z or an offset."),
-    ] = None,
-    event_id: Annotated[
-        str | None, typer.Option("--id", help="The event's ULID (default: a new one each run).")
-    ] = None,
+    ctx: typer.Context,
+    name: NameOpt,
+    person: PersonOpt = None,
+    anonymous_id: AnonymousOpt = None,
+    pairs: PairOpt = None,
+    data: DataOpt = None,
+    timestamp: TimestampOpt = None,
+    event_id: EventIdOpt = None,
+    dry_run: DryRunOpt = False,
     allow_semantic: SemanticOpt = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the request on stdout; send nothing.")
-    ] = False,
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    timeout: TimeoutOpt = 30.0,
+    max_retries: RetriesOpt = 8,
     site_id: SiteIdOpt = None,
     api_key: ApiKeyOpt = None,
     region: RegionOpt = None,
     base_url: BaseUrlOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    max_retries: RetriesOpt = 8,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Send one event to Customer.io (Track API v1)."""
     reporter = Reporter(json, quiet)
     from cio_cli import oneevent, single  # the network modules load only when used
 
+    typed = _typed(ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url)
     conn = single.Connection(
-        site_id, api_key, region, base_url, timeout, max_retries, on_wait=reporter.note
+        **typed, timeout=timeout, max_retries=max_retries, on_wait=reporter.note
     )
 
     def build() -> oneevent.SingleEvent:
@@ -440,27 +722,29 @@ def send_event(
     _guard("send-event", reporter, body, dry_run=dry_run)
 
 
-@app.command("check", epilog=CHECK_CODES)
+@app.command("check", cls=PanelCommand, epilog=CHECK_CODES)
 def check(
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    ctx: typer.Context,
+    timeout: TimeoutOpt = 30.0,
+    max_retries: RetriesOpt = 2,
     site_id: SiteIdOpt = None,
     api_key: ApiKeyOpt = None,
     region: RegionOpt = None,
     base_url: BaseUrlOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    max_retries: RetriesOpt = 2,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Verify the credentials and the region.
 
-    Asks GET /api/v1/accounts/region and compares the workspace region with --region
-    (or the host of --base-url).
+    Asks GET /api/v1/accounts/region and compares the workspace region with
+    --region (or the host of --base-url).
     """
     reporter = Reporter(json, quiet)
     from cio_cli import single
 
+    typed = _typed(ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url)
     conn = single.Connection(
-        site_id, api_key, region, base_url, timeout, max_retries, on_wait=reporter.note
+        **typed, timeout=timeout, max_retries=max_retries, on_wait=reporter.note
     )
 
     def body() -> int:

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 from rich.console import Console
-from rich.table import Table
 
 from cio_cli.errors import CioError
-from cio_cli.pipeline import Counts
 
-if TYPE_CHECKING:  # rich.progress loads only when a progress bar is shown
+if TYPE_CHECKING:  # rich.progress and rich.table load only when shown
     from rich.progress import Progress, TaskID
+    from rich.table import Table
+
+    from cio_cli.pipeline import Counts  # polars: never loaded by send-event or check
 
 PLAIN_EVERY_S = 5.0
 
@@ -102,6 +103,8 @@ class Reporter:
         """The summary object for a run that stopped on an error, with ``error`` and ``hint``."""
         summary = exc.summary if isinstance(exc.summary, Summary) else None
         if summary is None:
+            from cio_cli.pipeline import Counts  # an import's counts, loaded only here
+
             summary = Summary(command, files, counts or Counts(), [], dry_run, 0.0, exc.exit_code)
         obj = summary.as_json() | {"error": exc.message, "hint": exc.hint}
         self.out.write(orjson.dumps(obj).decode() + "\n")
@@ -125,6 +128,8 @@ class Reporter:
 
 
 def _table(s: Summary) -> Table:
+    from rich.table import Table  # send-event and check never print a table
+
     c = s.counts
     verb = "would send" if s.dry_run else "sent"
     table = Table(

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import orjson
 
 from cio_cli.config import DEFAULT_REGION, REGION_HOSTS, Config, base_url_for, resolve
 from cio_cli.errors import AbortError, CioError, UsageError
 from cio_cli.oneevent import SingleEvent, show
-from cio_cli.transport import Transport
+
+if TYPE_CHECKING:  # httpx loads only when a request is made: a dry run never needs it
+    from cio_cli.transport import Transport
 
 REGION_PATH = "/api/v1/accounts/region"
 _NAMES = {"us": "US", "eu": "EU"}
@@ -51,6 +53,8 @@ class Connection:
 
     def transport(self, config: Config) -> Transport:
         """A Transport with this timeout and retry budget (close it after use)."""
+        from cio_cli.transport import Transport
+
         return Transport(
             config, timeout=self.timeout, max_retries=self.max_retries, on_wait=self.on_wait
         )

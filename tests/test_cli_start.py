@@ -1,0 +1,73 @@
+"""A fast start (issue 10): ``cio --help``, ``cio send-event`` and ``cio check`` never load
+polars, which only ``validate`` and ``import`` need. Each command runs as a process, the way
+a CI job calls it, with ``-X importtime`` listing every module it loaded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fakecio import FakeCio
+
+
+def run_cio(*args: str, env: dict[str, str] | None = None) -> tuple[int, set[str]]:
+    """Exit code of ``python -X importtime -m cio_cli ARGS`` and the top packages it loaded."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CIO_")}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "cio_cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean | (env or {}),
+    )
+    loaded = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "cio_cli" in loaded, done.stderr[-2000:]  # the listing is really there
+    return done.returncode, loaded
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("send-event", "--person", "u1", "--name", "x", "--dry-run"),
+        ("check", "--help"),
+        ("send-event", "--help"),
+        ("--help",),
+    ],
+    ids=["send-event-dry-run", "check-help", "send-event-help", "help"],
+)
+def test_these_commands_never_load_polars(args: tuple[str, ...]) -> None:
+    code, loaded = run_cio(*args)
+    assert code == 0
+    assert "polars" not in loaded
+
+
+def test_sending_an_event_and_checking_never_load_polars(fake_cio: FakeCio) -> None:
+    env = {"CIO_SITE_ID": "site", "CIO_API_KEY": "key", "CIO_BASE_URL": fake_cio.url}
+    code, loaded = run_cio("send-event", "--person", "u1", "--name", "x", "--quiet", env=env)
+    assert (code, "polars" in loaded, "httpx" in loaded) == (0, False, True)
+    code, loaded = run_cio("check", env=env)
+    assert (code, "polars" in loaded) == (0, False)
+    assert [r.path for r in fake_cio.requests] == [
+        "/api/v1/customers/u1/events",
+        "/api/v1/accounts/region",
+    ]
+
+
+def test_a_dry_run_of_one_event_loads_no_http_client() -> None:
+    code, loaded = run_cio("send-event", "--person", "u1", "--name", "x", "--dry-run")
+    assert (code, "httpx" in loaded, "polars" in loaded) == (0, False, False)
+
+
+def test_validate_still_loads_what_it_needs(tmp_path: Path) -> None:
+    path = tmp_path / "ok.csv"
+    path.write_text("_cio_name,_cio_customer_id,_cio_timestamp\npurchase,u1,1600000000\n")
+    code, loaded = run_cio("validate", "--quiet", str(path))
+    assert (code, "polars" in loaded) == (0, True)
