@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -26,7 +26,7 @@ from cio_cli.errors import (
     UsageError,
 )
 from cio_cli.header import Identifier, ReadOptions, Unit
-from cio_cli.report import Reporter, ask
+from cio_cli.report import Reporter, Summary, ask
 
 EXIT_CODES = """\b
 Exit codes:
@@ -418,30 +418,32 @@ def _check_sending(concurrency: int, rate: float, max_retries: int, timeout: flo
 
 
 def _guard(
-    command: str,
-    reporter: Reporter,
-    body: Callable[[], int],
-    files: list[str] | None = None,
-    dry_run: bool = False,
+    reporter: Reporter, body: Callable[[], int], shape: Callable[[CioError], Mapping[str, Any]]
 ) -> None:
-    """Run a command; turn every CioError into its message and exit code, in one place."""
+    """Run a command; every CioError leaves through ``reporter.fail``, in one place.
+
+    ``shape`` gives the command's ``--json`` object for a run stopped by the error (an
+    import's partial summary, send-event's or check's own object); a Ctrl-C or SIGTERM
+    outside an import's sending phase is reported the same way.
+    """
     try:
         with _sigterm_unwinds():
             code = body()
     except CioError as exc:
-        if exc.summary is not None and not reporter.json_mode:
+        if isinstance(exc.summary, Summary) and not reporter.json_mode:
             reporter.summary(exc.summary)
-        reporter.error(exc)
-        if reporter.json_mode:
-            reporter.error_json(command, files or [], exc, dry_run=dry_run)
-        raise typer.Exit(exc.exit_code) from None
+        raise typer.Exit(reporter.fail(exc, shape(exc))) from None
     except KeyboardInterrupt as exc:
         stopped = _stopped_early(isinstance(exc, Terminated))
-        reporter.console.print(stopped.message.split(" ")[0], markup=False)
-        if reporter.json_mode:  # a CI job reading --json gets its object here too
-            reporter.error_json(command, files or [], stopped, dry_run=dry_run)
-        raise typer.Exit(stopped.exit_code) from None
+        raise typer.Exit(reporter.fail(stopped, shape(stopped))) from None
     raise typer.Exit(code)
+
+
+def _import_shape(
+    command: str, files: list[str], dry_run: bool
+) -> Callable[[CioError], Mapping[str, Any]]:
+    """validate's and import's ``--json`` object for a run stopped by an error."""
+    return lambda exc: Summary.stopped(command, files, exc, dry_run).as_json()
 
 
 def _stopped_early(terminated: bool) -> InterruptedError_:
@@ -498,7 +500,7 @@ def validate(
         reporter.summary(summary)
         return summary.exit_code
 
-    _guard("validate", reporter, body, files, dry_run=True)
+    _guard(reporter, body, _import_shape("validate", files, True))
 
 
 @app.command("import", cls=PanelCommand, epilog=EXIT_CODES)
@@ -579,7 +581,7 @@ def import_(
         reporter.summary(summary)
         return summary.exit_code
 
-    _guard("import", reporter, body, files, dry_run=dry_run)
+    _guard(reporter, body, _import_shape("import", files, dry_run))
 
 
 _ENVIRONMENT = """\b
@@ -719,7 +721,7 @@ def send_event(
     def body() -> int:
         return single.emit(single.run_send_event(build, conn, os.environ, dry_run), reporter)
 
-    _guard("send-event", reporter, body, dry_run=dry_run)
+    _guard(reporter, body, lambda exc: single.SendResult(None, dry_run).as_json())
 
 
 @app.command("check", cls=PanelCommand, epilog=CHECK_CODES)
@@ -750,7 +752,7 @@ def check(
     def body() -> int:
         return single.emit(single.run_check(conn, os.environ), reporter)
 
-    _guard("check", reporter, body)
+    _guard(reporter, body, lambda exc: single.CheckResult(None).as_json())
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
@@ -39,6 +39,16 @@ class Summary:
     duration_s: float
     exit_code: int
     notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def stopped(cls, command: str, files: list[str], exc: CioError, dry_run: bool) -> Summary:
+        """The summary of a validate or import stopped by ``exc``: its partial summary, if
+        it got that far, else zero counts."""
+        if isinstance(exc.summary, Summary):
+            return exc.summary
+        from cio_cli.pipeline import Counts  # an import's counts, loaded only here
+
+        return cls(command, files, Counts(), [], dry_run, 0.0, exc.exit_code)
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` object, keys as the contract names them."""
@@ -92,28 +102,26 @@ class Reporter:
         if exc.hint:
             self.console.print(f"hint: {exc.hint}", markup=False)
 
-    def error_json(
-        self,
-        command: str,
-        files: list[str],
-        exc: CioError,
-        counts: Counts | None = None,
-        dry_run: bool = False,
-    ) -> None:
-        """The summary object for a run that stopped on an error, with ``error`` and ``hint``."""
-        summary = exc.summary if isinstance(exc.summary, Summary) else None
-        if summary is None:
-            from cio_cli.pipeline import Counts  # an import's counts, loaded only here
-
-            summary = Summary(command, files, counts or Counts(), [], dry_run, 0.0, exc.exit_code)
-        obj = summary.as_json() | {"error": exc.message, "hint": exc.hint}
+    def json(self, obj: Mapping[str, Any]) -> None:
+        """The one ``--json`` object of a run, as one line on stdout."""
         self.out.write(orjson.dumps(obj).decode() + "\n")
+        self.out.flush()
+
+    def fail(self, exc: CioError, obj: Mapping[str, Any]) -> int:
+        """The one way a CioError reaches the user, whatever the command; its exit code.
+
+        ``error: ... / hint: ...`` on stderr; with --json, the command's object ``obj``
+        (its summary so far) on stdout, with ``exit_code``, ``error`` and ``hint`` set.
+        """
+        self.error(exc)
+        if self.json_mode:
+            self.json({**obj, "exit_code": exc.exit_code, "error": exc.message, "hint": exc.hint})
+        return exc.exit_code
 
     def summary(self, s: Summary) -> None:
         """The table on stderr, or the JSON object on stdout."""
         if self.json_mode:
-            self.out.write(orjson.dumps(s.as_json()).decode() + "\n")
-            self.out.flush()
+            self.json(s.as_json())
             return
         for line in s.notes:
             self.console.print(line, markup=False)

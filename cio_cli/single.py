@@ -4,7 +4,8 @@
 the request); ``check`` asks ``GET /api/v1/accounts/region`` and compares the workspace
 region with the one cio is set up for. ``run_send_event``/``run_check`` turn every
 CioError into the result's ``error``, and ``emit`` prints a result: people's lines on
-stderr, ``--json`` or a dry-run request on stdout. No message here holds a credential:
+stderr, ``--json`` or a dry-run request on stdout, and an error through ``Reporter.fail``,
+as every command does. No message here holds a credential:
 they name flags and variables, never values.
 """
 
@@ -79,12 +80,8 @@ class _Result:
         return ""
 
     def as_json(self) -> dict[str, Any]:
-        """The --json object."""
+        """The --json object (``emit`` adds ``error`` and ``hint`` on failure)."""
         raise NotImplementedError
-
-    def _error_json(self) -> dict[str, Any]:
-        exc = self.error
-        return {} if exc is None else {"error": exc.message, "hint": exc.hint}
 
 
 @dataclass(frozen=True)
@@ -127,7 +124,7 @@ class SendResult(_Result):
         }
         if ev is not None and self.dry_run and self.error is None:
             obj["request"] = ev.request()
-        return obj | self._error_json()
+        return obj
 
 
 def send_event(event: SingleEvent, transport: Transport | None, dry_run: bool) -> SendResult:
@@ -209,7 +206,7 @@ class CheckResult(_Result):
             "environment_id": self.environment_id,
             "exit_code": self.exit_code,
         }
-        return obj | self._error_json()
+        return obj
 
 
 def _wrong_region(region: str, expected: str, base_url: str) -> CioError:
@@ -268,7 +265,9 @@ class Sink(Protocol):
 
     def note(self, text: str) -> None: ...
 
-    def error(self, exc: CioError) -> None: ...
+    def json(self, obj: Mapping[str, Any]) -> None: ...
+
+    def fail(self, exc: CioError, obj: Mapping[str, Any]) -> int: ...
 
 
 def json_line(obj: Mapping[str, Any]) -> str:
@@ -277,13 +276,15 @@ def json_line(obj: Mapping[str, Any]) -> str:
 
 
 def emit(result: _Result, sink: Sink) -> int:
-    """Print a result: lines, then the error, on stderr; JSON or a dry-run request on stdout."""
+    """Print a result: its lines on stderr, then an error the way every command reports one
+    (``sink.fail``); else ``--json``'s object, or a dry run's request, on stdout."""
     for line in result.lines():
         sink.note(line)
     if result.error is not None:
-        sink.error(result.error)
-    text = json_line(result.as_json()) if sink.json_mode else result.stdout()
-    if text:
+        return sink.fail(result.error, result.as_json())
+    if sink.json_mode:
+        sink.json(result.as_json())
+    elif text := result.stdout():
         sink.out.write(text)
         sink.out.flush()
     return result.exit_code
