@@ -7,6 +7,7 @@ People read ``error: MESSAGE`` then ``hint: HINT`` (when there is one) on stderr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -105,3 +106,27 @@ def test_sigterm_while_waiting_for_customerio(command: str, json_flag: list[str]
     assert set(obj) == (SEND_KEYS if command == "send-event" else CHECK_KEYS) | {"error", "hint"}
     assert (obj["command"], obj["exit_code"]) == (command, 143)
     assert (obj["error"], obj["hint"]) == ("terminated (SIGTERM)", "")
+
+
+@pytest.mark.parametrize("command", [["validate"], ["import", "--dry-run"]])
+def test_sigterm_before_sending_says_error_like_the_rest(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """validate and import stopped early (here while spooling stdin) say ``error:`` too."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    cmd = [sys.executable, "-m", "cio_cli", *command, "-", "--quiet"]
+    pipe = subprocess.PIPE
+    with subprocess.Popen(cmd, cwd=tmp_path, env=env, stdin=pipe, stderr=pipe) as proc:
+        assert proc.stdin is not None and proc.stderr is not None
+        proc.stdin.write(("_cio_name,_cio_customer_id\n" + "x,u1\n" * 1000).encode())
+        proc.stdin.flush()
+        deadline = time.monotonic() + 30
+        while not list(tmp_path.glob("cio-stdin-*")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)  # the blocked read may return only once more input comes
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write(b"x,u2\n")
+            proc.stdin.close()
+        assert proc.wait(timeout=30) == 143
+        assert proc.stderr.read().decode().splitlines() == ["error: terminated (SIGTERM)"]
