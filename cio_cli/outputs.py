@@ -5,18 +5,22 @@ Also the dry run's sink, which writes each request to ``--out`` instead of sendi
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import orjson
 
 from cio_cli.batches import Request
-from cio_cli.errors import OutputError
+from cio_cli.errors import OutputError, UsageError
 from cio_cli.journal import Journal
 from cio_cli.pipeline import Counts, InputFile
-from cio_cli.rejects import Output, RejectsWriter, check_outputs, create, output_mode
+from cio_cli.rejects import RejectsWriter, create, output_mode
 
 if TYPE_CHECKING:
     from cio_cli.app import ImportPlan
@@ -153,3 +157,95 @@ class DryRunSink:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+@dataclass(frozen=True)
+class Output:
+    """A file a run will write: how messages name it, and how to pick another path."""
+
+    label: str  # "--rejects r.csv", "the rejects file a.csv.rejects.csv", "the journal ..."
+    path: Path
+    hint: str
+    replaced: bool = False  # a regular file there is removed and written anew
+    appended: bool = False  # ... or, when it exists, appended to (a journal that resumes)
+    lazy: bool = False  # written only if needed: its writability is not checked up front
+
+
+def check_outputs(inputs: list[tuple[str, Path]], outputs: list[Output]) -> None:
+    """Before a run reads or writes anything: every output must be another file than
+    every input and every other output, and writable. Usage errors (exit 2)."""
+    for i, (shown, path) in enumerate(inputs):
+        for other, other_path in inputs[:i]:
+            if same_file(path, other_path):
+                same = f"{other} and {shown} are the same file"
+                raise UsageError(f"{shown} is given twice" if shown == other else same,
+                                 "give each file once")
+    for i, out in enumerate(outputs):
+        for shown, path in inputs:
+            if same_file(out.path, path):
+                raise UsageError(
+                    f"{out.label} is the input file {shown}", f"nothing was written; {out.hint}"
+                )
+        for before in outputs[:i]:
+            if same_file(out.path, before.path):
+                raise UsageError(
+                    f"{before.label} and {out.label} are the same file",
+                    "nothing was written; give each output its own path",
+                )
+    for out in outputs:
+        why = "" if out.lazy else unwritable(out.path, out.replaced, out.appended)
+        if why:
+            raise UsageError(f"cannot write {out.label}: {why}", out.hint)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Do ``a`` and ``b`` name one regular file (hard links and symlinks included)? Paths
+    that do not exist yet are compared resolved. Devices and pipes are never the same:
+    ``--out /dev/null --rejects /dev/null`` is fine."""
+    try:
+        sa, sb = a.stat(), b.stat()
+    except OSError:
+        return a.resolve() == b.resolve()
+    return stat.S_ISREG(sa.st_mode) and (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def unwritable(path: Path, replaced: bool = False, appended: bool = False) -> str:
+    """Why ``path`` cannot be written ("" when it can, as far as can be told without
+    writing). Missing directories are created later, so the nearest existing one counts."""
+    try:
+        st: os.stat_result | None = path.stat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:  # a file in the way of a directory, a loop of symlinks...
+        if exc.errno != errno.ENOTDIR:
+            return exc.strerror or str(exc)
+        st = None
+    if st is None:
+        return _cannot_create(path)
+    if stat.S_ISDIR(st.st_mode):
+        return os.strerror(errno.EISDIR)
+    renewed = replaced and stat.S_ISREG(st.st_mode) and not path.is_symlink()
+    if (appended or not renewed) and not os.access(path, os.W_OK):
+        return _denied(path)
+    return _cannot_create(path) if renewed else ""
+
+
+def _cannot_create(path: Path) -> str:
+    """Why ``path`` cannot be created: its nearest existing directory is not writable."""
+    parent = path.resolve().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{_denied(parent)} (the directory {parent})"
+    return ""
+
+
+def _denied(path: Path) -> str:
+    """The OS reason a write to ``path`` is refused: a read-only file system or permissions."""
+    try:
+        readonly = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        readonly = False
+    return os.strerror(errno.EROFS if readonly else errno.EACCES)
