@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from cio_cli.config import CREDENTIALS_HINT, Config
+from cio_cli.config import CREDENTIALS_HINT, Config, check_sending, resolve
 from cio_cli.errors import (
     AbortError,
     CioError,
@@ -83,6 +83,18 @@ class ImportPlan:
         """Events in the campaign-trigger window need --allow-recent, --skip-recent or a yes."""
         return self.sends and not (self.allow_recent or self.skip_recent)
 
+    def __post_init__(self) -> None:
+        """A plan that contradicts itself is a usage error (exit 2) before anything is opened."""
+        if self.allow_recent and self.skip_recent:
+            raise UsageError("--allow-recent and --skip-recent contradict each other")
+        if self.out is not None and not self.dry_run:
+            raise UsageError("--out goes with --dry-run", "add --dry-run to write the requests")
+        if not 1000 <= self.batch_bytes <= 500_000:
+            raise UsageError(
+                "--batch-bytes must be between 1000 and 500000",
+                "Customer.io takes requests under 500 KB",
+            )
+
 
 @dataclass
 class SendOptions:
@@ -93,6 +105,16 @@ class SendOptions:
     rate: float = 100.0
     max_retries: int = 8
     timeout: float = 30.0
+
+    @classmethod
+    def from_flags(
+        cls, credentials: dict[str, str | None], concurrency: int, rate: float,
+        max_retries: int, timeout: float,
+    ) -> SendOptions:
+        """Check the bounds, then the credentials (flags, then environment); UsageError if wrong."""
+        check_sending(max_retries, timeout, concurrency, rate)
+        config = resolve(**credentials, env=os.environ)
+        return cls(config, concurrency, rate, max_retries, timeout)
 
 
 @dataclass

@@ -11,13 +11,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperOption
 
 from cio_cli import __version__
-from cio_cli.config import resolve
 from cio_cli.errors import (
     CioError,
     InterruptedError_,
@@ -27,6 +26,9 @@ from cio_cli.errors import (
 )
 from cio_cli.header import Identifier, ReadOptions, Unit
 from cio_cli.report import Reporter, Summary, ask
+
+if TYPE_CHECKING:
+    from cio_cli.app import ImportPlan  # polars: loaded by validate and import only
 
 EXIT_CODES = """\b
 Exit codes:
@@ -406,17 +408,6 @@ def _read_options(
     )
 
 
-def _check_sending(concurrency: int, rate: float, max_retries: int, timeout: float) -> None:
-    if not 1 <= concurrency <= 64:
-        raise UsageError("--concurrency must be between 1 and 64")
-    if not 0 < rate <= 10_000:
-        raise UsageError("--rate must be above 0 and at most 10000 requests per second")
-    if not 0 <= max_retries <= 100:
-        raise UsageError("--max-retries must be between 0 and 100")
-    if not 0 < timeout <= 600:
-        raise UsageError("--timeout must be above 0 and at most 600 seconds")
-
-
 def _guard(
     reporter: Reporter, body: Callable[[], int], shape: Callable[[CioError], Mapping[str, Any]]
 ) -> None:
@@ -437,6 +428,16 @@ def _guard(
         stopped = _stopped_early(isinstance(exc, Terminated))
         raise typer.Exit(reporter.fail(stopped, shape(stopped))) from None
     raise typer.Exit(code)
+
+
+def _run(plan: ImportPlan, reporter: Reporter) -> int:
+    """Hand a validate or import plan on; its summary is the command's output."""
+    from cio_cli.app import run
+
+    confirm = ask if plan.asks_window and sys.stdin.isatty() and sys.stderr.isatty() else None
+    summary = run(plan, reporter, confirm=confirm)
+    reporter.summary(summary)
+    return summary.exit_code
 
 
 def _import_shape(
@@ -490,15 +491,12 @@ def validate(
     reporter = Reporter(json, quiet)
 
     def body() -> int:
-        from cio_cli.app import ImportPlan, run  # polars loads here, never for other commands
+        from cio_cli.app import ImportPlan  # polars loads here, never for other commands
 
         opts = _read_options(
             identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic
         )
-        plan = ImportPlan("validate", files, opts, rejects=rejects)
-        summary = run(plan, reporter)
-        reporter.summary(summary)
-        return summary.exit_code
+        return _run(ImportPlan("validate", files, opts, rejects=rejects), reporter)
 
     _guard(reporter, body, _import_shape("validate", files, True))
 
@@ -543,43 +541,20 @@ def import_(
     reporter = Reporter(json, quiet)
 
     def body() -> int:
-        from cio_cli.app import ImportPlan, SendOptions, run  # polars loads here
+        from cio_cli.app import ImportPlan, SendOptions  # polars loads here
 
         opts = _read_options(
             identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic
         )
-        if allow_recent and skip_recent:
-            raise UsageError("--allow-recent and --skip-recent contradict each other")
-        if out is not None and not dry_run:
-            raise UsageError("--out goes with --dry-run", "add --dry-run to write the requests")
-        if not 1000 <= batch_bytes <= 500_000:
-            raise UsageError(
-                "--batch-bytes must be between 1000 and 500000",
-                "Customer.io takes requests under 500 KB",
-            )
-        send = None
-        if not dry_run:
-            _check_sending(concurrency, rate, max_retries, timeout)
-            typed = _typed(ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url)
-            config = resolve(**typed, env=os.environ)
-            send = SendOptions(config, concurrency, rate, max_retries, timeout)
         plan = ImportPlan(
-            "import",
-            files,
-            opts,
-            dry_run=dry_run,
-            out=out,
-            rejects=rejects,
-            allow_recent=allow_recent,
-            skip_recent=skip_recent,
-            batch_bytes=batch_bytes,
-            send=send,
+            "import", files, opts, dry_run=dry_run, out=out, rejects=rejects,
+            allow_recent=allow_recent, skip_recent=skip_recent, batch_bytes=batch_bytes,
             restart=restart,
-        )
-        confirm = ask if sys.stdin.isatty() and sys.stderr.isatty() else None
-        summary = run(plan, reporter, confirm=confirm)
-        reporter.summary(summary)
-        return summary.exit_code
+        )  # fmt: skip
+        if plan.sends:
+            typed = _typed(ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url)
+            plan.send = SendOptions.from_flags(typed, concurrency, rate, max_retries, timeout)
+        return _run(plan, reporter)
 
     _guard(reporter, body, _import_shape("import", files, dry_run))
 

@@ -287,3 +287,17 @@ def resolve(
                 hint="copy the value again from Customer.io's API Credentials",
             )
     return Config(site_id=site, api_key=key, base_url=url)
+
+
+def check_sending(
+    max_retries: int, timeout: float, concurrency: int = 1, rate: float = 1.0
+) -> None:
+    """The bounds of the sending options, for every command that sends (UsageError naming one)."""
+    if not 1 <= concurrency <= 64:
+        raise UsageError("--concurrency must be between 1 and 64")
+    if not 0 < rate <= 10_000:
+        raise UsageError("--rate must be above 0 and at most 10000 requests per second")
+    if not 0 <= max_retries <= 100:
+        raise UsageError("--max-retries must be between 0 and 100")
+    if not 0 < timeout <= 600:
+        raise UsageError("--timeout must be above 0 and at most 600 seconds")

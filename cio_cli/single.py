@@ -17,8 +17,15 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import orjson
 
-from cio_cli.config import DEFAULT_REGION, REGION_HOSTS, Config, base_url_for, resolve
-from cio_cli.errors import AbortError, CioError, UsageError
+from cio_cli.config import (
+    DEFAULT_REGION,
+    REGION_HOSTS,
+    Config,
+    base_url_for,
+    check_sending,
+    resolve,
+)
+from cio_cli.errors import AbortError, CioError
 from cio_cli.oneevent import SingleEvent, show
 
 if TYPE_CHECKING:  # httpx loads only when a request is made: a dry run never needs it
@@ -42,10 +49,7 @@ class Connection:
 
     def check_flags(self, env: Mapping[str, str]) -> str:
         """Check --timeout, --max-retries, --region and --base-url; the base URL."""
-        if not 0 <= self.max_retries <= 100:
-            raise UsageError("--max-retries must be between 0 and 100")
-        if not 0 < self.timeout <= 600:
-            raise UsageError("--timeout must be above 0 and at most 600 seconds")
+        check_sending(self.max_retries, self.timeout)
         return base_url_for(self.region, self.base_url, env)
 
     def config(self, env: Mapping[str, str]) -> Config:
