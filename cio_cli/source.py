@@ -287,30 +287,18 @@ class CsvSource:
         """
         if body.refused or body.last and body.data.count(b'"') % 2:
             return None  # the csv module reads it: a quote may be open at the end of the file
-        crc = zlib.crc32(body.data)
-        known = self._verified.get(body.offset)
-        if known is not None and known[0] != crc:
-            raise FileChangedError(
-                f"{self.path} changed while cio was reading it",
-                "run again once the file is complete",
-            )
-        text = None
-        if known is None:
-            try:
-                text = bytescan.utf8_text(body.data)
-            except bytescan.BadText as exc:
-                exc.at = self._bom + body.offset + exc.error.start
-                raise
-            if b"\r" in body.data and body.data.count(b"\r") != body.data.count(b"\r\n"):
-                return exact.strict_records(body.data, len(self.header))  # polars drops lone CRs
-        ncols = len(self.header)
-        every = [f"c{i}" for i in range(ncols)]
-        names = every if columns is None else [f"c{i}" for i in columns]
+        crc, ncols = zlib.crc32(body.data), len(self.header)
+        known = self._known(body.offset, crc)
+        text = self._text(body) if known is None else None
+        crs = known is None and b"\r" in body.data
+        if crs and body.data.count(b"\r") != body.data.count(b"\r\n"):
+            return exact.strict_records(body.data, ncols)  # polars drops lone CRs
+        names = [f"c{i}" for i in (range(ncols) if columns is None else columns)]
         try:
             df = pl.read_csv(
                 body.data,
                 has_header=False,
-                schema=dict.fromkeys(every, pl.String),
+                schema={f"c{i}": pl.String for i in range(ncols)},
                 columns=columns,
                 raise_if_empty=False,
             )
@@ -319,23 +307,31 @@ class CsvSource:
         blank = _blank_rows(df, names)
         if blank and columns is not None:
             return self.parse(body)
-        if known is None:
-            assert text is not None
+        if text is not None:
             whole = bytescan.separators_match(body.data, text, df, ncols, blank)
-            if whole is None:
-                return None
-            if not whole:
-                return exact.strict_records(body.data, ncols)
+            if not whole:  # None: polars cannot be trusted here; False: ragged rows
+                return None if whole is None else exact.strict_records(body.data, ncols)
         plain = bytescan.plain_text(body.data, df.height) if known is None else known[1]
         self._verified[body.offset] = (crc, plain)
-        if not plain and bytescan.DOUBLED_QUOTE.search(body.data):
-            df = df.with_columns(pl.when(pl.col(n) != "").then(pl.col(n)).alias(n) for n in names)
-        is_blank = pl.all_horizontal(pl.col(n).is_null() for n in names) if blank else False
-        return df.with_columns(
-            pl.int_range(0, df.height, dtype=pl.Int64).alias("_row"),
-            pl.when(is_blank).then(0).otherwise(ncols).cast(pl.Int32).alias("_nf"),
-            pl.lit(None, dtype=pl.String).alias("_extra"),
-        ), plain
+        return _numbered(df, body.data, names, ncols, blank, plain), plain
+
+    def _known(self, offset: int, crc: int) -> tuple[int, bool] | None:
+        """What an earlier pass learnt of the body at ``offset``; the file must not have changed."""
+        known = self._verified.get(offset)
+        if known is not None and known[0] != crc:
+            raise FileChangedError(
+                f"{self.path} changed while cio was reading it",
+                "run again once the file is complete",
+            )
+        return known
+
+    def _text(self, body: Body) -> str:
+        """The body as text; ``BadText`` (placed in the file) when it is not UTF-8."""
+        try:
+            return bytescan.utf8_text(body.data)
+        except bytescan.BadText as exc:
+            exc.at = self._bom + body.offset + exc.error.start
+            raise
 
     def slow_from(self, offset: int) -> Iterator[pl.DataFrame]:
         """Read from UTF-8 byte ``offset`` to the end with the csv module, in frames."""
@@ -379,15 +375,7 @@ class CsvSource:
         """
 
         def job(body: Body) -> tuple[pl.DataFrame | None, T | None]:
-            parsed = self.parse(body, columns() if columns else None)
-            if parsed is None:
-                return None, None
-            try:
-                return parsed[0], work(_without_blanks(parsed[0]), parsed[1])
-            except NeedAllColumns:
-                parsed = self.parse(body)
-                assert parsed is not None
-                return parsed[0], work(_without_blanks(parsed[0]), parsed[1])
+            return self._work_on(body, work, columns() if columns else None)
 
         next_row = 2
         results = ordered_map(job, self.bodies(), WORKERS)
@@ -405,6 +393,20 @@ class CsvSource:
             assert result is not None
             yield Chunk(result, next_row, df.height, body.bytes_done)
             next_row += df.height
+
+    def _work_on(
+        self, body: Body, work: Callable[[pl.DataFrame, bool], T], columns: list[int] | None
+    ) -> tuple[pl.DataFrame | None, T | None]:
+        """One chunk's parse and work, in a worker thread; (None, None) for the csv module."""
+        parsed = self.parse(body, columns)
+        if parsed is None:
+            return None, None
+        try:
+            return parsed[0], work(_without_blanks(parsed[0]), parsed[1])
+        except NeedAllColumns:
+            parsed = self.parse(body)
+            assert parsed is not None
+            return parsed[0], work(_without_blanks(parsed[0]), parsed[1])
 
     def _slowly(
         self, body: Body, first_row: int, work: Callable[[pl.DataFrame, bool], T]
@@ -469,6 +471,24 @@ def open_quote_error(row: int, mid_cell: bool = False) -> UnimportableError:
 
 class NeedAllColumns(Exception):
     """Raised by a chunk's work when the columns it was given are not enough."""
+
+
+def _numbered(
+    df: pl.DataFrame, data: bytes, names: list[str], ncols: int, blank: int, plain: bool
+) -> pl.DataFrame:
+    """A parsed chunk with its row numbers (``_row``), field counts (``_nf``) and ``_extra``.
+
+    Where the chunk has doubled quotes, cells polars read as ``""`` become empty (null), as
+    unquoted empty cells are. ``blank`` says the chunk has rows that look blank.
+    """
+    if not plain and bytescan.DOUBLED_QUOTE.search(data):
+        df = df.with_columns(pl.when(pl.col(n) != "").then(pl.col(n)).alias(n) for n in names)
+    is_blank = pl.all_horizontal(pl.col(n).is_null() for n in names) if blank else False
+    return df.with_columns(
+        pl.int_range(0, df.height, dtype=pl.Int64).alias("_row"),
+        pl.when(is_blank).then(0).otherwise(ncols).cast(pl.Int32).alias("_nf"),
+        pl.lit(None, dtype=pl.String).alias("_extra"),
+    )
 
 
 def _without_blanks(df: pl.DataFrame) -> pl.DataFrame:
