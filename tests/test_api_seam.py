@@ -130,7 +130,8 @@ def test_a_toy_api_plugs_in_through_the_seam(tmp_path: Path, toy: ToyServer) -> 
         fake.fail_every(3, ("status", 500))  # the third request fails: the import stops
         first = run_import(path, fake.url)
         assert first["exit_code"] == 5 and 0 < first["sent"] < 25
-        assert list(tmp_path.glob("events.csv.cio-journal*")), "the journal is kept"
+        (journal,) = tmp_path.glob("events.csv.cio-journal*")
+        assert f'"destination":"toy {fake.url}"' in journal.read_text(), "the toy's destination"
         fake.clear_faults()
         second = run_import(path, fake.url)
     assert second["resumed"] == first["sent"], "the rerun resumes from the journal"
