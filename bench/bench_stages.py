@@ -42,7 +42,7 @@ def main() -> None:
     lay = layout(source.header, {})
     inference, how = infer.Inference(lay, opts), Emit(now=now, batch_bytes=475_000)
     events._build_quads()
-    seen, packer = Seen(), Packer(how.batch_bytes)
+    seen, packer = Seen(), Packer(how.batch_bytes, how.api)
     for body in bodies:
         parsed = timed("parsing + byte checks", source.parse, body)
         assert parsed is not None

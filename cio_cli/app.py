@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from cio_cli.api import Api, choose
 from cio_cli.config import CREDENTIALS_HINT, Config, check_sending, resolve
 from cio_cli.errors import (
     AbortError,
@@ -67,6 +68,12 @@ class ImportPlan:
     send: SendOptions | None = None
     restart: bool = False
     clock: Callable[[], float] = field(default=time.time)
+
+    @property
+    def api(self) -> Api:
+        """The API requests are built for: the credentials' (``Config.api``), else the one
+        ``api.choose`` picks (a dry run needs no credentials)."""
+        return self.send.config.api if self.send is not None else choose()
 
     @property
     def sends(self) -> bool:
@@ -300,7 +307,11 @@ def _dry_run_one(
     inp = tally.inputs[0]
     sink = DryRunSink(stack.enter_context(out_file(plan.out, [inp])))
     how = Emit(
-        now=now, batch_bytes=plan.batch_bytes, skip_recent=plan.skip_recent, phase="checking"
+        now=now,
+        batch_bytes=plan.batch_bytes,
+        api=plan.api,
+        skip_recent=plan.skip_recent,
+        phase="checking",
     )
     counts = Counts()
     try:
@@ -351,6 +362,7 @@ def _emit_one(
     how = Emit(
         now=now,
         batch_bytes=plan.batch_bytes,
+        api=plan.api,
         skip_recent=plan.skip_recent and not (journal is not None and journal.done),
         phase="sending" if plan.sends else "checking",
         acked=journal.acked if journal is not None else None,

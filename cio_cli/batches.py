@@ -8,9 +8,9 @@ so checking a chunk costs a binary search per run.
 only for files with that column), so that an id used again by different
 content is found.
 
-``Packer`` fills ``{"batch":[...]}`` bodies greedily, in file order, each at
-most ``batch_bytes`` long; an op over 32,000 bytes, or too big for any batch,
-becomes a v1 request of its own.
+``Packer`` fills the API's batch bodies greedily, in file order, each at most
+``batch_bytes`` long; an op over the API's op limit, or too big for any batch,
+goes as the API says (``Api.alone``): a request of its own, or a rejected row.
 """
 
 from __future__ import annotations
@@ -19,18 +19,12 @@ import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import orjson
 import polars as pl
 
-from cio_cli.events import v1_body
-from cio_cli.header import customer_events_path
+from cio_cli.api import Api
 from cio_cli.rules import split
 
-MAX_OP_BYTES = 32_000
 MARK_BITS = 26  # Seen's bitmap: 2**26 bits
-BATCH_OVERHEAD = len(b'{"batch":[]}')
-BATCH_PATH = "/api/v2/batch"
-ATTRIBUTES = ',"attributes":'  # the op's last key (events.encode)
 
 
 @dataclass(frozen=True)
@@ -145,36 +139,57 @@ class FirstUse:
 class Request:
     """One request: its path, its events (raw cells, ``_row``, ``_op``) and its body.
 
-    A batch's body is built when first asked for, so that the thread that sends
-    it builds it (polars releases the GIL meanwhile), not the main thread.
+    A batch (``frame`` is the API's ``(batch_open, batch_close)``) has its body built when
+    first asked for, so that the thread that sends it builds it (polars releases the GIL
+    meanwhile), not the main thread. A request of one event alone has its body from the
+    start (``frame`` is None). ``refused``: the API has no request for this event (too
+    large): its row is rejected with this reason, nothing is sent.
     """
 
     path: str
     body: bytes | None
     events: pl.DataFrame
+    frame: tuple[bytes, bytes] | None = None
+    refused: str | None = None
 
     def payload(self) -> bytes:
         """The body, built from the ops on first use."""
         if self.body is None:
-            ops = pl.col("_op").str.join(",")
+            assert self.frame is not None
+            start, end = (pl.lit(part.decode()) for part in self.frame)
             built = self.events.select(
-                pl.concat_str(pl.lit('{"batch":['), ops, pl.lit("]}")).cast(pl.Binary)
+                pl.concat_str(start, pl.col("_op").str.join(","), end).cast(pl.Binary)
             )
             self.body = built.item()
         return self.body
+
+    @property
+    def batch(self) -> bool:
+        """A body of many ops (not one event alone)."""
+        return self.frame is not None
 
     @property
     def rows(self) -> list[int]:
         """The record numbers of the rows in this request, in op order."""
         return self.events.get_column("_row").to_list()
 
+    def halves(self) -> list[Request]:
+        """A refused batch split in two, as new batch requests."""
+        middle = self.events.height // 2
+        return [
+            Request(self.path, None, self.events.slice(0, middle), self.frame),
+            Request(self.path, None, self.events.slice(middle), self.frame),
+        ]
+
 
 class Packer:
-    """Greedy packing of ops, in file order, into batch bodies and lone v1 requests."""
+    """Greedy packing of ops, in file order, into batch bodies and requests of one event."""
 
-    def __init__(self, batch_bytes: int) -> None:
+    def __init__(self, batch_bytes: int, api: Api) -> None:
+        self.api = api
         self.batch_bytes = batch_bytes
-        self.limit = min(MAX_OP_BYTES, batch_bytes - BATCH_OVERHEAD)
+        self.overhead = len(api.batch_open) + len(api.batch_close)
+        self.limit = min(api.max_op_bytes, batch_bytes - self.overhead)
         self._pending: pl.DataFrame | None = None
 
     def add(self, events: pl.DataFrame) -> Iterator[Request]:
@@ -183,39 +198,36 @@ class Packer:
             events, events.select(pl.col("_op").str.len_bytes() > self.limit).to_series()
         )
         for event in big.iter_rows(named=True):
-            yield self._v1(event, big)
+            yield self._alone(event, big)
         if self._pending is not None:
             events = pl.concat([self._pending, events], how="vertical_relaxed")
         ends = _cumulative(events)
         start = 0
         while start < len(ends):
-            stop = _fill(ends, start, self.batch_bytes)
+            stop = _fill(ends, start, self.batch_bytes - self.overhead)
             if stop == len(ends):
                 break
-            yield batch_request(events.slice(start, stop - start))
+            yield self.batch(events.slice(start, stop - start))
             start = stop
         self._pending = events.slice(start) if start < len(ends) else None
 
     def finish(self) -> Iterator[Request]:
         """Yield the last, partly filled batch."""
         if self._pending is not None and self._pending.height:
-            yield batch_request(self._pending)
+            yield self.batch(self._pending)
         self._pending = None
 
-    def _v1(self, event: dict[str, object], events: pl.DataFrame) -> Request:
-        text = str(event["_op"])
-        at = text.index(ATTRIBUTES)  # the first: before it, quotes in strings are escaped
-        op = orjson.loads(text[:at] + "}")
-        data = text[at + len(ATTRIBUTES) : -1]  # as built: numbers exactly as the op has them
-        ((_, ident),) = op["identifiers"].items()
-        body = v1_body(op["name"], data, op.get("timestamp"), op["id"])
-        path = customer_events_path(ident)
-        return Request(path, body, events.filter(pl.col("_row") == event["_row"]))
+    def batch(self, events: pl.DataFrame) -> Request:
+        """A batch request carrying the ops of ``events``, in order (body built later)."""
+        api = self.api
+        return Request(api.batch_path, None, events, (api.batch_open, api.batch_close))
 
-
-def batch_request(events: pl.DataFrame) -> Request:
-    """A ``/api/v2/batch`` request carrying the ops of ``events``, in order (body built later)."""
-    return Request(BATCH_PATH, None, events)
+    def _alone(self, event: dict[str, object], events: pl.DataFrame) -> Request:
+        row = events.filter(pl.col("_row") == event["_row"])
+        request = self.api.alone(str(event["_op"]))
+        if isinstance(request, str):
+            return Request("", None, row, refused=request)
+        return Request(request[0], request[1], row)
 
 
 def _cumulative(events: pl.DataFrame) -> list[int]:
@@ -223,8 +235,8 @@ def _cumulative(events: pl.DataFrame) -> list[int]:
     return events.select((pl.col("_op").str.len_bytes() + 1).cum_sum()).to_series().to_list()
 
 
-def _fill(ends: list[int], start: int, batch_bytes: int) -> int:
-    """The end (exclusive) of the fullest batch starting at ``start``."""
+def _fill(ends: list[int], start: int, budget: int) -> int:
+    """The end (exclusive) of the fullest batch starting at ``start``, its ops (and commas)
+    within ``budget`` bytes."""
     before = ends[start - 1] if start else 0
-    budget = batch_bytes - BATCH_OVERHEAD + 1 + before
-    return max(start + 1, bisect.bisect_right(ends, budget, lo=start))
+    return max(start + 1, bisect.bisect_right(ends, budget + 1 + before, lo=start))

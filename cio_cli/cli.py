@@ -713,7 +713,7 @@ def check(
 ) -> None:
     """Verify the credentials and the region.
 
-    Asks GET /api/v1/accounts/region and compares the workspace region with
+    Asks Customer.io for the workspace region and compares it with
     --region (or the host of --base-url).
     """
     reporter = Reporter(json, quiet)

@@ -9,21 +9,17 @@ not given. No message built here ever contains a credential value.
 from __future__ import annotations
 
 import base64
-import hashlib
 import importlib.util
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
-from types import MappingProxyType
 from urllib.parse import SplitResult, urlsplit
 
+from cio_cli.api import Api, choose
 from cio_cli.errors import UsageError
 
-REGION_HOSTS: Mapping[str, str] = MappingProxyType(
-    {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
-)
 DEFAULT_REGION = "us"
 CREDENTIALS_HINT = (
     "the site id and Track API key are under API Credentials in Customer.io's settings; "
@@ -36,11 +32,13 @@ _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?", re.A)
 
 @dataclass(frozen=True, repr=False)
 class Config:
-    """Where and as whom to send. ``repr`` and ``destination`` never show a credential."""
+    """Where, as whom and through which API (``api.choose``) to send. ``repr`` and
+    ``destination`` never show a credential."""
 
     site_id: str
     api_key: str
     base_url: str
+    api: Api = field(default_factory=lambda: choose(), compare=False)
 
     def __repr__(self) -> str:
         site = "<set>" if self.site_id else "<missing>"
@@ -51,9 +49,9 @@ class Config:
 
     @property
     def destination(self) -> str:
-        """The base URL plus a short hash of the site id (for the journal); never the key."""
-        digest = hashlib.sha256(self.site_id.encode("utf-8")).hexdigest()[:12]
-        return f"{self.base_url}#site-sha256={digest}"
+        """What the journal is written for (the API's ``destination``: for Track, the base
+        URL plus a short hash of the site id); never the key."""
+        return self.api.destination(self)
 
     @cached_property
     def _secrets(self) -> re.Pattern[str]:
@@ -81,8 +79,8 @@ def _pick(flag: str | None, env: Mapping[str, str], name: str) -> str | None:
     return _given(flag) or _given(env.get(name))
 
 
-def _region_url(region: str, source: str) -> str:
-    host = REGION_HOSTS.get(region.lower())
+def _region_url(region: str, source: str, hosts: Mapping[str, str]) -> str:
+    host = hosts.get(region.lower())
     if host is None:
         raise UsageError(
             f"unknown region {region!r} (from {source}): --region/CIO_REGION must be us or eu",
@@ -234,18 +232,22 @@ def check_proxies(env: Mapping[str, str]) -> None:
             )
 
 
-def base_url_for(region: str | None, base_url: str | None, env: Mapping[str, str]) -> str:
-    """Resolve the Track API base URL from flags and environment (see the module docstring).
+def base_url_for(
+    region: str | None, base_url: str | None, env: Mapping[str, str], api: Api | None = None
+) -> str:
+    """Resolve the API's base URL (``api``: the chosen one) from flags and environment (see
+    the module docstring).
 
     The region in effect (``--region``, else ``CIO_REGION``) must be valid even when a base
     URL overrides it.
     """
+    hosts = (api or choose()).hosts
     flag_url, flag_region = _given(base_url), _given(region)
     env_url, env_region = _given(env.get("CIO_BASE_URL")), _given(env.get("CIO_REGION"))
     if flag_region is not None:
-        region_url = _region_url(flag_region, "--region")
+        region_url = _region_url(flag_region, "--region", hosts)
     else:
-        region_url = _region_url(env_region or DEFAULT_REGION, "CIO_REGION")
+        region_url = _region_url(env_region or DEFAULT_REGION, "CIO_REGION", hosts)
     if flag_url is not None:
         return _check_base_url(flag_url, "--base-url")
     if flag_region is not None or env_url is None:
@@ -274,7 +276,8 @@ def resolve(
 
     The missing-credentials message names each missing flag and its variable, never a value.
     """
-    url = base_url_for(region, base_url, env)
+    api = choose()
+    url = base_url_for(region, base_url, env, api)
     check_proxies(env)
     site = _pick(site_id, env, "CIO_SITE_ID")
     key = _pick(api_key, env, "CIO_API_KEY")
@@ -286,7 +289,7 @@ def resolve(
                 f"{names} contains spaces or control characters",
                 hint="copy the value again from Customer.io's API Credentials",
             )
-    return Config(site_id=site, api_key=key, base_url=url)
+    return Config(site_id=site, api_key=key, base_url=url, api=api)
 
 
 def check_sending(

@@ -1,4 +1,4 @@
-"""Events as JSON, built column-wise: data, dedup ids, fingerprints, ops.
+"""Events as JSON, built column-wise: data, dedup ids, fingerprints, and the API's ops.
 
 Every event's ``id`` is a ULID. From ``_cio_id`` when given; otherwise derived:
 the 48-bit time part is the event timestamp in milliseconds (0 without one),
@@ -18,6 +18,7 @@ import orjson
 import polars as pl
 import polars_hash as plh
 
+from cio_cli.api import Api, OpParts
 from cio_cli.header import Layout
 from cio_cli.values import typed_value
 
@@ -124,10 +125,29 @@ def _ulid(hex_digest: pl.Expr) -> list[pl.Expr]:
     ]
 
 
+def _op_parts(lay: Layout, plain: set[str]) -> OpParts:
+    """The checked columns as JSON pieces for ``Api.op`` (after ``_hash``, ``_inner``)."""
+    event_id = [pl.lit('"'), *_ulid(pl.col("_hash")), pl.lit('"')]
+    if lay.event_id is not None:
+        given = pl.col(lay.event_id).str.strip_chars()
+        derived = pl.concat_str(event_id[1:-1])
+        event_id = [pl.lit('"'), pl.when(given.is_not_null()).then(given).otherwise(derived)]
+        event_id.append(pl.lit('"'))
+    return OpParts(
+        name=_string_pieces("_name", plain),
+        kind=pl.col("_kind"),
+        cid=_string_pieces("_cid", plain),
+        event_id=event_id,
+        ts=pl.col("_ts"),
+        ts_text=pl.col("_tstext"),
+        data=pl.col("_inner"),
+    )
+
+
 def encode(
-    df: pl.DataFrame, lay: Layout, types: dict[str, str], plain_text: bool = False
+    df: pl.DataFrame, lay: Layout, types: dict[str, str], api: Api, plain_text: bool = False
 ) -> pl.DataFrame:
-    """Add ``_op`` (the v2 op JSON), ``_fp`` (UInt64) and ``_data_bytes``.
+    """Add ``_op`` (the API's op JSON, ``api.op``), ``_fp`` (UInt64) and ``_data_bytes``.
 
     ``plain_text`` says no cell needs JSON escaping (checked on the raw bytes).
     """
@@ -142,8 +162,6 @@ def encode(
     pieces = data_pieces(lay, types, plain, full) or [pl.lit(",")]
     inner = pl.concat_str(pieces, ignore_nulls=True)
     df = df.with_columns(_inner=inner.str.slice(1), _tstext=pl.col("_ts").cast(pl.String))
-    ident = [pl.lit('{"'), pl.col("_kind"), *_string_pieces("_cid", plain, '":', "}")]
-    name = _string_pieces("_name", plain, ',"name":')
     canon = [
         pl.lit("["),
         *_string_pieces("_name", plain),
@@ -159,33 +177,9 @@ def encode(
         canon.append(pl.col(lay.event_id).str.strip_chars())
     df = df.with_columns(_canon=pl.concat_str(canon, ignore_nulls=True))
     df = df.with_columns(_hash=plh.col("_canon").chash.sha2_256())
-    event_id = _ulid(pl.col("_hash"))  # pieces of the op's one flat concat_str
-    if lay.event_id is not None:
-        given = pl.col(lay.event_id).str.strip_chars()
-        event_id = [pl.when(given.is_not_null()).then(given).otherwise(pl.concat_str(event_id))]
-    op = [
-        pl.lit('{"type":"person","action":"event","identifiers":'),
-        *ident,
-        *name,
-        pl.lit(',"id":"'),
-        *event_id,
-        pl.lit('"'),
-        pl.concat_str([pl.lit(',"timestamp":'), pl.col("_tstext")]),
-        pl.lit(',"attributes":{'),
-        pl.col("_inner"),
-        pl.lit("}}"),
-    ]
+    op = api.op(_op_parts(lay, plain))
     return df.with_columns(
         _op=pl.concat_str(op, ignore_nulls=True),
         _fp=pl.col("_hash").str.slice(20, 16).str.to_integer(base=16, dtype=pl.UInt64),
         _data_bytes=pl.col("_inner").str.len_bytes() + 2,
     ).drop("_canon", "_hash", "_tstext", "_inner")
-
-
-def v1_body(name: str, data: str, ts: int | None, event_id: str) -> bytes:
-    """The body of ``POST /api/v1/customers/{id}/events`` for one event."""
-    body: dict[str, object] = {"name": name, "data": orjson.Fragment(data)}
-    if ts is not None:
-        body["timestamp"] = ts
-    body["id"] = event_id
-    return orjson.dumps(body)

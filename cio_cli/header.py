@@ -13,7 +13,6 @@ import zoneinfo
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
-from urllib.parse import quote
 
 import orjson
 
@@ -218,13 +217,3 @@ ISO_4217 = tuple(
     TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD
     XCG XDR XOF XPD XPF XPT XSU XTS XUA XXX YER ZAR ZMW ZWG ZWL""".split()
 )
-
-
-def customer_events_path(identifier: str) -> str:
-    """``/api/v1/customers/{identifier}/events``, the identifier percent-encoded as a whole
-    (``quote(v, safe="")``), and a segment of only dots (``.``, ``..``) as ``%2E``: HTTP
-    clients and servers drop or climb dot segments, which would post elsewhere."""
-    segment = quote(identifier, safe="")
-    if segment.strip(".") == "":
-        segment = segment.replace(".", "%2E")
-    return f"/api/v1/customers/{segment}/events"

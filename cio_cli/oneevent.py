@@ -1,8 +1,8 @@
-"""One event given by flags (``cio send-event``): SPEC section 3's rules, and its v1 request.
+"""One event given by flags (``cio send-event``): SPEC section 3's rules, and its request.
 
 ``build_event`` checks the person or anonymous id, the name, the data (``-d k=v``,
-``-d k:=JSON``, ``--data JSON|@file``), the timestamp and the id, and builds the body of
-``POST /api/v1/customers/{id}/events`` (or ``/api/v1/events`` for an anonymous id).
+``-d k:=JSON``, ``--data JSON|@file``), the timestamp and the id; the API builds the
+request of the one event (``Api.single``; Track: v1).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import orjson
 from ulid import ULID
 
 from cio_cli import header as rules
+from cio_cli.api import Api, choose
 from cio_cli.errors import InvalidEventError, UsageError
 
 _EMAIL, _NUMBER = re.compile(rules.EMAIL_RE), re.compile(rules.JSON_NUMBER_RE)
@@ -30,7 +31,7 @@ _FORMS = "use Unix seconds, Unix milliseconds, or ISO-8601 with Z or an offset"
 
 @dataclass(frozen=True)
 class SingleEvent:
-    """One v1 request ready to send (``path``, compact JSON ``body``) and what it says."""
+    """One request ready to send (``path``, compact JSON ``body``) and what it says."""
 
     path: str
     body: bytes
@@ -71,8 +72,8 @@ def _check_name(name: str, allow_semantic: bool) -> list[str]:
     return []
 
 
-def _target(person: str | None, anonymous_id: str | None) -> tuple[str, str, str | None]:
-    """``(path, description, anonymous id or None)``, by the rules of the two flags."""
+def _target(person: str | None, anonymous_id: str | None) -> tuple[str, str | None, str | None]:
+    """``(description, person or None, anonymous id or None)``, by the rules of the two flags."""
     if (person is None) == (anonymous_id is None):
         raise UsageError(
             "give exactly one of --person and --anonymous-id",
@@ -81,13 +82,13 @@ def _target(person: str | None, anonymous_id: str | None) -> tuple[str, str, str
     if anonymous_id is not None:
         if not anonymous_id.strip():
             raise InvalidEventError("--anonymous-id is empty")
-        return "/api/v1/events", f"anonymous {show(anonymous_id.strip())}", anonymous_id.strip()
+        return f"anonymous {show(anonymous_id.strip())}", None, anonymous_id.strip()
     who = (person or "").strip()
     if not who:
         raise InvalidEventError("--person is empty", hint="pass an id, an email or cio_<id>")
     if (size := len(who.encode())) > 150:
         raise InvalidEventError(f"--person is {size} bytes; Customer.io allows at most 150")
-    return rules.customer_events_path(who), f"person {show(who)}", None
+    return f"person {show(who)}", who, None
 
 
 def parse_timestamp(text: str | None, now: float) -> tuple[int | None, list[str]]:
@@ -249,15 +250,17 @@ def build_event(
     event_id: str | None,
     allow_semantic: bool,
     now: float,
+    api: Api | None = None,
 ) -> SingleEvent:
-    """Check one event against the rules (SPEC section 3) and build its v1 request.
+    """Check one event against the rules (SPEC section 3) and build its request (``api``:
+    the chosen API's).
 
     UsageError (exit 2) for flags that make no sense, InvalidEventError (exit 3) for an
     event that breaks a rule. Without ``event_id`` a fresh random ULID is used, so running
     the same command again sends a second event; pass ``--id`` to make a rerun a duplicate
     that Customer.io ignores.
     """
-    path, target, anonymous = _target(person, anonymous_id)
+    target, who, anonymous = _target(person, anonymous_id)
     name = name.strip()
     notes = _check_name(name, allow_semantic)
     data = parse_data(data_pairs, data_json)
@@ -278,9 +281,5 @@ def build_event(
     if recent:
         why = "no --timestamp" if ts is None else "the timestamp is within the last 72 hours"
         notes.append(f"note: {why}: this event can trigger live campaigns and send messages")
-    body: dict[str, Any] = {"name": name, "data": orjson.Fragment(data_bytes)}
-    body |= {"timestamp": ts} if ts is not None else {}
-    body |= {"id": eid} | ({"anonymous_id": anonymous} if anonymous is not None else {})
-    return SingleEvent(
-        path, orjson.dumps(body), name, target, eid, ts, recent, (*notes, *ts_notes, *data_notes)
-    )
+    path, body = (api or choose()).single(name, data_bytes, ts, eid, who, anonymous)
+    return SingleEvent(path, body, name, target, eid, ts, recent, (*notes, *ts_notes, *data_notes))

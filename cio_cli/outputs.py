@@ -127,7 +127,7 @@ class DryRunSink:
     def send(self, req: Request, counts: Counts, rejects: RejectsWriter) -> None:
         """Write the request line (if asked) and count its rows as sent."""
         if self.out is not None:
-            if req.path.startswith("/api/v2/"):
+            if req.batch:
                 line = req.payload() + b"\n"
             else:
                 body = {"path": req.path, "body": orjson.Fragment(req.payload())}

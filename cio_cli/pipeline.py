@@ -19,6 +19,7 @@ from typing import Protocol, TypeVar
 
 import polars as pl
 
+from cio_cli.api import Api, choose
 from cio_cli.batches import Fingerprints, FirstUse, Packer, Request, Seen
 from cio_cli.errors import FileChangedError, OutputError, UnimportableError
 from cio_cli.events import encode, warm_up
@@ -204,10 +205,11 @@ def _mixed(result: Scan) -> UnimportableError:
 
 @dataclass
 class Emit:
-    """How pass 2 treats the window and packs requests."""
+    """How pass 2 treats the window and packs requests, and the API it builds them for."""
 
     now: int
     batch_bytes: int
+    api: Api = field(default_factory=lambda: choose())
     skip_recent: bool = False
     phase: str = "sending"
     acked: Acked | None = None
@@ -259,7 +261,7 @@ class Emitting:
         self.rejects = rejects
         self.seen = Seen()
         self.ids = FirstUse()
-        self.packer = Packer(how.batch_bytes)
+        self.packer = Packer(how.batch_bytes, how.api)
 
     def take(self, judged: Judged, first_row: int) -> None:
         """Count one judged chunk, write its rejects, send every request it fills."""
@@ -282,8 +284,19 @@ class Emitting:
         for req in self.packer.add(unique):
             if how.stop():
                 break
-            counts.requests += 1
-            self.sink.send(req, counts, self.rejects)
+            self._hand_over(req)
+
+    def _hand_over(self, req: Request) -> None:
+        """Give ``req`` to the sink; an event the API has no request for is rejected."""
+        if req.refused is None:
+            self.counts.requests += 1
+            self.sink.send(req, self.counts, self.rejects)
+            return
+        rows = req.events.with_columns(_err=pl.lit(req.refused))
+        self.rejects.write(rows, "_err")
+        self.counts.sample(rows, "_err")
+        self.counts.rejected += rows.height
+        self.counts.errors["too_large"] += rows.height
 
     def _reused_ids(
         self, events: pl.DataFrame, fps: Fingerprints
@@ -311,8 +324,7 @@ class Emitting:
     def finish(self) -> None:
         """Send the last, partly filled request (unless stopped); wait for all of them."""
         for req in self.packer.finish() if not self.how.stop() else ():
-            self.counts.requests += 1
-            self.sink.send(req, self.counts, self.rejects)
+            self._hand_over(req)
         self.sink.drain(self.counts, self.rejects)
 
 
@@ -465,7 +477,7 @@ def judge(
     """Encode a checked chunk (in a worker thread): what to reject, skip and send."""
     raw = [f"c{i}" for i in range(lay.ncols)] + ["_row"]
     errors = checked.errors
-    good = encode(checked.good, lay, types, plain)
+    good = encode(checked.good, lay, types, how.api, plain)
     size = pl.col("_data_bytes")
     big, good = split(good, good.select(size > MAX_DATA_BYTES).to_series())
     parts = [checked.bad]

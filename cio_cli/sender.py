@@ -1,13 +1,14 @@
 """Delivering requests: up to ``concurrency`` in flight, results handled in order of arrival.
 
-The transport (``transport.py``) retries, backs off and paces; this module
-decides what a final answer means for the rows a request carried:
+The transport (``transport.py``) retries, backs off and paces, and the API
+(``Api.answer``, api.py) says what an answer means; this module does it to the
+rows a request carried:
 
-- 200: every row is sent.
-- 207: the ops the API listed are refused (their rows go to the rejects file
-  with the API's message); the others are sent.
-- 400/413/422 on the whole request: split it in halves and send each again,
-  until the rows the API refuses are alone; those are rejected.
+- all accepted: every row is sent.
+- some ops refused (Track: a 207): their rows go to the rejects file with the
+  API's message; the others are sent.
+- the whole request refused (Track: 400/413/422): split it in halves and send
+  each again, until the rows the API refuses are alone; those are rejected.
 - AbortError (credentials refused, API unreachable): stop at once.
 
 Every result is handled on the calling (main) thread, so counts and the
@@ -21,7 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import polars as pl
 
-from cio_cli.batches import Request, batch_request
+from cio_cli.batches import Request
 from cio_cli.journal import Journal, ranges
 from cio_cli.pipeline import Counts
 from cio_cli.rejects import RejectsWriter
@@ -114,7 +115,7 @@ class HttpSink:
         elif rows == 1:
             _reject(req.events, {0: out.message}, counts, rejects)
         else:
-            for half in _halves(req):
+            for half in req.halves():
                 counts.requests += 1
                 self._start(half)
 
@@ -132,8 +133,3 @@ def _reject(
     counts.rejected += len(at)
     counts.errors["api_refused"] += len(at)
 
-
-def _halves(req: Request) -> list[Request]:
-    """Split a refused batch in two, as new batch requests."""
-    middle = req.events.height // 2
-    return [batch_request(req.events.slice(0, middle)), batch_request(req.events.slice(middle))]

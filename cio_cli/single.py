@@ -1,12 +1,12 @@
-"""``cio send-event`` and ``cio check``: one event through Track API v1, and the region check.
+"""``cio send-event`` and ``cio check``: one event sent alone, and the credentials check.
 
 ``send_event`` posts an event built by ``oneevent.build_event`` (a dry run only returns
-the request); ``check`` asks ``GET /api/v1/accounts/region`` and compares the workspace
-region with the one cio is set up for. ``run_send_event``/``run_check`` turn every
-CioError into the result's ``error``, and ``emit`` prints a result: people's lines on
-stderr, ``--json`` or a dry-run request on stdout, and an error through ``Reporter.fail``,
-as every command does. No message here holds a credential:
-they name flags and variables, never values.
+the request); ``check`` asks the API (``Api.check``: Track asks for the workspace's
+region) and compares the workspace region with the one cio is set up for.
+``run_send_event``/``run_check`` turn every CioError into the result's ``error``, and
+``emit`` prints a result: people's lines on stderr, ``--json`` or a dry-run request on
+stdout, and an error through ``Reporter.fail``, as every command does. No message here
+holds a credential: they name flags and variables, never values.
 """
 
 from __future__ import annotations
@@ -17,22 +17,13 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import orjson
 
-from cio_cli.config import (
-    DEFAULT_REGION,
-    REGION_HOSTS,
-    Config,
-    base_url_for,
-    check_sending,
-    resolve,
-)
-from cio_cli.errors import AbortError, CioError
+from cio_cli.api import Api, choose
+from cio_cli.config import DEFAULT_REGION, Config, base_url_for, check_sending, resolve
+from cio_cli.errors import CioError
 from cio_cli.oneevent import SingleEvent, show
 
 if TYPE_CHECKING:  # httpx loads only when a request is made: a dry run never needs it
     from cio_cli.transport import Transport
-
-REGION_PATH = "/api/v1/accounts/region"
-_NAMES = {"us": "US", "eu": "EU"}
 
 
 @dataclass(frozen=True)
@@ -169,11 +160,13 @@ def run_send_event(
         return SendResult(event, dry_run, error=exc)
 
 
-def expected_region(region: str | None, base_url: str, env: Mapping[str, str]) -> str:
-    """The region cio is set up for: the host's when ``base_url`` is a Customer.io host;
+def expected_region(
+    region: str | None, base_url: str, env: Mapping[str, str], api: Api | None = None
+) -> str:
+    """The region cio is set up for: the host's when ``base_url`` is one of the API's hosts;
     otherwise (a proxy, a test server) ``--region``, else ``CIO_REGION``, else ``us``.
     """
-    for name, host in REGION_HOSTS.items():
+    for name, host in (api or choose()).hosts.items():
         if base_url.rstrip("/") == host:
             return name
     chosen = (region or "").strip() or (env.get("CIO_REGION") or "").strip()
@@ -213,40 +206,16 @@ class CheckResult(_Result):
         return obj
 
 
-def _wrong_region(region: str, expected: str, base_url: str) -> CioError:
-    home, used = _NAMES.get(region, region), _NAMES.get(expected, expected)
-    why = (
-        "the US host redirects EU traffic, and cio does not follow redirects"
-        if region == "eu"
-        else f"the {used} host does not serve a {home} workspace"
-    )
-    return CioError(  # exit 1
-        f"your workspace is in the {home}: pass --region {region} or set CIO_REGION={region}",
-        hint=f"cio is set up for the {used} ({base_url}): {why}; a --base-url or CIO_BASE_URL "
-        f"must lead to {REGION_HOSTS.get(region, 'the right host')}",
-    )
-
-
 def check(config: Config, transport: Transport, expected: str) -> CheckResult:
-    """GET /api/v1/accounts/region and compare with ``expected`` (see ``expected_region``).
+    """Ask the API whether the credentials work (``Api.check``), the region compared with
+    ``expected`` (see ``expected_region``).
 
     Exit codes: 0, the credentials work and the region is right; 1, they work but the region
     is wrong (the error names the flag to pass); AbortError (exit 5) propagates when the
     credentials are refused or Customer.io cannot be reached.
     """
-    status, doc = transport.get_json(REGION_PATH)
-    region = doc.get("region") if isinstance(doc, dict) else None
-    if status != 200 or not isinstance(doc, dict) or not isinstance(region, str):
-        raise AbortError(
-            f"Customer.io answered HTTP {status} to GET {REGION_PATH} without a region",
-            hint="check --base-url",
-        )
-    region, url = config.redact(region.strip().lower()), doc.get("url")
-    url = config.redact(url) if isinstance(url, str) else None
-    wrong = None if region == expected else _wrong_region(region, expected, config.base_url)
-    environment = doc.get("environment_id")
-    environment = config.redact(environment) if isinstance(environment, str) else environment
-    return CheckResult(expected, region, url, environment, wrong)
+    found = config.api.check(transport, config, expected)
+    return CheckResult(expected, found.region, found.url, found.environment_id, found.error)
 
 
 def run_check(conn: Connection, env: Mapping[str, str]) -> CheckResult:

@@ -2,10 +2,11 @@
 
 How ``Transport.post`` treats an answer:
 
-    2xx but 207              Outcome "ok"
-    207                      Outcome "partial": (batch_index, message) for each refused op;
-                             a 207 whose body cannot be read that way is retried (below)
-    400 413 422              Outcome "refused": the API's message (the whole request)
+    what the API calls it    (``Api.answer``, api.py: Track's in brackets)
+      all accepted           Outcome "ok" (2xx but 207)
+      some ops refused       Outcome "partial": (op index, message) for each refused op
+                             (207); a body the API cannot read that way is retried (below)
+      the request refused    Outcome "refused": the API's message (400 413 422)
     401 403                  AbortError at once: credentials (never retried)
     3xx                      AbortError at once: the region or base URL looks wrong
     404, other 4xx           AbortError at once, naming the URL
@@ -28,13 +29,12 @@ through ``Config.redact`` before it is put in any message.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -44,6 +44,7 @@ from typing import Literal
 import httpx
 
 from cio_cli import __version__
+from cio_cli.api import Api, item_text, load, shorten
 from cio_cli.config import Config
 from cio_cli.errors import AbortError, UsageError
 
@@ -53,9 +54,6 @@ RETRY_AFTER_CAP = 60.0  # seconds: the longest single wait a Retry-After can ask
 WAIT_NOTE_MIN = 1.0  # seconds: a wait this long or longer is announced through on_wait
 SLOWDOWN_COOLDOWN = 1.0  # seconds: a burst of 429s from parallel requests halves the rate once
 SPEEDUP_FACTOR = 1.05
-REFUSED = frozenset({400, 413, 422})
-MESSAGE_LIMIT = 300
-CREDENTIALS_HINT = "check the site id, the API key and the region (--region us|eu, or --base-url)"
 NETWORK_HINT = (
     "check the network and status.customer.io, then run the same command again: it resumes"
 )
@@ -68,7 +66,6 @@ _TIMEOUT_NAMES: dict[type[Exception], str] = {
     httpx.WriteTimeout: "write timeout",
     httpx.PoolTimeout: "no free connection",
 }
-_UNREADABLE_207 = "HTTP 207 with a body that does not say which events failed"
 Redact = Callable[[str], str]
 
 
@@ -250,6 +247,7 @@ class Transport:
         self._rng = rng if rng is not None else random.Random()
         self._on_retry, self._on_wait = on_retry, on_wait
         self._redact: Redact = config.redact
+        self._api: Api = config.api
         self._watchdog = _Watchdog(clock)
         self._client = _client(config, timeout, concurrency, http)
 
@@ -257,20 +255,22 @@ class Transport:
         return f"Transport(base_url={self._base_url!r})"
 
     def post(self, path: str, body: bytes, ops: int | None = None) -> Outcome:
-        """POST a JSON body to ``path`` (e.g. ``/api/v2/batch``); retries, then classifies.
+        """POST a JSON body to ``path`` (the API's batch path, or one event's); retries,
+        then classifies as the API says (``Api.answer``).
 
-        ``ops``: how many ops the body carries; a 207 listing an index outside them is read
+        ``ops``: how many ops the body carries; an answer listing an op outside them is read
         as a body that cannot be trusted (retried like a 503).
         """
         response, retries = self._request("POST", path, body, ops)
         status, content = response.status_code, response.content
-        if status == 207:
-            errors = partial_errors(content, self._redact)
+        answer = self._api.answer(status, content, ops)
+        if answer is not None and answer.kind == "partial":
+            errors = refusals(answer.errors, self._redact)
             return Outcome(status, "partial", errors=errors, retries=retries)
-        if response.is_success:
+        if answer is not None and answer.kind == "ok":
             return Outcome(status, "ok", retries=retries)
         message = api_message(content, status, self._redact)
-        if status in REFUSED:
+        if answer is not None and answer.kind == "refused":
             return Outcome(status, "refused", message=message, retries=retries)
         raise AbortError(
             f"Customer.io answered HTTP {status} for {_where(response)}: {message}",
@@ -280,7 +280,7 @@ class Transport:
     def get_json(self, path: str) -> tuple[int, object]:
         """GET ``path``; the status and the parsed JSON (None if not JSON). Same aborts."""
         response, _ = self._request("GET", path, None, None)
-        return response.status_code, _load(response.content)
+        return response.status_code, load(response.content)
 
     def _wait(self, seconds: float) -> None:
         self._stopping.wait(seconds)
@@ -316,7 +316,7 @@ class Transport:
                 raise Stopped("stopped before this request was answered", hint=NETWORK_HINT)
             response, reason = self._attempt(method, path, body, ops)
             if reason is None and response is not None:
-                _raise_if_fatal(response, self._redact)
+                _raise_if_fatal(response, self._redact, self._api)
                 if response.is_success:
                     self.pacer.speed_up()
                 return response, retries
@@ -344,8 +344,9 @@ class Transport:
         status = response.status_code
         if status == 429:
             self.pacer.slow_down()
-        if status == 207 and read_partial(response.content, ops) is None:
-            return response, _UNREADABLE_207
+        answer = self._api.answer(status, response.content, ops)
+        if answer is not None and answer.kind == "unreadable":
+            return response, f"HTTP {status} with a body that does not say which events failed"
         retry = status in (408, 429) or status >= 500
         return response, (f"HTTP {status}" if retry else None)
 
@@ -409,8 +410,11 @@ def _client(
     try:
         return httpx.Client(
             base_url=config.base_url,
-            auth=httpx.BasicAuth(config.site_id, config.api_key),
-            headers={"User-Agent": f"cio/{__version__}", "Content-Type": "application/json"},
+            headers={
+                "User-Agent": f"cio/{__version__}",
+                "Content-Type": "application/json",
+                **config.api.auth_headers(config),
+            },
             timeout=timeout,
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             follow_redirects=False,
@@ -478,12 +482,12 @@ def _http_date(value: str | None) -> float | None:
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
-def _raise_if_fatal(response: httpx.Response, redact: Redact) -> None:
+def _raise_if_fatal(response: httpx.Response, redact: Redact, api: Api) -> None:
     """Credentials refused, a redirect or a 404: abort before anything is retried."""
     status = response.status_code
     if status in (401, 403):
         raise AbortError(
-            f"Customer.io refused the credentials (HTTP {status})", hint=CREDENTIALS_HINT
+            f"Customer.io refused the credentials (HTTP {status})", hint=api.credentials_hint
         )
     if 300 <= status < 400:
         target = _safe_url(redact(response.headers.get("Location", "")))
@@ -496,7 +500,7 @@ def _raise_if_fatal(response: httpx.Response, redact: Redact) -> None:
     if status == 404:
         raise AbortError(
             f"Customer.io answered HTTP 404 (not found) for {_where(response)}",
-            hint="check --base-url (paths are added to it: /api/v1/..., /api/v2/...)",
+            hint=api.paths_hint,
         )
 
 
@@ -508,31 +512,9 @@ def _where(response: httpx.Response) -> str:
 
 def _safe_url(url: str) -> str:
     try:
-        return _shorten(str(httpx.URL(url).copy_with(userinfo=b""))) if url else ""
+        return shorten(str(httpx.URL(url).copy_with(userinfo=b""))) if url else ""
     except (httpx.InvalidURL, TypeError, ValueError):
         return ""
-
-
-def _load(body: bytes) -> object:
-    """Parsed JSON, or None when the body is not JSON."""
-    try:
-        return json.loads(body) if body else None
-    except (ValueError, RecursionError):
-        return None
-
-
-def _shorten(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
-
-
-def _op_error_text(item: Mapping[str, object]) -> str:
-    """``"<message> (field <field>, <reason>)"``, skipping empty parts."""
-    message, field, reason = (str(item.get(k) or "") for k in ("message", "field", "reason"))
-    details = ", ".join(part for part in (f"field {field}" if field else "", reason) if part)
-    if message and details:
-        return f"{message} ({details})"
-    return message or details
 
 
 def _texts(doc: object) -> list[str]:
@@ -546,9 +528,7 @@ def _texts(doc: object) -> list[str]:
     items = items if isinstance(items, list) else doc.get("errors")
     if isinstance(items, list):
         return [
-            x if isinstance(x, str) else _op_error_text(x)
-            for x in items
-            if isinstance(x, (str, dict))
+            x if isinstance(x, str) else item_text(x) for x in items if isinstance(x, (str, dict))
         ]
     return [doc[k] for k in ("error", "message") if isinstance(doc.get(k), str)][:1]
 
@@ -560,34 +540,13 @@ def _keep(text: str) -> str:
 def api_message(body: bytes, status: int, redact: Redact = _keep) -> str:
     """The API's error message from any of its body shapes (``redact`` applied before it is
     shortened), else ``"HTTP <status>"``."""
-    text = "; ".join(t for t in _texts(_load(body)) if t)
-    return _shorten(redact(text)) if text.strip() else f"HTTP {status}"
+    text = "; ".join(t for t in _texts(load(body)) if t)
+    return shorten(redact(text)) if text.strip() else f"HTTP {status}"
 
 
-def read_partial(body: bytes, ops: int | None = None) -> tuple[tuple[int, str], ...] | None:
-    """``(batch_index, raw message)`` for each op a 207 body lists as refused; None when the
-    body is not ``{"errors": [{"batch_index": i, ...}, ...]}`` with every ``i`` an op of the
-    request (``0 <= i < ops``): such a 207 does not say which ops failed."""
-    doc = _load(body)
-    items = doc.get("errors") if isinstance(doc, dict) else None
-    if not isinstance(items, list):
-        return None
-    found: list[tuple[int, str]] = []
-    for item in items:
-        index = item.get("batch_index") if isinstance(item, dict) else None
-        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-            return None
-        if ops is not None and index >= ops:
-            return None
-        assert isinstance(item, dict)
-        found.append((index, _op_error_text(item)))
-    return tuple(found)
-
-
-def partial_errors(body: bytes, redact: Redact = _keep) -> tuple[tuple[int, str], ...]:
-    """``(batch_index, message)`` for each op a 207 body lists as refused (messages redacted,
-    then shortened); empty when the body cannot be read (``_attempt`` retries those)."""
-    return tuple(
-        (index, _shorten(redact(text)) or "refused by Customer.io")
-        for index, text in read_partial(body) or ()
-    )
+def refusals(
+    found: tuple[tuple[int, str], ...], redact: Redact = _keep
+) -> tuple[tuple[int, str], ...]:
+    """``(op index, message)`` for each op the API refused (messages redacted, then
+    shortened; a refusal without a message says so)."""
+    return tuple((i, shorten(redact(text)) or "refused by Customer.io") for i, text in found)

@@ -8,6 +8,7 @@ and behaves like the parts of the Track API that ``cio`` uses:
 * ``POST /api/v2/batch`` -> 200 ``{}``, 207 ``{"errors":[{"batch_index",...}]}`` for bad ops
   (the good ones are stored), 400 for a malformed body, 413 for a body >= 500,000 bytes.
 * ``POST /api/v1/customers/{identifier}/events`` and ``POST /api/v1/events`` (anonymous).
+* ``routes``: more POST paths, each answered by a function of the body (a test's own API).
 * Anything else: 404. ``GET /_fake/stats`` (no auth, never recorded) returns counters as JSON,
   for benchmarks that run the server as a separate process.
 
@@ -198,13 +199,15 @@ class FakeCio:
     def __init__(self, site_id: str = "site", api_key: str = "key", *, port: int = 0,
                  region: str = "us", delay: float = 0.0,
                  reject: Predicate | None = reject_api_reject, store_events: bool = True,
-                 echo: bool = False) -> None:
+                 echo: bool = False,
+                 routes: Mapping[str, Callable[[bytes], Reply]] | None = None) -> None:
         """Configure (not start) a server; ``port=0`` picks a free port at ``start()``.
 
         ``store_events=False`` keeps only counters and seen ids (for huge benchmarks);
         ``echo=True`` quotes the credentials received in error bodies (module docstring).
         """
         self.echo = echo
+        self._routes = dict(routes or {})
         if region not in REGION_URLS:
             raise ValueError(f"region must be one of {sorted(REGION_URLS)}")
         self.delay = delay
@@ -443,6 +446,8 @@ class FakeCio:
             return 200, {}, orjson.dumps(doc)
         if method == "POST" and len(body) >= MAX_REQUEST_BYTES:
             return _error(413, f"request body must be smaller than {MAX_REQUEST_BYTES} bytes")
+        if method == "POST" and path in self._routes:
+            return self._routes[path](body)
         if method == "POST" and path == "/api/v2/batch":
             return self._batch(body)
         if method == "POST" and path == "/api/v1/events":

@@ -7,8 +7,9 @@ import hashlib
 
 import pytest
 
-from cio_cli.config import REGION_HOSTS, Config, base_url_for, proxy_variables, resolve
+from cio_cli.config import Config, base_url_for, proxy_variables, resolve
 from cio_cli.errors import UsageError
+from cio_cli.track import HOSTS as REGION_HOSTS
 
 US = "https://track.customer.io"
 EU = "https://track-eu.customer.io"

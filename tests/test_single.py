@@ -23,8 +23,8 @@ from typer.testing import CliRunner, Result
 from cio_cli import oneevent, single
 from cio_cli.cli import app  # the real commands, as a user runs them
 from cio_cli.errors import InvalidEventError, UsageError
-from cio_cli.events import v1_body
 from cio_cli.report import Reporter
+from cio_cli.track import v1_body
 from tests.fakecio import FakeCio
 
 NOW = 1_750_000_000.0

@@ -24,13 +24,15 @@ import pytest
 from cio_cli import __version__
 from cio_cli.config import Config
 from cio_cli.errors import AbortError
+from cio_cli.track import read_partial
 from cio_cli.transport import (
     Outcome,
     Pacer,
+    Redact,
     Transport,
     _Watchdog,
     api_message,
-    partial_errors,
+    refusals,
     retry_after_seconds,
 )
 from tests.fakecio import FakeCio
@@ -42,6 +44,11 @@ OP = {"type": "person", "action": "event", "identifiers": {"id": "u1"}, "name": 
       "id": ULID, "timestamp": 1700000000, "attributes": {}}
 BODY = json.dumps({"batch": [OP]}).encode()
 BATCH = "/api/v2/batch"
+
+
+def partial_errors(body: bytes, redact: Redact = lambda text: text) -> tuple[tuple[int, str], ...]:
+    """What a Transport reports of a 207 body: Track reads it, the transport redacts."""
+    return refusals(read_partial(body) or (), redact)
 NOW = 1_700_000_000.0  # the injected wall clock
 Handler = Callable[[httpx.Request], httpx.Response]
 

@@ -1,0 +1,178 @@
+"""The seam between cio and one Customer.io API: everything that differs between APIs.
+
+cio reads, checks, dedups, packs, sends, journals and reports the same way whatever API it
+talks to. What differs is behind one protocol, ``Api``; its first implementation is the
+Track API (``track.py``: v2 batch + v1). The rest of cio holds an ``Api`` object and never
+asks which one it is:
+
+    name, hosts           ``"track"``; the base URL of each region (``--region us|eu``)
+    auth_headers          the HTTP headers that carry the credentials (never logged)
+    destination           what a journal is written for: the API, its host and account
+                          (a journal of another destination does not resume)
+    batch_path            where bodies of many ops go; ``batch_open``/``batch_close``:
+                          the bytes around the comma-joined ops (``{"items":[`` ``]}``)
+    max_op_bytes          the largest op a batch takes
+    op(parts)             how one event becomes an op: polars expressions (pieces of one
+                          ``concat_str``) built from the checked columns in ``OpParts``,
+                          so that encoding stays column-wise (no per-row Python)
+    alone(op)             an event whose op is too large for a batch: ``(path, body)`` of
+                          a request of its own, or a reason to reject its row
+    single(...)           the request of ``cio send-event``: ``(path, body)``
+    answer(status, body)  what a final HTTP answer means for the request's ops: all
+                          accepted, some refused (by op index), the whole request refused
+                          (the sender splits it in halves), an unreadable body (retried);
+                          None leaves it to the transport (credentials, 404, ...: abort)
+    check(transport, ..)  ``cio check``: are the credentials (and region) right?
+
+``choose()`` is the one place that picks the API (today always Track); ``REGISTRY`` maps
+names to factories. A new API is one module implementing ``Api``, registered there.
+This module imports neither polars nor httpx (``send-event`` and ``check`` must start
+fast): their types are named for the type checker only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from cio_cli.errors import CioError
+
+if TYPE_CHECKING:
+    import polars as pl  # noqa: TID251 (types only: never loaded at run time)
+
+    from cio_cli.config import Config
+    from cio_cli.transport import Transport
+
+MESSAGE_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class OpParts:
+    """The checked columns of a chunk, as pieces of polars ``concat_str`` (``Api.op``).
+
+    Each ``list`` is a run of pieces to splice into the op; the pieces of ``name``, ``cid``
+    and ``event_id`` make a JSON string literal (quotes included); ``kind`` is the column of
+    the identifier kind (``id``, ``email``, ``cio_id``); ``ts`` is Unix seconds (null when
+    the row has none) and ``ts_text`` the same as text; ``data`` is the event data's JSON
+    object without its braces (``"k":v,...``, maybe empty).
+    """
+
+    name: list[pl.Expr]
+    kind: pl.Expr
+    cid: list[pl.Expr]
+    event_id: list[pl.Expr]
+    ts: pl.Expr
+    ts_text: pl.Expr
+    data: pl.Expr
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What an API makes of a final HTTP answer to one request.
+
+    ``ok``: every op accepted. ``partial``: the ops listed in ``errors`` (index, raw
+    message) are refused, the others accepted. ``refused``: the whole request is refused
+    (a batch is split in halves until the refused rows are alone). ``unreadable``: the
+    answer cannot be trusted (retried as a 503 would be).
+    """
+
+    kind: Literal["ok", "partial", "refused", "unreadable"]
+    errors: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """What ``cio check`` learnt: the workspace's region and details (None when the API
+    does not say), and the error when the credentials work but the setup is wrong."""
+
+    region: str | None = None
+    url: str | None = None
+    environment_id: object = None
+    error: CioError | None = None
+
+
+class Api(Protocol):
+    """One Customer.io API (see the module docstring)."""
+
+    name: str
+    hosts: Mapping[str, str]
+    batch_path: str
+    batch_open: bytes
+    batch_close: bytes
+    max_op_bytes: int
+    credentials_hint: str  # which flags/variables hold this API's credentials
+    paths_hint: str  # what its paths look like, for a 404's message
+
+    def auth_headers(self, config: Config) -> dict[str, str]:
+        """The headers that carry the credentials."""
+        ...
+
+    def destination(self, config: Config) -> str:
+        """What a journal is for (API, host, account), never a secret."""
+        ...
+
+    def op(self, parts: OpParts) -> list[pl.Expr]:
+        """The pieces of one ``concat_str(..., ignore_nulls=True)`` that is the op's JSON."""
+        ...
+
+    def alone(self, op: str) -> tuple[str, bytes] | str:
+        """An op too large for a batch: ``(path, body)`` to send it alone, or why not."""
+        ...
+
+    def single(
+        self, name: str, data: bytes, ts: int | None, event_id: str, person: str | None,
+        anonymous: str | None,
+    ) -> tuple[str, bytes]:  # fmt: skip
+        """``(path, body)`` of one event sent alone (``cio send-event``)."""
+        ...
+
+    def answer(self, status: int, body: bytes, ops: int | None) -> Answer | None:
+        """What a final answer means for the request's ops; None: not this API's to say."""
+        ...
+
+    def check(self, transport: Transport, config: Config, expected: str) -> Workspace:
+        """``cio check``: ask the API; AbortError when it cannot be asked."""
+        ...
+
+
+def _track() -> Api:
+    from cio_cli.track import TRACK
+
+    return TRACK
+
+
+REGISTRY: dict[str, Callable[[], Api]] = {"track": _track}
+DEFAULT = "track"
+
+
+def choose(name: str | None = None) -> Api:
+    """The API cio talks to: ``name``'s, else the default (today always Track)."""
+    return REGISTRY[name or DEFAULT]()
+
+
+# -- helpers any API may use to read Customer.io's answers ----------------------------------
+
+
+def load(body: bytes) -> object:
+    """Parsed JSON, or None when the body is not JSON."""
+    try:
+        return json.loads(body) if body else None
+    except (ValueError, RecursionError):
+        return None
+
+
+def shorten(text: str) -> str:
+    """One line of at most MESSAGE_LIMIT characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
+def item_text(item: Mapping[str, object]) -> str:
+    """``"<message> (field <field>, <reason>)"`` of one error item, skipping empty parts."""
+    message, field, reason = (str(item.get(k) or "") for k in ("message", "field", "reason"))
+    details = ", ".join(part for part in (f"field {field}" if field else "", reason) if part)
+    if message and details:
+        return f"{message} ({details})"
+    return message or details
