@@ -136,12 +136,16 @@ def parse_timestamp(text: str | None, now: float) -> tuple[int | None, list[str]
 
 
 def _iso_seconds(text: str) -> int:
+    """Unix seconds of an ISO-8601 time with a zone; a leap second (``:60``) is the next
+    minute's first, as a CSV cell reads it."""
     iso = text[:10] + "T" + text[11:]
+    leap = iso[16:19] == ":60"
+    iso = iso[:17] + "59" + iso[19:] if leap else iso
     try:
         when = datetime.fromisoformat(iso[:-1] + "+00:00" if iso[-1] in "Zz" else iso)
     except ValueError:
         raise broken(c.TIMESTAMP_INVALID, TIMESTAMP, text) from None
-    return (when - _EPOCH) // timedelta(seconds=1)
+    return (when - _EPOCH) // timedelta(seconds=1) + leap
 
 
 def _data_object(text: str) -> dict[str, Any]:
