@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from cio_cli.header import (
     EMAIL_RE,
+    FUTURE_S,
     ISO_NAIVE_RE,
     ISO_ZONED_RE,
     JSON_NUMBER_RE,
@@ -111,7 +112,7 @@ TIMESTAMP_INVALID = Rule(
 TIMESTAMP_FUTURE = Rule(
     "timestamp_future",
     "{field} {value} is in the future",
-    limit=600,  # seconds after now
+    limit=FUTURE_S,  # seconds after now
     flag_fix="check the value and its unit (seconds or milliseconds)",
 )
 TIMESTAMP_BEFORE_1970 = Rule(

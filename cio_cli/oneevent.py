@@ -3,6 +3,8 @@
 ``build_event`` checks the person or anonymous id, the name, the data (``-d k=v``,
 ``-d k:=JSON``, ``--data JSON|@file``), the timestamp and the id, and builds the body of
 ``POST /api/v1/customers/{id}/events`` (or ``/api/v1/events`` for an anonymous id).
+Every limit, pattern and message comes from the rule table in ``contract.py``, the one the
+CSV rules (``rules.py``) read too.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Row rules, as polars expressions over a whole chunk.
+"""Row rules, as polars expressions over a whole chunk, built from ``contract.py``'s table.
 
 ``check()`` splits a chunk of raw cells into valid rows (with the trimmed name
 and customer id, the identifier kind and the timestamp in Unix seconds) and
