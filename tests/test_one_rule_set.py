@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cio_cli.contract import WHITESPACE
 from cio_cli.header import SEMANTIC
 from tests.cli_support import cio, read_out, read_rejects, write_csv
 
@@ -315,3 +317,9 @@ def test_a_leap_second_is_read_as_a_csv_cell_reads_it(tmp_path: Path) -> None:
             seconds
         )
         assert one_row(tmp_path, "n", "u1", ts, {}, {}, ULID)[2]["timestamp"] == seconds
+
+
+def test_whitespace_is_what_polars_trims() -> None:
+    cells = [chr(i) + "a" + chr(i) for i in range(0x110000) if not 0xD800 <= i < 0xE000]
+    trimmed = pl.Series(cells).str.strip_chars().to_list()
+    assert trimmed == [cell.strip(WHITESPACE) for cell in cells]
