@@ -2,7 +2,8 @@
 
 ``build_event`` checks the person or anonymous id, the name, the data (``-d k=v``,
 ``-d k:=JSON``, ``--data JSON|@file``), the timestamp and the id; the API builds the
-request of the one event (``Api.single``; Track: v1).
+request of the one event (``Api.single``; Track: v1). Every limit, pattern and message
+comes from the rule table in ``contract.py``, the one the CSV rules (``rules.py``) read too.
 """
 
 from __future__ import annotations
@@ -17,16 +18,18 @@ from typing import Any
 import orjson
 from ulid import ULID
 
+from cio_cli import contract as c
 from cio_cli import header as rules
 from cio_cli.api import Api, choose
 from cio_cli.errors import InvalidEventError, UsageError
 
-_EMAIL, _NUMBER = re.compile(rules.EMAIL_RE), re.compile(rules.JSON_NUMBER_RE)
-_ZONED, _NAIVE = re.compile(rules.ISO_ZONED_RE, re.A), re.compile(rules.ISO_NAIVE_RE, re.A)
-_ULID, _PLAIN = re.compile(rules.ULID_RE), re.compile(r"-?[0-9]+(\.[0-9]+)?", re.A)
-_SEMANTIC = frozenset(s.lower() for s in rules.SEMANTIC)
+_EMAIL, _NUMBER = re.compile(c.EMAIL_INVALID.pattern), re.compile(c.NOT_A_NUMBER.pattern)
+_ZONED = re.compile(c.TIMESTAMP_ZONED_RE, re.A)
+_NAIVE = re.compile(c.TIMESTAMP_NO_ZONE.pattern, re.A)
+_ULID, _PLAIN = re.compile(c.ID_INVALID.pattern), re.compile(c.TIMESTAMP_NUMBER_RE, re.A)
 _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
-_FORMS = "use Unix seconds, Unix milliseconds, or ISO-8601 with Z or an offset"
+NAME, PERSON, TIMESTAMP, ID = "the event name", "--person", "--timestamp", "--id"
+DATA = "the event data"
 
 
 @dataclass(frozen=True)
@@ -49,22 +52,35 @@ class SingleEvent:
 
 def show(value: object) -> str:
     """A value in single quotes for a message, cut at 60 characters."""
-    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    text = value if isinstance(value, str) else orjson.dumps(_clip(value, 62)).decode()
     return "'" + (text if len(text) <= 60 else text[:60] + "...") + "'"
+
+
+def _clip(value: object, room: int) -> object:
+    """``value`` with what nests deeper than ``room`` levels cut (its text starts alike)."""
+    if room == 0:
+        return None
+    if isinstance(value, list):
+        return [_clip(v, room - 1) for v in value]
+    if isinstance(value, dict):
+        return {k: _clip(v, room - 1) for k, v in value.items()}
+    return value
+
+
+def broken(rule: c.Rule, field: str, value: object = "", size: int = 0) -> InvalidEventError:
+    """The error for a broken rule of the contract, its field named as send-event names it."""
+    return InvalidEventError(rule.text(field, show(value), size), hint=rule.hint())
 
 
 def _check_name(name: str, allow_semantic: bool) -> list[str]:
     size = len(name.encode())
     if not name:
-        raise InvalidEventError("the event name is empty", hint="pass --name NAME")
-    if size > 100:
-        raise InvalidEventError(f"the event name is {size} bytes; Customer.io allows at most 100")
-    if name.lower() in _SEMANTIC and not allow_semantic:
-        raise InvalidEventError(
-            f"the event name {show(name)} is a semantic event that deletes or changes people",
-            hint="pass --allow-semantic to send it anyway",
-        )
-    if re.search(r"[ *+|]", name):
+        raise broken(c.NAME_EMPTY, NAME)
+    if size > c.NAME_TOO_LONG.limit:
+        raise broken(c.NAME_TOO_LONG, NAME, size=size)
+    if name.lower() in c.SEMANTIC_NAMES and not allow_semantic:
+        raise broken(c.SEMANTIC_NAME, NAME, name)
+    if re.search(c.NAME_ODD_RE, name):
         return [
             f"note: the event name {show(name)} has spaces or * + |: sent as is, "
             "but such names are awkward to match in segments and campaigns"
@@ -80,14 +96,15 @@ def _target(person: str | None, anonymous_id: str | None) -> tuple[str, str | No
             hint="--person ID for a known person, --anonymous-id A for a visitor",
         )
     if anonymous_id is not None:
-        if not anonymous_id.strip():
+        anonymous = anonymous_id.strip(c.WHITESPACE)
+        if not anonymous:
             raise InvalidEventError("--anonymous-id is empty")
-        return f"anonymous {show(anonymous_id.strip())}", None, anonymous_id.strip()
-    who = (person or "").strip()
+        return f"anonymous {show(anonymous)}", None, anonymous
+    who = (person or "").strip(c.WHITESPACE)
     if not who:
-        raise InvalidEventError("--person is empty", hint="pass an id, an email or cio_<id>")
-    if (size := len(who.encode())) > 150:
-        raise InvalidEventError(f"--person is {size} bytes; Customer.io allows at most 150")
+        raise broken(c.CUSTOMER_ID_EMPTY, PERSON)
+    if (size := len(who.encode())) > c.CUSTOMER_ID_TOO_LONG.limit:
+        raise broken(c.CUSTOMER_ID_TOO_LONG, PERSON, size=size)
     return f"person {show(who)}", who, None
 
 
@@ -98,7 +115,7 @@ def parse_timestamp(text: str | None, now: float) -> tuple[int | None, list[str]
     with ``Z`` or an offset (``T`` or a space, fractions of a second). InvalidEventError for
     ISO-8601 without a zone, anything else, later than now + 10 minutes, or before 1970.
     """
-    t, notes = (text or "").strip(), []
+    t, notes = (text or "").strip(c.WHITESPACE), []
     if not t:
         return None, []
     if _PLAIN.fullmatch(t):
@@ -110,31 +127,27 @@ def parse_timestamp(text: str | None, now: float) -> tuple[int | None, list[str]
     elif _ZONED.fullmatch(t):
         ts = _iso_seconds(t)
     elif _NAIVE.fullmatch(t):
-        raise InvalidEventError(
-            f"--timestamp {show(t)} has no time zone",
-            hint="add Z or an offset, e.g. 2024-05-01T12:00:00Z or +02:00",
-        )
+        raise broken(c.TIMESTAMP_NO_ZONE, TIMESTAMP, t)
     else:
-        raise InvalidEventError(f"--timestamp {show(t)} is not a timestamp", hint=_FORMS)
-    if ts > int(now) + rules.FUTURE_S:
-        raise InvalidEventError(
-            f"--timestamp {show(t)} is in the future",
-            hint="check the value and its unit (seconds or milliseconds)",
-        )
+        raise broken(c.TIMESTAMP_INVALID, TIMESTAMP, t)
+    if ts > int(now) + c.TIMESTAMP_FUTURE.limit:
+        raise broken(c.TIMESTAMP_FUTURE, TIMESTAMP, t)
     if ts < 0:
-        raise InvalidEventError(f"--timestamp {show(t)} is before 1970", hint=_FORMS)
+        raise broken(c.TIMESTAMP_BEFORE_1970, TIMESTAMP, t)
     return ts, notes
 
 
 def _iso_seconds(text: str) -> int:
+    """Unix seconds of an ISO-8601 time with a zone; a leap second (``:60``) is the next
+    minute's first, as a CSV cell reads it."""
     iso = text[:10] + "T" + text[11:]
+    leap = iso[16:19] == ":60"
+    iso = iso[:17] + "59" + iso[19:] if leap else iso
     try:
         when = datetime.fromisoformat(iso[:-1] + "+00:00" if iso[-1] in "Zz" else iso)
     except ValueError:
-        raise InvalidEventError(
-            f"--timestamp {show(text)} is not a timestamp", hint=_FORMS
-        ) from None
-    return (when - _EPOCH) // timedelta(seconds=1)
+        raise broken(c.TIMESTAMP_INVALID, TIMESTAMP, text) from None
+    return (when - _EPOCH) // timedelta(seconds=1) + leap
 
 
 def _data_object(text: str) -> dict[str, Any]:
@@ -191,16 +204,18 @@ def parse_data(pairs: list[str], data_json: str | None) -> dict[str, Any]:
 
 
 def _number(key: str, value: Any) -> orjson.Fragment:
-    """A JSON number (from ``load_json``) or numeric text, within a double's range."""
+    """A JSON number (from ``load_json``) or numeric text, sent as written (as a CSV cell is),
+    within a double's range (a CSV cell is not held to it: see contract.py)."""
     text = orjson.dumps(value).decode() if isinstance(value, orjson.Fragment) else value
-    if isinstance(text, str) and _NUMBER.fullmatch(text.strip()):
+    text = text.strip(c.WHITESPACE) if isinstance(text, str) else text
+    if isinstance(text, str) and _NUMBER.fullmatch(text):
         try:
-            orjson.loads(text.strip())
-            return rules.json_number(text.strip())
+            orjson.loads(text)
+            return orjson.Fragment(text)
         except orjson.JSONDecodeError:
             pass  # too large for a double
     raise InvalidEventError(
-        f"{key} {show(value)} is not a number", hint=f"for example -d {key}:=12.5"
+        c.NOT_A_NUMBER.text(key, show(value)), hint=f"for example -d {key}:=12.5"
     )
 
 
@@ -211,7 +226,7 @@ def check_data(data: dict[str, Any]) -> tuple[bytes, list[str]]:
     """
     for key in rules.EMAIL_KEYS:
         if key in data and not (isinstance(data[key], str) and _EMAIL.fullmatch(data[key])):
-            raise InvalidEventError(f"{key} {show(data[key])} is not an email address")
+            raise broken(c.EMAIL_INVALID, key, data[key])
     for key in rules.NUMBER_KEYS:
         if key in data:
             data[key] = _number(key, data[key])
@@ -219,25 +234,26 @@ def check_data(data: dict[str, Any]) -> tuple[bytes, list[str]]:
     if rules.CURRENCY_KEY in data and not (
         isinstance(currency, str) and currency in rules.ISO_4217
     ):
-        raise InvalidEventError(
-            f"currency {show(currency)} is not a three-letter ISO 4217 code such as USD"
-        )
-    try:
-        encoded = orjson.dumps(data)
-    except orjson.JSONEncodeError:  # more than 254 levels deep
-        raise InvalidEventError(
-            f"the event data nests arrays or objects more than {rules.MAX_DEPTH} levels deep,"
-            " which cio cannot send"
-        ) from None
-    if len(encoded) > 100_000:
-        raise InvalidEventError(
-            f"the event data is {len(encoded):,} bytes of JSON; Customer.io allows at most 100,000"
-        )
+        raise broken(c.CURRENCY_INVALID, rules.CURRENCY_KEY, currency)
+    encoded = _encode(data)
+    if len(encoded) > c.DATA_TOO_LARGE.limit:
+        raise broken(c.DATA_TOO_LARGE, DATA, size=len(encoded))
     found = [key for key in rules.EMAIL_KEYS if key in data]
     verb = "overrides" if len(found) == 1 else "override"
     return encoded, [
         f"note: {', '.join(found)} {verb} the addresses of emails this event triggers"
     ] if found else []
+
+
+def _encode(data: dict[str, Any]) -> bytes:
+    """The data's compact JSON, each value within the depth limit, as a CSV row's data is."""
+    parts = []
+    for key, value in data.items():
+        try:
+            parts.append(orjson.dumps(key) + b":" + orjson.dumps(value))
+        except orjson.JSONEncodeError:  # more levels than orjson writes
+            raise broken(c.DATA_TOO_DEEP, key, value) from None
+    return b"{" + b",".join(parts) + b"}"
 
 
 def build_event(
@@ -261,15 +277,13 @@ def build_event(
     that Customer.io ignores.
     """
     target, who, anonymous = _target(person, anonymous_id)
-    name = name.strip()
+    name = name.strip(c.WHITESPACE)
     notes = _check_name(name, allow_semantic)
     data = parse_data(data_pairs, data_json)
     ts, ts_notes = parse_timestamp(timestamp, now)
-    given = (event_id or "").strip()
+    given = (event_id or "").strip(c.WHITESPACE)
     if event_id is not None and not _ULID.fullmatch(given):
-        raise InvalidEventError(
-            f"--id {show(given)} is not a valid ULID (26 characters of Crockford base32)"
-        )
+        raise broken(c.ID_INVALID, ID, given)
     data_bytes, data_notes = check_data(data)
     eid = given or str(ULID())
     if not given:

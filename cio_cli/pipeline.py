@@ -21,16 +21,17 @@ import polars as pl
 
 from cio_cli.api import Api, choose
 from cio_cli.batches import Fingerprints, FirstUse, Packer, Request, Seen
+from cio_cli.contract import DATA_TOO_LARGE
 from cio_cli.errors import FileChangedError, OutputError, UnimportableError
 from cio_cli.events import encode, warm_up
 from cio_cli.header import Layout, ReadOptions, layout
 from cio_cli.infer import Inference, Stats
 from cio_cli.journal import Acked, Journal
 from cio_cli.rejects import RejectsWriter
-from cio_cli.rules import Checked, check, identify, in_window, split
+from cio_cli.rules import Checked, check, identify, in_window, message, split
 from cio_cli.source import CsvSource, NeedAllColumns
 
-MAX_DATA_BYTES = 100_000
+MAX_DATA_BYTES = DATA_TOO_LARGE.limit
 FIRST_ROWS = 5
 REUSED = (
     " with different content: Customer.io keeps only the first event of an id;"
@@ -486,13 +487,7 @@ def judge(
         parts.append(
             big.select(
                 *raw,
-                _err=pl.concat_str(
-                    [
-                        pl.lit("data is "),
-                        size.cast(pl.String),
-                        pl.lit(f" bytes of JSON; Customer.io allows at most {MAX_DATA_BYTES}"),
-                    ]
-                ),
+                _err=message(DATA_TOO_LARGE, "data", size=size),
             )
         )
     recent = good.select(in_window(how.now)).to_series()

@@ -1,4 +1,4 @@
-"""Row rules, as polars expressions over a whole chunk.
+"""Row rules, as polars expressions over a whole chunk, built from ``contract.py``'s table.
 
 ``check()`` splits a chunk of raw cells into valid rows (with the trimmed name
 and customer id, the identifier kind and the timestamp in Unix seconds) and
@@ -9,25 +9,23 @@ pass needs.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 import polars as pl
 
+from cio_cli import contract as c
 from cio_cli import timestamps
 from cio_cli.header import (
     CURRENCY_KEY,
     CUSTOMER_ID,
     EMAIL_KEYS,
-    EMAIL_RE,
-    FUTURE_S,
+    EVENT_ID,
     ISO_4217,
-    ISO_NAIVE_RE,
-    JSON_NUMBER_RE,
     NAME,
     NUMBER_KEYS,
-    SEMANTIC,
-    ULID_RE,
+    TIMESTAMP,
     WINDOW_S,
     Layout,
     ReadOptions,
@@ -53,11 +51,43 @@ class _Rules:
     warnings: list[tuple[str, pl.Expr]] = field(default_factory=list)
 
     def error(self, code: str, cond: pl.Expr, *parts: pl.Expr | str) -> None:
-        msg = pl.concat_str([p if isinstance(p, pl.Expr) else pl.lit(p) for p in parts])
-        self.errors.append((code, cond.fill_null(False), msg))
+        self.errors.append((code, cond.fill_null(False), _lits(*parts)))
+
+    def broken(
+        self, rule: c.Rule, cond: pl.Expr, field: str, value: pl.Expr | None = None,
+        size: pl.Expr | None = None,
+    ) -> None:  # fmt: skip
+        """Add a rule of the contract: its message, ``{value}`` quoted, then its fix."""
+        self.errors.append((rule.code, cond.fill_null(False), message(rule, field, value, size)))
 
     def warn(self, code: str, cond: pl.Expr) -> None:
         self.warnings.append((code, cond.fill_null(False)))
+
+
+def _lits(*parts: pl.Expr | str) -> pl.Expr:
+    return pl.concat_str([p if isinstance(p, pl.Expr) else pl.lit(p) for p in parts])
+
+
+def message(
+    rule: c.Rule, field: str, value: pl.Expr | None = None, size: pl.Expr | None = None
+) -> pl.Expr:
+    """A rule's message for a CSV row: its text, the cell where it names one, its fix."""
+    return _lits(*_message(rule, field, value, size), rule.csv_suffix())
+
+
+def _message(
+    rule: c.Rule, field: str, value: pl.Expr | None, size: pl.Expr | None
+) -> list[pl.Expr | str]:
+    """The pieces of ``rule.message``: its text, and the cell where it names one."""
+    pieces: list[pl.Expr | str] = []
+    for text in re.split(r"(\{\w+\})", rule.message):
+        if text == "{value}" and value is not None:
+            pieces.append(_quoted(value))
+        elif text == "{size}" and size is not None:
+            pieces.append(size.cast(pl.String))
+        elif text:
+            pieces.append(text.format(field=field, limit=rule.limit))
+    return pieces
 
 
 def identify(
@@ -118,13 +148,8 @@ def check(df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int) -> Checked
     _timestamp_rules(rules, lay, opts, now, textual)
     if lay.event_id is not None:
         eid = pl.col(lay.event_id).str.strip_chars()
-        rules.error(
-            "id_invalid",
-            eid.is_not_null() & ~eid.str.contains(ULID_RE),
-            "_cio_id ",
-            _quoted(eid),
-            " is not a valid ULID (26 characters of Crockford base32)",
-        )
+        bad_id = eid.is_not_null() & ~eid.str.contains(c.ID_INVALID.pattern)
+        rules.broken(c.ID_INVALID, bad_id, EVENT_ID, eid)
     _data_rules(rules, lay, opts)
     mask = df.select(pl.any_horizontal(cond for _, cond, _ in rules.errors)).to_series()
     bad, good = split(df, mask)
@@ -168,32 +193,20 @@ def _field_count(rules: _Rules, lay: Layout) -> None:
 
 def _name_rules(rules: _Rules, opts: ReadOptions, df: pl.DataFrame) -> None:
     name = pl.col("_name")
-    rules.error("name_empty", name.is_null(), "_cio_name is empty")
-    _too_long(rules, "name_too_long", name, NAME, 100)
-    odd = name.str.contains(r"[ *+|]")
+    rules.broken(c.NAME_EMPTY, name.is_null(), NAME)
+    _too_long(rules, c.NAME_TOO_LONG, name, NAME)
+    odd = name.str.contains(c.NAME_ODD_RE)
     if not df.select(odd.any()).item():
         return  # no space, so no semantic name, and no name_format warning
     if not opts.allow_semantic:
-        semantic = name.str.to_lowercase().is_in([s.lower() for s in SEMANTIC])
-        rules.error(
-            "semantic_name",
-            semantic,
-            "_cio_name ",
-            _quoted(name),
-            " is a semantic event that deletes or changes people; pass --allow-semantic to send it",
-        )
+        semantic = name.str.to_lowercase().is_in(c.SEMANTIC_NAMES)
+        rules.broken(c.SEMANTIC_NAME, semantic, NAME, name)
     rules.warn("name_format", odd)
 
 
-def _too_long(rules: _Rules, code: str, value: pl.Expr, column: str, limit: int) -> None:
+def _too_long(rules: _Rules, rule: c.Rule, value: pl.Expr, column: str) -> None:
     size = value.str.len_bytes()
-    rules.error(
-        code,
-        size > limit,
-        f"{column} is ",
-        size.cast(pl.String),
-        f" bytes; Customer.io allows at most {limit}",
-    )
+    rules.broken(rule, size > rule.limit, column, size=size)
 
 
 def _kind(opts: ReadOptions) -> pl.Expr:
@@ -203,9 +216,9 @@ def _kind(opts: ReadOptions) -> pl.Expr:
     if opts.identifier == "email":
         return pl.when(cid.is_not_null()).then(pl.lit("email"))
     return (
-        pl.when(cid.str.contains("@", literal=True))
+        pl.when(cid.str.contains(c.EMAIL_MARK, literal=True))
         .then(pl.lit("email"))
-        .when(cid.str.starts_with("cio_"))
+        .when(cid.str.starts_with(c.CIO_ID_PREFIX))
         .then(pl.lit("cio_id"))
         .when(cid.is_not_null())
         .then(pl.lit("id"))
@@ -214,12 +227,12 @@ def _kind(opts: ReadOptions) -> pl.Expr:
 
 def _customer_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
     cid = pl.col("_cid")
-    rules.error("customer_id_empty", cid.is_null(), "_cio_customer_id is empty")
-    _too_long(rules, "customer_id_too_long", cid, CUSTOMER_ID, 150)
+    rules.broken(c.CUSTOMER_ID_EMPTY, cid.is_null(), CUSTOMER_ID)
+    _too_long(rules, c.CUSTOMER_ID_TOO_LONG, cid, CUSTOMER_ID)
     if opts.identifier == "email":
         rules.error(
             "not_email",
-            cid.is_not_null() & ~cid.str.contains("@", literal=True),
+            cid.is_not_null() & ~cid.str.contains(c.EMAIL_MARK, literal=True),
             "_cio_customer_id ",
             _quoted(cid),
             " is not an email address (--identifier email)",
@@ -236,19 +249,12 @@ def _timestamp_rules(
         return
     t = timestamps.text(lay) if textual else pl.col(lay.timestamp)
     ts = pl.col("_ts")
-    naive = t.str.contains(ISO_NAIVE_RE) if textual else pl.lit(False)
+    naive = t.str.contains(c.TIMESTAMP_NO_ZONE.pattern) if textual else pl.lit(False)
     if opts.assume_tz is None:
-        rules.error(
-            "timestamp_no_zone",
-            naive,
-            "_cio_timestamp ",
-            _quoted(t),
-            " has no time zone: add Z or an offset, or pass --assume-tz ZONE",
-        )
+        rules.broken(c.TIMESTAMP_NO_ZONE, naive, TIMESTAMP, t)
     unreadable = t.is_not_null() & ts.is_null()
-    why = pl.lit(
-        " is not a timestamp: use Unix seconds, Unix milliseconds, or ISO-8601 with Z or an offset"
-    )
+    rule = c.TIMESTAMP_INVALID
+    why = _lits(*_message(rule, TIMESTAMP, t, None), rule.csv_suffix())
     if opts.assume_tz is None:
         unreadable = unreadable & ~naive
     elif textual:  # only the message: built for rejected rows alone
@@ -258,14 +264,13 @@ def _timestamp_rules(
         )
         why = (
             pl.when(timestamps.skipped_by_clocks(t, opts.assume_tz))
-            .then(pl.lit(gap))
+            .then(_lits(f"{TIMESTAMP} ", _quoted(t), gap))
             .otherwise(why)
         )
-    rules.error("timestamp_invalid", unreadable, "_cio_timestamp ", _quoted(t), why)
-    rules.error(
-        "timestamp_future", ts > now + FUTURE_S, "_cio_timestamp ", _quoted(t), " is in the future"
-    )
-    rules.error("timestamp_before_1970", ts < 0, "_cio_timestamp ", _quoted(t), " is before 1970")
+    rules.error(rule.code, unreadable, why)
+    future = ts > now + c.TIMESTAMP_FUTURE.limit
+    rules.broken(c.TIMESTAMP_FUTURE, future, TIMESTAMP, t)
+    rules.broken(c.TIMESTAMP_BEFORE_1970, ts < 0, TIMESTAMP, t)
     rules.warn("timestamp_ms", pl.col("_ms") & ts.is_not_null())
 
 
@@ -285,30 +290,14 @@ def _data_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
         cell = pl.col(col)
         if key in EMAIL_KEYS:
             email_cols.append(cell)
-            rules.error(
-                "email_override_invalid",
-                cell.is_not_null() & ~cell.str.contains(EMAIL_RE),
-                f"{key} ",
-                _quoted(cell),
-                " is not an email address",
-            )
+            bad = cell.is_not_null() & ~cell.str.contains(c.EMAIL_INVALID.pattern)
+            rules.broken(c.EMAIL_INVALID, bad, key, cell)
         elif key in NUMBER_KEYS:
-            rules.error(
-                "not_a_number",
-                cell.is_not_null() & ~cell.str.strip_chars().str.contains(JSON_NUMBER_RE),
-                f"{key} ",
-                _quoted(cell),
-                " is not a number",
-            )
+            number = cell.str.strip_chars().str.contains(c.NOT_A_NUMBER.pattern)
+            rules.broken(c.NOT_A_NUMBER, cell.is_not_null() & ~number, key, cell)
         elif key == CURRENCY_KEY:
             bad = cell.is_not_null() & ~cell.is_in(ISO_4217)
-            rules.error(
-                "currency_invalid",
-                bad,
-                f"{key} ",
-                _quoted(cell),
-                " is not a three-letter ISO 4217 code such as USD",
-            )
+            rules.broken(c.CURRENCY_INVALID, bad, key, cell)
         elif overrides.get(key) == "json":
             bad = cell.is_not_null() & pl.col(f"_j_{col}").is_null()
             rules.error(
@@ -331,4 +320,4 @@ def _data_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
                 f" is not {'an' if kind == 'int' else 'a'} {kind} (--type {key}={kind})",
             )
     if email_cols:
-        rules.warn("email_override", pl.any_horizontal(c.is_not_null() for c in email_cols))
+        rules.warn("email_override", pl.any_horizontal(e.is_not_null() for e in email_cols))

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from cio_cli.contract import TIMESTAMP_NUMBER_RE as NUMERIC
 from cio_cli.header import ISO_NAIVE_RE, ISO_ZONED_RE, MS_FROM, Layout, ReadOptions, Unit
-
-NUMERIC = r"^-?[0-9]+(\.[0-9]+)?$"
 
 
 def forms(df: pl.DataFrame, lay: Layout) -> tuple[bool, bool]:
@@ -21,7 +20,8 @@ def forms(df: pl.DataFrame, lay: Layout) -> tuple[bool, bool]:
         return False, False
     t = pl.col(lay.timestamp)
     whole = t.cast(pl.Int64, strict=False)
-    if df.select(whole.null_count() == t.null_count()).item():
+    signed = t.str.starts_with("+").any()  # polars casts "+5"; the contract refuses it
+    if df.select((whole.null_count() == t.null_count()) & ~signed).item():
         return False, False  # every timestamp is a plain integer (or empty)
     plain = t.is_null() | t.str.contains(NUMERIC)
     found = df.select(

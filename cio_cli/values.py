@@ -7,7 +7,8 @@ import re
 import orjson
 import polars as pl
 
-from cio_cli.header import INT_RE, MAX_DEPTH, Layout, ReadOptions, load_json
+from cio_cli.contract import DATA_TOO_DEEP
+from cio_cli.header import INT_RE, Layout, ReadOptions, load_json
 
 
 def json_cells(df: pl.DataFrame, lay: Layout, opts: ReadOptions) -> pl.DataFrame:
@@ -24,7 +25,7 @@ def json_cells(df: pl.DataFrame, lay: Layout, opts: ReadOptions) -> pl.DataFrame
 
 
 NOT_JSON = "is not valid JSON"
-TOO_DEEP = f"nests arrays or objects more than {MAX_DEPTH} levels deep, which cio cannot send"
+TOO_DEEP = DATA_TOO_DEEP.text("", "").strip()  # the message, after the key and the cell
 _MAY_LOSE = re.compile(r"[0-9][.eE]|[0-9]{19}")  # a decimal, an exponent or a long integer
 
 

@@ -236,7 +236,7 @@ def test_data_over_100000_bytes_is_invalid() -> None:
     fits = "x" * (100_000 - len('{"k":""}'))
     assert len(build(d=[f"k={fits}"]).body) > 100_000
     err = invalid(d=[f"k={fits}x"])
-    assert err.message == "the event data is 100,001 bytes of JSON; Customer.io allows at most 100,000"
+    assert err.message == "the event data is 100001 bytes of JSON; Customer.io allows at most 100000"
 
 
 # -- timestamp -------------------------------------------------------------------------
