@@ -6,7 +6,7 @@ Sends ``bench/data/events_ROWS.csv`` (made by ``bench/gen.py`` if missing; defau
 rows) to ``python -m tests.fakecio --no-store`` on 127.0.0.1, N times each way, alternating:
 
 journal on   ``cio import`` as a user runs it, the journal deleted first;
-journal off  the same command through a wrapper that replaces ``cio_cli.app._fingerprints``
+journal off  the same command through a wrapper that replaces ``cio_cli.importer.run._fingerprints``
              with one returning ``{}``: no file is hashed and no journal is opened or written.
 
 Then once more with the finished journal in place ("already imported": pass 1, the hash and
@@ -39,8 +39,8 @@ DATA = HERE / "data"
 SITE, KEY = "S", "K"
 NO_JOURNAL = (
     "import sys\n"
-    "import cio_cli.app\n"
-    "cio_cli.app._fingerprints = lambda *args, **kwargs: {}\n"
+    "import cio_cli.importer.run\n"
+    "cio_cli.importer.run._fingerprints = lambda *args, **kwargs: {}\n"
     "from cio_cli.cli import main\n"
     "sys.argv[0] = 'cio'\n"
     "main()\n"

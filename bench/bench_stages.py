@@ -17,11 +17,12 @@ from typing import Any, TypeVar
 
 from gen import ensure  # noqa: E402 - bench/ is the script's directory
 
-from cio_cli import events, infer, rules
-from cio_cli.batches import Packer, Seen
-from cio_cli.header import ReadOptions, layout
-from cio_cli.pipeline import Emit, judge, kinds_of
-from cio_cli.source import CsvSource
+from cio_cli.build import events
+from cio_cli.build.batches import Packer, Seen
+from cio_cli.check import inference, rows
+from cio_cli.check.contract import ReadOptions, layout
+from cio_cli.importer.passes import Emit, judge, kinds_of
+from cio_cli.read.files import CsvSource
 
 T = TypeVar("T")
 SPENT: collections.defaultdict[str, float] = collections.defaultdict(float)
@@ -35,22 +36,22 @@ def timed(stage: str, fn: Callable[..., T], *args: Any) -> T:
 
 
 def main() -> None:
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     opts, now = ReadOptions(), int(time.time())
-    source = CsvSource(ensure(rows), "utf-8")
+    source = CsvSource(ensure(count), "utf-8")
     bodies = timed("cutting into chunks", lambda: list(source.bodies()))
     lay = layout(source.header, {})
-    inference, how = infer.Inference(lay, opts), Emit(now=now, batch_bytes=475_000)
+    inferred, how = inference.Inference(lay, opts), Emit(now=now, batch_bytes=475_000)
     events._build_quads()
     seen, packer = Seen(), Packer(how.batch_bytes, how.api)
     for body in bodies:
         parsed = timed("parsing + byte checks", source.parse, body)
         assert parsed is not None
         df, plain = parsed
-        inference.add(timed("type inference", inference.stats, df))
-        checked = timed("row rules", rules.check, df, lay, opts, now)
+        inferred.add(timed("type inference", inferred.stats, df))
+        checked = timed("row rules", rows.check, df, lay, opts, now)
         timed("kinds + window", kinds_of, checked.identified)
-        types = inference.types()
+        types = inferred.types()
         judged = timed("encoding", judge, df, checked, lay, how, types, plain)
         timed("duplicates", seen.first_seen, judged.fingerprints)
         timed("packing", lambda events: list(packer.add(events)), judged.events)

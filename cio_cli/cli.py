@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperOption
 
 from cio_cli import __version__
+from cio_cli.check.contract import Identifier, ReadOptions, Unit
 from cio_cli.errors import (
     CioError,
     InterruptedError_,
@@ -24,11 +25,10 @@ from cio_cli.errors import (
     TerminatedError,
     UsageError,
 )
-from cio_cli.header import Identifier, ReadOptions, Unit
-from cio_cli.report import Reporter, Summary, ask
+from cio_cli.record.report import Reporter, Summary, ask
 
 if TYPE_CHECKING:
-    from cio_cli.app import ImportPlan  # polars: loaded by validate and import only
+    from cio_cli.importer.run import ImportPlan  # polars: loaded by validate and import only
 
 EXIT_CODES = """\b
 Exit codes:
@@ -432,7 +432,7 @@ def _guard(
 
 def _run(plan: ImportPlan, reporter: Reporter) -> int:
     """Hand a validate or import plan on; its summary is the command's output."""
-    from cio_cli.app import run
+    from cio_cli.importer.run import run
 
     confirm = ask if plan.asks_window and sys.stdin.isatty() and sys.stderr.isatty() else None
     summary = run(plan, reporter, confirm=confirm)
@@ -491,7 +491,7 @@ def validate(
     reporter = Reporter(json, quiet)
 
     def body() -> int:
-        from cio_cli.app import ImportPlan  # polars loads here, never for other commands
+        from cio_cli.importer.run import ImportPlan  # polars loads here, never for other commands
 
         opts = _read_options(
             identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic
@@ -541,7 +541,7 @@ def import_(
     reporter = Reporter(json, quiet)
 
     def body() -> int:
-        from cio_cli.app import ImportPlan, SendOptions  # polars loads here
+        from cio_cli.importer.run import ImportPlan, SendOptions  # polars loads here
 
         opts = _read_options(
             identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic
@@ -673,15 +673,16 @@ def send_event(
 ) -> None:
     """Send one event to Customer.io (Track API v1)."""
     reporter = Reporter(json, quiet)
-    from cio_cli import oneevent, single  # the network modules load only when used
+    from cio_cli import send_event  # the network modules load only when used
+    from cio_cli.check import event_flags
 
     typed = _typed(ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url)
-    conn = single.Connection(
+    conn = send_event.Connection(
         **typed, timeout=timeout, max_retries=max_retries, on_wait=reporter.note
     )
 
-    def build() -> oneevent.SingleEvent:
-        return oneevent.build_event(
+    def build() -> event_flags.SingleEvent:
+        return event_flags.build_event(
             person,
             anonymous_id,
             name,
@@ -694,9 +695,10 @@ def send_event(
         )
 
     def body() -> int:
-        return single.emit(single.run_send_event(build, conn, os.environ, dry_run), reporter)
+        result = send_event.run_send_event(build, conn, os.environ, dry_run)
+        return send_event.emit(result, reporter)
 
-    _guard(reporter, body, lambda exc: single.SendResult(None, dry_run).as_json())
+    _guard(reporter, body, lambda exc: send_event.SendResult(None, dry_run).as_json())
 
 
 @app.command("check", cls=PanelCommand, epilog=CHECK_CODES)
@@ -717,17 +719,17 @@ def check(
     --region (or the host of --base-url).
     """
     reporter = Reporter(json, quiet)
-    from cio_cli import single
+    from cio_cli import send_event
 
     typed = _typed(ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url)
-    conn = single.Connection(
+    conn = send_event.Connection(
         **typed, timeout=timeout, max_retries=max_retries, on_wait=reporter.note
     )
 
     def body() -> int:
-        return single.emit(single.run_check(conn, os.environ), reporter)
+        return send_event.emit(send_event.run_check(conn, os.environ), reporter)
 
-    _guard(reporter, body, lambda exc: single.CheckResult(None).as_json())
+    _guard(reporter, body, lambda exc: send_event.CheckResult(None).as_json())
 
 
 def main() -> None:

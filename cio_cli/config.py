@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import SplitResult, urlsplit
 
-from cio_cli.api import Api, choose
 from cio_cli.errors import UsageError
+from cio_cli.send.api import Api, choose
 
 DEFAULT_REGION = "us"
 CREDENTIALS_HINT = (

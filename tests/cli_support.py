@@ -22,7 +22,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner, Result
 
-import cio_cli.source as source
+import cio_cli.read.files as source
 from cio_cli.cli import app
 
 DAY = 86_400

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cio_cli import report
+from cio_cli.record import report
 from tests.cli_support import BASE, block_bytes, cio, dry_run, old, read_rejects, write_csv
 
 T = old(10)

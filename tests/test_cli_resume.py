@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
-from cio_cli import journal
 from cio_cli.config import Config
-from cio_cli.journal import Acked
+from cio_cli.record import journal
+from cio_cli.record.journal import Acked
 from tests.cli_support import SUMMARY_KEYS, assert_accounting, cio, dry_run, old, read_rejects
 from tests.fakecio import FakeCio
 

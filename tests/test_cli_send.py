@@ -804,7 +804,7 @@ def test_a_long_retry_after_is_capped_and_said_on_stderr(
     tmp_path: Path, fake_cio: FakeCio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Item 14: one wait is at most RETRY_AFTER_CAP (60 s; 0.3 s here), and cio says so."""
-    import cio_cli.transport as transport
+    import cio_cli.send.transport as transport
 
     monkeypatch.setattr(transport, "RETRY_AFTER_CAP", 0.3)
     monkeypatch.setattr(transport, "BACKOFF_BASE", 0.01)  # the jitter stays under the cap

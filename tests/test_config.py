@@ -9,7 +9,7 @@ import pytest
 
 from cio_cli.config import Config, base_url_for, proxy_variables, resolve
 from cio_cli.errors import UsageError
-from cio_cli.track import HOSTS as REGION_HOSTS
+from cio_cli.send.track import HOSTS as REGION_HOSTS
 
 US = "https://track.customer.io"
 EU = "https://track-eu.customer.io"

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from ulid import ULID
 
-from cio_cli import events, onepass, pipeline
+from cio_cli.build import events
+from cio_cli.importer import one_read, passes
 from tests.cli_support import dry_run, old, write_csv
 
 T = old(10)
@@ -55,8 +56,8 @@ def table(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
     """Run with the 20-bit table not built (and not building) or built."""
     if request.param == "10-bit":
         monkeypatch.setattr(events, "_QUADS", [])
-        monkeypatch.setattr(onepass, "warm_up", lambda: None)
-        monkeypatch.setattr(pipeline, "warm_up", lambda: None)
+        monkeypatch.setattr(one_read, "warm_up", lambda: None)
+        monkeypatch.setattr(passes, "warm_up", lambda: None)
     else:
         events._build_quads()
         assert events._QUADS

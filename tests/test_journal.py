@@ -1,4 +1,4 @@
-"""Unit tests of ``cio_cli.journal``: the record format, torn and damaged records, the
+"""Unit tests of ``cio_cli.record.journal``: the record format, torn and damaged records, the
 header checks (fingerprint, destination, version), ``--restart``, and durability of ``ack``.
 
 SPEC section 5, "Journal and resume". Lines are built here by hand from the format the module
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from cio_cli import journal
 from cio_cli.config import Config
-from cio_cli.journal import Acked, Journal, fingerprint, ranges
+from cio_cli.record import journal
+from cio_cli.record.journal import Acked, Journal, fingerprint, ranges
 
 PRINT = "sha256:" + "ab" * 32 + ":123"
 DEST = "http://127.0.0.1:9#site-sha256=0123456789ab"

@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cio_cli.contract import WHITESPACE
-from cio_cli.header import SEMANTIC
+from cio_cli.check.contract import SEMANTIC
+from cio_cli.check.rule_table import WHITESPACE
 from tests.cli_support import cio, read_out, read_rejects, write_csv
 
 ULID = "01J0000000ABCDEFGHJKMNPQRS"
@@ -275,7 +275,7 @@ def test_data_too_large_says_what_a_csv_row_says() -> None:
 
 
 def test_empty_id_is_refused_unlike_an_empty_cell() -> None:
-    """A documented difference (contract.py): an empty flag is a mistake, an empty cell absent."""
+    """A documented difference (check/rule_table.py): an empty flag is a mistake, an empty cell absent."""
     result = cio("send-event", "--person=u1", "--name=n", "--dry-run", "--id=")
     assert result.exit_code == 3
     assert "error: --id '' is not a valid ULID (26 characters of Crockford base32)" in (

@@ -7,10 +7,10 @@ import inspect
 
 import pytest
 
-from cio_cli.app import ImportPlan
-from cio_cli.header import ReadOptions
-from cio_cli.outputs import DryRunSink
-from cio_cli.pipeline import Sink
+from cio_cli.check.contract import ReadOptions
+from cio_cli.importer.passes import Sink
+from cio_cli.importer.run import ImportPlan
+from cio_cli.record.outputs import DryRunSink
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,7 @@ def test_a_plan_that_allows_or_skips_recent_events_does_not_ask(flag: str) -> No
 
 
 def test_the_dry_run_and_the_http_sender_are_one_sink() -> None:
-    from cio_cli.sender import HttpSink
+    from cio_cli.send.sender import HttpSink
 
     members = {"send", "drain", "interrupt", "close"}
     assert members <= {n for n, _ in inspect.getmembers(Sink, inspect.isfunction)}

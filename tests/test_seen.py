@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cio_cli import batches
-from cio_cli.batches import Fingerprints, Seen
+from cio_cli.build import batches
+from cio_cli.build.batches import Fingerprints, Seen
 
 fingerprint = st.one_of(
     st.integers(0, 2**64 - 1), st.integers(0, 40), st.integers(2**64 - 40, 2**64 - 1)

@@ -1,4 +1,4 @@
-"""``cio send-event`` and ``cio check`` (SPEC sections 1, 3 and 4; cio_cli/single.py).
+"""``cio send-event`` and ``cio check`` (SPEC sections 1, 3 and 4; cio_cli/send_event.py).
 
 The rules are tested on ``build_event`` directly; sending and checking run end to end through
 a throwaway Typer app that registers the very command functions meant for cli.py (between the
@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from cio_cli import oneevent, single
+from cio_cli import send_event
+from cio_cli.check import event_flags
 from cio_cli.cli import app  # the real commands, as a user runs them
 from cio_cli.errors import InvalidEventError, UsageError
-from cio_cli.report import Reporter
-from cio_cli.track import v1_body
+from cio_cli.record.report import Reporter
+from cio_cli.send.track import v1_body
 from tests.fakecio import FakeCio
 
 NOW = 1_750_000_000.0
@@ -42,13 +43,13 @@ def _no_cio_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def build(*, person: str | None = "u1", anonymous_id: str | None = None, name: str = "purchase",
           d: list[str] | None = None, data: str | None = None, ts: str | None = str(OLD),
-          event_id: str | None = ULID, semantic: bool = False) -> oneevent.SingleEvent:
+          event_id: str | None = ULID, semantic: bool = False) -> event_flags.SingleEvent:
     """``build_event`` with defaults: person u1, an old timestamp, a given id."""
-    return oneevent.build_event(person, anonymous_id, name, d or [], data, ts, event_id,
+    return event_flags.build_event(person, anonymous_id, name, d or [], data, ts, event_id,
                               semantic, NOW)
 
 
-def body_of(event: oneevent.SingleEvent) -> dict[str, Any]:
+def body_of(event: event_flags.SingleEvent) -> dict[str, Any]:
     doc = json.loads(event.body)
     assert isinstance(doc, dict)
     return doc
@@ -535,7 +536,7 @@ def test_check_refused_credentials_exit_5(fake_cio: FakeCio) -> None:
 )
 def test_expected_region(region: str | None, base_url: str, env: dict[str, str],
                          expected: str) -> None:
-    assert single.expected_region(region, base_url, env) == expected
+    assert send_event.expected_region(region, base_url, env) == expected
 
 
 # -- plumbing ---------------------------------------------------------------------------
@@ -551,10 +552,10 @@ def test_help_lists_exit_codes_and_environment() -> None:
 
 def test_run_send_event_and_emit_with_a_reporter_on_stringio(fake_cio: FakeCio) -> None:
     err, out = io.StringIO(), io.StringIO()
-    conn = single.Connection("site", "key", None, fake_cio.url)
-    result = single.run_send_event(lambda: build(), conn, {}, dry_run=False)
+    conn = send_event.Connection("site", "key", None, fake_cio.url)
+    result = send_event.run_send_event(lambda: build(), conn, {}, dry_run=False)
     assert (result.sent, result.status, result.exit_code) == (True, 200, 0)
-    assert single.emit(result, Reporter(False, False, err=err, out=out)) == 0
+    assert send_event.emit(result, Reporter(False, False, err=err, out=out)) == 0
     assert out.getvalue() == "" and "HTTP 200" in err.getvalue()
     assert ULID in fake_cio.events_by_id
     assert "key" not in repr(conn) and "site" not in repr(conn)

@@ -24,8 +24,8 @@ import pytest
 from cio_cli import __version__
 from cio_cli.config import Config
 from cio_cli.errors import AbortError
-from cio_cli.track import read_partial
-from cio_cli.transport import (
+from cio_cli.send.track import read_partial
+from cio_cli.send.transport import (
     Outcome,
     Pacer,
     Redact,

@@ -1,10 +1,10 @@
-"""The Track API (``Api``, api.py): v2 batches, v1 for an event alone, the region check.
+"""The Track API (``Api``, send/api.py): v2 batches, v1 for an event alone, the region check.
 
 - Hosts ``https://track.customer.io`` (us), ``https://track-eu.customer.io`` (eu); HTTP
   Basic ``site_id:api_key``.
 - ``POST /api/v2/batch`` ``{"batch":[op,...]}``, each op ``{"type":"person","action":
   "event","identifiers":{kind:V},"name":N,"id":ULID,"timestamp":T,"attributes":{...}}``
-  (built column-wise in ``track_ops.py``), at most 32,000 bytes.
+  (built column-wise in ``send/track_ops.py``), at most 32,000 bytes.
 - An op too large for a batch goes alone through v1 ``POST /api/v1/customers/{id}/events``
   ``{"name","data","timestamp","id"}``; so does ``cio send-event`` (``/api/v1/events`` with
   ``anonymous_id`` for an anonymous one).
@@ -26,14 +26,14 @@ from urllib.parse import quote
 
 import orjson
 
-from cio_cli.api import Answer, OpParts, Workspace, item_text, load
 from cio_cli.errors import AbortError, CioError
+from cio_cli.send.api import Answer, OpParts, Workspace, item_text, load
 
 if TYPE_CHECKING:
     import polars as pl  # noqa: TID251 (types only: never loaded at run time)
 
     from cio_cli.config import Config
-    from cio_cli.transport import Transport
+    from cio_cli.send.transport import Transport
 
 HOSTS: Mapping[str, str] = MappingProxyType(
     {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
@@ -71,7 +71,7 @@ class Track:
 
     def op(self, parts: OpParts) -> list[pl.Expr]:
         """The v2 person-event op (``track_ops.op_pieces``)."""
-        from cio_cli.track_ops import op_pieces
+        from cio_cli.send.track_ops import op_pieces
 
         return op_pieces(parts)
 

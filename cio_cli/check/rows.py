@@ -1,4 +1,4 @@
-"""Row rules, as polars expressions over a whole chunk, built from ``contract.py``'s table.
+"""Row rules, as polars expressions over a whole chunk, built from ``check/rule_table.py``'s table.
 
 ``check()`` splits a chunk of raw cells into valid rows (with the trimmed name
 and customer id, the identifier kind and the timestamp in Unix seconds) and
@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from cio_cli import contract as c
-from cio_cli import timestamps
-from cio_cli.header import (
+from cio_cli.check import rule_table as c
+from cio_cli.check import timestamps
+from cio_cli.check.contract import (
     CURRENCY_KEY,
     CUSTOMER_ID,
     EMAIL_KEYS,
@@ -30,7 +30,7 @@ from cio_cli.header import (
     Layout,
     ReadOptions,
 )
-from cio_cli.values import json_cells, typed_value
+from cio_cli.check.values import json_cells, typed_value
 
 # -- row rules ------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 How ``Transport.post`` treats an answer:
 
-    what the API calls it    (``Api.answer``, api.py: Track's in brackets)
+    what the API calls it    (``Api.answer``, send/api.py: Track's in brackets)
       all accepted           Outcome "ok" (2xx but 207)
       some ops refused       Outcome "partial": (op index, message) for each refused op
                              (207); a body the API cannot read that way is retried (below)
@@ -44,9 +44,9 @@ from typing import Literal
 import httpx
 
 from cio_cli import __version__
-from cio_cli.api import Api, item_text, load, shorten
 from cio_cli.config import Config
 from cio_cli.errors import AbortError, UsageError
+from cio_cli.send.api import Api, item_text, load, shorten
 
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0

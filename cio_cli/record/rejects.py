@@ -20,8 +20,8 @@ from typing import IO
 
 import polars as pl
 
+from cio_cli.check.contract import ERROR, ROW, Layout
 from cio_cli.errors import OutputError
-from cio_cli.header import ERROR, ROW, Layout
 
 
 def remove_file(path: Path) -> None:

@@ -16,14 +16,14 @@ from typing import IO, TYPE_CHECKING
 
 import orjson
 
-from cio_cli.batches import Request
+from cio_cli.build.batches import Request
 from cio_cli.errors import OutputError, UsageError
-from cio_cli.journal import Journal
-from cio_cli.pipeline import Counts, InputFile
-from cio_cli.rejects import RejectsWriter, create, output_mode
+from cio_cli.importer.passes import Counts, InputFile
+from cio_cli.record.journal import Journal
+from cio_cli.record.rejects import RejectsWriter, create, output_mode
 
 if TYPE_CHECKING:
-    from cio_cli.app import ImportPlan
+    from cio_cli.importer.run import ImportPlan
 
 STDIN_REJECTS = "stdin.rejects.csv"
 JOURNAL_SUFFIX = ".cio-journal"
@@ -116,7 +116,7 @@ class DryRunSink:
 
     A reader that closed its pipe (``--out /dev/stdout | head``) ends the writing
     quietly; the run goes on. Any other failed write stops it (``OutputError``).
-    A ``Sink`` (pipeline.py) like ``HttpSink``: nothing is acknowledged, so the
+    A ``Sink`` (importer/passes.py) like ``HttpSink``: nothing is acknowledged, so the
     journal it is given stays untouched.
     """
 

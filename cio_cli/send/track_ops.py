@@ -1,13 +1,13 @@
-"""The Track API's v2 op, built column-wise with polars (``Track.op``, track.py).
+"""The Track API's v2 op, built column-wise with polars (``Track.op``, send/track.py).
 
-Kept apart from track.py so that ``send-event`` and ``check`` never load polars.
+Kept apart from send/track.py so that ``send-event`` and ``check`` never load polars.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from cio_cli.api import OpParts
+from cio_cli.send.api import OpParts
 
 
 def op_pieces(p: OpParts) -> list[pl.Expr]:

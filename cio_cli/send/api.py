@@ -2,7 +2,7 @@
 
 cio reads, checks, dedups, packs, sends, journals and reports the same way whatever API it
 talks to. What differs is behind one protocol, ``Api``; its first implementation is the
-Track API (``track.py``: v2 batch + v1). The rest of cio holds an ``Api`` object and never
+Track API (``send/track.py``: v2 batch + v1). The rest of cio holds an ``Api`` object and never
 asks which one it is:
 
     name, hosts           ``"track"``; the base URL of each region (``--region us|eu``)
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     import polars as pl  # noqa: TID251 (types only: never loaded at run time)
 
     from cio_cli.config import Config
-    from cio_cli.transport import Transport
+    from cio_cli.send.transport import Transport
 
 MESSAGE_LIMIT = 300
 
@@ -138,7 +138,7 @@ class Api(Protocol):
 
 
 def _track() -> Api:
-    from cio_cli.track import TRACK
+    from cio_cli.send.track import TRACK
 
     return TRACK
 

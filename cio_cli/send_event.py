@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import orjson
 
-from cio_cli.api import Api, choose
+from cio_cli.check.event_flags import SingleEvent, show
 from cio_cli.config import DEFAULT_REGION, Config, base_url_for, check_sending, resolve
 from cio_cli.errors import CioError
-from cio_cli.oneevent import SingleEvent, show
+from cio_cli.send.api import Api, choose
 
 if TYPE_CHECKING:  # httpx loads only when a request is made: a dry run never needs it
-    from cio_cli.transport import Transport
+    from cio_cli.send.transport import Transport
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Connection:
 
     def transport(self, config: Config) -> Transport:
         """A Transport with this timeout and retry budget (close it after use)."""
-        from cio_cli.transport import Transport
+        from cio_cli.send.transport import Transport
 
         return Transport(
             config, timeout=self.timeout, max_retries=self.max_retries, on_wait=self.on_wait
@@ -231,7 +231,7 @@ def run_check(conn: Connection, env: Mapping[str, str]) -> CheckResult:
 
 
 class Sink(Protocol):
-    """What ``emit`` needs of a Reporter (report.py), without importing rich."""
+    """What ``emit`` needs of a Reporter (record/report.py), without importing rich."""
 
     json_mode: bool
     out: TextIO

@@ -7,8 +7,8 @@ import re
 import orjson
 import polars as pl
 
-from cio_cli.contract import DATA_TOO_DEEP
-from cio_cli.header import INT_RE, Layout, ReadOptions, load_json
+from cio_cli.check.contract import INT_RE, Layout, ReadOptions, load_json
+from cio_cli.check.rule_table import DATA_TOO_DEEP
 
 
 def json_cells(df: pl.DataFrame, lay: Layout, opts: ReadOptions) -> pl.DataFrame:

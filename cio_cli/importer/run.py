@@ -1,7 +1,7 @@
 """Runs ``validate`` and ``import``: open, check, scan, decide, emit, summarise.
 
 Knows nothing of Typer: the CLI builds an ``ImportPlan`` and calls ``run``.
-Where a run writes (rejects, journals, ``--out``) is in outputs.py.
+Where a run writes (rejects, journals, ``--out``) is in record/outputs.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from cio_cli.api import Api, choose
+from cio_cli.check.contract import ReadOptions
 from cio_cli.config import CREDENTIALS_HINT, Config, check_sending, resolve
 from cio_cli.errors import (
     AbortError,
@@ -29,10 +29,11 @@ from cio_cli.errors import (
     UnimportableError,
     UsageError,
 )
-from cio_cli.header import ReadOptions
-from cio_cli.journal import Journal, Lock, Locked, fingerprint
-from cio_cli.onepass import scan_and_emit
-from cio_cli.outputs import (
+from cio_cli.importer.one_read import scan_and_emit
+from cio_cli.importer.passes import Counts, Emit, InputFile, Scan, Sink, emit, open_input, scan
+from cio_cli.read.files import spool_stdin
+from cio_cli.record.journal import Journal, Lock, Locked, fingerprint
+from cio_cli.record.outputs import (
     DryRunSink,
     check_run_outputs,
     is_pipe,
@@ -40,10 +41,9 @@ from cio_cli.outputs import (
     out_file,
     rejects_path,
 )
-from cio_cli.pipeline import Counts, Emit, InputFile, Scan, Sink, emit, open_input, scan
-from cio_cli.rejects import narrow_mode, output_mode, remove_file
-from cio_cli.report import Reporter, Summary
-from cio_cli.source import spool_stdin
+from cio_cli.record.rejects import narrow_mode, output_mode, remove_file
+from cio_cli.record.report import Reporter, Summary
+from cio_cli.send.api import Api, choose
 
 RESUME_HINT = "run the same command again: it resumes where this run stopped"
 
@@ -216,8 +216,8 @@ def _sink(plan: ImportPlan, out: IO[bytes] | None, reporter: Reporter) -> Sink:
         return DryRunSink(out)
     if plan.send is None:
         raise UsageError("a real import needs credentials", CREDENTIALS_HINT)
-    from cio_cli.sender import HttpSink  # the network modules load only for a real import
-    from cio_cli.transport import Transport
+    from cio_cli.send.sender import HttpSink  # the network modules load only for a real import
+    from cio_cli.send.transport import Transport
 
     opts = plan.send
     retries: list[HttpSink] = []

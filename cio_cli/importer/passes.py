@@ -19,17 +19,17 @@ from typing import Protocol, TypeVar
 
 import polars as pl
 
-from cio_cli.api import Api, choose
-from cio_cli.batches import Fingerprints, FirstUse, Packer, Request, Seen
-from cio_cli.contract import DATA_TOO_LARGE
+from cio_cli.build.batches import Fingerprints, FirstUse, Packer, Request, Seen
+from cio_cli.build.events import encode, warm_up
+from cio_cli.check.contract import Layout, ReadOptions, layout
+from cio_cli.check.inference import Inference, Stats
+from cio_cli.check.rows import Checked, check, identify, in_window, message, split
+from cio_cli.check.rule_table import DATA_TOO_LARGE
 from cio_cli.errors import FileChangedError, OutputError, UnimportableError
-from cio_cli.events import encode, warm_up
-from cio_cli.header import Layout, ReadOptions, layout
-from cio_cli.infer import Inference, Stats
-from cio_cli.journal import Acked, Journal
-from cio_cli.rejects import RejectsWriter
-from cio_cli.rules import Checked, check, identify, in_window, message, split
-from cio_cli.source import CsvSource, NeedAllColumns
+from cio_cli.read.files import CsvSource, NeedAllColumns
+from cio_cli.record.journal import Acked, Journal
+from cio_cli.record.rejects import RejectsWriter
+from cio_cli.send.api import Api, choose
 
 MAX_DATA_BYTES = DATA_TOO_LARGE.limit
 FIRST_ROWS = 5
@@ -234,7 +234,7 @@ class Judged:
 
 class Sink(Protocol):
     """Where pass 2's requests go: counted (and maybe written to ``--out``) by a dry run
-    (``DryRunSink``, outputs.py), or sent to the API (``HttpSink``, sender.py).
+    (``DryRunSink``, record/outputs.py), or sent to the API (``HttpSink``, send/sender.py).
     The run treats both alike and never asks which one it holds."""
 
     journal: Journal | None  # the current file's: rows the API acknowledged are recorded there
@@ -331,7 +331,7 @@ class Emitting:
 
 class Reading(Protocol[R]):
     """How pass 2 reads a file: after pass 1 knew the column types (``AfterScan``), or in
-    the same read as pass 1, with the types known so far (``ScanAsYouGo``, onepass.py)."""
+    the same read as pass 1, with the types known so far (``ScanAsYouGo``, importer/one_read.py)."""
 
     def work(self, df: pl.DataFrame, plain: bool) -> R:
         """One chunk, in a worker thread."""

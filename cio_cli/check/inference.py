@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from cio_cli.header import CURRENCY_KEY, EMAIL_KEYS, NUMBER_KEYS, Layout, ReadOptions
+from cio_cli.check.contract import CURRENCY_KEY, EMAIL_KEYS, NUMBER_KEYS, Layout, ReadOptions
 
 INT_RE = r"^-?(0|[1-9][0-9]{0,15})$"
 DEC_RE = r"^-?(0|[1-9][0-9]*)\.[0-9]+$"

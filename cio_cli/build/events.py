@@ -18,9 +18,9 @@ import orjson
 import polars as pl
 import polars_hash as plh
 
-from cio_cli.api import Api, OpParts
-from cio_cli.header import Layout
-from cio_cli.values import typed_value
+from cio_cli.check.contract import Layout
+from cio_cli.check.values import typed_value
+from cio_cli.send.api import Api, OpParts
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PAIRS = pl.Series("pairs", [CROCKFORD[i >> 5] + CROCKFORD[i & 31] for i in range(1024)])

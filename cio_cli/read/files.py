@@ -40,8 +40,8 @@ from typing import BinaryIO, Generic, TypeVar
 
 import polars as pl
 
-from cio_cli import bytescan, exact
 from cio_cli.errors import FileChangedError, UnimportableError
+from cio_cli.read import boundaries, fallback
 
 A = TypeVar("A")
 T = TypeVar("T")
@@ -201,7 +201,7 @@ class CsvSource:
         stream, _ = self._open()
         with stream:
             prefix = _read(stream, offset).decode(self.encoding, errors="replace")
-        return bytescan.count_records(prefix.encode("utf-8")) + 1
+        return boundaries.count_records(prefix.encode("utf-8")) + 1
 
     def _decode_error(self, exc: UnicodeDecodeError, row: int, at: int) -> UnimportableError:
         """Invalid text in row ``row``, at byte ``at`` of the file (of its text, if .gz)."""
@@ -223,7 +223,7 @@ class CsvSource:
             buf = b""
             for block in self._utf8_blocks(stream):
                 buf += block
-                end = bytescan.first_record_end(buf)
+                end = boundaries.first_record_end(buf)
                 if end is not None:
                     break
                 if len(buf) > MAX_CARRY_BYTES:
@@ -261,7 +261,7 @@ class CsvSource:
                     take = min(skip, len(block))
                     block, skip = block[take:], skip - take
                 odd = carry.count(b'"') % 2 == 1
-                cut = bytescan.last_record_end(block, odd)
+                cut = boundaries.last_record_end(block, odd)
                 if cut is None:
                     if len(carry) + len(block) > MAX_CARRY_BYTES:
                         yield Body(b"", offset, tell.done(), refused=True)
@@ -292,7 +292,7 @@ class CsvSource:
         text = self._text(body) if known is None else None
         crs = known is None and b"\r" in body.data
         if crs and body.data.count(b"\r") != body.data.count(b"\r\n"):
-            return exact.strict_records(body.data, ncols)  # polars drops lone CRs
+            return fallback.strict_records(body.data, ncols)  # polars drops lone CRs
         names = [f"c{i}" for i in (range(ncols) if columns is None else columns)]
         try:
             df = pl.read_csv(
@@ -303,15 +303,15 @@ class CsvSource:
                 raise_if_empty=False,
             )
         except pl.exceptions.PolarsError:
-            return exact.strict_records(body.data, ncols)
+            return fallback.strict_records(body.data, ncols)
         blank = _blank_rows(df, names)
         if blank and columns is not None:
             return self.parse(body)
         if text is not None:
-            whole = bytescan.separators_match(body.data, text, df, ncols, blank)
+            whole = boundaries.separators_match(body.data, text, df, ncols, blank)
             if not whole:  # None: polars cannot be trusted here; False: ragged rows
-                return None if whole is None else exact.strict_records(body.data, ncols)
-        plain = bytescan.plain_text(body.data, df.height) if known is None else known[1]
+                return None if whole is None else fallback.strict_records(body.data, ncols)
+        plain = boundaries.plain_text(body.data, df.height) if known is None else known[1]
         self._verified[body.offset] = (crc, plain)
         return _numbered(df, body.data, names, ncols, blank, plain), plain
 
@@ -328,8 +328,8 @@ class CsvSource:
     def _text(self, body: Body) -> str:
         """The body as text; ``BadText`` (placed in the file) when it is not UTF-8."""
         try:
-            return bytescan.utf8_text(body.data)
-        except bytescan.BadText as exc:
+            return boundaries.utf8_text(body.data)
+        except boundaries.BadText as exc:
             exc.at = self._bom + body.offset + exc.error.start
             raise
 
@@ -345,19 +345,19 @@ class CsvSource:
                     continue
                 head = block[offset:]
                 break
-            batch: list[list[str] | exact.Unreadable] = []
+            batch: list[list[str] | fallback.Unreadable] = []
 
             def bad_text(exc: UnicodeDecodeError, at: int) -> Exception:
                 at += self._bom + offset
                 return self._decode_error(exc, self._row_at(at), at)
 
-            for record in exact.lenient_records(exact.lines(head, blocks, bad_text)):
+            for record in fallback.lenient_records(fallback.lines(head, blocks, bad_text)):
                 batch.append(record)
-                if len(batch) >= exact.SLOW_BATCH_ROWS:
-                    yield exact.frame(batch, len(self.header))
+                if len(batch) >= fallback.SLOW_BATCH_ROWS:
+                    yield fallback.frame(batch, len(self.header))
                     batch = []
             if batch:
-                yield exact.frame(batch, len(self.header))
+                yield fallback.frame(batch, len(self.header))
 
     def chunks(
         self,
@@ -382,7 +382,7 @@ class CsvSource:
         while True:
             try:
                 item = next(results, None)
-            except bytescan.BadText as exc:
+            except boundaries.BadText as exc:
                 raise self._decode_error(exc.error, next_row + exc.record, exc.at) from exc
             if item is None:
                 return
@@ -418,7 +418,7 @@ class CsvSource:
                 found = work(_without_blanks(frame), False)
                 yield Chunk(found, row, frame.height, body.bytes_done)
                 row += frame.height
-        except exact.OpenQuote as exc:
+        except fallback.OpenQuote as exc:
             raise open_quote_error(first_row + exc.records, exc.mid_cell) from exc
 
 
@@ -481,7 +481,7 @@ def _numbered(
     Where the chunk has doubled quotes, cells polars read as ``""`` become empty (null), as
     unquoted empty cells are. ``blank`` says the chunk has rows that look blank.
     """
-    if not plain and bytescan.DOUBLED_QUOTE.search(data):
+    if not plain and boundaries.DOUBLED_QUOTE.search(data):
         df = df.with_columns(pl.when(pl.col(n) != "").then(pl.col(n)).alias(n) for n in names)
     is_blank = pl.all_horizontal(pl.col(n).is_null() for n in names) if blank else False
     return df.with_columns(

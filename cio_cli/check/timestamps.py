@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from cio_cli.contract import TIMESTAMP_NUMBER_RE as NUMERIC
-from cio_cli.header import ISO_NAIVE_RE, ISO_ZONED_RE, MS_FROM, Layout, ReadOptions, Unit
+from cio_cli.check.contract import ISO_NAIVE_RE, ISO_ZONED_RE, MS_FROM, Layout, ReadOptions, Unit
+from cio_cli.check.rule_table import TIMESTAMP_NUMBER_RE as NUMERIC
 
 
 def forms(df: pl.DataFrame, lay: Layout) -> tuple[bool, bool]:

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from cio_cli.events import warm_up
-from cio_cli.header import Layout, ReadOptions
-from cio_cli.infer import Stats
-from cio_cli.pipeline import (
+from cio_cli.build.events import warm_up
+from cio_cli.check.contract import Layout, ReadOptions
+from cio_cli.check.inference import Stats
+from cio_cli.check.rows import Checked, check, in_window
+from cio_cli.importer.passes import (
     Counts,
     Emit,
     InputFile,
@@ -34,8 +35,7 @@ from cio_cli.pipeline import (
     judge,
     kinds_of,
 )
-from cio_cli.rejects import remove_file
-from cio_cli.rules import Checked, check, in_window
+from cio_cli.record.rejects import remove_file
 
 
 def scan_and_emit(

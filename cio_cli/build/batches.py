@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from cio_cli.api import Api
-from cio_cli.rules import split
+from cio_cli.check.rows import split
+from cio_cli.send.api import Api
 
 MARK_BITS = 26  # Seen's bitmap: 2**26 bits
 

@@ -1,7 +1,7 @@
 """Delivering requests: up to ``concurrency`` in flight, results handled in order of arrival.
 
-The transport (``transport.py``) retries, backs off and paces, and the API
-(``Api.answer``, api.py) says what an answer means; this module does it to the
+The transport (``send/transport.py``) retries, backs off and paces, and the API
+(``Api.answer``, send/api.py) says what an answer means; this module does it to the
 rows a request carried:
 
 - all accepted: every row is sent.
@@ -22,11 +22,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import polars as pl
 
-from cio_cli.batches import Request
-from cio_cli.journal import Journal, ranges
-from cio_cli.pipeline import Counts
-from cio_cli.rejects import RejectsWriter
-from cio_cli.transport import Outcome, Stopped, Transport
+from cio_cli.build.batches import Request
+from cio_cli.importer.passes import Counts
+from cio_cli.record.journal import Journal, ranges
+from cio_cli.record.rejects import RejectsWriter
+from cio_cli.send.transport import Outcome, Stopped, Transport
 
 REFUSED = "refused by Customer.io: "
 

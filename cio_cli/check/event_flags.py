@@ -3,7 +3,8 @@
 ``build_event`` checks the person or anonymous id, the name, the data (``-d k=v``,
 ``-d k:=JSON``, ``--data JSON|@file``), the timestamp and the id; the API builds the
 request of the one event (``Api.single``; Track: v1). Every limit, pattern and message
-comes from the rule table in ``contract.py``, the one the CSV rules (``rules.py``) read too.
+comes from the rule table in ``check/rule_table.py``, the one the CSV rules
+(``check/rows.py``) read too.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from typing import Any
 import orjson
 from ulid import ULID
 
-from cio_cli import contract as c
-from cio_cli import header as rules
-from cio_cli.api import Api, choose
+from cio_cli.check import contract
+from cio_cli.check import rule_table as c
 from cio_cli.errors import InvalidEventError, UsageError
+from cio_cli.send.api import Api, choose
 
 _EMAIL, _NUMBER = re.compile(c.EMAIL_INVALID.pattern), re.compile(c.NOT_A_NUMBER.pattern)
 _ZONED = re.compile(c.TIMESTAMP_ZONED_RE, re.A)
@@ -120,7 +121,7 @@ def parse_timestamp(text: str | None, now: float) -> tuple[int | None, list[str]
         return None, []
     if _PLAIN.fullmatch(t):
         value = Decimal(t)
-        if value >= rules.MS_FROM:
+        if value >= contract.MS_FROM:
             value /= 1000
             notes.append(f"note: --timestamp {t} was read as Unix milliseconds")
         ts = int(value.to_integral_value(rounding="ROUND_FLOOR"))
@@ -163,7 +164,7 @@ def _data_object(text: str) -> dict[str, Any]:
                 hint="--data @FILE reads a JSON object from FILE",
             ) from None
     try:
-        doc = rules.load_json(raw)
+        doc = contract.load_json(raw)
     except (ValueError, RecursionError) as exc:
         raise UsageError(
             f"{what} is not valid JSON ({exc})",
@@ -188,7 +189,7 @@ def _pair(pair: str) -> tuple[str, Any]:
     if not key.endswith(":"):
         return key, value
     try:
-        return key[:-1], rules.load_json(value)
+        return key[:-1], contract.load_json(value)
     except (ValueError, RecursionError):
         raise UsageError(
             f"-d {pair!r}: {value!r} is not valid JSON",
@@ -205,7 +206,7 @@ def parse_data(pairs: list[str], data_json: str | None) -> dict[str, Any]:
 
 def _number(key: str, value: Any) -> orjson.Fragment:
     """A JSON number (from ``load_json``) or numeric text, sent as written (as a CSV cell is),
-    within a double's range (a CSV cell is not held to it: see contract.py)."""
+    within a double's range (a CSV cell is not held to it: see check/rule_table.py)."""
     text = orjson.dumps(value).decode() if isinstance(value, orjson.Fragment) else value
     text = text.strip(c.WHITESPACE) if isinstance(text, str) else text
     if isinstance(text, str) and _NUMBER.fullmatch(text):
@@ -224,21 +225,21 @@ def check_data(data: dict[str, Any]) -> tuple[bytes, list[str]]:
 
     ``revenue`` and ``value`` given as numeric text become numbers (in ``data`` too).
     """
-    for key in rules.EMAIL_KEYS:
+    for key in contract.EMAIL_KEYS:
         if key in data and not (isinstance(data[key], str) and _EMAIL.fullmatch(data[key])):
             raise broken(c.EMAIL_INVALID, key, data[key])
-    for key in rules.NUMBER_KEYS:
+    for key in contract.NUMBER_KEYS:
         if key in data:
             data[key] = _number(key, data[key])
-    currency = data.get(rules.CURRENCY_KEY)
-    if rules.CURRENCY_KEY in data and not (
-        isinstance(currency, str) and currency in rules.ISO_4217
+    currency = data.get(contract.CURRENCY_KEY)
+    if contract.CURRENCY_KEY in data and not (
+        isinstance(currency, str) and currency in contract.ISO_4217
     ):
-        raise broken(c.CURRENCY_INVALID, rules.CURRENCY_KEY, currency)
+        raise broken(c.CURRENCY_INVALID, contract.CURRENCY_KEY, currency)
     encoded = _encode(data)
     if len(encoded) > c.DATA_TOO_LARGE.limit:
         raise broken(c.DATA_TOO_LARGE, DATA, size=len(encoded))
-    found = [key for key in rules.EMAIL_KEYS if key in data]
+    found = [key for key in contract.EMAIL_KEYS if key in data]
     verb = "overrides" if len(found) == 1 else "override"
     return encoded, [
         f"note: {', '.join(found)} {verb} the addresses of emails this event triggers"
@@ -291,7 +292,7 @@ def build_event(
             f"note: no --id, so a new one was made: running this again sends another "
             f"event; pass --id {eid} to make a retry a duplicate"
         )
-    recent = ts is None or ts >= int(now) - rules.WINDOW_S
+    recent = ts is None or ts >= int(now) - contract.WINDOW_S
     if recent:
         why = "no --timestamp" if ts is None else "the timestamp is within the last 72 hours"
         notes.append(f"note: {why}: this event can trigger live campaigns and send messages")

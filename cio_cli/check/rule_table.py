@@ -1,10 +1,11 @@
 """The row rules of SPEC section 3, declared once, as data (no polars).
 
-Two evaluators read this table: ``rules.py``/``timestamps.py``/``pipeline.py`` build polars
-expressions from it for a CSV chunk, and ``oneevent.py`` applies it in plain Python to the one
-event of ``cio send-event``. Each ``Rule`` holds its limit or pattern and its message; neither
-evaluator writes a limit, a pattern or a message of its own. tests/test_one_rule_set.py checks
-that the two reach the same verdict and build the same event.
+Two evaluators read this table: ``check/rows.py``, ``check/timestamps.py`` and
+``importer/passes.py`` build polars expressions from it for a CSV chunk, and
+``check/event_flags.py`` applies it in plain Python to the one event of ``cio send-event``.
+Each ``Rule`` holds its limit or pattern and its message; neither evaluator writes a limit,
+a pattern or a message of its own. tests/test_one_rule_set.py checks that the two reach the
+same verdict and build the same event.
 
 A message names its field: the column in a CSV row (``_cio_name``), the flag or a phrase for
 send-event (``the event name``, ``--person``). Where the two paths differ on purpose:
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cio_cli.header import (
+from cio_cli.check.contract import (
     EMAIL_RE,
     FUTURE_S,
     ISO_NAIVE_RE,

@@ -1,0 +1,1 @@
+"""Turning checked rows into events: ids, JSON, duplicates, request bodies."""

@@ -1,0 +1,1 @@
+"""``cio validate`` and ``cio import``: the plan, the two passes, the run."""

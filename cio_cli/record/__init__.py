@@ -1,0 +1,1 @@
+"""What a run leaves behind: the journal, the rejects file, checked outputs, the report."""

@@ -1,0 +1,1 @@
+"""Delivering requests: the API seam, its Track implementation, HTTP, the sinks."""
