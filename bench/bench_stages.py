@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 from gen import ensure  # noqa: E402 - bench/ is the script's directory
 
 from cio_cli.build import events
-from cio_cli.build.batches import Packer, Seen
+from cio_cli.build.batches import Packer
+from cio_cli.build.dedup import Seen
 from cio_cli.check import inference, rows
 from cio_cli.check.contract import ReadOptions, layout
 from cio_cli.importer.passes import Emit, judge, kinds_of

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperOption
@@ -25,10 +26,8 @@ from cio_cli.errors import (
     TerminatedError,
     UsageError,
 )
+from cio_cli.importer.plan import ImportPlan, SendOptions
 from cio_cli.record.report import Reporter, Summary, ask
-
-if TYPE_CHECKING:
-    from cio_cli.importer.run import ImportPlan  # polars: loaded by validate and import only
 
 EXIT_CODES = """\b
 Exit codes:
@@ -432,7 +431,7 @@ def _guard(
 
 def _run(plan: ImportPlan, reporter: Reporter) -> int:
     """Hand a validate or import plan on; its summary is the command's output."""
-    from cio_cli.importer.run import run
+    from cio_cli.importer.run import run  # polars loads here, for validate and import only
 
     confirm = ask if plan.asks_window and sys.stdin.isatty() and sys.stderr.isatty() else None
     summary = run(plan, reporter, confirm=confirm)
@@ -491,8 +490,6 @@ def validate(
     reporter = Reporter(json, quiet)
 
     def body() -> int:
-        from cio_cli.importer.run import ImportPlan  # polars loads here, never for other commands
-
         opts = _read_options(
             identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic
         )
@@ -541,8 +538,6 @@ def import_(
     reporter = Reporter(json, quiet)
 
     def body() -> int:
-        from cio_cli.importer.run import ImportPlan, SendOptions  # polars loads here
-
         opts = _read_options(
             identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic
         )
@@ -651,7 +646,7 @@ EventIdOpt = Annotated[
 
 
 @app.command("send-event", cls=PanelCommand, epilog=SEND_EVENT_CODES)
-def send_event(
+def send_event_command(
     ctx: typer.Context,
     name: NameOpt,
     person: PersonOpt = None,
@@ -674,35 +669,25 @@ def send_event(
     """Send one event to Customer.io (Track API v1)."""
     reporter = Reporter(json, quiet)
     from cio_cli import send_event  # the network modules load only when used
-    from cio_cli.check import event_flags
+    from cio_cli.check.event_flags import build_event
+    from cio_cli.one_request import Connection, report_result
 
     typed = _typed(ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url)
-    conn = send_event.Connection(
-        **typed, timeout=timeout, max_retries=max_retries, on_wait=reporter.note
+    conn = Connection(**typed, timeout=timeout, max_retries=max_retries, on_wait=reporter.note)
+    build = functools.partial(
+        build_event, person, anonymous_id, name, pairs or [], data, timestamp, event_id,
+        allow_semantic,
     )
 
-    def build() -> event_flags.SingleEvent:
-        return event_flags.build_event(
-            person,
-            anonymous_id,
-            name,
-            pairs or [],
-            data,
-            timestamp,
-            event_id,
-            allow_semantic,
-            time.time(),
-        )
-
     def body() -> int:
-        result = send_event.run_send_event(build, conn, os.environ, dry_run)
-        return send_event.emit(result, reporter)
+        result = send_event.run_send_event(lambda: build(time.time()), conn, os.environ, dry_run)
+        return report_result(result, reporter)
 
     _guard(reporter, body, lambda exc: send_event.SendResult(None, dry_run).as_json())
 
 
 @app.command("check", cls=PanelCommand, epilog=CHECK_CODES)
-def check(
+def check_command(
     ctx: typer.Context,
     timeout: TimeoutOpt = 30.0,
     max_retries: RetriesOpt = 2,
@@ -719,17 +704,16 @@ def check(
     --region (or the host of --base-url).
     """
     reporter = Reporter(json, quiet)
-    from cio_cli import send_event
+    from cio_cli import credentials_check
+    from cio_cli.one_request import Connection, report_result
 
     typed = _typed(ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url)
-    conn = send_event.Connection(
-        **typed, timeout=timeout, max_retries=max_retries, on_wait=reporter.note
-    )
+    conn = Connection(**typed, timeout=timeout, max_retries=max_retries, on_wait=reporter.note)
 
     def body() -> int:
-        return send_event.emit(send_event.run_check(conn, os.environ), reporter)
+        return report_result(credentials_check.run_check(conn, os.environ), reporter)
 
-    _guard(reporter, body, lambda exc: send_event.CheckResult(None).as_json())
+    _guard(reporter, body, lambda exc: credentials_check.CheckResult(None).as_json())
 
 
 def main() -> None:

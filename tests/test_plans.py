@@ -9,8 +9,8 @@ import pytest
 
 from cio_cli.check.contract import ReadOptions
 from cio_cli.importer.passes import Sink
-from cio_cli.importer.run import ImportPlan
-from cio_cli.record.outputs import DryRunSink
+from cio_cli.importer.plan import ImportPlan
+from cio_cli.send.dry_run import DryRunSink
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cio_cli.build import batches
-from cio_cli.build.batches import Fingerprints, Seen
+from cio_cli.build import dedup
+from cio_cli.build.dedup import Fingerprints, Seen
 
 fingerprint = st.one_of(
     st.integers(0, 2**64 - 1), st.integers(0, 40), st.integers(2**64 - 40, 2**64 - 1)
@@ -33,7 +33,7 @@ def reference(data: list[list[int]]) -> list[list[bool]]:
 @given(data=chunks)
 def test_first_seen_matches_a_set(mark_bits: int, data: list[list[int]]) -> None:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(batches, "MARK_BITS", mark_bits)
+        mp.setattr(dedup, "MARK_BITS", mark_bits)
         seen = Seen()
         got = [
             seen.first_seen(Fingerprints.of(pl.Series(c, dtype=pl.UInt64))).to_list() for c in data
@@ -46,7 +46,7 @@ def test_first_seen_matches_a_set(mark_bits: int, data: list[list[int]]) -> None
 @given(chunks)
 def test_first_use_names_the_first_row_of_each_key(data: list[list[int]]) -> None:
     """``FirstUse`` (a _cio_id's first row) against a dict, keys over the whole 64-bit range."""
-    first_use = batches.FirstUse()
+    first_use = dedup.FirstUse()
     known: dict[int, int] = {}
     row = 0
     for chunk in data:

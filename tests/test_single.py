@@ -1,4 +1,4 @@
-"""``cio send-event`` and ``cio check`` (SPEC sections 1, 3 and 4; cio_cli/send_event.py).
+"""``cio send-event`` and ``cio check`` (SPEC sections 1, 3 and 4; cio_cli/send_event.py, credentials_check.py).
 
 The rules are tested on ``build_event`` directly; sending and checking run end to end through
 a throwaway Typer app that registers the very command functions meant for cli.py (between the
@@ -20,10 +20,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from cio_cli import send_event
+from cio_cli import credentials_check, send_event
 from cio_cli.check import event_flags
 from cio_cli.cli import app  # the real commands, as a user runs them
 from cio_cli.errors import InvalidEventError, UsageError
+from cio_cli.one_request import Connection, report_result
 from cio_cli.record.report import Reporter
 from cio_cli.send.track import v1_body
 from tests.fakecio import FakeCio
@@ -536,7 +537,7 @@ def test_check_refused_credentials_exit_5(fake_cio: FakeCio) -> None:
 )
 def test_expected_region(region: str | None, base_url: str, env: dict[str, str],
                          expected: str) -> None:
-    assert send_event.expected_region(region, base_url, env) == expected
+    assert credentials_check.expected_region(region, base_url, env) == expected
 
 
 # -- plumbing ---------------------------------------------------------------------------
@@ -550,12 +551,12 @@ def test_help_lists_exit_codes_and_environment() -> None:
         assert "CIO_API_KEY" in text and "CIO_REGION" in text
 
 
-def test_run_send_event_and_emit_with_a_reporter_on_stringio(fake_cio: FakeCio) -> None:
+def test_run_send_event_and_report_result_with_a_reporter_on_stringio(fake_cio: FakeCio) -> None:
     err, out = io.StringIO(), io.StringIO()
-    conn = send_event.Connection("site", "key", None, fake_cio.url)
+    conn = Connection("site", "key", None, fake_cio.url)
     result = send_event.run_send_event(lambda: build(), conn, {}, dry_run=False)
     assert (result.sent, result.status, result.exit_code) == (True, 200, 0)
-    assert send_event.emit(result, Reporter(False, False, err=err, out=out)) == 0
+    assert report_result(result, Reporter(False, False, err=err, out=out)) == 0
     assert out.getvalue() == "" and "HTTP 200" in err.getvalue()
     assert ULID in fake_cio.events_by_id
     assert "key" not in repr(conn) and "site" not in repr(conn)

@@ -19,7 +19,8 @@ from typing import Protocol, TypeVar
 
 import polars as pl
 
-from cio_cli.build.batches import Fingerprints, FirstUse, Packer, Request, Seen
+from cio_cli.build.batches import Packer, Request
+from cio_cli.build.dedup import Fingerprints, FirstUse, Seen
 from cio_cli.build.events import encode, warm_up
 from cio_cli.check.contract import Layout, ReadOptions, layout
 from cio_cli.check.inference import Inference, Stats
@@ -234,7 +235,7 @@ class Judged:
 
 class Sink(Protocol):
     """Where pass 2's requests go: counted (and maybe written to ``--out``) by a dry run
-    (``DryRunSink``, record/outputs.py), or sent to the API (``HttpSink``, send/sender.py).
+    (``DryRunSink``, send/dry_run.py), or sent to the API (``HttpSink``, send/sender.py).
     The run treats both alike and never asks which one it holds."""
 
     journal: Journal | None  # the current file's: rows the API acknowledged are recorded there

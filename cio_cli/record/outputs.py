@@ -1,29 +1,18 @@
-"""Where a run writes, checked before it starts: rejects files, journals and ``--out``.
-
-Also the dry run's sink, which writes each request to ``--out`` instead of sending it.
-"""
+"""Where a run writes, checked before it starts: rejects files, journals and ``--out``."""
 
 from __future__ import annotations
 
 import errno
 import os
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
-import orjson
-
-from cio_cli.build.batches import Request
-from cio_cli.errors import OutputError, UsageError
-from cio_cli.importer.passes import Counts, InputFile
-from cio_cli.record.journal import Journal
-from cio_cli.record.rejects import RejectsWriter, create, output_mode
+from cio_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from cio_cli.importer.run import ImportPlan
+    from cio_cli.importer.plan import ImportPlan
 
 STDIN_REJECTS = "stdin.rejects.csv"
 JOURNAL_SUFFIX = ".cio-journal"
@@ -78,85 +67,6 @@ def check_run_outputs(plan: ImportPlan) -> None:
         lazy = not plan.sends and plan.rejects is None
         outputs.append(Output(label, rejects_path(arg, plan), hint, replaced=True, lazy=lazy))
     check_outputs([(a, Path("/dev/stdin" if a == "-" else a)) for a in plan.paths], outputs)
-
-
-@contextmanager
-def out_file(path: Path | None, inputs: list[InputFile]) -> Iterator[IO[bytes] | None]:
-    """The ``--out`` file, with the inputs' permission bits (at most 0644). A closed pipe
-    at the end is quiet; any other failed write is an ``OutputError``."""
-    if path is None:
-        yield None
-        return
-    mode = output_mode([i.source.path for i in inputs])
-    try:
-        f = open(path, "wb", opener=lambda p, _: create(Path(p), mode))  # noqa: SIM115
-    except OSError as exc:
-        raise OutputError.writing(f"--out {path}", exc) from None
-    try:
-        yield f
-    except BaseException:
-        _close(f, quiet=True)
-        raise
-    _close(f)
-
-
-def _close(f: IO[bytes], quiet: bool = False) -> None:
-    """Close the ``--out`` file: a reader that closed its pipe is no error."""
-    try:
-        f.close()
-    except BrokenPipeError:
-        pass
-    except OSError as exc:
-        if not quiet:
-            raise OutputError.writing(f"--out {f.name}", exc) from None
-
-
-class DryRunSink:
-    """Counts what would be sent; with ``--out``, writes each request as a JSON line.
-
-    A reader that closed its pipe (``--out /dev/stdout | head``) ends the writing
-    quietly; the run goes on. Any other failed write stops it (``OutputError``).
-    A ``Sink`` (importer/passes.py) like ``HttpSink``: nothing is acknowledged, so the
-    journal it is given stays untouched.
-    """
-
-    def __init__(self, out: IO[bytes] | None) -> None:
-        self.out = out
-        self.journal: Journal | None = None
-
-    def send(self, req: Request, counts: Counts, rejects: RejectsWriter) -> None:
-        """Write the request line (if asked) and count its rows as sent."""
-        if self.out is not None:
-            if req.batch:
-                line = req.payload() + b"\n"
-            else:
-                body = {"path": req.path, "body": orjson.Fragment(req.payload())}
-                line = orjson.dumps(body) + b"\n"
-            try:
-                self.out.write(line)
-            except BrokenPipeError:
-                self.out = None
-            except OSError as exc:
-                raise OutputError.writing(f"--out {self.out.name}", exc) from None
-        counts.sent += req.events.height
-
-    def drain(self, counts: Counts, rejects: RejectsWriter) -> None:
-        """Nothing is under way."""
-
-    def interrupt(self) -> None:
-        """Nothing is in flight."""
-
-    def start_over(self) -> None:
-        """Forget every request written so far (the file is seekable: see ``_one_read``)."""
-        if self.out is not None:
-            try:
-                self.out.seek(0)
-                self.out.truncate()
-            except OSError as exc:
-                raise OutputError.writing(f"--out {self.out.name}", exc) from None
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,93 @@
+"""What ``validate`` and ``import`` were asked to do: the plan and its sending options.
+
+No polars: the CLI builds a plan (which checks itself) before the run's modules load.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cio_cli.check.contract import ReadOptions
+from cio_cli.config import Config, check_sending, resolve
+from cio_cli.errors import UsageError
+from cio_cli.send.api import Api, choose
+
+
+@dataclass
+class ImportPlan:
+    """Everything ``validate`` and ``import`` were asked to do.
+
+    ``command`` is only shown (the summary's "command"); what the run does follows
+    from the other fields: ``validate`` is a dry run (``dry_run`` stays True).
+    """
+
+    command: str
+    paths: list[str]
+    read: ReadOptions
+    dry_run: bool = True
+    out: Path | None = None
+    rejects: Path | None = None
+    allow_recent: bool = False
+    skip_recent: bool = False
+    batch_bytes: int = 475_000
+    send: SendOptions | None = None
+    restart: bool = False
+    clock: Callable[[], float] = field(default=time.time)
+
+    @property
+    def api(self) -> Api:
+        """The API requests are built for: the credentials' (``Config.api``), else the one
+        ``api.choose`` picks (a dry run needs no credentials)."""
+        return self.send.config.api if self.send is not None else choose()
+
+    @property
+    def sends(self) -> bool:
+        """A real import: requests go to the API (else they are counted, maybe written)."""
+        return not self.dry_run
+
+    @property
+    def writes_journal(self) -> bool:
+        """Each input that is a file (not stdin, not a pipe) gets a journal, locked for the run."""
+        return self.sends
+
+    @property
+    def asks_window(self) -> bool:
+        """Events in the campaign-trigger window need --allow-recent, --skip-recent or a yes."""
+        return self.sends and not (self.allow_recent or self.skip_recent)
+
+    def __post_init__(self) -> None:
+        """A plan that contradicts itself is a usage error (exit 2) before anything is opened."""
+        if self.allow_recent and self.skip_recent:
+            raise UsageError("--allow-recent and --skip-recent contradict each other")
+        if self.out is not None and not self.dry_run:
+            raise UsageError("--out goes with --dry-run", "add --dry-run to write the requests")
+        if not 1000 <= self.batch_bytes <= 500_000:
+            raise UsageError(
+                "--batch-bytes must be between 1000 and 500000",
+                "Customer.io takes requests under 500 KB",
+            )
+
+
+@dataclass
+class SendOptions:
+    """How a real import talks to the API."""
+
+    config: Config
+    concurrency: int = 8
+    rate: float = 100.0
+    max_retries: int = 8
+    timeout: float = 30.0
+
+    @classmethod
+    def from_flags(
+        cls, credentials: dict[str, str | None], concurrency: int, rate: float,
+        max_retries: int, timeout: float,
+    ) -> SendOptions:
+        """Check the bounds, then the credentials (flags, then environment); UsageError if wrong."""
+        check_sending(max_retries, timeout, concurrency, rate)
+        config = resolve(**credentials, env=os.environ)
+        return cls(config, concurrency, rate, max_retries, timeout)
