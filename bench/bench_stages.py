@@ -22,7 +22,8 @@ from cio_cli.build.batches import Packer
 from cio_cli.build.dedup import Seen
 from cio_cli.check import inference, rows
 from cio_cli.check.contract import ReadOptions, layout
-from cio_cli.importer.passes import Emit, judge, kinds_of
+from cio_cli.importer.emit import Emit, judge
+from cio_cli.importer.scan import kinds_of
 from cio_cli.read.files import CsvSource
 
 T = TypeVar("T")

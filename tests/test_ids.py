@@ -19,7 +19,7 @@ import pytest
 from ulid import ULID
 
 from cio_cli.build import events
-from cio_cli.importer import one_read, passes
+from cio_cli.importer import one_read, scan
 from tests.cli_support import dry_run, old, write_csv
 
 T = old(10)
@@ -57,7 +57,7 @@ def table(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
     if request.param == "10-bit":
         monkeypatch.setattr(events, "_QUADS", [])
         monkeypatch.setattr(one_read, "warm_up", lambda: None)
-        monkeypatch.setattr(passes, "warm_up", lambda: None)
+        monkeypatch.setattr(scan, "warm_up", lambda: None)
     else:
         events._build_quads()
         assert events._QUADS

@@ -8,7 +8,7 @@ import inspect
 import pytest
 
 from cio_cli.check.contract import ReadOptions
-from cio_cli.importer.passes import Sink
+from cio_cli.importer.emit import Sink
 from cio_cli.importer.plan import ImportPlan
 from cio_cli.send.dry_run import DryRunSink
 

@@ -1,7 +1,7 @@
 """The row rules of SPEC section 3, declared once, as data (no polars).
 
 Two evaluators read this table: ``check/rows.py``, ``check/timestamps.py`` and
-``importer/passes.py`` build polars expressions from it for a CSV chunk, and
+``importer/emit.py`` build polars expressions from it for a CSV chunk, and
 ``check/event_flags.py`` applies it in plain Python to the one event of ``cio send-event``.
 Each ``Rule`` holds its limit or pattern and its message; neither evaluator writes a limit,
 a pattern or a message of its own. tests/test_one_rule_set.py checks that the two reach the

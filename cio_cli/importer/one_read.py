@@ -22,19 +22,9 @@ from cio_cli.build.events import warm_up
 from cio_cli.check.contract import Layout, ReadOptions
 from cio_cli.check.inference import Stats
 from cio_cli.check.rows import Checked, check, in_window
-from cio_cli.importer.passes import (
-    Counts,
-    Emit,
-    InputFile,
-    Judged,
-    Progress,
-    Scan,
-    Scanning,
-    Sink,
-    emit_with,
-    judge,
-    kinds_of,
-)
+from cio_cli.importer.emit import Emit, Judged, Sink, emit_with, judge
+from cio_cli.importer.scan import InputFile, Progress, Scan, Scanning, kinds_of
+from cio_cli.record.counts import Counts
 from cio_cli.record.rejects import remove_file
 
 

@@ -28,10 +28,12 @@ from cio_cli.errors import (
     UnimportableError,
     UsageError,
 )
+from cio_cli.importer.emit import Emit, Sink, emit
 from cio_cli.importer.one_read import scan_and_emit
-from cio_cli.importer.passes import Counts, Emit, InputFile, Scan, Sink, emit, open_input, scan
 from cio_cli.importer.plan import ImportPlan
+from cio_cli.importer.scan import InputFile, Scan, open_input, scan
 from cio_cli.read.files import spool_stdin
+from cio_cli.record.counts import Counts
 from cio_cli.record.journal import Journal, Lock, Locked, fingerprint
 from cio_cli.record.outputs import (
     check_run_outputs,

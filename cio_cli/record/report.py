@@ -17,12 +17,12 @@ import orjson
 from rich.console import Console
 
 from cio_cli.errors import CioError
+from cio_cli.record.counts import Counts
 
 if TYPE_CHECKING:  # rich.progress and rich.table load only when shown
     from rich.progress import Progress, TaskID
     from rich.table import Table
 
-    from cio_cli.importer.passes import Counts  # polars: never loaded by send-event or check
 
 PLAIN_EVERY_S = 5.0
 
@@ -46,8 +46,6 @@ class Summary:
         it got that far, else zero counts."""
         if isinstance(exc.summary, Summary):
             return exc.summary
-        from cio_cli.importer.passes import Counts  # an import's counts, loaded only here
-
         return cls(command, files, Counts(), [], dry_run, 0.0, exc.exit_code)
 
     def as_json(self) -> dict[str, Any]:

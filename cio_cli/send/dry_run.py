@@ -12,7 +12,8 @@ import orjson
 
 from cio_cli.build.batches import Request
 from cio_cli.errors import OutputError
-from cio_cli.importer.passes import Counts, InputFile
+from cio_cli.importer.scan import InputFile
+from cio_cli.record.counts import Counts
 from cio_cli.record.journal import Journal
 from cio_cli.record.rejects import RejectsWriter, create, output_mode
 
@@ -53,7 +54,7 @@ class DryRunSink:
 
     A reader that closed its pipe (``--out /dev/stdout | head``) ends the writing
     quietly; the run goes on. Any other failed write stops it (``OutputError``).
-    A ``Sink`` (importer/passes.py) like ``HttpSink``: nothing is acknowledged, so the
+    A ``Sink`` (importer/emit.py) like ``HttpSink``: nothing is acknowledged, so the
     journal it is given stays untouched.
     """
 

@@ -23,7 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 import polars as pl
 
 from cio_cli.build.batches import Request
-from cio_cli.importer.passes import Counts
+from cio_cli.record.counts import Counts
 from cio_cli.record.journal import Journal, ranges
 from cio_cli.record.rejects import RejectsWriter
 from cio_cli.send.transport import Outcome, Stopped, Transport

@@ -1,12 +1,10 @@
-"""The two passes over each file, and the accounting.
-
-Pass 1 (``scan``) reads the whole file once: it infers column types, counts
-identifier kinds (a file mixing ids and emails is refused) and finds the
-events in the campaign-trigger window. Pass 2 (``emit``) reads it again and
-turns every row into exactly one of: an event in a request, a duplicate, a
-rejected row (a ``_cio_id`` already used by a row with other content among
-them), or a skipped recent row, so that
+"""Pass 2: read each file again and turn every row into exactly one of: an event in a
+request, a duplicate, a rejected row (a ``_cio_id`` already used by a row with other
+content among them), or a skipped recent row, so that
 ``rows == sent + duplicates + rejected + skipped_recent``.
+
+The one-read dry run (importer/one_read.py) is a mode of this pass: the same ``Emitting``
+with the types known so far.
 """
 
 from __future__ import annotations
@@ -14,26 +12,24 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol, TypeVar
 
 import polars as pl
 
 from cio_cli.build.batches import Packer, Request
 from cio_cli.build.dedup import Fingerprints, FirstUse, Seen
-from cio_cli.build.events import encode, warm_up
-from cio_cli.check.contract import Layout, ReadOptions, layout
-from cio_cli.check.inference import Inference, Stats
-from cio_cli.check.rows import Checked, check, identify, in_window, message, split
+from cio_cli.build.events import encode
+from cio_cli.check.contract import Layout, ReadOptions
+from cio_cli.check.rows import Checked, check, in_window, message, split
 from cio_cli.check.rule_table import DATA_TOO_LARGE
-from cio_cli.errors import FileChangedError, OutputError, UnimportableError
-from cio_cli.read.files import CsvSource, NeedAllColumns
+from cio_cli.errors import FileChangedError, OutputError
+from cio_cli.importer.scan import InputFile, Progress
+from cio_cli.record.counts import FIRST_ROWS, Counts
 from cio_cli.record.journal import Acked, Journal
 from cio_cli.record.rejects import RejectsWriter
 from cio_cli.send.api import Api, choose
 
 MAX_DATA_BYTES = DATA_TOO_LARGE.limit
-FIRST_ROWS = 5
 REUSED = (
     " with different content: Customer.io keeps only the first event of an id;"
     " give this row its own _cio_id, or leave it empty to derive one"
@@ -42,167 +38,7 @@ SKIP_MESSAGE = (
     "skipped: no timestamp or one within the last 72 hours, so it can trigger campaigns;"
     " send it later with --allow-recent"
 )
-Progress = Callable[[str, int, "Counts"], None]
 R = TypeVar("R")
-
-
-@dataclass
-class Counts:
-    """What happened to the rows of one or more files."""
-
-    rows: int = 0
-    sent: int = 0
-    rejected: int = 0
-    skipped_recent: int = 0
-    duplicates: int = 0
-    recent: int = 0
-    resumed: int = 0
-    requests: int = 0
-    retries: int = 0
-    warnings: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
-    samples: list[tuple[int, str]] = field(default_factory=list)
-    settled: int = 0  # rejected or skipped rows of an already-imported file: not new problems
-
-    def add(self, other: Counts) -> None:
-        """Fold another file's counts into these."""
-        for name in (
-            "rows",
-            "sent",
-            "rejected",
-            "skipped_recent",
-            "duplicates",
-            "recent",
-            "resumed",
-            "requests",
-            "retries",
-            "settled",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.warnings.update(other.warnings)
-        self.errors.update(other.errors)
-        self.samples += other.samples[: FIRST_ROWS - len(self.samples)]
-
-    def sample(self, df: pl.DataFrame, reason_col: str) -> None:
-        """Keep the first few rejected rows' numbers and reasons for the summary."""
-        room = FIRST_ROWS - len(self.samples)
-        if room > 0 and df.height:
-            self.samples += df.select("_row", reason_col).head(room).rows()
-
-
-@dataclass
-class Scan:
-    """What the first pass learnt about a file."""
-
-    types: dict[str, str]
-    rows: int = 0
-    recent: int = 0
-    recent_rows: list[int] = field(default_factory=list)
-    kinds: Counter[str] = field(default_factory=Counter)
-    first_of_kind: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class InputFile:
-    """One input: where it is, how it is shown, where its rejects go."""
-
-    source: CsvSource
-    shown: str
-    rejects_path: Path
-    lay: Layout
-    scan: Scan | None = None
-    rejects_written: bool = False
-    spooled: bool = False  # stdin or a pipe, read into a temporary file: no journal
-
-
-def open_input(path: Path, shown: str, rejects_path: Path, opts: ReadOptions) -> InputFile:
-    """Open a file and check its header (raises UnimportableError)."""
-    source = CsvSource(path, opts.encoding)
-    return InputFile(source, shown, rejects_path, layout(source.header, opts.type_overrides))
-
-
-class Scanning:
-    """Pass 1's findings so far, folded in chunk by chunk (in file order)."""
-
-    def __init__(self, inp: InputFile, opts: ReadOptions) -> None:
-        self.inp = inp
-        self.opts = opts
-        self.infer = Inference(inp.lay, opts)
-        self.result = Scan(types={})
-
-    def fold(
-        self, first_row: int, size: int, stats: Stats, kinds: pl.DataFrame, recent: pl.Series
-    ) -> None:
-        """Count a chunk: its rows, column statistics, identifier kinds and rows in the window."""
-        self.infer.add(stats)
-        result = self.result
-        result.rows += size
-        for kind, n, first in kinds.iter_rows():
-            if kind is None:
-                continue
-            result.kinds[kind] += n
-            result.first_of_kind.setdefault(kind, first_row + first)
-        result.recent += len(recent)
-        room = FIRST_ROWS - len(result.recent_rows)
-        result.recent_rows += [first_row + r for r in recent.head(room).to_list()]
-
-    def finish(self) -> Scan:
-        """The column types; raises UnimportableError when ids and emails are mixed."""
-        result = self.result
-        result.types = self.infer.types()
-        if self.opts.identifier == "auto" and result.kinds["id"] and result.kinds["email"]:
-            raise _mixed(result)
-        self.inp.scan = result
-        return result
-
-
-def kinds_of(known: pl.DataFrame) -> pl.DataFrame:
-    """Per identifier kind: how many rows, and the first (chunk) row number."""
-    return known.group_by("_kind").agg(pl.len().alias("n"), pl.col("_row").min().alias("first"))
-
-
-def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None = None) -> Scan:
-    """Pass 1: types, identifier kinds and the campaign-trigger window."""
-    warm_up()  # pass 2 needs the ULID table; build it while this pass reads
-    scanning = Scanning(inp, opts)
-    infer = scanning.infer
-    window = in_window(now)
-    shown = Counts()
-
-    def work(df: pl.DataFrame, plain: bool) -> tuple[Stats, pl.DataFrame, int, pl.Series]:
-        stats = infer.stats(df)
-        known = identify(df, inp.lay, opts)
-        maybe, _ = split(known, known.select(window).to_series())
-        if maybe.height:  # only rows in the window need every rule now
-            if len(df.columns) < inp.lay.ncols + 3:
-                raise NeedAllColumns
-            maybe = check(maybe.drop("_cid", "_ts", "_kind", "_ms"), inp.lay, opts, now).good
-        return stats, kinds_of(known), df.height, maybe.get_column("_row")
-
-    def columns() -> list[int]:
-        needed = {inp.lay.customer_id, inp.lay.timestamp, *infer.open_columns()}
-        return sorted(int(c[1:]) for c in needed if c is not None)
-
-    projected = columns if inp.lay.timestamp is not None else None
-    for chunk in inp.source.chunks(work, projected):
-        stats, kinds, size, recent = chunk.result
-        scanning.fold(chunk.first_row, size, stats, kinds, recent)
-        if progress:
-            shown.rows = scanning.result.rows
-            progress("checking", chunk.bytes_done, shown)
-    return scanning.finish()
-
-
-def _mixed(result: Scan) -> UnimportableError:
-    ids, emails = result.kinds["id"], result.kinds["email"]
-    first_id, first_email = result.first_of_kind["id"], result.first_of_kind["email"]
-    return UnimportableError(
-        f"the file mixes ids ({ids} rows, first at row {first_id}) and emails"
-        f" ({emails} rows, first at row {first_email}) in _cio_customer_id;"
-        " Customer.io's own importer refuses such a file too",
-        "split the file by kind, or pass --identifier id (send every value as an id)"
-        " or --identifier email (reject the rows without @)",
-    )
 
 
 @dataclass
@@ -478,19 +314,12 @@ def judge(
 ) -> Judged:
     """Encode a checked chunk (in a worker thread): what to reject, skip and send."""
     raw = [f"c{i}" for i in range(lay.ncols)] + ["_row"]
-    errors = checked.errors
     good = encode(checked.good, lay, types, how.api, plain)
     size = pl.col("_data_bytes")
     big, good = split(good, good.select(size > MAX_DATA_BYTES).to_series())
-    parts = [checked.bad]
+    parts = [checked.bad, big.select(*raw, _err=message(DATA_TOO_LARGE, "data", size=size))]
     if big.height:
-        errors["data_too_large"] += big.height
-        parts.append(
-            big.select(
-                *raw,
-                _err=message(DATA_TOO_LARGE, "data", size=size),
-            )
-        )
+        checked.errors["data_too_large"] += big.height
     recent = good.select(in_window(how.now)).to_series()
     n_recent = int(recent.sum())
     skipped = 0
@@ -500,21 +329,26 @@ def judge(
         skipped = late.height
     parts = [p for p in parts if p.height]
     rejected = pl.concat(parts).sort("_row") if parts else checked.bad
-    keep = [*raw, "_op", "_fp"]
-    if lay.event_id is not None:  # a 64-bit key of each given id, to find one used twice
-        given = pl.col(lay.event_id).str.strip_chars()
-        good = good.with_columns(
-            _idk=pl.when(given.is_not_null()).then(given.str.to_uppercase().hash(7))
-        )
-        keep.append("_idk")
+    good = _id_keys(good, lay)
     return Judged(
         df.height,
         rejected,
-        good.select(keep),
+        good.select(*raw, "_op", "_fp", *(["_idk"] if lay.event_id is not None else [])),
         Fingerprints.of(good.get_column("_fp")),
-        errors,
+        checked.errors,
         checked.warnings,
         checked.bad.height + big.height,
         skipped,
         n_recent,
+    )
+
+
+def _id_keys(good: pl.DataFrame, lay: Layout) -> pl.DataFrame:
+    """With a ``_cio_id`` column: ``_idk``, a 64-bit key of each given id, to find one used
+    twice (by rows with different content)."""
+    if lay.event_id is None:
+        return good
+    given = pl.col(lay.event_id).str.strip_chars()
+    return good.with_columns(
+        _idk=pl.when(given.is_not_null()).then(given.str.to_uppercase().hash(7))
     )

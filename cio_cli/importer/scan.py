@@ -1,0 +1,141 @@
+"""Pass 1: read each file once, before anything is sent.
+
+``scan`` infers column types, counts identifier kinds (a file mixing ids and emails is
+refused) and finds the events in the campaign-trigger window, so that the run can ask
+about them before pass 2 (importer/emit.py) sends a single request.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from cio_cli.build.events import warm_up
+from cio_cli.check.contract import Layout, ReadOptions, layout
+from cio_cli.check.inference import Inference, Stats
+from cio_cli.check.rows import check, identify, in_window, split
+from cio_cli.errors import UnimportableError
+from cio_cli.read.files import CsvSource, NeedAllColumns
+from cio_cli.record.counts import FIRST_ROWS, Counts
+
+Progress = Callable[[str, int, "Counts"], None]
+
+
+
+@dataclass
+class Scan:
+    """What the first pass learnt about a file."""
+
+    types: dict[str, str]
+    rows: int = 0
+    recent: int = 0
+    recent_rows: list[int] = field(default_factory=list)
+    kinds: Counter[str] = field(default_factory=Counter)
+    first_of_kind: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class InputFile:
+    """One input: where it is, how it is shown, where its rejects go."""
+
+    source: CsvSource
+    shown: str
+    rejects_path: Path
+    lay: Layout
+    scan: Scan | None = None
+    rejects_written: bool = False
+    spooled: bool = False  # stdin or a pipe, read into a temporary file: no journal
+
+
+def open_input(path: Path, shown: str, rejects_path: Path, opts: ReadOptions) -> InputFile:
+    """Open a file and check its header (raises UnimportableError)."""
+    source = CsvSource(path, opts.encoding)
+    return InputFile(source, shown, rejects_path, layout(source.header, opts.type_overrides))
+
+
+class Scanning:
+    """Pass 1's findings so far, folded in chunk by chunk (in file order)."""
+
+    def __init__(self, inp: InputFile, opts: ReadOptions) -> None:
+        self.inp = inp
+        self.opts = opts
+        self.infer = Inference(inp.lay, opts)
+        self.result = Scan(types={})
+
+    def fold(
+        self, first_row: int, size: int, stats: Stats, kinds: pl.DataFrame, recent: pl.Series
+    ) -> None:
+        """Count a chunk: its rows, column statistics, identifier kinds and rows in the window."""
+        self.infer.add(stats)
+        result = self.result
+        result.rows += size
+        for kind, n, first in kinds.iter_rows():
+            if kind is None:
+                continue
+            result.kinds[kind] += n
+            result.first_of_kind.setdefault(kind, first_row + first)
+        result.recent += len(recent)
+        room = FIRST_ROWS - len(result.recent_rows)
+        result.recent_rows += [first_row + r for r in recent.head(room).to_list()]
+
+    def finish(self) -> Scan:
+        """The column types; raises UnimportableError when ids and emails are mixed."""
+        result = self.result
+        result.types = self.infer.types()
+        if self.opts.identifier == "auto" and result.kinds["id"] and result.kinds["email"]:
+            raise _mixed(result)
+        self.inp.scan = result
+        return result
+
+
+def kinds_of(known: pl.DataFrame) -> pl.DataFrame:
+    """Per identifier kind: how many rows, and the first (chunk) row number."""
+    return known.group_by("_kind").agg(pl.len().alias("n"), pl.col("_row").min().alias("first"))
+
+
+def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None = None) -> Scan:
+    """Pass 1: types, identifier kinds and the campaign-trigger window."""
+    warm_up()  # pass 2 needs the ULID table; build it while this pass reads
+    scanning = Scanning(inp, opts)
+    infer = scanning.infer
+    window = in_window(now)
+    shown = Counts()
+
+    def work(df: pl.DataFrame, plain: bool) -> tuple[Stats, pl.DataFrame, int, pl.Series]:
+        stats = infer.stats(df)
+        known = identify(df, inp.lay, opts)
+        maybe, _ = split(known, known.select(window).to_series())
+        if maybe.height:  # only rows in the window need every rule now
+            if len(df.columns) < inp.lay.ncols + 3:
+                raise NeedAllColumns
+            maybe = check(maybe.drop("_cid", "_ts", "_kind", "_ms"), inp.lay, opts, now).good
+        return stats, kinds_of(known), df.height, maybe.get_column("_row")
+
+    def columns() -> list[int]:
+        needed = {inp.lay.customer_id, inp.lay.timestamp, *infer.open_columns()}
+        return sorted(int(c[1:]) for c in needed if c is not None)
+
+    projected = columns if inp.lay.timestamp is not None else None
+    for chunk in inp.source.chunks(work, projected):
+        stats, kinds, size, recent = chunk.result
+        scanning.fold(chunk.first_row, size, stats, kinds, recent)
+        if progress:
+            shown.rows = scanning.result.rows
+            progress("checking", chunk.bytes_done, shown)
+    return scanning.finish()
+
+
+def _mixed(result: Scan) -> UnimportableError:
+    ids, emails = result.kinds["id"], result.kinds["email"]
+    first_id, first_email = result.first_of_kind["id"], result.first_of_kind["email"]
+    return UnimportableError(
+        f"the file mixes ids ({ids} rows, first at row {first_id}) and emails"
+        f" ({emails} rows, first at row {first_email}) in _cio_customer_id;"
+        " Customer.io's own importer refuses such a file too",
+        "split the file by kind, or pass --identifier id (send every value as an id)"
+        " or --identifier email (reject the rows without @)",
+    )
