@@ -51,7 +51,7 @@ def main() -> None:
         assert parsed is not None
         df, plain = parsed
         inferred.add(timed("type inference", inferred.stats, df))
-        checked = timed("row rules", rows.check, df, lay, opts, now)
+        checked = timed("row rules", rows.check_rows, df, lay, opts, now)
         timed("kinds + window", kinds_of, checked.identified)
         types = inferred.types()
         judged = timed("encoding", judge, df, checked, lay, how, types, plain)

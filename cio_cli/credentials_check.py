@@ -1,8 +1,8 @@
 """``cio check``: do the credentials work, and is cio set up for the workspace's region?
 
-``check_credentials`` asks the API (``Api.check``: Track asks for the workspace's region)
-and compares the workspace region with the one cio is set up for; ``run_check`` turns
-every CioError into the result's ``error``.
+``check_credentials`` asks the API (``Api.check_credentials``: Track asks for the
+workspace's region) and compares the workspace region with the one cio is set up for;
+``run_check`` turns every CioError into the result's ``error``.
 """
 
 from __future__ import annotations
@@ -67,14 +67,14 @@ class CheckResult(OneResult):
 
 
 def check_credentials(config: Config, transport: Transport, expected: str) -> CheckResult:
-    """Ask the API whether the credentials work (``Api.check``), the region compared with
-    ``expected`` (see ``expected_region``).
+    """Ask the API whether the credentials work (``Api.check_credentials``), the region
+    compared with ``expected`` (see ``expected_region``).
 
     Exit codes: 0, the credentials work and the region is right; 1, they work but the region
     is wrong (the error names the flag to pass); AbortError (exit 5) propagates when the
     credentials are refused or Customer.io cannot be reached.
     """
-    found = config.api.check(transport, config, expected)
+    found = config.api.check_credentials(transport, config, expected)
     return CheckResult(expected, found.region, found.url, found.environment_id, found.error)
 
 

@@ -77,7 +77,7 @@ class Toy:
             return Answer("partial", found) if found else Answer("ok")
         return Answer("refused") if status == 422 else None
 
-    def check(self, transport: Transport, config: Config, expected: str) -> Workspace:
+    def check_credentials(self, transport: Transport, config: Config, expected: str) -> Workspace:
         return Workspace()
 
 

@@ -247,7 +247,7 @@ def jline(kind: str, payload: str) -> bytes:
 
 
 def jheader(csv: Path, url: str, site: str = SITE) -> bytes:
-    doc = {"version": 1, "fingerprint": journal.fingerprint(csv),
+    doc = {"version": 1, "fingerprint": journal.file_digest(csv),
            "destination": Config(site, KEY, url).destination}  # fmt: skip
     return jline("H", json.dumps(doc, separators=(",", ":")))
 
@@ -540,7 +540,7 @@ def test_journal_of_a_changed_file_is_not_resumed(
         assert len(fake.events) == ROWS
         assert len(fake.requests) == changed.requests
         assert_finished_journal(journal_of(csv_path))
-        assert journal.fingerprint(csv_path) in read_journal(journal_of(csv_path)).records[0][1]
+        assert journal.file_digest(csv_path) in read_journal(journal_of(csv_path)).records[0][1]
 
 
 def test_journal_of_another_destination_is_not_resumed(

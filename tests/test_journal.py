@@ -18,7 +18,7 @@ import pytest
 
 from cio_cli.config import Config
 from cio_cli.record import journal
-from cio_cli.record.journal import Acked, Journal, fingerprint, ranges
+from cio_cli.record.journal import Acked, Journal, file_digest, ranges
 
 PRINT = "sha256:" + "ab" * 32 + ":123"
 DEST = "http://127.0.0.1:9#site-sha256=0123456789ab"
@@ -146,13 +146,13 @@ def test_fingerprint_is_sha256_of_the_bytes_and_the_size(tmp_path: Path) -> None
     a.write_bytes(b"x,y\n1,2\n")
     b = tmp_path / "b.csv"
     b.write_bytes(b"x,y\n1,2\n")
-    assert fingerprint(a) == fingerprint(b)
+    assert file_digest(a) == file_digest(b)
     digest = hashlib.sha256(a.read_bytes()).hexdigest()
-    assert fingerprint(a) == f"sha256:{digest}:8"
+    assert file_digest(a) == f"sha256:{digest}:8"
     b.write_bytes(b"x,y\n1,3\n")  # same size, one cell changed
-    assert fingerprint(a) != fingerprint(b)
+    assert file_digest(a) != file_digest(b)
     b.write_bytes(b"x,y\n1,2\n\n")
-    assert fingerprint(a) != fingerprint(b)
+    assert file_digest(a) != file_digest(b)
 
 
 def test_destination_names_the_base_url_and_hides_both_credentials() -> None:

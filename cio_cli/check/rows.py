@@ -1,6 +1,6 @@
 """Row rules, as polars expressions over a whole chunk, built from ``check/rule_table.py``'s table.
 
-``check()`` splits a chunk of raw cells into valid rows (with the trimmed name
+``check_rows()`` splits a chunk of raw cells into valid rows (with the trimmed name
 and customer id, the identifier kind and the timestamp in Unix seconds) and
 rejected rows (with ``_err``, their reasons joined by ``"; "``), and counts
 each broken rule and each warning. ``identify()`` is the cheap part the first
@@ -128,7 +128,7 @@ def split(df: pl.DataFrame, mask: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame
     return df.filter(mask), df.filter(~mask)
 
 
-def check(df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int) -> Checked:
+def check_rows(df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int) -> Checked:
     """Apply every row rule to a chunk of raw cells.
 
     Valid rows gain ``_name _cid _kind _ts _ms``; rejected rows keep their raw

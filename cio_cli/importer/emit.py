@@ -20,7 +20,7 @@ from cio_cli.build.batches import Packer, Request
 from cio_cli.build.dedup import Fingerprints, FirstUse, Seen
 from cio_cli.build.events import encode
 from cio_cli.check.contract import Layout, ReadOptions
-from cio_cli.check.rows import Checked, check, in_window, message, split
+from cio_cli.check.rows import Checked, check_rows, in_window, message, split
 from cio_cli.check.rule_table import DATA_TOO_LARGE
 from cio_cli.errors import FileChangedError, OutputError
 from cio_cli.importer.scan import InputFile, Progress
@@ -193,7 +193,7 @@ class AfterScan:
 
     def work(self, df: pl.DataFrame, plain: bool) -> Judged:
         """Check and encode a chunk."""
-        checked = check(df, self.inp.lay, self.opts, self.how.now)
+        checked = check_rows(df, self.inp.lay, self.opts, self.how.now)
         return judge(df, checked, self.inp.lay, self.how, self.scanned.types, plain)
 
     def take(self, result: Judged, first_row: int) -> Judged:

@@ -21,7 +21,7 @@ import polars as pl
 from cio_cli.build.events import warm_up
 from cio_cli.check.contract import Layout, ReadOptions
 from cio_cli.check.inference import Stats
-from cio_cli.check.rows import Checked, check, in_window
+from cio_cli.check.rows import Checked, check_rows, in_window
 from cio_cli.importer.emit import Emit, Judged, Sink, emit_with, judge
 from cio_cli.importer.scan import InputFile, Progress, Scan, Scanning, kinds_of
 from cio_cli.record.counts import Counts
@@ -72,7 +72,7 @@ class ScanAsYouGo:
         """Pass 1's findings on a chunk and, unless the types widened, its verdicts."""
         lay, how = self.inp.lay, self.how
         stats = self.scanning.infer.stats(df)
-        checked = check(df, lay, self.opts, how.now)
+        checked = check_rows(df, lay, self.opts, how.now)
         recent = checked.good.filter(self.window).get_column("_row")
         read = Read(stats, df, checked, plain, kinds_of(checked.identified), recent)
         if not self.widened:

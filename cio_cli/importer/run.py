@@ -34,7 +34,7 @@ from cio_cli.importer.plan import ImportPlan
 from cio_cli.importer.scan import InputFile, Scan, open_input, scan
 from cio_cli.read.files import spool_stdin
 from cio_cli.record.counts import Counts
-from cio_cli.record.journal import Journal, Lock, Locked, fingerprint
+from cio_cli.record.journal import Journal, Lock, Locked, file_digest
 from cio_cli.record.outputs import (
     check_run_outputs,
     is_pipe,
@@ -424,7 +424,7 @@ def _fingerprints(
     if not plan.writes_journal:
         return {}
     pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="cio-hash"))
-    return {i.shown: pool.submit(fingerprint, i.source.path) for i in inputs if not i.spooled}
+    return {i.shown: pool.submit(file_digest, i.source.path) for i in inputs if not i.spooled}
 
 
 class Stop(threading.Event):

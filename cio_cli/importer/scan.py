@@ -17,7 +17,7 @@ import polars as pl
 from cio_cli.build.events import warm_up
 from cio_cli.check.contract import Layout, ReadOptions, layout
 from cio_cli.check.inference import Inference, Stats
-from cio_cli.check.rows import check, identify, in_window, split
+from cio_cli.check.rows import check_rows, identify, in_window, split
 from cio_cli.errors import UnimportableError
 from cio_cli.read.files import CsvSource, NeedAllColumns
 from cio_cli.record.counts import FIRST_ROWS, Counts
@@ -112,7 +112,7 @@ def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None 
         if maybe.height:  # only rows in the window need every rule now
             if len(df.columns) < inp.lay.ncols + 3:
                 raise NeedAllColumns
-            maybe = check(maybe.drop("_cid", "_ts", "_kind", "_ms"), inp.lay, opts, now).good
+            maybe = check_rows(maybe.drop("_cid", "_ts", "_kind", "_ms"), inp.lay, opts, now).good
         return stats, kinds_of(known), df.height, maybe.get_column("_row")
 
     def columns() -> list[int]:

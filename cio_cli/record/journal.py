@@ -54,7 +54,7 @@ SYNC_EVERY_S = 1.0
 KEPT_UNTIL = "it is kept until this run writes its own"
 
 
-def fingerprint(path: Path) -> str:
+def file_digest(path: Path) -> str:
     """SHA-256 and size of a file's bytes (the file as stored, compressed or not)."""
     with open(path, "rb") as f:
         digest = hashlib.file_digest(f, "sha256").hexdigest()

@@ -22,7 +22,7 @@ asks which one it is:
                           accepted, some refused (by op index), the whole request refused
                           (the sender splits it in halves), an unreadable body (retried);
                           None leaves it to the transport (credentials, 404, ...: abort)
-    check(transport, ..)  ``cio check``: are the credentials (and region) right?
+    check_credentials(..) ``cio check``: are the credentials (and region) right?
 
 ``choose()`` is the one place that picks the API (today always Track); ``REGISTRY`` maps
 names to factories. A new API is one module implementing ``Api``, registered there.
@@ -132,7 +132,7 @@ class Api(Protocol):
         """What a final answer means for the request's ops; None: not this API's to say."""
         ...
 
-    def check(self, transport: Transport, config: Config, expected: str) -> Workspace:
+    def check_credentials(self, transport: Transport, config: Config, expected: str) -> Workspace:
         """``cio check``: ask the API; AbortError when it cannot be asked."""
         ...
 

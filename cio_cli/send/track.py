@@ -105,7 +105,7 @@ class Track:
             return Answer("ok")
         return Answer("refused") if status in REFUSED else None
 
-    def check(self, transport: Transport, config: Config, expected: str) -> Workspace:
+    def check_credentials(self, transport: Transport, config: Config, expected: str) -> Workspace:
         """``GET /api/v1/accounts/region``, and the region compared with ``expected``."""
         status, doc = transport.get_json(REGION_PATH)
         region = doc.get("region") if isinstance(doc, dict) else None
