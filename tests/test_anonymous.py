@@ -326,3 +326,15 @@ def test_send_event_anonymous_id_over_150_bytes(fake_cio: FakeCio) -> None:
     assert fake_cio.requests == []
     fits = cio("send-event", "--anonymous-id", "é" * 75, "--name", "page_viewed", "--dry-run")
     assert fits.exit_code == 0, fits.stderr
+
+
+def test_the_sample_file_does_what_its_readme_row_says(tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parent.parent / "sample_csvs" / "anonymous_visitors.csv"
+    path = tmp_path / sample.name
+    path.write_bytes(sample.read_bytes())
+    _, s, lines = dry(path)
+    assert (s["exit_code"], s["rows"], s["sent"], s["anonymous"], s["requests"]) == (0, 17, 17, 11, 12)
+    alone = [line for line in lines if "path" in line]
+    assert len(alone) == 11 and {line["path"] for line in alone} == {"/api/v1/events"}
+    (batch,) = [line["batch"] for line in lines if "batch" in line]
+    assert {op["identifiers"]["id"] for op in batch} == {"u_20931", "u_20944"}
