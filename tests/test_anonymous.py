@@ -338,3 +338,10 @@ def test_the_sample_file_does_what_its_readme_row_says(tmp_path: Path) -> None:
     assert len(alone) == 11 and {line["path"] for line in alone} == {"/api/v1/events"}
     (batch,) = [line["batch"] for line in lines if "batch" in line]
     assert {op["identifiers"]["id"] for op in batch} == {"u_20931", "u_20944"}
+
+
+def test_known_rows_keep_their_ids_when_the_column_is_added(tmp_path: Path) -> None:
+    row = ["signed_in", "u1", str(T), "/a"]
+    _, _, before = dry(write_csv(tmp_path / "a.csv", HEADER[:2] + HEADER[3:], [row]))
+    _, _, after = dry(write_csv(tmp_path / "b.csv", HEADER, [row[:2] + [""] + row[2:]]))
+    assert before == after

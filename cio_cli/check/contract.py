@@ -120,7 +120,11 @@ class Layout:
 
 
 def layout(header: list[str], overrides: dict[str, str] | None = None) -> Layout:
-    """Check the header and say where each column goes; raise if unimportable."""
+    """Check the header and say where each column goes; raise if unimportable.
+
+    ``_cio_name`` is required, and ``_cio_customer_id`` unless ``_cio_anonymous_id`` is
+    there (a file may have both: each row then fills one).
+    """
     _refuse_empty_and_duplicates(header)
     found = {h: i for i, h in enumerate(header)}
     for i, h in enumerate(header):

@@ -96,6 +96,9 @@ def identify(
 ) -> pl.DataFrame:
     """Add ``_cid``, ``_kind`` and ``_ts``: all the first pass needs of most rows.
 
+    ``_cid`` is the row's identifier, trimmed: its ``_cio_customer_id``, or else its
+    ``_cio_anonymous_id`` (kind ``anonymous_id``); null when it has neither.
+
     ``forms`` is ``timestamps.forms(df, lay)`` when the caller has it already.
     """
     textual, decimals = forms if forms is not None else timestamps.forms(df, lay)
