@@ -1,8 +1,11 @@
 """Packing ops into request bodies under the size limits.
 
 ``Packer`` fills the API's batch bodies greedily, in file order, each at most
-``batch_bytes`` long; an op over the API's op limit, or too big for any batch,
-goes as the API says (``Api.alone``): a request of its own, or a rejected row.
+``batch_bytes`` long; an op over the API's op limit, or too big for any batch, and
+every op of an identifier kind the API sends alone (``Api.alone_kinds``: Track's
+anonymous events), goes as the API says (``Api.alone``): a request of its own, or a
+rejected row. Such requests leave as their chunk is packed, in file order among
+themselves, ahead of the batch still filling.
 """
 
 from __future__ import annotations
@@ -75,12 +78,14 @@ class Packer:
         self._pending: pl.DataFrame | None = None
 
     def add(self, events: pl.DataFrame) -> Iterator[Request]:
-        """Take encoded events (``_op``, ``_row``, ...); yield every request now full."""
-        big, events = split(
-            events, events.select(pl.col("_op").str.len_bytes() > self.limit).to_series()
-        )
-        for event in big.iter_rows(named=True):
-            yield self._alone(event, big)
+        """Take encoded events (``_op``, ``_row``, ``_kind``, ...); yield every request now
+        full, and one for each event that goes alone."""
+        alone = pl.col("_op").str.len_bytes() > self.limit
+        if self.api.alone_kinds:
+            alone = alone | pl.col("_kind").is_in(list(self.api.alone_kinds))
+        solo, events = split(events, events.select(alone).to_series())
+        for at, op in enumerate(solo.get_column("_op")):
+            yield self._alone(op, solo.slice(at, 1))
         if self._pending is not None:
             events = pl.concat([self._pending, events], how="vertical_relaxed")
         ends = _cumulative(events)
@@ -104,9 +109,8 @@ class Packer:
         api = self.api
         return Request(api.batch_path, None, events, (api.batch_open, api.batch_close))
 
-    def _alone(self, event: dict[str, object], events: pl.DataFrame) -> Request:
-        row = events.filter(pl.col("_row") == event["_row"])
-        request = self.api.alone(str(event["_op"]))
+    def _alone(self, op: str, row: pl.DataFrame) -> Request:
+        request = self.api.alone(op)
         if isinstance(request, str):
             return Request("", None, row, refused=request)
         return Request(request[0], request[1], row)

@@ -20,11 +20,12 @@ from cio_cli.errors import UnimportableError, UsageError
 
 NAME = "_cio_name"
 CUSTOMER_ID = "_cio_customer_id"
+ANONYMOUS_ID = "_cio_anonymous_id"
 TIMESTAMP = "_cio_timestamp"
 EVENT_ID = "_cio_id"
 ROW = "_cio_row"
 ERROR = "_cio_error"
-KNOWN = (NAME, CUSTOMER_ID, TIMESTAMP, EVENT_ID, ROW, ERROR)
+KNOWN = (NAME, CUSTOMER_ID, TIMESTAMP, EVENT_ID, ROW, ERROR, ANONYMOUS_ID)
 SEMANTIC = (
     "User Deleted",
     "Delete Person",
@@ -105,7 +106,8 @@ class Layout:
 
     header: tuple[str, ...]
     name: str
-    customer_id: str
+    customer_id: str | None  # None: a file of anonymous events only
+    anonymous_id: str | None
     timestamp: str | None
     event_id: str | None
     data: tuple[tuple[str, str], ...]  # (column, key), sorted by key
@@ -118,14 +120,18 @@ class Layout:
 
 
 def layout(header: list[str], overrides: dict[str, str] | None = None) -> Layout:
-    """Check the header and say where each column goes; raise if unimportable."""
+    """Check the header and say where each column goes; raise if unimportable.
+
+    ``_cio_name`` is required, and ``_cio_customer_id`` unless ``_cio_anonymous_id`` is
+    there (a file may have both: each row then fills one).
+    """
     _refuse_empty_and_duplicates(header)
     found = {h: i for i, h in enumerate(header)}
     for i, h in enumerate(header):
         if h not in KNOWN and (h.strip().lower().startswith("_cio_") or h.strip() in KNOWN):
             raise _near_miss(h, i)
     for required in (NAME, CUSTOMER_ID):
-        if required not in found:
+        if required not in found and not (required == CUSTOMER_ID and ANONYMOUS_ID in found):
             raise _missing(required, header)
     for col in overrides or {}:
         if col not in found or col.startswith("_cio_"):
@@ -137,12 +143,18 @@ def layout(header: list[str], overrides: dict[str, str] | None = None) -> Layout
     return Layout(
         header=tuple(header),
         name=f"c{found[NAME]}",
-        customer_id=f"c{found[CUSTOMER_ID]}",
-        timestamp=f"c{found[TIMESTAMP]}" if TIMESTAMP in found else None,
-        event_id=f"c{found[EVENT_ID]}" if EVENT_ID in found else None,
+        customer_id=_column(found, CUSTOMER_ID),
+        anonymous_id=_column(found, ANONYMOUS_ID),
+        timestamp=_column(found, TIMESTAMP),
+        event_id=_column(found, EVENT_ID),
         data=tuple((col, key) for key, col in data),
         kept=tuple(i for i, h in enumerate(header) if h not in (ROW, ERROR)),
     )
+
+
+def _column(found: dict[str, int], name: str) -> str | None:
+    """The polars name (``c<i>``) of an optional column, or None when the file has none."""
+    return f"c{found[name]}" if name in found else None
 
 
 def _refuse_empty_and_duplicates(header: list[str]) -> None:

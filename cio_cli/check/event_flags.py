@@ -30,6 +30,7 @@ _NAIVE = re.compile(c.TIMESTAMP_NO_ZONE.pattern, re.A)
 _ULID, _PLAIN = re.compile(c.ID_INVALID.pattern), re.compile(c.TIMESTAMP_NUMBER_RE, re.A)
 _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 NAME, PERSON, TIMESTAMP, ID = "the event name", "--person", "--timestamp", "--id"
+ANONYMOUS = "--anonymous-id"
 DATA = "the event data"
 
 
@@ -97,16 +98,21 @@ def _target(person: str | None, anonymous_id: str | None) -> tuple[str, str | No
             hint="--person ID for a known person, --anonymous-id A for a visitor",
         )
     if anonymous_id is not None:
-        anonymous = anonymous_id.strip(c.WHITESPACE)
-        if not anonymous:
-            raise InvalidEventError("--anonymous-id is empty")
+        rules = c.ANONYMOUS_ID_EMPTY, c.ANONYMOUS_ID_TOO_LONG
+        anonymous = _identifier(anonymous_id, ANONYMOUS, *rules)
         return f"anonymous {show(anonymous)}", None, anonymous
-    who = (person or "").strip(c.WHITESPACE)
-    if not who:
-        raise broken(c.CUSTOMER_ID_EMPTY, PERSON)
-    if (size := len(who.encode())) > c.CUSTOMER_ID_TOO_LONG.limit:
-        raise broken(c.CUSTOMER_ID_TOO_LONG, PERSON, size=size)
+    who = _identifier(person or "", PERSON, c.CUSTOMER_ID_EMPTY, c.CUSTOMER_ID_TOO_LONG)
     return f"person {show(who)}", who, None
+
+
+def _identifier(value: str, flag: str, empty: c.Rule, too_long: c.Rule) -> str:
+    """The person or anonymous id trimmed; InvalidEventError when empty or too long."""
+    value = value.strip(c.WHITESPACE)
+    if not value:
+        raise broken(empty, flag)
+    if (size := len(value.encode())) > too_long.limit:
+        raise broken(too_long, flag, size=size)
+    return value
 
 
 def parse_timestamp(text: str | None, now: float) -> tuple[int | None, list[str]]:

@@ -18,6 +18,7 @@ import polars as pl
 from cio_cli.check import rule_table as c
 from cio_cli.check import timestamps
 from cio_cli.check.contract import (
+    ANONYMOUS_ID,
     CURRENCY_KEY,
     CUSTOMER_ID,
     EMAIL_KEYS,
@@ -95,16 +96,31 @@ def identify(
 ) -> pl.DataFrame:
     """Add ``_cid``, ``_kind`` and ``_ts``: all the first pass needs of most rows.
 
+    ``_cid`` is the row's identifier, trimmed: its ``_cio_customer_id``, or else its
+    ``_cio_anonymous_id`` (kind ``anonymous_id``); null when it has neither.
+
     ``forms`` is ``timestamps.forms(df, lay)`` when the caller has it already.
     """
-    cid = pl.col(lay.customer_id).str.strip_chars()
     textual, decimals = forms if forms is not None else timestamps.forms(df, lay)
+    person, anonymous = _filled(lay.customer_id), _filled(lay.anonymous_id)
     df = df.with_columns(
-        _cid=pl.when(cid != "").then(cid),
+        _cid=person if lay.anonymous_id is None else pl.coalesce(person, anonymous),
         _ts=timestamps.seconds(lay, opts, textual, decimals),
         _ms=timestamps.read_as_ms(lay, opts, textual),
     )
-    return df.with_columns(_kind=_kind(opts))
+    if lay.anonymous_id is None:
+        return df.with_columns(_kind=_kind(opts))
+    alone = person.is_null() & anonymous.is_not_null()
+    kind = pl.when(alone).then(pl.lit(c.ANONYMOUS_KIND)).otherwise(_kind(opts))
+    return df.with_columns(_kind=kind)
+
+
+def _filled(column: str | None) -> pl.Expr:
+    """A column's cells trimmed, null when empty (or when the file has no such column)."""
+    if column is None:
+        return pl.lit(None, pl.String)
+    cell = pl.col(column).str.strip_chars()
+    return pl.when(cell != "").then(cell)
 
 
 @dataclass
@@ -144,7 +160,7 @@ def check_rows(df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int) -> Ch
     rules = _Rules()
     _field_count(rules, lay)
     _name_rules(rules, opts, df)
-    _customer_rules(rules, lay, opts)
+    _person_rules(rules, lay, opts)
     _timestamp_rules(rules, lay, opts, now, textual)
     if lay.event_id is not None:
         eid = pl.col(lay.event_id).str.strip_chars()
@@ -225,9 +241,16 @@ def _kind(opts: ReadOptions) -> pl.Expr:
     )
 
 
-def _customer_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
-    cid = pl.col("_cid")
-    rules.broken(c.CUSTOMER_ID_EMPTY, cid.is_null(), CUSTOMER_ID)
+def _person_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
+    """The customer id's rules; with a ``_cio_anonymous_id`` column, exactly one of the two."""
+    if lay.anonymous_id is None:
+        cid = pl.col("_cid")
+        rules.broken(c.CUSTOMER_ID_EMPTY, cid.is_null(), CUSTOMER_ID)
+    else:
+        cid, anonymous = _filled(lay.customer_id), _filled(lay.anonymous_id)
+        rules.broken(c.NO_PERSON, cid.is_null() & anonymous.is_null(), CUSTOMER_ID)
+        rules.broken(c.BOTH_PEOPLE, cid.is_not_null() & anonymous.is_not_null(), CUSTOMER_ID)
+        _too_long(rules, c.ANONYMOUS_ID_TOO_LONG, anonymous, ANONYMOUS_ID)
     _too_long(rules, c.CUSTOMER_ID_TOO_LONG, cid, CUSTOMER_ID)
     if opts.identifier == "email":
         rules.error(

@@ -26,6 +26,9 @@ send-event (``the event name``, ``--person``). Where the two paths differ on pur
 - a decimal timestamp with more digits than a double holds (``1699999999.99999999999``):
   send-event floors the exact value, as SPEC says; the CSV path floors its double, which
   may round up a second (left for a decision: the fix is on the CSV hot path);
+- an empty ``--anonymous-id`` is "empty"; a CSV row with neither id is "no person" (a file
+  with a ``_cio_anonymous_id`` column has two places for the one identifier). Both flags, or
+  neither, are a usage error for send-event;
 - ``--timestamp-unit``, ``--assume-tz``, ``--identifier`` and the mixed-identifier rule are
   CSV options: send-event reads timestamps as ``--timestamp-unit auto`` without a zone, and
   sends any identifier by the v1 path, whose kind Customer.io infers.
@@ -99,6 +102,15 @@ CUSTOMER_ID_EMPTY = Rule(
     "customer_id_empty", "{field} is empty", flag_fix="pass an id, an email or cio_<id>"
 )
 CUSTOMER_ID_TOO_LONG = Rule("customer_id_too_long", TOO_LONG, limit=150)
+ANONYMOUS_ID_EMPTY = Rule("anonymous_id_empty", "{field} is empty")
+ANONYMOUS_ID_TOO_LONG = Rule("anonymous_id_too_long", TOO_LONG, limit=150)
+NO_PERSON = Rule("no_person", "no person: fill _cio_customer_id or _cio_anonymous_id")
+BOTH_PEOPLE = Rule(
+    "customer_and_anonymous_id",
+    "both _cio_customer_id and _cio_anonymous_id: an event belongs to one person or one"
+    " anonymous id",
+)
+ANONYMOUS_KIND = "anonymous_id"  # the identifier kind of an anonymous row (its dedup id's too)
 TIMESTAMP_NO_ZONE = Rule(
     "timestamp_no_zone",
     "{field} {value} has no time zone",

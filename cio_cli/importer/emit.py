@@ -21,7 +21,7 @@ from cio_cli.build.dedup import Fingerprints, FirstUse, Seen
 from cio_cli.build.events import encode
 from cio_cli.check.contract import Layout, ReadOptions
 from cio_cli.check.rows import Checked, check_rows, in_window, message, split
-from cio_cli.check.rule_table import DATA_TOO_LARGE
+from cio_cli.check.rule_table import ANONYMOUS_KIND, DATA_TOO_LARGE
 from cio_cli.errors import FileChangedError, OutputError
 from cio_cli.importer.scan import InputFile, Progress
 from cio_cli.record.counts import FIRST_ROWS, Counts
@@ -115,6 +115,7 @@ class Emitting:
             again, reused = split(reused, self.seen.contains(reused.get_column("_fp")))
             counts.duplicates += again.height
         _account(judged, first_row, counts, self.rejects, reused)
+        counts.anonymous += int((unique.get_column("_kind") == ANONYMOUS_KIND).sum())
         if how.acked is not None and len(how.acked):
             done, unique = split(unique, _is_acked(unique.get_column("_row"), how.acked))
             counts.sent += done.height
@@ -333,7 +334,7 @@ def judge(
     return Judged(
         df.height,
         rejected,
-        good.select(*raw, "_op", "_fp", *(["_idk"] if lay.event_id is not None else [])),
+        good.select(*raw, "_op", "_fp", "_kind", *(["_idk"] if lay.event_id is not None else [])),
         Fingerprints.of(good.get_column("_fp")),
         checked.errors,
         checked.warnings,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from cio_cli.check.rule_table import ANONYMOUS_KIND
 from cio_cli.config import CREDENTIALS_HINT
 from cio_cli.errors import (
     AbortError,
@@ -46,6 +47,7 @@ from cio_cli.record.report import Reporter, Summary
 from cio_cli.send.dry_run import DryRunSink, out_file
 
 RESUME_HINT = "run the same command again: it resumes where this run stopped"
+MANY_ALONE = 1_000  # above this many anonymous events sent one a request, suggest batching
 
 
 @dataclass
@@ -486,6 +488,7 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
             _window_note(total.recent, tally.recent_rows) + "; a real import asks first,"
             " or takes --allow-recent / --skip-recent"
         )
+    notes += _alone_note(plan, total)
     return Summary(
         command=plan.command,
         files=[i.shown for i in inputs],
@@ -495,4 +498,17 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
         duration_s=duration,
         exit_code=1 if problems else 0,
         notes=notes,
+        anonymous_column=any(i.lay.anonymous_id is not None for i in inputs),
     )
+
+
+def _alone_note(plan: ImportPlan, total: Counts) -> list[str]:
+    """Above ``MANY_ALONE`` anonymous events under an API that sends each alone: the API
+    that batches them."""
+    if total.anonymous <= MANY_ALONE or ANONYMOUS_KIND not in plan.api.alone_kinds:
+        return []
+    verb = "went" if plan.sends else "would go"
+    return [
+        f"{total.anonymous:,} anonymous events {verb} one request each (the"
+        f" {plan.api.name} API has no batch for them): --api pipelines sends them in batches"
+    ]

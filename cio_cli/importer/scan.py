@@ -116,7 +116,8 @@ def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None 
         return stats, kinds_of(known), df.height, maybe.get_column("_row")
 
     def columns() -> list[int]:
-        needed = {inp.lay.customer_id, inp.lay.timestamp, *infer.open_columns()}
+        lay = inp.lay
+        needed = {lay.customer_id, lay.anonymous_id, lay.timestamp, *infer.open_columns()}
         return sorted(int(c[1:]) for c in needed if c is not None)
 
     projected = columns if inp.lay.timestamp is not None else None

@@ -26,6 +26,7 @@ class Counts:
     duplicates: int = 0
     recent: int = 0
     resumed: int = 0
+    anonymous: int = 0  # events of anonymous rows sent or to send (resumed ones included)
     requests: int = 0
     retries: int = 0
     warnings: Counter[str] = field(default_factory=Counter)
@@ -43,6 +44,7 @@ class Counts:
             "duplicates",
             "recent",
             "resumed",
+            "anonymous",
             "requests",
             "retries",
             "settled",

@@ -39,6 +39,7 @@ class Summary:
     duration_s: float
     exit_code: int
     notes: list[str] = field(default_factory=list)
+    anonymous_column: bool = False  # a file has _cio_anonymous_id: --json counts anonymous events
 
     @classmethod
     def stopped(cls, command: str, files: list[str], exc: CioError, dry_run: bool) -> Summary:
@@ -57,6 +58,7 @@ class Summary:
             rejects = self.rejects_files[0]
         elif self.rejects_files:
             rejects = self.rejects_files
+        anonymous = {"anonymous": c.anonymous} if self.anonymous_column else {}
         return {
             "command": self.command,
             "files": self.files,
@@ -67,6 +69,7 @@ class Summary:
             "duplicates": c.duplicates,
             "recent": c.recent,
             "resumed": c.resumed,
+            **anonymous,
             "warnings": dict(sorted(c.warnings.items())),
             "errors": dict(sorted(c.errors.items())),
             "requests": c.requests,
@@ -148,6 +151,8 @@ def _table(s: Summary) -> Table:
     table.add_row(verb, f"{c.sent:,}")
     if c.resumed:
         table.add_row("  of which resumed", f"{c.resumed:,}")
+    if c.anonymous:
+        table.add_row("  of which anonymous", f"{c.anonymous:,}")
     table.add_row("duplicates", f"{c.duplicates:,}")
     table.add_row("rejected", f"{c.rejected:,}")
     table.add_row("skipped (recent)", f"{c.skipped_recent:,}")

@@ -17,6 +17,8 @@ asks which one it is:
                           so that encoding stays column-wise (no per-row Python)
     alone(op)             an event whose op is too large for a batch: ``(path, body)`` of
                           a request of its own, or a reason to reject its row
+    alone_kinds           identifier kinds whose events always go alone through ``alone``
+                          (Track: ``anonymous_id``, which its v2 batch does not take)
     single(...)           the request of ``cio send-event``: ``(path, body)``
     answer(status, body)  what a final HTTP answer means for the request's ops: all
                           accepted, some refused (by op index), the whole request refused
@@ -54,9 +56,10 @@ class OpParts:
 
     Each ``list`` is a run of pieces to splice into the op; the pieces of ``name``, ``cid``
     and ``event_id`` make a JSON string literal (quotes included); ``kind`` is the column of
-    the identifier kind (``id``, ``email``, ``cio_id``); ``ts`` is Unix seconds (null when
-    the row has none) and ``ts_text`` the same as text; ``data`` is the event data's JSON
-    object without its braces (``"k":v,...``, maybe empty).
+    the identifier kind (``id``, ``email``, ``cio_id``; ``anonymous_id`` for a row of
+    ``_cio_anonymous_id``, whose ``cid`` is then the anonymous id); ``ts`` is Unix seconds
+    (null when the row has none) and ``ts_text`` the same as text; ``data`` is the event
+    data's JSON object without its braces (``"k":v,...``, maybe empty).
     """
 
     name: list[pl.Expr]
@@ -102,6 +105,7 @@ class Api(Protocol):
     batch_open: bytes
     batch_close: bytes
     max_op_bytes: int
+    alone_kinds: frozenset[str]  # identifier kinds whose events always go alone (``alone``)
     credentials_hint: str  # which flags/variables hold this API's credentials
     paths_hint: str  # what its paths look like, for a 404's message
 
@@ -118,7 +122,8 @@ class Api(Protocol):
         ...
 
     def alone(self, op: str) -> tuple[str, bytes] | str:
-        """An op too large for a batch: ``(path, body)`` to send it alone, or why not."""
+        """An op too large for a batch, or of a kind in ``alone_kinds``: ``(path, body)``
+        to send it alone, or why not."""
         ...
 
     def single(

@@ -8,6 +8,8 @@
 - An op too large for a batch goes alone through v1 ``POST /api/v1/customers/{id}/events``
   ``{"name","data","timestamp","id"}``; so does ``cio send-event`` (``/api/v1/events`` with
   ``anonymous_id`` for an anonymous one).
+- An anonymous event (a row of ``_cio_anonymous_id``: the v2 batch takes none) always goes
+  alone through v1 ``POST /api/v1/events`` ``{"anonymous_id","name","data","timestamp","id"}``.
 - 200: accepted; 207 ``{"errors":[{"batch_index":i,...}]}``: those ops refused; 400, 413,
   422: the whole request refused.
 - ``cio check``: ``GET /api/v1/accounts/region``, compared with the region cio is set for.
@@ -26,6 +28,7 @@ from urllib.parse import quote
 
 import orjson
 
+from cio_cli.check.rule_table import ANONYMOUS_KIND as ANONYMOUS
 from cio_cli.errors import AbortError, CioError
 from cio_cli.send.api import Answer, OpParts, Workspace, item_text, load
 
@@ -39,6 +42,7 @@ HOSTS: Mapping[str, str] = MappingProxyType(
     {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
 )
 BATCH_PATH = "/api/v2/batch"
+ANONYMOUS_PATH = "/api/v1/events"
 REGION_PATH = "/api/v1/accounts/region"
 ATTRIBUTES = ',"attributes":'  # the op's last key (track_ops.op_pieces)
 REFUSED = frozenset({400, 413, 422})
@@ -54,6 +58,7 @@ class Track:
     batch_open = b'{"batch":['
     batch_close = b"]}"
     max_op_bytes = 32_000
+    alone_kinds = frozenset({ANONYMOUS})
     credentials_hint = (
         "check the site id, the API key and the region (--region us|eu, or --base-url)"
     )
@@ -76,13 +81,16 @@ class Track:
         return op_pieces(parts)
 
     def alone(self, op: str) -> tuple[str, bytes]:
-        """The v1 request of one op (its data is at most 100,000 bytes: checked before)."""
+        """The v1 request of one op (its data is at most 100,000 bytes: checked before):
+        ``/api/v1/events`` for an anonymous one, else ``/api/v1/customers/{id}/events``."""
         at = op.index(ATTRIBUTES)  # the first: before it, quotes in strings are escaped
         head = orjson.loads(op[:at] + "}")
         data = op[at + len(ATTRIBUTES) : -1]  # as built: numbers exactly as the op has them
-        ((_, ident),) = head["identifiers"].items()
-        body = v1_body(head["name"], data, head.get("timestamp"), head["id"])
-        return customer_events_path(ident), body
+        ((kind, ident),) = head["identifiers"].items()
+        ts = head.get("timestamp")
+        if kind == ANONYMOUS:
+            return ANONYMOUS_PATH, v1_body(head["name"], data, ts, head["id"], anonymous=ident)
+        return customer_events_path(ident), v1_body(head["name"], data, ts, head["id"])
 
     def single(
         self, name: str, data: bytes, ts: int | None, event_id: str, person: str | None,
@@ -93,7 +101,7 @@ class Track:
         body |= {"timestamp": ts} if ts is not None else {}
         body |= {"id": event_id}
         if anonymous is not None:
-            return "/api/v1/events", orjson.dumps(body | {"anonymous_id": anonymous})
+            return ANONYMOUS_PATH, orjson.dumps(body | {ANONYMOUS: anonymous})
         return customer_events_path(person or ""), orjson.dumps(body)
 
     def answer(self, status: int, body: bytes, ops: int | None) -> Answer | None:
@@ -149,9 +157,13 @@ def customer_events_path(identifier: str) -> str:
     return f"/api/v1/customers/{segment}/events"
 
 
-def v1_body(name: str, data: str, ts: int | None, event_id: str) -> bytes:
-    """The body of ``POST /api/v1/customers/{id}/events`` for one event."""
-    body: dict[str, object] = {"name": name, "data": orjson.Fragment(data)}
+def v1_body(
+    name: str, data: str, ts: int | None, event_id: str, anonymous: str | None = None
+) -> bytes:
+    """The body of ``POST /api/v1/customers/{id}/events`` for one event, or with
+    ``anonymous`` that of ``POST /api/v1/events`` (``anonymous_id`` first)."""
+    body: dict[str, object] = {} if anonymous is None else {ANONYMOUS: anonymous}
+    body |= {"name": name, "data": orjson.Fragment(data)}
     if ts is not None:
         body["timestamp"] = ts
     body["id"] = event_id
