@@ -44,6 +44,7 @@ class Toy:
     batch_open = b'{"items":['
     batch_close = b"]}"
     max_op_bytes = 2_000
+    person_kinds = frozenset({"id", "email", "cio_id"})
     credentials_hint = "check the toy key"
     paths_hint = "check --base-url (toy paths: /toy/...)"
 

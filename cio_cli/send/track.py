@@ -54,6 +54,7 @@ class Track:
     batch_open = b'{"batch":['
     batch_close = b"]}"
     max_op_bytes = 32_000
+    person_kinds = frozenset({"id", "email", "cio_id"})
     credentials_hint = (
         "check the site id, the API key and the region (--region us|eu, or --base-url)"
     )
