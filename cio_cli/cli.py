@@ -303,22 +303,27 @@ PipelinesKeyOpt = Annotated[
         metavar="KEY",
         envvar="CIO_PIPELINES_KEY",
         show_envvar=True,
-        help="Pipelines API key (with --api pipelines).",
+        help="Pipelines API key.",
         rich_help_panel=CREDENTIALS,
     ),
 ]
-ApiOpt = Annotated[
-    ApiChoice | None,
-    _choice_option(
+
+
+def _api_option(panel: str) -> Any:
+    """--api (CIO_API), in ``panel``."""
+    return _choice_option(
         "--api",
         ApiChoice,
-        "The API that receives the events (default track, or pipelines when only"
-        " the Pipelines key is given).",
-        CREDENTIALS,
+        "The API that receives the events (default: track, unless only the Pipelines key"
+        " is given).",
+        panel,
         envvar="CIO_API",
         show_envvar=True,
-    ),
-]
+    )
+
+
+ApiOpt = Annotated[ApiChoice | None, _api_option(SENDING)]
+ApiInputOpt = Annotated[ApiChoice | None, _api_option(INPUT)]  # validate sends nothing
 GzipOpt = Annotated[
     bool,
     typer.Option(
@@ -332,7 +337,7 @@ RegionOpt = Annotated[
     _choice_option(
         "--region",
         RegionChoice,
-        "The workspace's region.",
+        "Workspace region.",
         CREDENTIALS,
         envvar="CIO_REGION",
         show_envvar=True,
@@ -527,7 +532,7 @@ def validate(
     type_: TypeOpt = None,
     encoding: EncodingOpt = "utf-8",
     allow_semantic: SemanticOpt = False,
-    api: ApiOpt = None,
+    api: ApiInputOpt = None,
     rejects: RejectsOpt = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -739,7 +744,14 @@ def send_event_command(
     )  # fmt: skip
     conn = Connection(**typed, timeout=timeout, max_retries=max_retries, on_wait=reporter.note)
     build = functools.partial(
-        build_event, person, anonymous_id, name, pairs or [], data, timestamp, event_id,
+        build_event,
+        person,
+        anonymous_id,
+        name,
+        pairs or [],
+        data,
+        timestamp,
+        event_id,
         allow_semantic,
     )
 

@@ -45,11 +45,10 @@ class Config:
     def __repr__(self) -> str:
         site = "<set>" if self.site_id else "<missing>"
         key = "<set>" if self.api_key else "<missing>"
-        pk = "<set>" if self.pipelines_key else "<missing>"
-        return (
-            f"Config(api={self.api.name!r}, base_url={self.base_url!r}, site_id={site}, "
-            f"api_key={key}, pipelines_key={pk})"
-        )
+        if self.api.name == "pipelines":
+            pk = "<set>" if self.pipelines_key else "<missing>"
+            return f"Config(api='pipelines', base_url={self.base_url!r}, pipelines_key={pk})"
+        return f"Config(base_url={self.base_url!r}, site_id={site}, api_key={key})"
 
     __str__ = __repr__
 
@@ -284,19 +283,20 @@ def api_name(
     site_id: str | None = None, api_key: str | None = None,
 ) -> str:  # fmt: skip
     """The API cio talks to: ``--api``, else ``CIO_API``, else ``pipelines`` when only the
-    Pipelines key is given (flag or variable), else ``track``. UsageError for an unknown name."""
-    from cio_cli.send.api import REGISTRY
+    Pipelines key is given (flag or variable), else the default (``api.DEFAULT``: track).
+    UsageError for an unknown name."""
+    from cio_cli.send import api as apis
 
     flag = _given(api)
     chosen = (flag or _given(env.get("CIO_API")) or "").lower()
     if chosen:
-        if chosen not in REGISTRY:
+        if chosen not in apis.REGISTRY:
             source = "--api" if flag else "CIO_API"
             raise UsageError(f"{source} {chosen!r} is not one of track|pipelines")
         return chosen
     pk = _pick(pipelines_key, env, "CIO_PIPELINES_KEY")
     track = _pick(site_id, env, "CIO_SITE_ID") or _pick(api_key, env, "CIO_API_KEY")
-    return "pipelines" if pk is not None and track is None else "track"
+    return "pipelines" if pk is not None and track is None else apis.DEFAULT
 
 
 def check_gzip(name: str, gzip: bool) -> None:

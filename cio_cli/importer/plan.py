@@ -85,8 +85,13 @@ class SendOptions:
 
     @classmethod
     def from_flags(
-        cls, credentials: dict[str, str | None], concurrency: int, rate: float,
-        max_retries: int, timeout: float, gzip: bool = False,
+        cls,
+        credentials: dict[str, str | None],
+        concurrency: int,
+        rate: float,
+        max_retries: int,
+        timeout: float,
+        gzip: bool = False,
     ) -> SendOptions:
         """Check the bounds, then the credentials (flags, then environment); UsageError if wrong."""
         check_sending(max_retries, timeout, concurrency, rate)
