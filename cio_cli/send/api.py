@@ -6,7 +6,8 @@ Track API (``send/track.py``: v2 batch + v1). The rest of cio holds an ``Api`` o
 asks which one it is:
 
     name, hosts           ``"track"``; the base URL of each region (``--region us|eu``)
-    auth_headers          the HTTP headers that carry the credentials (never logged)
+    auth_headers          the HTTP headers every request carries: the credentials (never
+                          logged), and any mode the API needs (Pipelines: X-Strict-Mode)
     destination           what a journal is written for: the API, its host and account
                           (a journal of another destination does not resume)
     batch_path            where bodies of many ops go; ``batch_open``/``batch_close``:
@@ -110,7 +111,7 @@ class Api(Protocol):
     paths_hint: str  # what its paths look like, for a 404's message
 
     def auth_headers(self, config: Config) -> dict[str, str]:
-        """The headers that carry the credentials."""
+        """The headers every request carries: the credentials, and any mode the API needs."""
         ...
 
     def destination(self, config: Config) -> str:
