@@ -413,3 +413,21 @@ def test_kill_9_during_a_pipelines_import_then_rerun_stores_every_event_once(
         assert set(fake.events_by_id) == {c["messageId"] for c in calls}, "every event stored"
         in_flight = 2 * max(len(line["batch"]) for line in read_out(tmp_path / "events.csv.out.ndjson"))
         assert sum(fake.duplicate_ids.values()) <= in_flight, "at most the requests in flight again"
+
+
+@pytest.mark.parametrize("key", [PK, BEARER])
+def test_a_server_echoing_the_key_never_gets_it_shown_or_stored(tmp_path: Path, key: str) -> None:
+    rows = rows_for(6)
+    rows[2][0] = "api_reject"
+    path = write_csv(tmp_path / "events.csv", HEADER, rows)
+    with FakeCio(pipelines_key=key, echo=True) as fake:
+        result = pipe(fake.url, path, key=key)
+        assert result.exit_code == 1, result.stderr
+        rejects = (tmp_path / "events.csv.rejects.csv").read_text(encoding="utf-8")
+        assert "[redacted]" in rejects
+        wrong = pipe(fake.url, path, "--restart", key=key + "x")
+        assert wrong.exit_code == 5
+    token = base64.b64encode(f"{key}:".encode()).decode()
+    texts = [result.stdout, result.stderr, wrong.stdout, wrong.stderr, rejects]
+    texts += [p.read_text(encoding="utf-8") for p in tmp_path.glob("events.csv.*")]
+    assert all(key not in t and token.rstrip("=") not in t for t in texts)
