@@ -136,10 +136,15 @@ def test_a_call_is_exactly_the_contracts_and_its_message_id_is_tracks_id(tmp_pat
 
 def test_a_call_over_32_kb_is_rejected_with_its_reason(tmp_path: Path) -> None:
     rows = [*rows_for(3), ["big", "u9", str(T), "x" * 40_000, "1", ""]]
+    rows.append(["mid", "u8", str(T), "y" * 2_000, "1", ""])
     path = write_csv(tmp_path / "events.csv", HEADER, rows)
     plan = dry_run(path, "--api", "pipelines")
     assert plan.code == 1 and plan.reasons == {5: TOO_LARGE}
-    assert plan.summary["sent"] == 3 and len(plan.lines) == 1
+    assert plan.summary["sent"] == 4 and len(plan.lines) == 1
+    small = dry_run(path, "--api", "pipelines", "--batch-bytes", "1000")
+    assert small.reasons[5] == TOO_LARGE
+    assert small.reasons[6].startswith("over --batch-bytes: the Pipelines API has no larger form")
+    assert small.reasons[6].endswith(" bytes): raise --batch-bytes") and len(small.reasons) == 2
     track = dry_run(path)  # Track sends it alone through v1 instead
     (single,) = [line for line in track.lines if "path" in line]
     assert single["path"] == "/api/v1/customers/u9/events"

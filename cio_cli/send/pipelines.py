@@ -44,6 +44,7 @@ HOSTS: Mapping[str, str] = MappingProxyType(
 BATCH_PATH = "/v1/batch"
 TRACK_PATH = "/v1/track"
 TOO_LARGE = "over 32 KB: the Pipelines API has no larger form"
+TOO_LARGE_FOR_BATCH = "over --batch-bytes: the Pipelines API has no larger form"
 REFUSED = frozenset({400, 413})
 REGION_KEY = re.compile(r"^(pk|sk)_(us|eu)_")
 
@@ -94,8 +95,12 @@ class Pipelines:
         return call_pieces(parts)
 
     def alone(self, op: str) -> str:
-        """No call goes alone: a call too large for a batch is rejected."""
-        return TOO_LARGE
+        """No call goes alone: a call too large for a batch is rejected (over 32,000 bytes,
+        or over what ``--batch-bytes`` leaves for one call)."""
+        size = len(op.encode("utf-8"))
+        if size > self.max_op_bytes:
+            return TOO_LARGE
+        return f"{TOO_LARGE_FOR_BATCH} ({size} bytes): raise --batch-bytes"
 
     def single(
         self, name: str, data: bytes, ts: int | None, event_id: str, person: str | None,
