@@ -46,7 +46,7 @@ class CheckResult(OneResult):
     def lines(self) -> list[str]:
         """One line when the credentials work."""
         if self.region is None and self.error is None and self.url is not None:
-            return [f"credentials ok: {self.url} accepted them; cio is set up for it"]
+            return [f"credentials ok: {self.url} accepted them (this API does not tell the region)"]
         if self.region is None:
             return []
         return [
