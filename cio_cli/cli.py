@@ -19,6 +19,7 @@ from typer.core import TyperArgument, TyperCommand, TyperOption
 
 from cio_cli import __version__
 from cio_cli.check.contract import Identifier, ReadOptions, Unit
+from cio_cli.config import api_name, check_gzip
 from cio_cli.errors import (
     CioError,
     InterruptedError_,
@@ -28,6 +29,7 @@ from cio_cli.errors import (
 )
 from cio_cli.importer.plan import ImportPlan, SendOptions
 from cio_cli.record.report import Reporter, Summary, ask
+from cio_cli.send.api import choose
 
 EXIT_CODES = """\b
 Exit codes:
@@ -50,6 +52,8 @@ Exit codes:
 \b
 Environment:
   CIO_SITE_ID, CIO_API_KEY   Track API credentials (--site-id, --api-key)
+  CIO_PIPELINES_KEY          Pipelines API key (--pipelines-key)
+  CIO_API                    track or pipelines (--api)
   CIO_REGION                 us or eu (--region)
   CIO_BASE_URL               overrides the host (--base-url)"""
 
@@ -124,6 +128,13 @@ class TypesChoice(StrEnum):
 
     AUTO = "auto"
     STRING = "string"
+
+
+class ApiChoice(StrEnum):
+    """--api: which Customer.io API receives the events."""
+
+    TRACK = "track"
+    PIPELINES = "pipelines"
 
 
 class RegionChoice(StrEnum):
@@ -285,12 +296,48 @@ ApiKeyOpt = Annotated[
         rich_help_panel=CREDENTIALS,
     ),
 ]
+PipelinesKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--pipelines-key",
+        metavar="KEY",
+        envvar="CIO_PIPELINES_KEY",
+        show_envvar=True,
+        help="Pipelines API key.",
+        rich_help_panel=CREDENTIALS,
+    ),
+]
+
+
+def _api_option(panel: str) -> Any:
+    """--api (CIO_API), in ``panel``."""
+    return _choice_option(
+        "--api",
+        ApiChoice,
+        "The API that receives the events (default: track, unless only the Pipelines key"
+        " is given).",
+        panel,
+        envvar="CIO_API",
+        show_envvar=True,
+    )
+
+
+ApiOpt = Annotated[ApiChoice | None, _api_option(SENDING)]
+ApiInputOpt = Annotated[ApiChoice | None, _api_option(INPUT)]  # validate sends nothing
+GzipOpt = Annotated[
+    bool,
+    typer.Option(
+        "--gzip",
+        help="Send bodies gzip-compressed (--api pipelines only).",
+        rich_help_panel=SENDING,
+    ),
+]
 RegionOpt = Annotated[
     RegionChoice | None,
     _choice_option(
         "--region",
         RegionChoice,
-        "The workspace's region.",
+        "Workspace region.",
         CREDENTIALS,
         envvar="CIO_REGION",
         show_envvar=True,
@@ -392,6 +439,7 @@ def _read_options(
     type_: list[str] | None,
     encoding: str,
     semantic: bool,
+    api: str = "track",
 ) -> ReadOptions:
     ident: Identifier = _choice(identifier, IdentifierChoice, "--identifier")  # type: ignore[assignment]
     tunit: Unit = _choice(unit, UnitChoice, "--timestamp-unit")  # type: ignore[assignment]
@@ -404,6 +452,8 @@ def _read_options(
         type_overrides=_overrides(type_),
         encoding=encoding,
         allow_semantic=semantic,
+        api=api,
+        person_kinds=choose(api).person_kinds,
     )
 
 
@@ -482,6 +532,7 @@ def validate(
     type_: TypeOpt = None,
     encoding: EncodingOpt = "utf-8",
     allow_semantic: SemanticOpt = False,
+    api: ApiInputOpt = None,
     rejects: RejectsOpt = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -490,10 +541,12 @@ def validate(
     reporter = Reporter(json, quiet)
 
     def body() -> int:
+        name = api_name(api, os.environ)
         opts = _read_options(
-            identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic
+            identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic, name
         )
-        return _run(ImportPlan("validate", files, opts, rejects=rejects), reporter)
+        plan = ImportPlan("validate", files, opts, rejects=rejects, api_name=name)
+        return _run(plan, reporter)
 
     _guard(reporter, body, _import_shape("validate", files, True))
 
@@ -518,8 +571,11 @@ def import_(
     max_retries: RetriesOpt = 8,
     timeout: TimeoutOpt = 30,
     restart: RestartOpt = False,
+    gzip: GzipOpt = False,
+    api: ApiOpt = None,
     site_id: SiteIdOpt = None,
     api_key: ApiKeyOpt = None,
+    pipelines_key: PipelinesKeyOpt = None,
     region: RegionOpt = None,
     base_url: BaseUrlOpt = None,
     out: OutOpt = None,
@@ -538,17 +594,23 @@ def import_(
     reporter = Reporter(json, quiet)
 
     def body() -> int:
+        typed = _typed(
+            ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url, api=api,
+            pipelines_key=pipelines_key,
+        )  # fmt: skip
+        name = api_name(typed["api"], os.environ, typed["pipelines_key"], site_id, api_key)
+        check_gzip(name, gzip)
         opts = _read_options(
-            identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic
+            identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic, name
         )
         plan = ImportPlan(
             "import", files, opts, dry_run=dry_run, out=out, rejects=rejects,
             allow_recent=allow_recent, skip_recent=skip_recent, batch_bytes=batch_bytes,
-            restart=restart,
+            restart=restart, api_name=name,
         )  # fmt: skip
         if plan.sends:
-            typed = _typed(ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url)
-            plan.send = SendOptions.from_flags(typed, concurrency, rate, max_retries, timeout)
+            typed["api"] = name
+            plan.send = SendOptions.from_flags(typed, concurrency, rate, max_retries, timeout, gzip)
         return _run(plan, reporter)
 
     _guard(reporter, body, _import_shape("import", files, dry_run))
@@ -557,6 +619,8 @@ def import_(
 _ENVIRONMENT = """\b
 Environment:
   CIO_SITE_ID, CIO_API_KEY   Track API credentials (--site-id, --api-key)
+  CIO_PIPELINES_KEY          Pipelines API key (--pipelines-key)
+  CIO_API                    track or pipelines (--api)
   CIO_REGION                 us or eu (--region)
   CIO_BASE_URL               overrides the host (--base-url)"""
 
@@ -659,28 +723,42 @@ def send_event_command(
     allow_semantic: SemanticOpt = False,
     timeout: TimeoutOpt = 30.0,
     max_retries: RetriesOpt = 8,
+    api: ApiOpt = None,
     site_id: SiteIdOpt = None,
     api_key: ApiKeyOpt = None,
+    pipelines_key: PipelinesKeyOpt = None,
     region: RegionOpt = None,
     base_url: BaseUrlOpt = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Send one event to Customer.io (Track API v1)."""
+    """Send one event to Customer.io (Track API v1, or POST /v1/track with --api pipelines)."""
     reporter = Reporter(json, quiet)
     from cio_cli import send_event  # the network modules load only when used
     from cio_cli.check.event_flags import build_event
     from cio_cli.one_request import Connection, report_result
 
-    typed = _typed(ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url)
+    typed = _typed(
+        ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url, api=api,
+        pipelines_key=pipelines_key,
+    )  # fmt: skip
     conn = Connection(**typed, timeout=timeout, max_retries=max_retries, on_wait=reporter.note)
     build = functools.partial(
-        build_event, person, anonymous_id, name, pairs or [], data, timestamp, event_id,
+        build_event,
+        person,
+        anonymous_id,
+        name,
+        pairs or [],
+        data,
+        timestamp,
+        event_id,
         allow_semantic,
     )
 
     def body() -> int:
-        result = send_event.run_send_event(lambda: build(time.time()), conn, os.environ, dry_run)
+        chosen = conn.api_of(os.environ)
+        make = lambda: build(time.time(), chosen)  # noqa: E731
+        result = send_event.run_send_event(make, conn, os.environ, dry_run)
         return report_result(result, reporter)
 
     _guard(reporter, body, lambda exc: send_event.SendResult(None, dry_run).as_json())
@@ -691,8 +769,10 @@ def check_command(
     ctx: typer.Context,
     timeout: TimeoutOpt = 30.0,
     max_retries: RetriesOpt = 2,
+    api: ApiOpt = None,
     site_id: SiteIdOpt = None,
     api_key: ApiKeyOpt = None,
+    pipelines_key: PipelinesKeyOpt = None,
     region: RegionOpt = None,
     base_url: BaseUrlOpt = None,
     json: JsonOpt = False,
@@ -700,14 +780,18 @@ def check_command(
 ) -> None:
     """Verify the credentials and the region.
 
-    Asks Customer.io for the workspace region and compares it with
-    --region (or the host of --base-url).
+    Track: asks Customer.io for the workspace region and compares it with
+    --region (or the host of --base-url). Pipelines: posts an empty batch
+    in strict mode; any answer but 401/403 (or 5xx) means the key works.
     """
     reporter = Reporter(json, quiet)
     from cio_cli import credentials_check
     from cio_cli.one_request import Connection, report_result
 
-    typed = _typed(ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url)
+    typed = _typed(
+        ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url, api=api,
+        pipelines_key=pipelines_key,
+    )  # fmt: skip
     conn = Connection(**typed, timeout=timeout, max_retries=max_retries, on_wait=reporter.note)
 
     def body() -> int:

@@ -39,10 +39,15 @@ class Config:
     api_key: str
     base_url: str
     api: Api = field(default_factory=lambda: choose(), compare=False)
+    pipelines_key: str = ""
+    gzip: bool = False  # bodies sent gzip-compressed (Pipelines only)
 
     def __repr__(self) -> str:
         site = "<set>" if self.site_id else "<missing>"
         key = "<set>" if self.api_key else "<missing>"
+        if self.api.name == "pipelines":
+            pk = "<set>" if self.pipelines_key else "<missing>"
+            return f"Config(api='pipelines', base_url={self.base_url!r}, pipelines_key={pk})"
         return f"Config(base_url={self.base_url!r}, site_id={site}, api_key={key})"
 
     __str__ = __repr__
@@ -60,12 +65,15 @@ class Config:
         urlsafe = base64.urlsafe_b64encode(pair).decode()
         forms = {pair.decode(), token, token.rstrip("="), urlsafe.rstrip("=")}
         forms |= {self.api_key, self.site_id} - {""}
+        if self.pipelines_key:
+            basic = base64.b64encode(f"{self.pipelines_key}:".encode()).decode()
+            forms |= {self.pipelines_key, basic, basic.rstrip("=")}
         alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
         return re.compile(alternatives, re.IGNORECASE)
 
     def redact(self, text: str) -> str:
-        """``text`` (from the network) with the site id, the API key and the Basic token
-        (``site:key`` raw and in Base64) replaced by ``[redacted]``."""
+        """``text`` (from the network) with the site id, the API key, the Pipelines key and
+        the Basic tokens (``site:key``, ``key:``, raw and in Base64) replaced by ``[redacted]``."""
         return self._secrets.sub(REDACTED, text) if text else text
 
 
@@ -264,32 +272,102 @@ def _missing_message(site_id: str | None, api_key: str | None) -> str:
     return "missing credentials: " + ", and ".join(missing)
 
 
+PIPELINES_HINT = (
+    "the Pipelines API key is in Customer.io's Data Pipelines, on the source's settings; pass "
+    "--pipelines-key or set CIO_PIPELINES_KEY (or use --api track with --site-id and --api-key)"
+)
+
+
+def api_name(
+    api: str | None, env: Mapping[str, str], pipelines_key: str | None = None,
+    site_id: str | None = None, api_key: str | None = None,
+) -> str:  # fmt: skip
+    """The API cio talks to: ``--api``, else ``CIO_API``, else ``pipelines`` when only the
+    Pipelines key is given (flag or variable), else the default (``api.DEFAULT``: track).
+    UsageError for an unknown name."""
+    from cio_cli.send import api as apis
+
+    flag = _given(api)
+    chosen = (flag or _given(env.get("CIO_API")) or "").lower()
+    if chosen:
+        if chosen not in apis.REGISTRY:
+            source = "--api" if flag else "CIO_API"
+            raise UsageError(f"{source} {chosen!r} is not one of track|pipelines")
+        return chosen
+    pk = _pick(pipelines_key, env, "CIO_PIPELINES_KEY")
+    track = _pick(site_id, env, "CIO_SITE_ID") or _pick(api_key, env, "CIO_API_KEY")
+    return "pipelines" if pk is not None and track is None else apis.DEFAULT
+
+
+def check_gzip(name: str, gzip: bool) -> None:
+    """``--gzip`` goes with the Pipelines API only (UsageError, exit 2)."""
+    if gzip and name != "pipelines":
+        raise UsageError(
+            "--gzip goes with --api pipelines: the Track API takes uncompressed bodies",
+            hint="drop --gzip, or pass --api pipelines with a Pipelines key",
+        )
+
+
+def _check_value(value: str, names: str, hint: str) -> None:
+    if any(char.isspace() or not char.isprintable() for char in value):
+        raise UsageError(f"{names} contains spaces or control characters", hint=hint)
+
+
+def _pipelines_env(key: str, region: str | None, env: Mapping[str, str]) -> Mapping[str, str]:
+    """``env`` with a region-prefixed key's region as ``CIO_REGION`` (a --region or
+    CIO_REGION that disagrees: UsageError naming both); a --base-url still wins."""
+    from cio_cli.send.pipelines import key_region
+
+    own = key_region(key)
+    flag = _given(region)
+    given, source = (flag, "--region") if flag else (_given(env.get("CIO_REGION")), "CIO_REGION")
+    if own is not None and given is not None and given.lower() != own:
+        raise UsageError(
+            f"the Pipelines key is for the {own.upper()} region, but {source} says {given}",
+            hint=f"drop {source}, or pass --region {own} (the key's region decides the host)",
+        )
+    return env if own is None else {**env, "CIO_REGION": own}
+
+
 def resolve(
     site_id: str | None,
     api_key: str | None,
     region: str | None,
     base_url: str | None,
     env: Mapping[str, str],
+    api: str | None = None,
+    pipelines_key: str | None = None,
+    gzip: bool = False,
 ) -> Config:
     """Build the Config from flags (``None`` when not given) and ``env``; UsageError if unusable
-    (the base URL, the proxy settings, the credentials).
+    (the API, the base URL, the proxy settings, the credentials).
 
     The missing-credentials message names each missing flag and its variable, never a value.
     """
-    api = choose()
-    url = base_url_for(region, base_url, env, api)
+    name = api_name(api, env, pipelines_key, site_id, api_key)
+    check_gzip(name, gzip)
+    chosen = choose(name)
+    if name == "pipelines":
+        pk = _pick(pipelines_key, env, "CIO_PIPELINES_KEY")
+        if pk is None:
+            raise UsageError(
+                "missing credentials for --api pipelines: --pipelines-key or CIO_PIPELINES_KEY",
+                hint=PIPELINES_HINT,
+            )
+        _check_value(pk, "--pipelines-key/CIO_PIPELINES_KEY", "copy the key again")
+        url = base_url_for(region, base_url, _pipelines_env(pk, region, env), chosen)
+        check_proxies(env)
+        return Config("", "", url, chosen, pipelines_key=pk, gzip=gzip)
+    url = base_url_for(region, base_url, env, chosen)
     check_proxies(env)
     site = _pick(site_id, env, "CIO_SITE_ID")
     key = _pick(api_key, env, "CIO_API_KEY")
     if site is None or key is None:
         raise UsageError(_missing_message(site, key), hint=CREDENTIALS_HINT)
+    hint = "copy the value again from Customer.io's API Credentials"
     for value, names in ((site, "--site-id/CIO_SITE_ID"), (key, "--api-key/CIO_API_KEY")):
-        if any(char.isspace() or not char.isprintable() for char in value):
-            raise UsageError(
-                f"{names} contains spaces or control characters",
-                hint="copy the value again from Customer.io's API Credentials",
-            )
-    return Config(site_id=site, api_key=key, base_url=url, api=api)
+        _check_value(value, names, hint)
+    return Config(site_id=site, api_key=key, base_url=url, api=chosen)
 
 
 def check_sending(

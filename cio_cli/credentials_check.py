@@ -45,6 +45,8 @@ class CheckResult(OneResult):
 
     def lines(self) -> list[str]:
         """One line when the credentials work."""
+        if self.region is None and self.error is None and self.url is not None:
+            return [f"credentials ok: {self.url} accepted them (this API does not tell the region)"]
         if self.region is None:
             return []
         return [
@@ -82,7 +84,7 @@ def run_check(conn: Connection, env: Mapping[str, str]) -> CheckResult:
     """Resolve the configuration and ``check``; every CioError becomes the result's error."""
     expected: str | None = None
     try:
-        expected = expected_region(conn.region, conn.check_flags(env), env)
+        expected = expected_region(conn.region, conn.check_flags(env), env, conn.api_of(env))
         config = conn.config(env)
         with conn.transport(config) as transport:
             return check_credentials(config, transport, expected)

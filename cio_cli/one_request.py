@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import orjson
 
-from cio_cli.config import Config, base_url_for, check_sending, resolve
+from cio_cli.config import Config, api_name, base_url_for, check_sending, resolve
 from cio_cli.errors import CioError
+from cio_cli.send.api import Api, choose
 
 if TYPE_CHECKING:  # httpx loads only when a request is made: a dry run never needs it
     from cio_cli.send.transport import Transport
@@ -29,6 +30,8 @@ class Connection:
     api_key: str | None = field(default=None, repr=False)
     region: str | None = None
     base_url: str | None = None
+    api: str | None = None
+    pipelines_key: str | None = field(default=None, repr=False)
     timeout: float = 30.0
     max_retries: int = 8
     on_wait: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
@@ -36,11 +39,18 @@ class Connection:
     def check_flags(self, env: Mapping[str, str]) -> str:
         """Check --timeout, --max-retries, --region and --base-url; the base URL."""
         check_sending(self.max_retries, self.timeout)
-        return base_url_for(self.region, self.base_url, env)
+        return base_url_for(self.region, self.base_url, env, self.api_of(env))
+
+    def api_of(self, env: Mapping[str, str]) -> Api:
+        """The API chosen by --api, CIO_API or the credentials given (``config.api_name``)."""
+        return choose(api_name(self.api, env, self.pipelines_key, self.site_id, self.api_key))
 
     def config(self, env: Mapping[str, str]) -> Config:
         """The Config; UsageError naming flag and variable when credentials are missing."""
-        return resolve(self.site_id, self.api_key, self.region, self.base_url, env)
+        return resolve(
+            self.site_id, self.api_key, self.region, self.base_url, env, self.api,
+            self.pipelines_key,
+        )  # fmt: skip
 
     def transport(self, config: Config) -> Transport:
         """A Transport with this timeout and retry budget (close it after use)."""

@@ -8,6 +8,14 @@ and behaves like the parts of the Track API that ``cio`` uses:
 * ``POST /api/v2/batch`` -> 200 ``{}``, 207 ``{"errors":[{"batch_index",...}]}`` for bad ops
   (the good ones are stored), 400 for a malformed body, 413 for a body >= 500,000 bytes.
 * ``POST /api/v1/customers/{identifier}/events`` and ``POST /api/v1/events`` (anonymous).
+* The Pipelines API: ``POST /v1/batch`` ``{"batch":[call,...]}`` and ``POST /v1/track`` (one
+  call), ``track`` calls with ``userId`` or ``anonymousId``; auth by the Pipelines key
+  (``pipelines_key=``) as ``Bearer KEY`` or Basic ``KEY:``. With ``X-Strict-Mode: 1`` an invalid
+  call (or one named ``api_reject``) gets 400 ``{"meta":{"error"}}`` for the whole request;
+  without it, as Customer.io does, 200 and the invalid calls are silently dropped. Bodies with
+  ``Content-Encoding: gzip`` are decompressed first. Calls are stored by ``messageId``
+  (normalized as below, ``identifiers`` ``{"userId"|"anonymousId": V}``, ``timestamp`` the
+  ISO text, ``api`` ``"pipelines"``); ``calls`` keeps the raw calls as received.
 * ``routes``: more POST paths, each answered by a function of the body (a test's own API).
 * Anything else: 404. ``GET /_fake/stats`` (no auth, never recorded) returns counters as JSON,
   for benchmarks that run the server as a separate process.
@@ -54,6 +62,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import gzip
 import hmac
 import re
 import signal
@@ -89,6 +98,9 @@ UNREADABLE_207 = b"<html>Multi-Status</html>"
 DRIP_SIZE = 64
 _ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}", re.IGNORECASE)
 _V1_CUSTOMER = re.compile(r"/api/v1/customers/([^/]+)/events")
+_ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+PIPELINES_PATHS = ("/v1/batch", "/v1/track")
+PIPELINES_PERSON_KEYS = ("userId", "anonymousId")
 
 Fault = tuple[Any, ...]
 Event = dict[str, Any]
@@ -113,6 +125,8 @@ class RequestRecord:
     body_size: int
     status: int | None
     fault: str | None
+    strict: bool = False  # X-Strict-Mode: 1 was sent
+    encoding: str | None = None  # Content-Encoding as sent
 
 
 def _error(status: int, message: str) -> Reply:
@@ -178,6 +192,31 @@ def op_problem(op: Any) -> Problem | None:
     return _name_and_id_problem(op, id_required=True)
 
 
+def call_problem(call: Any) -> Problem | None:
+    """Return ``(field, message)`` if a Pipelines ``track`` call is invalid, else None."""
+    if not isinstance(call, dict):
+        return "", "call must be an object"
+    size = len(orjson.dumps(call))
+    if size > MAX_OP_BYTES:
+        return "", f"call is larger than 32 KB ({size} bytes)"
+    if call.get("type") != "track":
+        return "type", 'type must be "track"'
+    people = [k for k in PIPELINES_PERSON_KEYS if k in call]
+    if len(people) != 1 or not isinstance(call[people[0]], str) or not call[people[0]]:
+        return "userId", "exactly one of userId and anonymousId must be a non-empty string"
+    event = call.get("event")
+    if not isinstance(event, str) or not event.strip():
+        return "event", "event cannot be blank"
+    if "properties" in call and not isinstance(call["properties"], dict):
+        return "properties", "properties must be an object"
+    stamp = call.get("timestamp")
+    if "timestamp" in call and not (isinstance(stamp, str) and _ISO_MS.fullmatch(stamp)):
+        return "timestamp", "timestamp must be ISO-8601 UTC with milliseconds"
+    if "messageId" in call and not isinstance(call["messageId"], str):
+        return "messageId", "messageId must be a string"
+    return None
+
+
 def identifier_kind(identifier: str) -> str:
     """Map a v1 path identifier to its key: ``email`` if it has "@", ``cio_id`` for ``cio_``."""
     if "@" in identifier:
@@ -200,7 +239,8 @@ class FakeCio:
                  region: str = "us", delay: float = 0.0,
                  reject: Predicate | None = reject_api_reject, store_events: bool = True,
                  echo: bool = False,
-                 routes: Mapping[str, Callable[[bytes], Reply]] | None = None) -> None:
+                 routes: Mapping[str, Callable[[bytes], Reply]] | None = None,
+                 pipelines_key: str = "pipekey") -> None:
         """Configure (not start) a server; ``port=0`` picks a free port at ``start()``.
 
         ``store_events=False`` keeps only counters and seen ids (for huge benchmarks);
@@ -213,6 +253,7 @@ class FakeCio:
         self.delay = delay
         self.region = region
         self._credentials = f"{site_id}:{api_key}".encode()
+        self._pipelines_key = pipelines_key
         self._port = port
         self._reject = reject
         self._store_events = store_events
@@ -346,6 +387,7 @@ class FakeCio:
             self._seen: set[str] = set()
             self._duplicates: Counter[str] = Counter()
             self._requests: list[RequestRecord] = []
+            self._calls: list[Any] = []
             self._accepted = 0
 
     @property
@@ -365,6 +407,12 @@ class FakeCio:
         """id -> how many times it was received again after the first time."""
         with self._lock:
             return Counter(self._duplicates)
+
+    @property
+    def calls(self) -> list[Any]:
+        """Every Pipelines call received (raw JSON objects), stored or not, in arrival order."""
+        with self._lock:
+            return list(self._calls)
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -407,9 +455,12 @@ class FakeCio:
 
     # -- the API -----------------------------------------------------------------------------
 
-    def auth_ok(self, header: str | None) -> bool:
-        """Whether an Authorization header carries the configured Basic credentials."""
+    def auth_ok(self, header: str | None, path: str = "") -> bool:
+        """Whether an Authorization header carries the configured credentials: Basic
+        ``site:key`` (Track), or for a Pipelines path ``Bearer KEY`` or Basic ``KEY:``."""
         scheme, _, encoded = (header or "").partition(" ")
+        if path.partition("?")[0] in PIPELINES_PATHS:
+            return self._pipelines_auth_ok(scheme.lower(), encoded.strip())
         if scheme.lower() != "basic":
             return False
         try:
@@ -417,6 +468,15 @@ class FakeCio:
         except (binascii.Error, ValueError):
             return False
         return hmac.compare_digest(decoded, self._credentials)
+
+    def _pipelines_auth_ok(self, scheme: str, value: str) -> bool:
+        if scheme == "bearer":
+            return hmac.compare_digest(value.encode(), self._pipelines_key.encode())
+        try:
+            decoded = base64.b64decode(value, validate=True) if scheme == "basic" else b""
+        except (binascii.Error, ValueError):
+            return False
+        return bool(decoded) and hmac.compare_digest(decoded, f"{self._pipelines_key}:".encode())
 
     def echoed(self, reply: Reply, auth: str | None) -> Reply:
         """``reply`` with the credentials received quoted in its error texts (echo mode)."""
@@ -436,11 +496,15 @@ class FakeCio:
             return status, headers, body + echo.encode()
         return status, headers, orjson.dumps(_append_texts(doc, echo))
 
-    def route(self, method: str, raw_path: str, auth_ok: bool, body: bytes) -> Reply:
-        """Answer one request (no faults, no delay): ``(status, headers, body)``."""
+    def route(self, method: str, raw_path: str, auth_ok: bool, body: bytes,
+              strict: bool = False) -> Reply:
+        """Answer one request (no faults, no delay): ``(status, headers, body)``; ``strict``:
+        X-Strict-Mode: 1 was sent (Pipelines)."""
         path = raw_path.partition("?")[0]
         if not auth_ok:
             return _error(401, "Unauthorized request")
+        if method == "POST" and path in PIPELINES_PATHS and len(body) < MAX_REQUEST_BYTES:
+            return self._pipelines(body, path == "/v1/batch", strict)
         if method == "GET" and path == "/api/v1/accounts/region":
             doc = {"url": REGION_URLS[self.region], "region": self.region, "environment_id": 1}
             return 200, {}, orjson.dumps(doc)
@@ -484,6 +548,33 @@ class FakeCio:
                            "field": problem[0], "message": problem[1]})
         self._store(good)
         return (207, {}, orjson.dumps({"errors": errors})) if errors else (200, {}, b"{}")
+
+    def _pipelines(self, body: bytes, batch: bool, strict: bool) -> Reply:
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return _error(400, "request body is not valid JSON")
+        calls = doc.get("batch") if batch and isinstance(doc, dict) else [doc]
+        if not isinstance(calls, list):
+            return _error(400, 'body must be {"batch": [call, ...]}')
+        with self._lock:
+            self._calls.extend(calls)
+        good: list[Event] = []
+        for call in calls:
+            problem = call_problem(call)
+            if problem is None:
+                person = next(k for k in PIPELINES_PERSON_KEYS if k in call)
+                event = {"identifiers": {person: call[person]}, "name": call["event"],
+                         "id": call.get("messageId"), "timestamp": call.get("timestamp"),
+                         "attributes": call.get("properties", {}), "api": "pipelines"}
+                if not self._rejected(event):
+                    good.append(event)
+                    continue
+                problem = ("event", REJECT_MESSAGE)
+            if strict:
+                return _error(400, problem[1])
+        self._store(good)  # without strict mode: the invalid calls are dropped, 200 all the same
+        return 200, {}, b"{}"
 
     def _v1(self, body: bytes, identifier: str | None) -> Reply:
         try:
@@ -589,8 +680,15 @@ class _Handler(BaseHTTPRequestHandler):
         fault = fake._next_fault(self.command)
         kind: str | None = fault[0] if fault else None
         auth = self.headers.get("Authorization")
-        auth_ok = fake.auth_ok(auth)
+        auth_ok = fake.auth_ok(auth, self.path)
+        strict = self.headers.get("X-Strict-Mode") == "1"
+        encoding = self.headers.get("Content-Encoding")
         body = b"" if kind == "drop_before_read" else self._read_body()
+        if body and encoding == "gzip":
+            try:
+                body = gzip.decompress(body)
+            except (OSError, EOFError):
+                body = None
         pause = fake.delay + (float(fault[1]) if fault and kind == "delay" else 0.0)
         if pause > 0 and kind != "drop_before_read":
             time.sleep(pause)
@@ -607,14 +705,15 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault and kind == "unreadable_207":
             reply = (207, {}, bytes(fault[1]) if len(fault) > 1 else UNREADABLE_207)
         elif kind not in ("drop", "drop_before_read"):
-            reply = fake.route(self.command, self.path, auth_ok, body)
+            reply = fake.route(self.command, self.path, auth_ok, body, strict)
             if kind == "accept_then_drop":
                 reply = None
         if reply is not None and fake.echo:
             reply = fake.echoed(reply, auth)
         # Record before answering, so a client that saw the answer also sees the record.
         fake._record(RequestRecord(self.command, self.path, auth is not None, auth_ok,
-                                   len(body or b""), reply[0] if reply else None, kind))
+                                   len(body or b""), reply[0] if reply else None, kind,
+                                   strict, encoding))
         if reply is None:
             self._drop()
         elif fault and kind == "drip":
@@ -686,6 +785,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each reply")
     parser.add_argument("--site-id", default="site")
     parser.add_argument("--api-key", default="key")
+    parser.add_argument("--pipelines-key", default="pipekey")
     parser.add_argument("--region", choices=sorted(REGION_URLS), default="us")
     parser.add_argument("--no-store", action="store_true", help="count events, keep no copies")
     parser.add_argument("--echo", action="store_true",
@@ -699,7 +799,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     fake = FakeCio(args.site_id, args.api_key, port=args.port, region=args.region,
-                   delay=args.delay, store_events=not args.no_store, echo=args.echo)
+                   delay=args.delay, store_events=not args.no_store, echo=args.echo,
+                   pipelines_key=args.pipelines_key)
     with fake:
         print(fake.url, flush=True)
         while not signals:

@@ -45,6 +45,7 @@ class Toy:
     batch_close = b"]}"
     max_op_bytes = 2_000
     alone_kinds: frozenset[str] = frozenset()
+    person_kinds = frozenset({"id", "email", "cio_id"})
     credentials_hint = "check the toy key"
     paths_hint = "check --base-url (toy paths: /toy/...)"
 
@@ -164,6 +165,7 @@ def test_a_dry_run_writes_the_toy_bodies(tmp_path: Path, toy: ToyServer) -> None
 
 
 TRACK_ONLY = ("/api/v2/batch", "/api/v1/", '"batch"', '{"batch')
+FRAMING = ('"batch"', '{"batch')  # Pipelines frames its batches the same way
 
 
 def test_track_paths_and_framing_live_only_in_track_py() -> None:
@@ -173,5 +175,6 @@ def test_track_paths_and_framing_live_only_in_track_py() -> None:
         if path.relative_to(ROOT).as_posix() not in ("send/track.py", "send/track_ops.py")
         for word in TRACK_ONLY
         if word in path.read_text(encoding="utf-8")
+        and not (path.relative_to(ROOT).as_posix() == "send/pipelines.py" and word in FRAMING)
     ]
     assert found == []

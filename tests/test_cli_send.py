@@ -158,7 +158,8 @@ class HookedFake(FakeCio):
         self.in_flight = self.peak = 0
         self._gauge = threading.Lock()
 
-    def route(self, method: str, raw_path: str, auth_ok: bool, body: bytes) -> Reply:
+    def route(self, method: str, raw_path: str, auth_ok: bool, body: bytes,
+              strict: bool = False) -> Reply:
         with self._gauge:
             self.arrivals.append(time.monotonic())
             self.in_flight += 1
@@ -167,7 +168,9 @@ class HookedFake(FakeCio):
             if self.hold:
                 time.sleep(self.hold)
             reply = self.hook(method, raw_path, body) if self.hook and auth_ok else None
-            return reply if reply is not None else super().route(method, raw_path, auth_ok, body)
+            if reply is not None:
+                return reply
+            return super().route(method, raw_path, auth_ok, body, strict)
         finally:
             with self._gauge:
                 self.in_flight -= 1

@@ -71,3 +71,13 @@ def test_validate_still_loads_what_it_needs(tmp_path: Path) -> None:
     path.write_text("_cio_name,_cio_customer_id,_cio_timestamp\npurchase,u1,1600000000\n")
     code, loaded = run_cio("validate", "--quiet", str(path))
     assert (code, "polars" in loaded) == (0, True)
+
+
+def test_sending_and_checking_through_pipelines_never_load_polars() -> None:
+    with FakeCio(pipelines_key="pk") as fake:
+        env = {"CIO_API": "pipelines", "CIO_PIPELINES_KEY": "pk", "CIO_BASE_URL": fake.url}
+        code, loaded = run_cio("send-event", "--person", "u1", "--name", "x", "--quiet", env=env)
+        assert (code, "polars" in loaded, "httpx" in loaded) == (0, False, True)
+        code, loaded = run_cio("check", env=env)
+        assert (code, "polars" in loaded) == (0, False)
+        assert [r.path for r in fake.requests] == ["/v1/track", "/v1/batch"]

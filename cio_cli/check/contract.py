@@ -77,6 +77,8 @@ class ReadOptions:
     type_overrides: dict[str, str] = field(default_factory=dict)
     encoding: str = "utf-8"
     allow_semantic: bool = False
+    api: str = "track"  # --api: the API the events are for (its name, for messages)
+    person_kinds: frozenset[str] = frozenset({"id", "email", "cio_id"})  # ``Api.person_kinds``
 
     def __post_init__(self) -> None:
         if self.assume_tz is not None:

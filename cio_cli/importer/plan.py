@@ -36,13 +36,14 @@ class ImportPlan:
     batch_bytes: int = 475_000
     send: SendOptions | None = None
     restart: bool = False
+    api_name: str = "track"  # --api (config.api_name): the API of a dry run's requests
     clock: Callable[[], float] = field(default=time.time)
 
     @property
     def api(self) -> Api:
         """The API requests are built for: the credentials' (``Config.api``), else the one
         ``api.choose`` picks (a dry run needs no credentials)."""
-        return self.send.config.api if self.send is not None else choose()
+        return self.send.config.api if self.send is not None else choose(self.api_name)
 
     @property
     def sends(self) -> bool:
@@ -84,10 +85,15 @@ class SendOptions:
 
     @classmethod
     def from_flags(
-        cls, credentials: dict[str, str | None], concurrency: int, rate: float,
-        max_retries: int, timeout: float,
+        cls,
+        credentials: dict[str, str | None],
+        concurrency: int,
+        rate: float,
+        max_retries: int,
+        timeout: float,
+        gzip: bool = False,
     ) -> SendOptions:
         """Check the bounds, then the credentials (flags, then environment); UsageError if wrong."""
         check_sending(max_retries, timeout, concurrency, rate)
-        config = resolve(**credentials, env=os.environ)
+        config = resolve(**credentials, env=os.environ, gzip=gzip)
         return cls(config, concurrency, rate, max_retries, timeout)

@@ -23,7 +23,7 @@ from cio_cli.read.files import CsvSource, NeedAllColumns
 from cio_cli.record.counts import FIRST_ROWS, Counts
 
 Progress = Callable[[str, int, "Counts"], None]
-
+PERSON_KINDS = ("email", "cio_id", "id")  # the kinds of _cio_customer_id, in messages' order
 
 
 @dataclass
@@ -83,11 +83,15 @@ class Scanning:
         result.recent_rows += [first_row + r for r in recent.head(room).to_list()]
 
     def finish(self) -> Scan:
-        """The column types; raises UnimportableError when ids and emails are mixed."""
+        """The column types; raises UnimportableError when ids and emails are mixed, or when
+        the API does not take a kind of ``_cio_customer_id`` the file has."""
         result = self.result
         result.types = self.infer.types()
         if self.opts.identifier == "auto" and result.kinds["id"] and result.kinds["email"]:
             raise _mixed(result)
+        refused = [k for k in PERSON_KINDS if result.kinds[k] and k not in self.opts.person_kinds]
+        if refused:
+            raise _not_taken(result, refused, self.opts.api)
         self.inp.scan = result
         return result
 
@@ -128,6 +132,20 @@ def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None 
             shown.rows = scanning.result.rows
             progress("checking", chunk.bytes_done, shown)
     return scanning.finish()
+
+
+def _not_taken(result: Scan, kinds: list[str], api: str) -> UnimportableError:
+    shown = {"email": "emails", "cio_id": "cio_ids", "id": "ids"}
+    found = " and ".join(
+        f"{shown[k]} ({result.kinds[k]} rows, first at row {result.first_of_kind[k]})"
+        for k in kinds
+    )
+    return UnimportableError(
+        f"the file has {found} in _cio_customer_id, and the {api.capitalize()} API identifies"
+        " people by userId only (plain ids)",
+        "use --api track, which takes emails and cio_ ids, or pass --identifier id to send"
+        " the values as plain user ids",
+    )
 
 
 def _mixed(result: Scan) -> UnimportableError:

@@ -6,12 +6,15 @@ Track API (``send/track.py``: v2 batch + v1). The rest of cio holds an ``Api`` o
 asks which one it is:
 
     name, hosts           ``"track"``; the base URL of each region (``--region us|eu``)
-    auth_headers          the HTTP headers that carry the credentials (never logged)
+    auth_headers          the HTTP headers every request carries: the credentials (never
+                          logged), and any mode the API needs (Pipelines: X-Strict-Mode)
     destination           what a journal is written for: the API, its host and account
                           (a journal of another destination does not resume)
     batch_path            where bodies of many ops go; ``batch_open``/``batch_close``:
                           the bytes around the comma-joined ops (``{"items":[`` ``]}``)
     max_op_bytes          the largest op a batch takes
+    person_kinds          the kinds of ``_cio_customer_id`` it takes (``id``, ``email``,
+                          ``cio_id``): a file with another kind is unimportable
     op(parts)             how one event becomes an op: polars expressions (pieces of one
                           ``concat_str``) built from the checked columns in ``OpParts``,
                           so that encoding stays column-wise (no per-row Python)
@@ -26,7 +29,8 @@ asks which one it is:
                           None leaves it to the transport (credentials, 404, ...: abort)
     check_credentials(..) ``cio check``: are the credentials (and region) right?
 
-``choose()`` is the one place that picks the API (today always Track); ``REGISTRY`` maps
+``choose()`` is the one place that picks the API (Track by default, or Pipelines:
+``send/pipelines.py``); ``REGISTRY`` maps
 names to factories. A new API is one module implementing ``Api``, registered there.
 This module imports neither polars nor httpx (``send-event`` and ``check`` must start
 fast): their types are named for the type checker only.
@@ -106,11 +110,12 @@ class Api(Protocol):
     batch_close: bytes
     max_op_bytes: int
     alone_kinds: frozenset[str]  # identifier kinds whose events always go alone (``alone``)
+    person_kinds: frozenset[str]  # the kinds of _cio_customer_id it takes (else exit 3)
     credentials_hint: str  # which flags/variables hold this API's credentials
     paths_hint: str  # what its paths look like, for a 404's message
 
     def auth_headers(self, config: Config) -> dict[str, str]:
-        """The headers that carry the credentials."""
+        """The headers every request carries: the credentials, and any mode the API needs."""
         ...
 
     def destination(self, config: Config) -> str:
@@ -148,12 +153,18 @@ def _track() -> Api:
     return TRACK
 
 
-REGISTRY: dict[str, Callable[[], Api]] = {"track": _track}
+def _pipelines() -> Api:
+    from cio_cli.send.pipelines import PIPELINES
+
+    return PIPELINES
+
+
+REGISTRY: dict[str, Callable[[], Api]] = {"track": _track, "pipelines": _pipelines}
 DEFAULT = "track"
 
 
 def choose(name: str | None = None) -> Api:
-    """The API cio talks to: ``name``'s, else the default (today always Track)."""
+    """The API cio talks to: ``name``'s, else the default (Track)."""
     return REGISTRY[name or DEFAULT]()
 
 

@@ -59,6 +59,7 @@ class Track:
     batch_close = b"]}"
     max_op_bytes = 32_000
     alone_kinds = frozenset({ANONYMOUS})
+    person_kinds = frozenset({"id", "email", "cio_id"})
     credentials_hint = (
         "check the site id, the API key and the region (--region us|eu, or --base-url)"
     )

@@ -29,6 +29,7 @@ through ``Config.redact`` before it is put in any message.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import math
 import random
 import socket
@@ -248,6 +249,7 @@ class Transport:
         self._on_retry, self._on_wait = on_retry, on_wait
         self._redact: Redact = config.redact
         self._api: Api = config.api
+        self._gzip = config.gzip
         self._watchdog = _Watchdog(clock)
         self._client = _client(config, timeout, concurrency, http)
 
@@ -353,10 +355,14 @@ class Transport:
     def _exchange(self, method: str, path: str, body: bytes | None) -> httpx.Response:
         """One request whose whole answer is read before ``timeout`` seconds have passed."""
         deadline = self._clock() + self._timeout
+        headers = None
+        if self._gzip and body is not None:  # --gzip: limits counted the JSON before this
+            body, headers = gzip.compress(body, 6), {"Content-Encoding": "gzip"}
         try:
             request = self._client.build_request(
-                method, path, content=body, extensions={"timeout": _TimeLeft(deadline, self._clock)}
-            )
+                method, path, content=body, headers=headers,
+                extensions={"timeout": _TimeLeft(deadline, self._clock)},
+            )  # fmt: skip
             response = self._client.send(request, stream=True)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, UnicodeError) as exc:
             raise UsageError(
