@@ -436,3 +436,32 @@ def test_a_server_echoing_the_key_never_gets_it_shown_or_stored(tmp_path: Path, 
     texts = [result.stdout, result.stderr, wrong.stdout, wrong.stderr, rejects]
     texts += [p.read_text(encoding="utf-8") for p in tmp_path.glob("events.csv.*")]
     assert all(key not in t and token.rstrip("=") not in t for t in texts)
+
+
+# -- anonymous visitors under Pipelines (SPEC section 8) ----------------------------------
+
+
+def test_anonymous_rows_ride_in_the_batches_with_the_same_ids_as_tracks(
+    tmp_path: Path, fake: FakeCio
+) -> None:
+    header = ["_cio_name", "_cio_customer_id", "_cio_anonymous_id", "_cio_timestamp", "page"]
+    rows = [["page_viewed", "", f"anon_{i % 7}", str(T - i), f"/p{i}"] for i in range(40)]
+    rows += [["signed_up", f"user{i}", "", str(T - 100 - i), ""] for i in range(10)]
+    path = write_csv(tmp_path / "visits.csv", header, rows)
+    calls = calls_of(path, "--batch-bytes", "4000")  # each batch body checked against the schema
+    anonymous = [c for c in calls if "anonymousId" in c]
+    assert len(anonymous) == 40 and all("userId" not in c for c in anonymous)
+    assert anonymous[0] == {"type": "track", "anonymousId": "anon_0", "event": "page_viewed",
+                            "properties": {"page": "/p0"}, "timestamp": ISO_T,
+                            "messageId": anonymous[0]["messageId"]}  # fmt: skip
+    track = dry_run(path)  # under Track each anonymous event is a v1 request of its own
+    track_ids = [line["body"]["id"] for line in track.lines if "path" in line]
+    track_ids += [op["id"] for op in track.ops]
+    assert sorted(track_ids) == sorted(c["messageId"] for c in calls)
+    result = pipe(fake.url, path, "--batch-bytes", "4000")
+    assert result.exit_code == 0, result.stderr
+    s = summary(result)
+    assert (s["sent"], s["anonymous"], s["requests"]) == (50, 40, len(fake.requests))
+    assert s["requests"] < 10, "anonymous calls are batched, not sent one by one"
+    assert fake.events_by_id == {c["messageId"]: stored(c) for c in calls}
+    assert_strict(fake)
