@@ -24,7 +24,7 @@ import pytest
 from cio_cli import __version__
 from cio_cli.config import Config
 from cio_cli.errors import AbortError
-from cio_cli.send.track import read_partial
+from cio_cli.send.api import read_partial
 from cio_cli.send.transport import (
     Outcome,
     Pacer,

@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from cio_cli.send.api import Answer, OpParts, Workspace
-from cio_cli.send.track import read_partial
+from cio_cli.send.api import Answer, OpParts, Workspace, read_partial
 
 if TYPE_CHECKING:
     import polars as pl  # noqa: TID251 (types only: never loaded at run time)

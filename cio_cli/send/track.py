@@ -30,7 +30,7 @@ import orjson
 
 from cio_cli.check.rule_table import ANONYMOUS_KIND as ANONYMOUS
 from cio_cli.errors import AbortError, CioError
-from cio_cli.send.api import Answer, OpParts, Workspace, item_text, load
+from cio_cli.send.api import Answer, OpParts, Workspace, read_partial
 
 if TYPE_CHECKING:
     import polars as pl  # noqa: TID251 (types only: never loaded at run time)
@@ -169,23 +169,3 @@ def v1_body(
         body["timestamp"] = ts
     body["id"] = event_id
     return orjson.dumps(body)
-
-
-def read_partial(body: bytes, ops: int | None = None) -> tuple[tuple[int, str], ...] | None:
-    """``(batch_index, raw message)`` for each op a 207 body lists as refused; None when the
-    body is not ``{"errors": [{"batch_index": i, ...}, ...]}`` with every ``i`` an op of the
-    request (``0 <= i < ops``): such a 207 does not say which ops failed."""
-    doc = load(body)
-    items = doc.get("errors") if isinstance(doc, dict) else None
-    if not isinstance(items, list):
-        return None
-    found: list[tuple[int, str]] = []
-    for item in items:
-        index = item.get("batch_index") if isinstance(item, dict) else None
-        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-            return None
-        if ops is not None and index >= ops:
-            return None
-        assert isinstance(item, dict)
-        found.append((index, item_text(item)))
-    return tuple(found)
