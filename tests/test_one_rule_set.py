@@ -73,8 +73,9 @@ _iso = st.builds(
     ),
     _old,
     st.sampled_from(["T", " ", "t"]),
-    st.sampled_from(["", ".5", ".123456"]),
-    st.sampled_from(["Z", "z", "+02:00", "-0530", "+01", "", "+2:00", "UTC", "+25:00"]),
+    st.sampled_from(["", ".5", ".123456", ".123456789", ".1234567891"]),
+    st.sampled_from(["Z", "z", "+02:00", "-0530", "+01", "", "+2:00", "UTC", "+25:00",
+                     " UTC", " +0000", "+00", " -05", " Z", " utc", "  +0000"]),  # fmt: skip
 )
 timestamps = st.one_of(
     st.none(),

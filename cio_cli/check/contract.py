@@ -57,8 +57,9 @@ EMAIL_RE = rf"^(?:{ADDR}|[^<>]*<{ADDR}>)$"
 JSON_NUMBER_RE = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
 INT_RE = r"^[+-]?[0-9]+$"
 ISO_DATE = r"\d{4}-\d{2}-\d{2}"
-ISO_TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
-ISO_ZONED_RE = rf"^{ISO_DATE}[Tt ]{ISO_TIME}(?:[Zz]|[+-]\d{{2}}(?::?\d{{2}})?)$"
+ISO_TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"  # fractions of up to 9 digits
+ISO_ZONE = r"(?:[Zz]| ?[+-]\d{2}(?::?\d{2})?| UTC)"  # +00:00, +0000, +00 (BigQuery: " UTC")
+ISO_ZONED_RE = rf"^{ISO_DATE}[Tt ]{ISO_TIME}{ISO_ZONE}$"
 ISO_NAIVE_RE = rf"^{ISO_DATE}(?:[Tt ]{ISO_TIME})?$"
 
 MAX_DEPTH = 254  # orjson writes no deeper nesting

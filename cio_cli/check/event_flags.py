@@ -147,7 +147,8 @@ def parse_timestamp(text: str | None, now: float) -> tuple[int | None, list[str]
 def _iso_seconds(text: str) -> int:
     """Unix seconds of an ISO-8601 time with a zone; a leap second (``:60``) is the next
     minute's first, as a CSV cell reads it."""
-    iso = text[:10] + "T" + text[11:]
+    iso = text[:10] + "T" + text[11:].replace(" ", "")
+    iso = iso[:-3] + "Z" if iso.endswith("UTC") else iso
     leap = iso[16:19] == ":60"
     iso = iso[:17] + "59" + iso[19:] if leap else iso
     try:
