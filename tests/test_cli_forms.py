@@ -63,3 +63,22 @@ def test_send_event_reads_the_same_forms() -> None:
     for ts in REFUSED:
         code, obj = dry_event("--person=u1", "--name=n", f"--timestamp={ts}")
         assert (code, obj["error"]) == (3, f"--timestamp '{ts}' is not a timestamp")
+
+
+BOOL_FORMS = "use true/false, t/f, yes/no, y/n or 1/0 (any case)"
+TRUE_CELLS = ["true", "TRUE", "t", "T", "yes", "Yes", "y", "Y", "1", " t "]
+FALSE_CELLS = ["false", "False", "f", "F", "no", "NO", "n", "N", "0"]
+
+
+def test_bool_forms_under_type_bool(tmp_path: Path) -> None:
+    cells = TRUE_CELLS + FALSE_CELLS + ["maybe", "tru", "2", "ja"]
+    rows = [["e", f"u{i}", "1700000000", cell] for i, cell in enumerate(cells)]
+    got = check_rows(tmp_path, [*HEADER, "first"], rows, "--type", "first=bool")
+    assert got.code == 1
+    assert [op["attributes"]["first"] for op in got.ops] == [True] * 10 + [False] * 9
+    bad = {i + 2: c for i, c in enumerate(cells) if i >= 19}
+    assert got.reasons == {
+        row: f"first '{cell}' is not a bool (--type first=bool): {BOOL_FORMS}"
+        for row, cell in bad.items()
+    }
+

@@ -31,7 +31,7 @@ from cio_cli.check.contract import (
     Layout,
     ReadOptions,
 )
-from cio_cli.check.values import json_cells, typed_value
+from cio_cli.check.values import BOOL_FORMS, json_cells, typed_value
 
 # -- row rules ------------------------------------------------------------------
 
@@ -341,6 +341,7 @@ def _data_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
                 f"{key} ",
                 _quoted(cell),
                 f" is not {'an' if kind == 'int' else 'a'} {kind} (--type {key}={kind})",
+                f": {BOOL_FORMS}" if kind == "bool" else "",
             )
     if email_cols:
         rules.warn("email_override", pl.any_horizontal(e.is_not_null() for e in email_cols))
