@@ -12,6 +12,7 @@ from typing import Any
 
 from tests.cli_support import check_rows, cio
 
+ULID = "01J0000000ABCDEFGHJKMNPQRS"
 HEADER = ["_cio_name", "_cio_customer_id", "_cio_timestamp"]
 FORMS_MSG = "use Unix seconds, Unix milliseconds, or ISO-8601 with Z or an offset"
 WAREHOUSE = {  # each form, and the Unix seconds it means
@@ -82,3 +83,30 @@ def test_bool_forms_under_type_bool(tmp_path: Path) -> None:
         for row, cell in bad.items()
     }
 
+
+
+CURRENCY_MSG = "currency '{}' is not a three-letter ISO 4217 code such as USD"
+
+
+def test_currency_in_any_case_is_sent_upper_cased(tmp_path: Path) -> None:
+    cells = ["usd", "Eur", "gbP", "USD", "xyz", "us", " usd"]
+    rows = [["e", f"u{i}", "1700000000", cell] for i, cell in enumerate(cells)]
+    got = check_rows(tmp_path, [*HEADER, "currency"], rows)
+    assert got.code == 1
+    assert [op["attributes"]["currency"] for op in got.ops] == ["USD", "EUR", "GBP", "USD"]
+    assert got.reasons == {i + 2: CURRENCY_MSG.format(c) for i, c in enumerate(cells) if i >= 4}
+    assert [r["currency"] for r in got.rejects] == ["xyz", "us", " usd"]  # as written
+
+
+def test_usd_and_lower_case_usd_are_one_event(tmp_path: Path) -> None:
+    """The id is derived from what is sent: ``usd`` and ``USD`` make the same event."""
+    rows = [["e", "u1", "1700000000", "usd"], ["e", "u1", "1700000000", "USD"]]
+    got = check_rows(tmp_path, [*HEADER, "currency"], rows)
+    assert (got.summary["sent"], got.summary["duplicates"]) == (1, 1)
+
+
+def test_send_event_upper_cases_currency() -> None:
+    code, obj = dry_event("--person=u1", "--name=n", "-d", "currency=usd", "--id=" + ULID)
+    assert (code, obj["request"]["body"]["data"]) == (0, {"currency": "USD"})
+    code, obj = dry_event("--person=u1", "--name=n", "-d", "currency=usdx")
+    assert (code, obj["error"]) == (3, CURRENCY_MSG.format("usdx"))

@@ -18,7 +18,7 @@ import orjson
 import polars as pl
 import polars_hash as plh
 
-from cio_cli.check.contract import Layout
+from cio_cli.check.contract import CURRENCY_KEY, Layout
 from cio_cli.check.values import typed_value
 from cio_cli.send.api import Api, OpParts
 
@@ -66,11 +66,15 @@ def _plain_columns(df: pl.DataFrame, cols: list[str]) -> set[str]:
     return {c for c, escape in zip(cols, found, strict=True) if not escape}
 
 
-def _string_pieces(col: str, plain: set[str], before: str = "", after: str = "") -> list[pl.Expr]:
-    """Pieces of ``before + JSON string of col + after`` for one flat ``concat_str``."""
+def _string_pieces(
+    col: str, plain: set[str], before: str = "", after: str = "", upper: bool = False
+) -> list[pl.Expr]:
+    """Pieces of ``before + JSON string of col + after`` for one flat ``concat_str``
+    (``upper``: the cell upper-cased, as ``currency`` is sent)."""
+    cell = pl.col(col).str.to_uppercase() if upper else pl.col(col)
     if col in plain:
-        return [pl.lit(before + '"'), pl.col(col), pl.lit('"' + after)]
-    return [pl.lit(before), json_string(pl.col(col)), pl.lit(after)]
+        return [pl.lit(before + '"'), cell, pl.lit('"' + after)]
+    return [pl.lit(before), json_string(cell), pl.lit(after)]
 
 
 def _value(col: str, kind: str) -> pl.Expr:
@@ -99,7 +103,7 @@ def data_pieces(
     for col, key in lay.data:
         prefix = "," + orjson.dumps(key).decode() + ":"
         if types[col] == "string":
-            parts = _string_pieces(col, plain, prefix)
+            parts = _string_pieces(col, plain, prefix, upper=key == CURRENCY_KEY)
         else:
             parts = [pl.lit(prefix), _value(col, types[col])]
         if col not in full_cols:

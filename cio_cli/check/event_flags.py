@@ -239,10 +239,10 @@ def check_data(data: dict[str, Any]) -> tuple[bytes, list[str]]:
         if key in data:
             data[key] = _number(key, data[key])
     currency = data.get(contract.CURRENCY_KEY)
-    if contract.CURRENCY_KEY in data and not (
-        isinstance(currency, str) and currency in contract.ISO_4217
-    ):
-        raise broken(c.CURRENCY_INVALID, contract.CURRENCY_KEY, currency)
+    if contract.CURRENCY_KEY in data:
+        if not (isinstance(currency, str) and currency.upper() in contract.ISO_4217):
+            raise broken(c.CURRENCY_INVALID, contract.CURRENCY_KEY, currency)
+        data[contract.CURRENCY_KEY] = currency.upper()  # sent upper-cased, as a CSV cell is
     encoded = _encode(data)
     if len(encoded) > c.DATA_TOO_LARGE.limit:
         raise broken(c.DATA_TOO_LARGE, DATA, size=len(encoded))

@@ -319,7 +319,7 @@ def _data_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
             number = cell.str.strip_chars().str.contains(c.NOT_A_NUMBER.pattern)
             rules.broken(c.NOT_A_NUMBER, cell.is_not_null() & ~number, key, cell)
         elif key == CURRENCY_KEY:
-            bad = cell.is_not_null() & ~cell.is_in(ISO_4217)
+            bad = cell.is_not_null() & ~cell.str.to_uppercase().is_in(ISO_4217)
             rules.broken(c.CURRENCY_INVALID, bad, key, cell)
         elif overrides.get(key) == "json":
             bad = cell.is_not_null() & pl.col(f"_j_{col}").is_null()
