@@ -142,7 +142,9 @@ reserved = st.dictionaries(st.sampled_from(sorted(RESERVED_TEXT)), st.just(""), 
 )
 ids = st.one_of(st.none(), st.just(ULID), st.sampled_from([  # not "": see test_empty_id
     ULID.lower(), " " + ULID, "81J0000000ABCDEFGHJKMNPQRS", ULID[:-1], ULID + "0",
-    "01J0000000ABCDEFGHJKMNPQRI", "x"]))  # fmt: skip
+    "01J0000000ABCDEFGHJKMNPQRI", "x", "0190a0b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+    " 0190A0B2C3D47E5F8A9B0C1D2E3F4A5B", "0190a0b2-c3d47e5f-8a9b-0c1d2e3f4a5b",
+    "0190a0b2-c3d4-7e5f-8a9b-0c1d2e3f4a5g", "{0190a0b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b}"]))  # fmt: skip
 Verdict = tuple[bool, str, dict[str, Any]]  # valid, the reason if not, the event if so
 
 

@@ -49,6 +49,30 @@ def warm_up() -> None:
         threading.Thread(target=_build_quads, name="cio-ulid-table", daemon=True).start()
 
 
+def uuid_as_ulid(uuid: pl.Expr) -> pl.Expr:
+    """The ULID of a UUID's 128 bits (Crockford base32 of the 128-bit integer, 26
+    characters, as python-ulid's ``ULID.from_uuid``); null where it is not hex."""
+    digits = uuid.str.replace_all("-", "", literal=True)
+    top = digits.str.slice(0, 2).str.to_integer(base=16, strict=False)  # 3 + 5 bits
+    parts = [pl.lit(PAIRS).gather(top.cast(pl.UInt32))]
+    for i in range(6):  # then six times 20 bits: four characters each
+        v = digits.str.slice(2 + 5 * i, 5).str.to_integer(base=16, strict=False)
+        parts += [pl.lit(PAIRS).gather((v // 1024).cast(pl.UInt32))]
+        parts += [pl.lit(PAIRS).gather((v % 1024).cast(pl.UInt32))]
+    return pl.concat_str(parts)
+
+
+def given_id(df: pl.DataFrame, col: str) -> pl.Expr:
+    """A checked chunk's ``_cio_id`` as sent: a ULID as written (trimmed), a UUID as the
+    ULID of its bits. A chunk without UUIDs (longer than a ULID's 26) skips the conversion."""
+    given = pl.col(col).str.strip_chars()
+    longer = given.str.len_bytes() > ULID_LENGTH
+    if not df.select(longer.any()).item():
+        return given
+    return pl.when(longer).then(uuid_as_ulid(given)).otherwise(given)
+
+
+ULID_LENGTH = 26
 NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
 
 
@@ -133,7 +157,7 @@ def _op_parts(lay: Layout, plain: set[str]) -> OpParts:
     """The checked columns as JSON pieces for ``Api.op`` (after ``_hash``, ``_inner``)."""
     event_id = [pl.lit('"'), *_ulid(pl.col("_hash")), pl.lit('"')]
     if lay.event_id is not None:
-        given = pl.col(lay.event_id).str.strip_chars()
+        given = pl.col("_eid")
         derived = pl.concat_str(event_id[1:-1])
         event_id = [pl.lit('"'), pl.when(given.is_not_null()).then(given).otherwise(derived)]
         event_id.append(pl.lit('"'))
@@ -153,7 +177,8 @@ def encode(
 ) -> pl.DataFrame:
     """Add ``_op`` (the API's op JSON, ``api.op``), ``_fp`` (UInt64) and ``_data_bytes``.
 
-    ``plain_text`` says no cell needs JSON escaping (checked on the raw bytes).
+    ``plain_text`` says no cell needs JSON escaping (checked on the raw bytes). With a
+    ``_cio_id`` column, ``_eid`` is each given id as sent (a UUID as its ULID).
     """
     strings = [col for col, _ in lay.data if types[col] == "string"]
     cols = [*strings, "_name", "_cid"]
@@ -178,7 +203,8 @@ def encode(
         pl.lit("}]"),
     ]
     if lay.event_id is not None:
-        canon.append(pl.col(lay.event_id).str.strip_chars())
+        df = df.with_columns(_eid=given_id(df, lay.event_id))
+        canon.append(pl.col("_eid"))
     df = df.with_columns(_canon=pl.concat_str(canon, ignore_nulls=True))
     df = df.with_columns(_hash=plh.col("_canon").chash.sha2_256())
     op = api.op(_op_parts(lay, plain))

@@ -10,6 +10,7 @@ comes from the rule table in ``check/rule_table.py``, the one the CSV rules
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,6 +29,7 @@ _EMAIL, _NUMBER = re.compile(c.EMAIL_INVALID.pattern), re.compile(c.NOT_A_NUMBER
 _ZONED = re.compile(c.TIMESTAMP_ZONED_RE, re.A)
 _NAIVE = re.compile(c.TIMESTAMP_NO_ZONE.pattern, re.A)
 _ULID, _PLAIN = re.compile(c.ID_INVALID.pattern), re.compile(c.TIMESTAMP_NUMBER_RE, re.A)
+_UUID = re.compile(c.ID_UUID_RE)
 _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 NAME, PERSON, TIMESTAMP, ID = "the event name", "--person", "--timestamp", "--id"
 ANONYMOUS = "--anonymous-id"
@@ -264,6 +266,17 @@ def _encode(data: dict[str, Any]) -> bytes:
     return b"{" + b",".join(parts) + b"}"
 
 
+def _given_id(event_id: str | None) -> str:
+    """``--id`` trimmed ("" when not given): a ULID as written, a UUID as the ULID of its
+    128 bits (as a ``_cio_id`` cell); InvalidEventError for anything else."""
+    given = (event_id or "").strip(c.WHITESPACE)
+    if event_id is None or _ULID.fullmatch(given):
+        return given
+    if _UUID.fullmatch(given):
+        return str(ULID.from_uuid(uuid.UUID(given)))
+    raise broken(c.ID_INVALID, ID, given)
+
+
 def build_event(
     person: str | None,
     anonymous_id: str | None,
@@ -289,9 +302,7 @@ def build_event(
     notes = _check_name(name, allow_semantic)
     data = parse_data(data_pairs, data_json)
     ts, ts_notes = parse_timestamp(timestamp, now)
-    given = (event_id or "").strip(c.WHITESPACE)
-    if event_id is not None and not _ULID.fullmatch(given):
-        raise broken(c.ID_INVALID, ID, given)
+    given = _given_id(event_id)
     data_bytes, data_notes = check_data(data)
     eid = given or str(ULID())
     if not given:

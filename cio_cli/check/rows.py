@@ -164,7 +164,8 @@ def check_rows(df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int) -> Ch
     _timestamp_rules(rules, lay, opts, now, textual)
     if lay.event_id is not None:
         eid = pl.col(lay.event_id).str.strip_chars()
-        bad_id = eid.is_not_null() & ~eid.str.contains(c.ID_INVALID.pattern)
+        ulid, uuid = eid.str.contains(c.ID_INVALID.pattern), eid.str.contains(c.ID_UUID_RE)
+        bad_id = eid.is_not_null() & ~ulid & ~uuid
         rules.broken(c.ID_INVALID, bad_id, EVENT_ID, eid)
     _data_rules(rules, lay, opts)
     mask = df.select(pl.any_horizontal(cond for _, cond, _ in rules.errors)).to_series()
