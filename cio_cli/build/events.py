@@ -1,6 +1,7 @@
 """Events as JSON, built column-wise: data, dedup ids, fingerprints, and the API's ops.
 
-Every event's ``id`` is a ULID. From ``_cio_id`` when given; otherwise derived:
+Every event's ``id`` is a ULID. From ``_cio_id`` when given (a UUID there becomes the
+ULID of its 128 bits, ``uuid_as_ulid``); otherwise derived:
 the 48-bit time part is the event timestamp in milliseconds (0 without one),
 the 80 random bits are the first 80 bits of SHA-256 over the UTF-8 bytes of
 the canonical event, the compact JSON array ``[name, kind, value, timestamp or
