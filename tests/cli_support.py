@@ -172,7 +172,8 @@ def dry_run(path: Path, *flags: str, command: str = "import") -> Outcome:
     assert result.exit_code in (0, 1), (result.exit_code, result.stdout, result.stderr)
     s = summary(result)
     anonymous = "_cio_anonymous_id" in path.read_bytes().split(b"\n", 1)[0].decode("utf-8", "replace")
-    assert set(s) == SUMMARY_KEYS | ({"anonymous"} if anonymous else set())
+    uuids = {"uuid_ids"} if s.get("uuid_ids") else set()  # only when a _cio_id was a UUID
+    assert set(s) == SUMMARY_KEYS | ({"anonymous"} if anonymous else set()) | uuids
     assert_accounting(s)
     outcome = Outcome(result, s)
     if rejects.exists():

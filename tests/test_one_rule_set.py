@@ -73,8 +73,9 @@ _iso = st.builds(
     ),
     _old,
     st.sampled_from(["T", " ", "t"]),
-    st.sampled_from(["", ".5", ".123456"]),
-    st.sampled_from(["Z", "z", "+02:00", "-0530", "+01", "", "+2:00", "UTC", "+25:00"]),
+    st.sampled_from(["", ".5", ".123456", ".123456789", ".1234567891"]),
+    st.sampled_from(["Z", "z", "+02:00", "-0530", "+01", "", "+2:00", "UTC", "+25:00",
+                     " UTC", " +0000", "+00", " -05", " Z", " utc", "  +0000"]),  # fmt: skip
 )
 timestamps = st.one_of(
     st.none(),
@@ -141,7 +142,9 @@ reserved = st.dictionaries(st.sampled_from(sorted(RESERVED_TEXT)), st.just(""), 
 )
 ids = st.one_of(st.none(), st.just(ULID), st.sampled_from([  # not "": see test_empty_id
     ULID.lower(), " " + ULID, "81J0000000ABCDEFGHJKMNPQRS", ULID[:-1], ULID + "0",
-    "01J0000000ABCDEFGHJKMNPQRI", "x"]))  # fmt: skip
+    "01J0000000ABCDEFGHJKMNPQRI", "x", "0190a0b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+    " 0190A0B2C3D47E5F8A9B0C1D2E3F4A5B", "0190a0b2-c3d47e5f-8a9b-0c1d2e3f4a5b",
+    "0190a0b2-c3d4-7e5f-8a9b-0c1d2e3f4a5g", "{0190a0b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b}"]))  # fmt: skip
 Verdict = tuple[bool, str, dict[str, Any]]  # valid, the reason if not, the event if so
 
 

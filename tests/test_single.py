@@ -229,8 +229,10 @@ def test_revenue_and_value_must_be_numbers_and_numeric_text_becomes_a_number() -
 
 def test_currency_must_be_iso_4217() -> None:
     assert body_of(build(d=["currency=EUR"]))["data"]["currency"] == "EUR"
-    err = invalid(d=["currency=usd"])
-    assert err.message == "currency 'usd' is not a three-letter ISO 4217 code such as USD"
+    # SPEC section 10: any case, sent upper-cased
+    assert body_of(build(d=["currency=usd"]))["data"]["currency"] == "USD"
+    err = invalid(d=["currency=usdx"])
+    assert err.message == "currency 'usdx' is not a three-letter ISO 4217 code such as USD"
     assert invalid(d=["currency:=840"]).message.startswith("currency '840' is not")
 
 
@@ -312,7 +314,9 @@ def test_recent_is_no_timestamp_or_the_last_72_hours() -> None:
 def test_given_id_must_be_a_ulid() -> None:
     assert body_of(build(event_id=f" {ULID} "))["id"] == ULID
     err = invalid(event_id="not-a-ulid")
-    assert err.message == "--id 'not-a-ulid' is not a valid ULID (26 characters of Crockford base32)"
+    assert err.message == (  # SPEC section 10: a UUID is an id too
+        "--id 'not-a-ulid' is not a valid ULID (26 characters of Crockford base32) or UUID"
+    )
     assert invalid(event_id="").message.startswith("--id '' is not a valid ULID")
     assert invalid(event_id="81J0000000ABCDEFGHJKMNPQRS").message.startswith("--id '81J")
 

@@ -1,6 +1,7 @@
 """Events as JSON, built column-wise: data, dedup ids, fingerprints, and the API's ops.
 
-Every event's ``id`` is a ULID. From ``_cio_id`` when given; otherwise derived:
+Every event's ``id`` is a ULID. From ``_cio_id`` when given (a UUID there becomes the
+ULID of its 128 bits, ``uuid_as_ulid``); otherwise derived:
 the 48-bit time part is the event timestamp in milliseconds (0 without one),
 the 80 random bits are the first 80 bits of SHA-256 over the UTF-8 bytes of
 the canonical event, the compact JSON array ``[name, kind, value, timestamp or
@@ -18,7 +19,7 @@ import orjson
 import polars as pl
 import polars_hash as plh
 
-from cio_cli.check.contract import Layout
+from cio_cli.check.contract import CURRENCY_KEY, Layout
 from cio_cli.check.values import typed_value
 from cio_cli.send.api import Api, OpParts
 
@@ -49,6 +50,30 @@ def warm_up() -> None:
         threading.Thread(target=_build_quads, name="cio-ulid-table", daemon=True).start()
 
 
+def uuid_as_ulid(uuid: pl.Expr) -> pl.Expr:
+    """The ULID of a UUID's 128 bits (Crockford base32 of the 128-bit integer, 26
+    characters, as python-ulid's ``ULID.from_uuid``); null where it is not hex."""
+    digits = uuid.str.replace_all("-", "", literal=True)
+    top = digits.str.slice(0, 2).str.to_integer(base=16, strict=False)  # 3 + 5 bits
+    parts = [pl.lit(PAIRS).gather(top.cast(pl.UInt32))]
+    for i in range(6):  # then six times 20 bits: four characters each
+        v = digits.str.slice(2 + 5 * i, 5).str.to_integer(base=16, strict=False)
+        parts += [pl.lit(PAIRS).gather((v // 1024).cast(pl.UInt32))]
+        parts += [pl.lit(PAIRS).gather((v % 1024).cast(pl.UInt32))]
+    return pl.concat_str(parts)
+
+
+def given_id(df: pl.DataFrame, col: str) -> pl.Expr:
+    """A checked chunk's ``_cio_id`` as sent: a ULID as written (trimmed), a UUID as the
+    ULID of its bits. A chunk without UUIDs (longer than a ULID's 26) skips the conversion."""
+    given = pl.col(col).str.strip_chars()
+    longer = given.str.len_bytes() > ULID_LENGTH
+    if not df.select(longer.any()).item():
+        return given
+    return pl.when(longer).then(uuid_as_ulid(given)).otherwise(given)
+
+
+ULID_LENGTH = 26
 NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
 
 
@@ -66,11 +91,15 @@ def _plain_columns(df: pl.DataFrame, cols: list[str]) -> set[str]:
     return {c for c, escape in zip(cols, found, strict=True) if not escape}
 
 
-def _string_pieces(col: str, plain: set[str], before: str = "", after: str = "") -> list[pl.Expr]:
-    """Pieces of ``before + JSON string of col + after`` for one flat ``concat_str``."""
+def _string_pieces(
+    col: str, plain: set[str], before: str = "", after: str = "", upper: bool = False
+) -> list[pl.Expr]:
+    """Pieces of ``before + JSON string of col + after`` for one flat ``concat_str``
+    (``upper``: the cell upper-cased, as ``currency`` is sent)."""
+    cell = pl.col(col).str.to_uppercase() if upper else pl.col(col)
     if col in plain:
-        return [pl.lit(before + '"'), pl.col(col), pl.lit('"' + after)]
-    return [pl.lit(before), json_string(pl.col(col)), pl.lit(after)]
+        return [pl.lit(before + '"'), cell, pl.lit('"' + after)]
+    return [pl.lit(before), json_string(cell), pl.lit(after)]
 
 
 def _value(col: str, kind: str) -> pl.Expr:
@@ -99,7 +128,7 @@ def data_pieces(
     for col, key in lay.data:
         prefix = "," + orjson.dumps(key).decode() + ":"
         if types[col] == "string":
-            parts = _string_pieces(col, plain, prefix)
+            parts = _string_pieces(col, plain, prefix, upper=key == CURRENCY_KEY)
         else:
             parts = [pl.lit(prefix), _value(col, types[col])]
         if col not in full_cols:
@@ -129,7 +158,7 @@ def _op_parts(lay: Layout, plain: set[str]) -> OpParts:
     """The checked columns as JSON pieces for ``Api.op`` (after ``_hash``, ``_inner``)."""
     event_id = [pl.lit('"'), *_ulid(pl.col("_hash")), pl.lit('"')]
     if lay.event_id is not None:
-        given = pl.col(lay.event_id).str.strip_chars()
+        given = pl.col("_eid")
         derived = pl.concat_str(event_id[1:-1])
         event_id = [pl.lit('"'), pl.when(given.is_not_null()).then(given).otherwise(derived)]
         event_id.append(pl.lit('"'))
@@ -149,7 +178,8 @@ def encode(
 ) -> pl.DataFrame:
     """Add ``_op`` (the API's op JSON, ``api.op``), ``_fp`` (UInt64) and ``_data_bytes``.
 
-    ``plain_text`` says no cell needs JSON escaping (checked on the raw bytes).
+    ``plain_text`` says no cell needs JSON escaping (checked on the raw bytes). With a
+    ``_cio_id`` column, ``_eid`` is each given id as sent (a UUID as its ULID).
     """
     strings = [col for col, _ in lay.data if types[col] == "string"]
     cols = [*strings, "_name", "_cid"]
@@ -174,7 +204,8 @@ def encode(
         pl.lit("}]"),
     ]
     if lay.event_id is not None:
-        canon.append(pl.col(lay.event_id).str.strip_chars())
+        df = df.with_columns(_eid=given_id(df, lay.event_id))
+        canon.append(pl.col("_eid"))
     df = df.with_columns(_canon=pl.concat_str(canon, ignore_nulls=True))
     df = df.with_columns(_hash=plh.col("_canon").chash.sha2_256())
     op = api.op(_op_parts(lay, plain))

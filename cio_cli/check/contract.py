@@ -52,13 +52,18 @@ FUTURE_S = 600
 MS_FROM = 100_000_000_000
 
 ULID_RE = r"^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"
+_HEX = "[0-9A-Fa-f]"
+UUID_RE = (  # any version, 8-4-4-4-12 or 32 hex digits, any case: the ULID of its 128 bits
+    rf"^(?:{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}|{_HEX}{{32}})$"
+)
 ADDR = r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+"
 EMAIL_RE = rf"^(?:{ADDR}|[^<>]*<{ADDR}>)$"
 JSON_NUMBER_RE = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
 INT_RE = r"^[+-]?[0-9]+$"
 ISO_DATE = r"\d{4}-\d{2}-\d{2}"
-ISO_TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
-ISO_ZONED_RE = rf"^{ISO_DATE}[Tt ]{ISO_TIME}(?:[Zz]|[+-]\d{{2}}(?::?\d{{2}})?)$"
+ISO_TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"  # fractions of up to 9 digits
+ISO_ZONE = r"(?:[Zz]| ?[+-]\d{2}(?::?\d{2})?| UTC)"  # +00:00, +0000, +00 (BigQuery: " UTC")
+ISO_ZONED_RE = rf"^{ISO_DATE}[Tt ]{ISO_TIME}{ISO_ZONE}$"
 ISO_NAIVE_RE = rf"^{ISO_DATE}(?:[Tt ]{ISO_TIME})?$"
 
 MAX_DEPTH = 254  # orjson writes no deeper nesting

@@ -10,6 +10,7 @@ comes from the rule table in ``check/rule_table.py``, the one the CSV rules
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,6 +29,7 @@ _EMAIL, _NUMBER = re.compile(c.EMAIL_INVALID.pattern), re.compile(c.NOT_A_NUMBER
 _ZONED = re.compile(c.TIMESTAMP_ZONED_RE, re.A)
 _NAIVE = re.compile(c.TIMESTAMP_NO_ZONE.pattern, re.A)
 _ULID, _PLAIN = re.compile(c.ID_INVALID.pattern), re.compile(c.TIMESTAMP_NUMBER_RE, re.A)
+_UUID = re.compile(c.ID_UUID_RE)
 _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 NAME, PERSON, TIMESTAMP, ID = "the event name", "--person", "--timestamp", "--id"
 ANONYMOUS = "--anonymous-id"
@@ -147,7 +149,8 @@ def parse_timestamp(text: str | None, now: float) -> tuple[int | None, list[str]
 def _iso_seconds(text: str) -> int:
     """Unix seconds of an ISO-8601 time with a zone; a leap second (``:60``) is the next
     minute's first, as a CSV cell reads it."""
-    iso = text[:10] + "T" + text[11:]
+    iso = text[:10] + "T" + text[11:].replace(" ", "")
+    iso = iso[:-3] + "Z" if iso.endswith("UTC") else iso
     leap = iso[16:19] == ":60"
     iso = iso[:17] + "59" + iso[19:] if leap else iso
     try:
@@ -238,10 +241,10 @@ def check_data(data: dict[str, Any]) -> tuple[bytes, list[str]]:
         if key in data:
             data[key] = _number(key, data[key])
     currency = data.get(contract.CURRENCY_KEY)
-    if contract.CURRENCY_KEY in data and not (
-        isinstance(currency, str) and currency in contract.ISO_4217
-    ):
-        raise broken(c.CURRENCY_INVALID, contract.CURRENCY_KEY, currency)
+    if contract.CURRENCY_KEY in data:
+        if not (isinstance(currency, str) and currency.upper() in contract.ISO_4217):
+            raise broken(c.CURRENCY_INVALID, contract.CURRENCY_KEY, currency)
+        data[contract.CURRENCY_KEY] = currency.upper()  # sent upper-cased, as a CSV cell is
     encoded = _encode(data)
     if len(encoded) > c.DATA_TOO_LARGE.limit:
         raise broken(c.DATA_TOO_LARGE, DATA, size=len(encoded))
@@ -261,6 +264,17 @@ def _encode(data: dict[str, Any]) -> bytes:
         except orjson.JSONEncodeError:  # more levels than orjson writes
             raise broken(c.DATA_TOO_DEEP, key, value) from None
     return b"{" + b",".join(parts) + b"}"
+
+
+def _given_id(event_id: str | None) -> str:
+    """``--id`` trimmed ("" when not given): a ULID as written, a UUID as the ULID of its
+    128 bits (as a ``_cio_id`` cell); InvalidEventError for anything else."""
+    given = (event_id or "").strip(c.WHITESPACE)
+    if event_id is None or _ULID.fullmatch(given):
+        return given
+    if _UUID.fullmatch(given):
+        return str(ULID.from_uuid(uuid.UUID(given)))
+    raise broken(c.ID_INVALID, ID, given)
 
 
 def build_event(
@@ -288,9 +302,7 @@ def build_event(
     notes = _check_name(name, allow_semantic)
     data = parse_data(data_pairs, data_json)
     ts, ts_notes = parse_timestamp(timestamp, now)
-    given = (event_id or "").strip(c.WHITESPACE)
-    if event_id is not None and not _ULID.fullmatch(given):
-        raise broken(c.ID_INVALID, ID, given)
+    given = _given_id(event_id)
     data_bytes, data_notes = check_data(data)
     eid = given or str(ULID())
     if not given:

@@ -31,7 +31,7 @@ from cio_cli.check.contract import (
     Layout,
     ReadOptions,
 )
-from cio_cli.check.values import json_cells, typed_value
+from cio_cli.check.values import BOOL_FORMS, json_cells, typed_value
 
 # -- row rules ------------------------------------------------------------------
 
@@ -164,7 +164,8 @@ def check_rows(df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int) -> Ch
     _timestamp_rules(rules, lay, opts, now, textual)
     if lay.event_id is not None:
         eid = pl.col(lay.event_id).str.strip_chars()
-        bad_id = eid.is_not_null() & ~eid.str.contains(c.ID_INVALID.pattern)
+        ulid, uuid = eid.str.contains(c.ID_INVALID.pattern), eid.str.contains(c.ID_UUID_RE)
+        bad_id = eid.is_not_null() & ~ulid & ~uuid
         rules.broken(c.ID_INVALID, bad_id, EVENT_ID, eid)
     _data_rules(rules, lay, opts)
     mask = df.select(pl.any_horizontal(cond for _, cond, _ in rules.errors)).to_series()
@@ -319,7 +320,7 @@ def _data_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
             number = cell.str.strip_chars().str.contains(c.NOT_A_NUMBER.pattern)
             rules.broken(c.NOT_A_NUMBER, cell.is_not_null() & ~number, key, cell)
         elif key == CURRENCY_KEY:
-            bad = cell.is_not_null() & ~cell.is_in(ISO_4217)
+            bad = cell.is_not_null() & ~cell.str.to_uppercase().is_in(ISO_4217)
             rules.broken(c.CURRENCY_INVALID, bad, key, cell)
         elif overrides.get(key) == "json":
             bad = cell.is_not_null() & pl.col(f"_j_{col}").is_null()
@@ -341,6 +342,7 @@ def _data_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
                 f"{key} ",
                 _quoted(cell),
                 f" is not {'an' if kind == 'int' else 'a'} {kind} (--type {key}={kind})",
+                f": {BOOL_FORMS}" if kind == "bool" else "",
             )
     if email_cols:
         rules.warn("email_override", pl.any_horizontal(e.is_not_null() for e in email_cols))

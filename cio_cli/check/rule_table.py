@@ -47,6 +47,7 @@ from cio_cli.check.contract import (
     MAX_DEPTH,
     SEMANTIC,
     ULID_RE,
+    UUID_RE,
 )
 
 # What "trimmed" removes: Unicode White_Space, as polars' ``str.strip_chars()`` (Rust's
@@ -133,9 +134,12 @@ TIMESTAMP_BEFORE_1970 = Rule(
 )
 ID_INVALID = Rule(
     "id_invalid",
-    "{field} {value} is not a valid ULID (26 characters of Crockford base32)",
+    "{field} {value} is not a valid ULID (26 characters of Crockford base32) or UUID",
     pattern=ULID_RE,
+    fix="drop the _cio_id column (or empty the cell) so that cio derives each id from its row",
+    flag_fix="pass a ULID or a UUID, or leave out --id for a new random id",
 )
+ID_UUID_RE = UUID_RE  # also accepted: a UUID, sent as the ULID of the same 128 bits
 DATA_TOO_LARGE = Rule(
     "data_too_large",
     "{field} is {size} bytes of JSON; Customer.io allows at most {limit}",

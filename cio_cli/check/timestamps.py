@@ -98,7 +98,9 @@ def _is_ms(value: pl.Expr, unit: Unit) -> pl.Expr:
 def _zoned(t: pl.Expr) -> pl.Expr:
     iso = (
         t.str.replace(r"^(\d{4}-\d{2}-\d{2})[Tt ]", "${1}T")
-        .str.replace(r"[Zz]$", "+00:00")
+        .str.replace(r"(?:[Zz]| UTC)$", "+00:00")
+        .str.replace(" +", "+", literal=True)  # the only space left is before the zone
+        .str.replace(" -", "-", literal=True)
         .str.replace(r"([+-]\d{2})$", "${1}:00")
         .str.replace(r"([+-]\d{2})(\d{2})$", "${1}:${2}")
         .str.replace(r"T(\d{2}:\d{2})([+-])", "T${1}:00${2}")

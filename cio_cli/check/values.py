@@ -49,8 +49,9 @@ def canonical_json(text: str | None) -> tuple[str | None, str | None]:
         return None, TOO_DEEP if deep else NOT_JSON
 
 
-TRUE_WORDS = ("true", "1", "yes")
-FALSE_WORDS = ("false", "0", "no")
+TRUE_WORDS = ("true", "t", "yes", "y", "1")  # compared without case
+FALSE_WORDS = ("false", "f", "no", "n", "0")
+BOOL_FORMS = "use true/false, t/f, yes/no, y/n or 1/0 (any case)"  # the rejection's fix
 
 
 def typed_value(cell: pl.Expr, kind: str) -> pl.Expr:

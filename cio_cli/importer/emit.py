@@ -18,7 +18,7 @@ import polars as pl
 
 from cio_cli.build.batches import Packer, Request
 from cio_cli.build.dedup import Fingerprints, FirstUse, Seen
-from cio_cli.build.events import encode
+from cio_cli.build.events import ULID_LENGTH, encode
 from cio_cli.check.contract import Layout, ReadOptions
 from cio_cli.check.rows import Checked, check_rows, in_window, message, split
 from cio_cli.check.rule_table import ANONYMOUS_KIND, DATA_TOO_LARGE
@@ -116,6 +116,9 @@ class Emitting:
             counts.duplicates += again.height
         _account(judged, first_row, counts, self.rejects, reused)
         counts.anonymous += int((unique.get_column("_kind") == ANONYMOUS_KIND).sum())
+        if (eid := self.rejects.lay.event_id) is not None:  # ids given as UUIDs
+            given = unique.get_column(eid).str.strip_chars().str.len_bytes()
+            counts.uuid_ids += int((given > ULID_LENGTH).sum())
         if how.acked is not None and len(how.acked):
             done, unique = split(unique, _is_acked(unique.get_column("_row"), how.acked))
             counts.sent += done.height
@@ -349,7 +352,7 @@ def _id_keys(good: pl.DataFrame, lay: Layout) -> pl.DataFrame:
     twice (by rows with different content)."""
     if lay.event_id is None:
         return good
-    given = pl.col(lay.event_id).str.strip_chars()
+    given = pl.col("_eid")  # a UUID and its ULID are one id
     return good.with_columns(
         _idk=pl.when(given.is_not_null()).then(given.str.to_uppercase().hash(7))
     )

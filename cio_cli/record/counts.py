@@ -27,6 +27,7 @@ class Counts:
     recent: int = 0
     resumed: int = 0
     anonymous: int = 0  # events of anonymous rows sent or to send (resumed ones included)
+    uuid_ids: int = 0  # of those events, the ones whose _cio_id was a UUID (sent as its ULID)
     requests: int = 0
     retries: int = 0
     warnings: Counter[str] = field(default_factory=Counter)
@@ -45,6 +46,7 @@ class Counts:
             "recent",
             "resumed",
             "anonymous",
+            "uuid_ids",
             "requests",
             "retries",
             "settled",

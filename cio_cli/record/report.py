@@ -59,6 +59,7 @@ class Summary:
         elif self.rejects_files:
             rejects = self.rejects_files
         anonymous = {"anonymous": c.anonymous} if self.anonymous_column else {}
+        anonymous |= {"uuid_ids": c.uuid_ids} if c.uuid_ids else {}
         return {
             "command": self.command,
             "files": self.files,
@@ -153,6 +154,8 @@ def _table(s: Summary) -> Table:
         table.add_row("  of which resumed", f"{c.resumed:,}")
     if c.anonymous:
         table.add_row("  of which anonymous", f"{c.anonymous:,}")
+    if c.uuid_ids:
+        table.add_row("  of which ids from UUIDs", f"{c.uuid_ids:,}")
     table.add_row("duplicates", f"{c.duplicates:,}")
     table.add_row("rejected", f"{c.rejected:,}")
     table.add_row("skipped (recent)", f"{c.skipped_recent:,}")
