@@ -192,6 +192,15 @@ TypeOpt = Annotated[
         rich_help_panel=INPUT,
     ),
 ]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        metavar="SOURCE=TARGET",
+        help="Rename a column: TARGET is a _cio_* name, a data key, or - to drop it (repeatable).",
+        rich_help_panel=INPUT,
+    ),
+]
 EncodingOpt = Annotated[
     str,
     typer.Option(
@@ -431,6 +440,18 @@ def _overrides(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _column_map(pairs: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        source, sep, target = pair.rpartition("=")
+        if not sep or not source or not target:
+            raise UsageError(
+                f"--map {pair!r} is not SOURCE=TARGET", "for example --map event_name=_cio_name"
+            )
+        out[source] = target
+    return out
+
+
 def _read_options(
     identifier: str,
     unit: str,
@@ -440,6 +461,7 @@ def _read_options(
     encoding: str,
     semantic: bool,
     api: str = "track",
+    map_: list[str] | None = None,
 ) -> ReadOptions:
     ident: Identifier = _choice(identifier, IdentifierChoice, "--identifier")  # type: ignore[assignment]
     tunit: Unit = _choice(unit, UnitChoice, "--timestamp-unit")  # type: ignore[assignment]
@@ -454,6 +476,7 @@ def _read_options(
         allow_semantic=semantic,
         api=api,
         person_kinds=choose(api).person_kinds,
+        column_map=_column_map(map_),
     )
 
 
@@ -530,6 +553,7 @@ def validate(
     assume_tz: TzOpt = None,
     types: TypesOpt = TypesChoice.AUTO,
     type_: TypeOpt = None,
+    map_: MapOpt = None,
     encoding: EncodingOpt = "utf-8",
     allow_semantic: SemanticOpt = False,
     api: ApiInputOpt = None,
@@ -543,7 +567,8 @@ def validate(
     def body() -> int:
         name = api_name(api, os.environ)
         opts = _read_options(
-            identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic, name
+            identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic, name,
+            map_,
         )
         plan = ImportPlan("validate", files, opts, rejects=rejects, api_name=name)
         return _run(plan, reporter)
@@ -560,6 +585,7 @@ def import_(
     assume_tz: TzOpt = None,
     types: TypesOpt = TypesChoice.AUTO,
     type_: TypeOpt = None,
+    map_: MapOpt = None,
     encoding: EncodingOpt = "utf-8",
     dry_run: DryRunOpt = False,
     allow_recent: AllowRecentOpt = False,
@@ -601,7 +627,8 @@ def import_(
         name = api_name(typed["api"], os.environ, typed["pipelines_key"], site_id, api_key)
         check_gzip(name, gzip)
         opts = _read_options(
-            identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic, name
+            identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic, name,
+            map_,
         )
         plan = ImportPlan(
             "import", files, opts, dry_run=dry_run, out=out, rejects=rejects,

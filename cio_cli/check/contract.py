@@ -61,6 +61,7 @@ ISO_TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
 ISO_ZONED_RE = rf"^{ISO_DATE}[Tt ]{ISO_TIME}(?:[Zz]|[+-]\d{{2}}(?::?\d{{2}})?)$"
 ISO_NAIVE_RE = rf"^{ISO_DATE}(?:[Tt ]{ISO_TIME})?$"
 
+DROP = "-"  # --map SOURCE=- : the column is not sent
 MAX_DEPTH = 254  # orjson writes no deeper nesting
 Identifier = Literal["auto", "id", "email"]
 Unit = Literal["auto", "s", "ms"]
@@ -79,6 +80,7 @@ class ReadOptions:
     allow_semantic: bool = False
     api: str = "track"  # --api: the API the events are for (its name, for messages)
     person_kinds: frozenset[str] = frozenset({"id", "email", "cio_id"})  # ``Api.person_kinds``
+    column_map: dict[str, str] = field(default_factory=dict)  # --map SOURCE=TARGET ("-": drop)
 
     def __post_init__(self) -> None:
         if self.assume_tz is not None:
@@ -121,15 +123,23 @@ class Layout:
         return len(self.header)
 
 
-def layout(header: list[str], overrides: dict[str, str] | None = None) -> Layout:
+def layout(
+    original: list[str],
+    overrides: dict[str, str] | None = None,
+    column_map: dict[str, str] | None = None,
+) -> Layout:
     """Check the header and say where each column goes; raise if unimportable.
 
+    ``column_map`` (``--map``) renames headers first (``-`` drops a column); the header
+    rules then judge the renamed header, and the rejects file keeps the original one.
     ``_cio_name`` is required, and ``_cio_customer_id`` unless ``_cio_anonymous_id`` is
     there (a file may have both: each row then fills one).
     """
-    _refuse_empty_and_duplicates(header)
-    found = {h: i for i, h in enumerate(header)}
-    for i, h in enumerate(header):
+    renamed = mapped_header(original, column_map or {})
+    _refuse_empty_and_duplicates(renamed)
+    found = {h: i for i, h in enumerate(renamed) if h is not None}
+    header = list(found)
+    for h, i in found.items():
         if h not in KNOWN and (h.strip().lower().startswith("_cio_") or h.strip() in KNOWN):
             raise _near_miss(h, i)
     for required in (NAME, CUSTOMER_ID):
@@ -139,19 +149,46 @@ def layout(header: list[str], overrides: dict[str, str] | None = None) -> Layout
         if col not in found or col.startswith("_cio_"):
             raise UsageError(
                 f"--type {col}=...: the file has no data column {col!r}",
-                f"data columns: {', '.join(h for h in header if not h.startswith('_cio_'))}",
+                f"data columns: {', '.join(h for h in found if not h.startswith('_cio_'))}",
             )
-    data = sorted((h, f"c{i}") for i, h in enumerate(header) if h not in KNOWN)
+    data = sorted((h, f"c{i}") for h, i in found.items() if h not in KNOWN)
     return Layout(
-        header=tuple(header),
+        header=tuple(original),
         name=f"c{found[NAME]}",
         customer_id=_column(found, CUSTOMER_ID),
         anonymous_id=_column(found, ANONYMOUS_ID),
         timestamp=_column(found, TIMESTAMP),
         event_id=_column(found, EVENT_ID),
         data=tuple((col, key) for key, col in data),
-        kept=tuple(i for i, h in enumerate(header) if h not in (ROW, ERROR)),
+        kept=tuple(i for i, h in enumerate(renamed) if h not in (ROW, ERROR)),
     )
+
+
+def mapped_header(header: list[str], column_map: dict[str, str]) -> list[str | None]:
+    """The header as ``--map`` renames it (None for a dropped column).
+
+    UsageError (exit 2) for a SOURCE not in the header, or two columns given one name.
+    """
+    missing = [src for src in column_map if src not in header]
+    if missing:
+        shown = ", ".join(repr(h) for h in header[:12])
+        raise UsageError(
+            f"--map {', '.join(f'{m}=...' for m in missing)}: the header has no column"
+            f" {' or '.join(repr(m) for m in missing)}",
+            f"the header has {shown}",
+        )
+    renamed = [None if column_map.get(h) == DROP else column_map.get(h, h) for h in header]
+    by_name: dict[str, list[str]] = {}
+    for before, after in zip(header, renamed, strict=True):
+        if after is not None:
+            by_name.setdefault(after, []).append(before)
+    for name, sources in by_name.items():
+        if len(sources) > 1 and any(s in column_map for s in sources):
+            raise UsageError(
+                f"--map: {' and '.join(repr(s) for s in sources)} would both be named {name!r}",
+                f"map only one of them to {name} (drop the other with --map COLUMN=-)",
+            )
+    return renamed
 
 
 def _column(found: dict[str, int], name: str) -> str | None:
@@ -159,7 +196,7 @@ def _column(found: dict[str, int], name: str) -> str | None:
     return f"c{found[name]}" if name in found else None
 
 
-def _refuse_empty_and_duplicates(header: list[str]) -> None:
+def _refuse_empty_and_duplicates(header: list[str | None]) -> None:
     for i, h in enumerate(header):
         if h == "":
             raise UnimportableError(
@@ -168,6 +205,8 @@ def _refuse_empty_and_duplicates(header: list[str]) -> None:
             )
     seen: dict[str, int] = {}
     for i, h in enumerate(header):
+        if h is None:
+            continue
         if h in seen:
             raise UnimportableError(
                 f"the header names {h!r} twice (columns {seen[h] + 1} and {i + 1})",

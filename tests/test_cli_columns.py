@@ -1,0 +1,86 @@
+"""SPEC section 10, columns: ``--map``, hints for missing columns, ``--null-value``, ``--config``.
+
+Every test runs the real CLI and reads what a user sees: the exit code, the message, the
+rejects rows and the ``--out`` events.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli_support import check_rows, cio, dry_run, old, read_rejects, summary, write_csv
+
+WAREHOUSE = ["event_name", "user_id", "occurred_at", "plan"]
+MAPS = ("--map", "event_name=_cio_name", "--map", "user_id=_cio_customer_id",
+        "--map", "occurred_at=_cio_timestamp")  # fmt: skip
+
+
+def test_map_renames_headers_to_the_cio_columns_and_data_keys(tmp_path: Path) -> None:
+    ts = old()
+    got = check_rows(
+        tmp_path, [*WAREHOUSE, "internal"], [["signup", "u1", str(ts), "pro", "x"]],
+        *MAPS, "--map", "plan=tier", "--map", "internal=-",
+    )  # fmt: skip
+    assert got.code == 0, got.result.stderr
+    [op] = got.ops
+    assert op["name"] == "signup"
+    assert op["identifiers"] == {"id": "u1"}
+    assert op["timestamp"] == ts
+    assert op["attributes"] == {"tier": "pro"}, "plan renamed, internal dropped"
+
+
+def test_map_of_a_column_not_in_the_header_is_a_usage_error(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "e.csv", ["event", "user"], [["signup", "u1"]])
+    result = cio("validate", path, "--map", "event_nme=_cio_name", "--map", "usr=_cio_customer_id")
+    assert result.exit_code == 2, "exit 2 wins over the missing columns"
+    assert "error: --map event_nme=..., usr=...: the header has no column 'event_nme' or 'usr'" in (
+        result.stderr
+    )
+    assert "hint: the header has 'event', 'user'" in result.stderr
+
+
+def test_two_columns_mapped_to_one_name_is_a_usage_error(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "e.csv", ["_cio_name", "event", "user"], [["a", "b", "u1"]])
+    result = cio("validate", path, "--map", "event=_cio_name", "--map", "user=_cio_customer_id")
+    assert result.exit_code == 2
+    assert "error: --map: '_cio_name' and 'event' would both be named '_cio_name'" in result.stderr
+    both = cio("validate", path, "--map", "event=x", "--map", "user=x", "--json")
+    assert both.exit_code == 2
+    assert summary(both)["error"] == "--map: 'event' and 'user' would both be named 'x'"
+
+
+def test_a_malformed_map_flag_is_a_usage_error(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "e.csv", ["_cio_name", "_cio_customer_id"], [["a", "u1"]])
+    result = cio("validate", path, "--map", "event")
+    assert result.exit_code == 2
+    assert "error: --map 'event' is not SOURCE=TARGET" in result.stderr
+
+
+def test_type_names_the_mapped_key(tmp_path: Path) -> None:
+    got = check_rows(tmp_path, [*WAREHOUSE, "zip_code"], [["a", "u1", str(old()), "pro", "01234"],
+                     ["a", "u2", str(old()), "pro", "2345"]], *MAPS, "--map", "zip_code=zip",
+                     "--type", "zip=string")  # fmt: skip
+    assert got.code == 0, got.result.stderr
+    assert [op["attributes"]["zip"] for op in got.ops] == ["01234", "2345"]
+
+
+def test_rejects_file_keeps_the_original_header_and_reimports_with_the_same_flags(
+    tmp_path: Path,
+) -> None:
+    path = write_csv(tmp_path / "e.csv", [*WAREHOUSE, "internal"], [
+        ["signup", "u1", str(old()), "pro", "x"],
+        ["", "u2", str(old()), "pro", "y"],
+    ])  # fmt: skip
+    flags = (*MAPS, "--map", "internal=-")
+    got = dry_run(path, *flags)
+    assert got.code == 1
+    assert got.rejects_header == [*WAREHOUSE, "internal", "_cio_row", "_cio_error"]
+    assert [r["internal"] for r in got.rejects] == ["y"]
+    again = tmp_path / "again.csv"
+    again.write_bytes(path.with_name("e.csv.rejects.csv").read_bytes())
+    second = dry_run(again, *flags)
+    assert second.code == 1, "the same row is rejected again, under the same flags"
+    assert second.summary["rejected"] == 1
+    header, rows = read_rejects(again.with_name("again.csv.rejects.csv"))
+    assert header == [*WAREHOUSE, "internal", "_cio_row", "_cio_error"]
+    assert rows[0]["internal"] == "y"
