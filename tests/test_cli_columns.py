@@ -84,3 +84,66 @@ def test_rejects_file_keeps_the_original_header_and_reimports_with_the_same_flag
     header, rows = read_rejects(again.with_name("again.csv.rejects.csv"))
     assert header == [*WAREHOUSE, "internal", "_cio_row", "_cio_error"]
     assert rows[0]["internal"] == "y"
+
+
+def test_missing_columns_are_named_at_once_with_the_map_to_pass(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "w.csv", ["event_name", "user_id", "email", "occurred_at", "plan"],
+                     [["signup", "u1", "a@b.co", str(old()), "pro"]])  # fmt: skip
+    result = cio("validate", path)
+    assert result.exit_code == 3
+    assert ": missing required columns _cio_name, _cio_customer_id\n" in result.stderr
+    assert (
+        "hint: 'event_name' looks like _cio_name, 'user_id' or 'email' looks like"
+        " _cio_customer_id, 'occurred_at' looks like _cio_timestamp: pass --map"
+        " event_name=_cio_name --map user_id=_cio_customer_id --map occurred_at=_cio_timestamp"
+    ) in result.stderr
+    as_json = cio("import", path, "--dry-run", "--json")
+    assert as_json.exit_code == 3
+    assert summary(as_json)["error"] == f"{path}: missing required columns _cio_name, _cio_customer_id"
+
+
+def test_the_suggested_maps_take_the_file(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "w.csv", ["Event", "person_id", "ts"],
+                     [["signup", "u1", str(old())]])  # fmt: skip
+    err = cio("validate", path).stderr
+    maps = err.split("pass ", 1)[1].split()
+    assert maps == ["--map", "Event=_cio_name", "--map", "person_id=_cio_customer_id",
+                    "--map", "ts=_cio_timestamp"]  # fmt: skip
+    got = dry_run(path, *maps)
+    assert got.code == 0 and got.ops[0]["name"] == "signup"
+
+
+def test_a_missing_column_without_a_lookalike_keeps_the_header_hint(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "e.csv", ["action", "plan"], [["signup", "pro"]])
+    result = cio("validate", path)
+    assert result.exit_code == 3
+    assert "missing required columns _cio_name, _cio_customer_id\n" in result.stderr
+    assert (
+        "hint: 'action' looks like _cio_name: pass --map action=_cio_name;"
+        " the header has 'action', 'plan'"
+    ) in result.stderr
+
+
+def test_map_errors_win_over_missing_columns_and_mapped_columns_are_not_suggested(
+    tmp_path: Path,
+) -> None:
+    path = write_csv(tmp_path / "e.csv", ["event", "email", "user_id"], [["a", "b@c.co", "u"]])
+    result = cio("validate", path, "--map", "email=contact")
+    assert result.exit_code == 3
+    assert "missing required columns _cio_name, _cio_customer_id" in result.stderr
+    assert "'user_id' looks like _cio_customer_id" in result.stderr, "email is mapped away"
+
+
+def test_a_timestamp_like_column_sent_as_data_gets_a_warning(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "e.csv", ["_cio_name", "_cio_customer_id", "created_at"],
+                     [["signup", "u1", "2024-01-01T00:00:00Z"]])  # fmt: skip
+    warning = (
+        f"warning: {path}: column 'created_at' looks like a timestamp but is sent as data, and the"
+        " events have no timestamp: pass --map created_at=_cio_timestamp to use it"
+    )
+    for flags in ((), ("--json",)):
+        result = cio("validate", path, *flags)
+        assert result.exit_code == 0
+        assert warning in result.stderr
+    mapped = cio("validate", path, "--map", "created_at=_cio_timestamp")
+    assert mapped.exit_code == 0 and "warning" not in mapped.stderr

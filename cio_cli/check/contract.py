@@ -61,6 +61,11 @@ ISO_TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
 ISO_ZONED_RE = rf"^{ISO_DATE}[Tt ]{ISO_TIME}(?:[Zz]|[+-]\d{{2}}(?::?\d{{2}})?)$"
 ISO_NAIVE_RE = rf"^{ISO_DATE}(?:[Tt ]{ISO_TIME})?$"
 
+LOOKALIKES = {  # what a column that --map should rename is often called
+    NAME: ("event", "event_name", "action"),
+    CUSTOMER_ID: ("user_id", "customer_id", "person_id", "email", "distinct_id"),
+    TIMESTAMP: ("timestamp", "time", "occurred_at", "created_at", "event_time", "ts"),
+}
 DROP = "-"  # --map SOURCE=- : the column is not sent
 MAX_DEPTH = 254  # orjson writes no deeper nesting
 Identifier = Literal["auto", "id", "email"]
@@ -116,6 +121,7 @@ class Layout:
     event_id: str | None
     data: tuple[tuple[str, str], ...]  # (column, key), sorted by key
     kept: tuple[int, ...]  # input columns written to the rejects file
+    warnings: tuple[str, ...] = ()  # about the header (a timestamp-like column sent as data)
 
     @property
     def ncols(self) -> int:
@@ -135,16 +141,22 @@ def layout(
     ``_cio_name`` is required, and ``_cio_customer_id`` unless ``_cio_anonymous_id`` is
     there (a file may have both: each row then fills one).
     """
-    renamed = mapped_header(original, column_map or {})
+    mapping = column_map or {}
+    renamed = mapped_header(original, mapping)
     _refuse_empty_and_duplicates(renamed)
     found = {h: i for i, h in enumerate(renamed) if h is not None}
     header = list(found)
     for h, i in found.items():
         if h not in KNOWN and (h.strip().lower().startswith("_cio_") or h.strip() in KNOWN):
             raise _near_miss(h, i)
-    for required in (NAME, CUSTOMER_ID):
-        if required not in found and not (required == CUSTOMER_ID and ANONYMOUS_ID in found):
-            raise _missing(required, header)
+    pairs = [(o, r) for o, r in zip(original, renamed, strict=True) if r and o not in mapping]
+    absent = [
+        required
+        for required in (NAME, CUSTOMER_ID)
+        if required not in found and not (required == CUSTOMER_ID and ANONYMOUS_ID in found)
+    ]
+    if absent:
+        raise _missing(absent, pairs, header)
     for col in overrides or {}:
         if col not in found or col.startswith("_cio_"):
             raise UsageError(
@@ -161,6 +173,7 @@ def layout(
         event_id=_column(found, EVENT_ID),
         data=tuple((col, key) for key, col in data),
         kept=tuple(i for i, h in enumerate(renamed) if h not in (ROW, ERROR)),
+        warnings=timestamp_warnings(pairs, header),
     )
 
 
@@ -227,11 +240,47 @@ def _near_miss(h: str, i: int) -> UnimportableError:
     return UnimportableError(f"unknown column {h!r} (column {i + 1})", hint)
 
 
-def _missing(required: str, header: list[str]) -> UnimportableError:
-    near = difflib.get_close_matches(required, header, n=1, cutoff=0.6)
-    found = ", ".join(repr(h) for h in header[:12])
-    hint = f"found {near[0]!r}: rename it to {required}" if near else f"the header has {found}"
-    return UnimportableError(f"missing required column {required}", hint)
+def _missing(
+    absent: list[str], pairs: list[tuple[str, str]], header: list[str]
+) -> UnimportableError:
+    """One message naming every missing required column, with the ``--map`` to pass."""
+    looks = {col: _looks_like(col, pairs) for col in (*absent, TIMESTAMP)}
+    if TIMESTAMP in header:
+        del looks[TIMESTAMP]
+    parts = [
+        f"{' or '.join(repr(s) for s in sources)} looks like {col}"
+        for col, sources in looks.items()
+        if sources
+    ]
+    maps = " ".join(f"--map {sources[0]}={col}" for col, sources in looks.items() if sources)
+    blind = [col for col in absent if not looks[col]]
+    hint = f"{', '.join(parts)}: pass {maps}" if parts else ""
+    if blind:
+        near = [n for col in blind for n in difflib.get_close_matches(col, header, 1, 0.6)]
+        shown = ", ".join(repr(h) for h in header[:12])
+        found = f"the header has {shown}"
+        if len(blind) == len(near) == 1:
+            found = f"found {near[0]!r}: rename it to {blind[0]}"
+        hint = f"{hint}; {found}" if hint else found
+    plural = "s" if len(absent) > 1 else ""
+    return UnimportableError(f"missing required column{plural} {', '.join(absent)}", hint)
+
+
+def _looks_like(col: str, pairs: list[tuple[str, str]]) -> list[str]:
+    """The columns (as the file names them, not mapped by ``--map``) that look like ``col``."""
+    names = LOOKALIKES.get(col, ())
+    return [source for source, name in pairs if name.strip().lower() in names]
+
+
+def timestamp_warnings(pairs: list[tuple[str, str]], header: list[str]) -> tuple[str, ...]:
+    """A warning for each timestamp-like column of a file without ``_cio_timestamp``."""
+    if TIMESTAMP in header:
+        return ()
+    return tuple(
+        f"column {source!r} looks like a timestamp but is sent as data, and the events have"
+        f" no timestamp: pass --map {source}={TIMESTAMP} to use it"
+        for source in _looks_like(TIMESTAMP, pairs)
+    )
 
 
 def load_json(text: str | bytes) -> Any:

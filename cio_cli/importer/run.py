@@ -174,6 +174,9 @@ def run(
     try:
         with ExitStack() as stack:
             tally.inputs = _open_all(plan, stack)
+            for inp in tally.inputs:
+                for warning in inp.lay.warnings:
+                    reporter.note(f"warning: {inp.shown}: {warning}")
             if _one_read(plan, tally.inputs):
                 _dry_run_one(plan, tally, stack, now, reporter)
                 return _summary(plan, tally, time.monotonic() - started)
