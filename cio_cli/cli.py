@@ -201,6 +201,15 @@ MapOpt = Annotated[
         rich_help_panel=INPUT,
     ),
 ]
+NullOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--null-value",
+        metavar="TEXT",
+        help="Read cells equal to TEXT as empty, e.g. NULL or \\N (repeatable).",
+        rich_help_panel=INPUT,
+    ),
+]
 EncodingOpt = Annotated[
     str,
     typer.Option(
@@ -462,6 +471,7 @@ def _read_options(
     semantic: bool,
     api: str = "track",
     map_: list[str] | None = None,
+    null_value: list[str] | None = None,
 ) -> ReadOptions:
     ident: Identifier = _choice(identifier, IdentifierChoice, "--identifier")  # type: ignore[assignment]
     tunit: Unit = _choice(unit, UnitChoice, "--timestamp-unit")  # type: ignore[assignment]
@@ -477,6 +487,7 @@ def _read_options(
         api=api,
         person_kinds=choose(api).person_kinds,
         column_map=_column_map(map_),
+        null_values=tuple(null_value or ()),
     )
 
 
@@ -554,6 +565,7 @@ def validate(
     types: TypesOpt = TypesChoice.AUTO,
     type_: TypeOpt = None,
     map_: MapOpt = None,
+    null_value: NullOpt = None,
     encoding: EncodingOpt = "utf-8",
     allow_semantic: SemanticOpt = False,
     api: ApiInputOpt = None,
@@ -568,7 +580,7 @@ def validate(
         name = api_name(api, os.environ)
         opts = _read_options(
             identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic, name,
-            map_,
+            map_, null_value,
         )
         plan = ImportPlan("validate", files, opts, rejects=rejects, api_name=name)
         return _run(plan, reporter)
@@ -586,6 +598,7 @@ def import_(
     types: TypesOpt = TypesChoice.AUTO,
     type_: TypeOpt = None,
     map_: MapOpt = None,
+    null_value: NullOpt = None,
     encoding: EncodingOpt = "utf-8",
     dry_run: DryRunOpt = False,
     allow_recent: AllowRecentOpt = False,
@@ -628,7 +641,7 @@ def import_(
         check_gzip(name, gzip)
         opts = _read_options(
             identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic, name,
-            map_,
+            map_, null_value,
         )
         plan = ImportPlan(
             "import", files, opts, dry_run=dry_run, out=out, rejects=rejects,

@@ -147,3 +147,46 @@ def test_a_timestamp_like_column_sent_as_data_gets_a_warning(tmp_path: Path) -> 
         assert warning in result.stderr
     mapped = cio("validate", path, "--map", "created_at=_cio_timestamp")
     assert mapped.exit_code == 0 and "warning" not in mapped.stderr
+
+
+def test_null_value_cells_are_empty_in_data_and_cio_columns(tmp_path: Path) -> None:
+    ts = old()
+    rows = [["buy", "u1", str(ts), "USD", "1.5", "hi"], ["buy", "u2", "\\N", "NULL", "NULL", "\\N"],
+            ["buy", "u3", "NULL", "\\N", "2", "NULL"]]  # fmt: skip
+    header = [*WAREHOUSE[:3], "currency", "price", "note"]
+    got = check_rows(tmp_path, header, rows, *MAPS, "--null-value", "NULL", "--null-value", "\\N",
+                     "--allow-recent")  # fmt: skip
+    assert got.code == 0, got.result.stderr
+    assert [op.get("timestamp") for op in got.ops] == [ts, None, None]
+    assert [op["attributes"] for op in got.ops] == [
+        {"currency": "USD", "note": "hi", "price": 1.5}, {}, {"price": 2}
+    ]  # fmt: skip
+    assert "warning" not in got.result.stderr
+
+
+def test_null_texts_without_the_flag_get_a_warning_per_column(tmp_path: Path) -> None:
+    rows = [["buy", "u1", str(old()), "NULL", "hi"], ["buy", "u2", str(old()), "\\N", "None"],
+            ["buy", "u3", str(old()), "2", "NaN"]]  # fmt: skip
+    path = write_csv(tmp_path / "e.csv", [*WAREHOUSE[:3], "price", "note"], rows)
+    result = cio("import", path, "--dry-run", *MAPS)
+    assert result.exit_code == 0
+    assert (
+        "warning: column 'price' has 2 cell(s) written NULL or \\N, read as text, not as empty:"
+        " pass --null-value NULL --null-value '\\N' to read them as empty"
+    ) in result.stderr
+    assert (
+        "warning: column 'note' has 2 cell(s) written NaN or None, read as text, not as empty:"
+        " pass --null-value NaN --null-value None to read them as empty"
+    ) in result.stderr
+    quiet = cio("import", path, "--dry-run", *MAPS, "--null-value", "NULL", "--null-value", "\\N",
+                "--null-value", "NaN", "--null-value", "None")  # fmt: skip
+    assert quiet.exit_code == 0 and "warning" not in quiet.stderr
+
+
+def test_null_value_rejects_keep_the_row_and_reimport(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "e.csv", WAREHOUSE, [["NULL", "u1", str(old()), "pro"]])
+    got = dry_run(path, *MAPS, "--null-value", "NULL")
+    assert got.code == 1
+    assert [r["user_id"] for r in got.rejects] == ["u1"]
+    assert got.rejects[0]["_cio_row"] == "2"
+    assert "_cio_name is empty" in got.rejects[0]["_cio_error"]

@@ -66,6 +66,7 @@ LOOKALIKES = {  # what a column that --map should rename is often called
     CUSTOMER_ID: ("user_id", "customer_id", "person_id", "email", "distinct_id"),
     TIMESTAMP: ("timestamp", "time", "occurred_at", "created_at", "event_time", "ts"),
 }
+NULL_TEXTS = ("NULL", "null", "\\N", "None", "NaN")  # warned about without --null-value
 DROP = "-"  # --map SOURCE=- : the column is not sent
 MAX_DEPTH = 254  # orjson writes no deeper nesting
 Identifier = Literal["auto", "id", "email"]
@@ -86,6 +87,7 @@ class ReadOptions:
     api: str = "track"  # --api: the API the events are for (its name, for messages)
     person_kinds: frozenset[str] = frozenset({"id", "email", "cio_id"})  # ``Api.person_kinds``
     column_map: dict[str, str] = field(default_factory=dict)  # --map SOURCE=TARGET ("-": drop)
+    null_values: tuple[str, ...] = ()  # --null-value: cells read as empty
 
     def __post_init__(self) -> None:
         if self.assume_tz is not None:
