@@ -190,3 +190,92 @@ def test_null_value_rejects_keep_the_row_and_reimport(tmp_path: Path) -> None:
     assert [r["user_id"] for r in got.rejects] == ["u1"]
     assert got.rejects[0]["_cio_row"] == "2"
     assert "_cio_name is empty" in got.rejects[0]["_cio_error"]
+
+
+WAREHOUSE_CONFIG = """\
+map = {event_name = "_cio_name", user_id = "_cio_customer_id", occurred_at = "_cio_timestamp"}
+null_value = ["NULL", '\\N']
+type = {zip = "string"}
+"""
+
+
+def warehouse_file(tmp_path: Path) -> Path:
+    """A warehouse-shaped export: no _cio_* headers, ISO times with a zone, nulls as text."""
+    rows = [
+        ["purchase", "u1", "2024-03-01T10:00:00Z", "NULL", "01234", "USD"],
+        ["purchase", "u2", "\\N", "272.5", "2345", "\\N"],
+        ["signup", "u3", "2024-03-01T11:00:00+01:00", "3", "NULL", "NULL"],
+    ]
+    header = ["event_name", "user_id", "occurred_at", "price", "zip", "currency"]
+    return write_csv(tmp_path / "export.csv", header, rows)
+
+
+def test_a_warehouse_export_with_one_import_line_or_one_config_file(tmp_path: Path) -> None:
+    path = warehouse_file(tmp_path)
+    flags = (*MAPS, "--null-value", "NULL", "--null-value", "\\N", "--type", "zip=string",
+             "--allow-recent")  # fmt: skip
+    by_flags = dry_run(path, *flags)
+    assert by_flags.code == 0, by_flags.result.stderr
+    assert [op.get("timestamp") for op in by_flags.ops] == [1709287200, None, 1709287200]
+    assert [op["attributes"] for op in by_flags.ops] == [
+        {"zip": "01234", "currency": "USD"}, {"price": 272.5, "zip": "2345"}, {"price": 3},
+    ]  # fmt: skip
+    assert "warning" not in by_flags.result.stderr
+    config = tmp_path / "cio.toml"
+    config.write_text(WAREHOUSE_CONFIG + "allow_recent = true\n", encoding="utf-8")
+    first = by_flags.out_bytes
+    by_file = dry_run(path, "--config", str(config))
+    assert by_file.code == 0 and by_file.out_bytes == first
+    by_env = cio("import", path, "--dry-run", "--json", env={"CIO_CONFIG": str(config)})
+    assert by_env.exit_code == 0 and summary(by_env)["rejected"] == 0
+
+
+def test_flags_win_over_the_config_file_and_map_flags_add_to_its_map(tmp_path: Path) -> None:
+    path = warehouse_file(tmp_path)
+    config = tmp_path / "cio.toml"
+    config.write_text(WAREHOUSE_CONFIG + "skip_recent = true\n", encoding="utf-8")
+    got = dry_run(path, "--config", str(config), "--map", "occurred_at=when", "--map", "currency=-",
+                  "--null-value", "NULL", "--allow-recent")  # fmt: skip
+    assert got.code == 0, got.result.stderr
+    assert all("timestamp" not in op for op in got.ops), "--map occurred_at=when wins"
+    assert got.ops[1]["attributes"] == {"price": 272.5, "when": "\\N", "zip": "2345"}, (
+        "--null-value NULL replaces the file's list"
+    )
+    assert all("currency" not in op["attributes"] for op in got.ops)
+
+
+def test_config_file_errors_are_usage_errors_naming_the_key(tmp_path: Path) -> None:
+    path = warehouse_file(tmp_path)
+    config = tmp_path / "c.toml"
+    cases = {
+        'api_key = "s3cret-key"\n': (
+            "api_key is a credential, which cio does not read from a file",
+            "set CIO_API_KEY in the environment",
+        ),
+        'site_id = "s3cret-key"\n': ("site_id is a credential", "CIO_SITE_ID"),
+        'pipelines_key = "s3cret-key"\n': ("pipelines_key is a credential", "CIO_PIPELINES_KEY"),
+        "maps = 1\n": ("unknown key 'maps'", "keys are long option names: allow_recent,"),
+        'rate = "s3cret-key"\n': ("rate must be a number, not a string", "rate = 100"),
+        'allow_recent = "yes"\n': ("allow_recent must be true or false, not a string", ""),
+        "null_value = 'NULL'\n": ("null_value must be a list of strings, not a string", ""),
+        "map = {a = 1}\n": ("map must be a table of strings", 'map = {event_name = "_cio_name"}'),
+        "x = [\n": ("not valid TOML", ""),
+    }
+    for text, (message, hint) in cases.items():
+        config.write_text(text, encoding="utf-8")
+        result = cio("import", path, "--dry-run", "--config", config)
+        assert result.exit_code == 2, (text, result.stderr)
+        assert f"error: --config {config}: {message}" in result.stderr
+        assert hint in result.stderr
+        assert "s3cret" not in result.stdout + result.stderr
+    missing = cio("validate", path, "--config", tmp_path / "nope.toml")
+    assert missing.exit_code == 2 and "cannot read it" in missing.stderr
+
+
+def test_validate_takes_the_same_config_file_as_import(tmp_path: Path) -> None:
+    path = warehouse_file(tmp_path)
+    config = tmp_path / "cio.toml"
+    config.write_text(WAREHOUSE_CONFIG + "allow_recent = true\nrate = 50\n", encoding="utf-8")
+    result = cio("validate", path, "--config", config, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert summary(result)["rejected"] == 0
