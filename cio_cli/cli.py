@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+import typing
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
@@ -17,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperOption
 
-from cio_cli import __version__
+from cio_cli import __version__, config_file
 from cio_cli.check.contract import Identifier, ReadOptions, Unit
 from cio_cli.config import api_name, check_gzip
 from cio_cli.errors import (
@@ -189,6 +190,35 @@ TypeOpt = Annotated[
         "--type",
         metavar="COLUMN=TYPE",
         help="TYPE is string, int, float, bool or json (repeatable).",
+        rich_help_panel=INPUT,
+    ),
+]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        metavar="SOURCE=TARGET",
+        help="Rename a column: TARGET is a _cio_* name, a data key, or - to drop it (repeatable).",
+        rich_help_panel=INPUT,
+    ),
+]
+NullOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--null-value",
+        metavar="TEXT",
+        help="Read cells equal to TEXT as empty, e.g. NULL or \\N (repeatable).",
+        rich_help_panel=INPUT,
+    ),
+]
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        metavar="FILE",
+        envvar="CIO_CONFIG",
+        show_envvar=True,
+        help="A TOML file of long options, e.g. null_value = [\"NULL\"] (flags win).",
         rich_help_panel=INPUT,
     ),
 ]
@@ -431,6 +461,54 @@ def _overrides(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _column_map(pairs: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        source, sep, target = pair.rpartition("=")
+        if not sep or not source or not target:
+            raise UsageError(
+                f"--map {pair!r} is not SOURCE=TARGET", "for example --map event_name=_cio_name"
+            )
+        out[source] = target
+    return out
+
+
+def _slots(command: Callable[..., Any]) -> list[config_file.Slot]:
+    """The long options of ``command`` a config file may set, with their value kinds."""
+    slots = []
+    for name, hint in typing.get_type_hints(command, include_extras=True).items():
+        if name in ("ctx", "files", "config", "return"):
+            continue
+        base = typing.get_args(hint)[0]
+        kinds = typing.get_args(base) or (base,)
+        kind: type = str
+        if any(typing.get_origin(k) is list for k in kinds):
+            kind = list
+        elif base in (bool, int, float):
+            kind = base
+        slots.append(config_file.Slot(name.rstrip("_"), name, kind))
+    return slots
+
+
+def _configured(
+    ctx: typer.Context, command: Callable[..., Any], values: dict[str, Any], config: str | None
+) -> dict[str, Any]:
+    """``values`` (the command's options) with ``--config``'s where no flag was typed.
+
+    A key of ``import`` is accepted, and ignored, by ``validate``: one file serves both.
+    """
+    if not config:
+        return values
+    typed = set()
+    for name in values:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name != "DEFAULT":
+            typed.add(name)
+    others = {s.key for s in _slots(import_)}
+    table = config_file.read(config)
+    return config_file.merge(config, table, _slots(command), values, typed, others)
+
+
 def _read_options(
     identifier: str,
     unit: str,
@@ -440,6 +518,8 @@ def _read_options(
     encoding: str,
     semantic: bool,
     api: str = "track",
+    map_: list[str] | None = None,
+    null_value: list[str] | None = None,
 ) -> ReadOptions:
     ident: Identifier = _choice(identifier, IdentifierChoice, "--identifier")  # type: ignore[assignment]
     tunit: Unit = _choice(unit, UnitChoice, "--timestamp-unit")  # type: ignore[assignment]
@@ -454,6 +534,8 @@ def _read_options(
         allow_semantic=semantic,
         api=api,
         person_kinds=choose(api).person_kinds,
+        column_map=_column_map(map_),
+        null_values=tuple(null_value or ()),
     )
 
 
@@ -524,28 +606,36 @@ def _sigterm_unwinds() -> Iterator[None]:
 
 @app.command(cls=PanelCommand, epilog=EXIT_CODES)
 def validate(
+    ctx: typer.Context,
     files: Files,
     identifier: IdentifierOpt = IdentifierChoice.AUTO,
     timestamp_unit: UnitOpt = UnitChoice.AUTO,
     assume_tz: TzOpt = None,
     types: TypesOpt = TypesChoice.AUTO,
     type_: TypeOpt = None,
+    map_: MapOpt = None,
+    null_value: NullOpt = None,
     encoding: EncodingOpt = "utf-8",
     allow_semantic: SemanticOpt = False,
     api: ApiInputOpt = None,
     rejects: RejectsOpt = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Check CSV files and report what would be sent; send nothing."""
     reporter = Reporter(json, quiet)
+    given = {k: v for k, v in locals().items() if k not in ("ctx", "files", "config", "reporter")}
 
     def body() -> int:
-        name = api_name(api, os.environ)
+        o = _configured(ctx, validate, given, config)
+        reporter.json_mode, reporter.quiet = o["json"], o["quiet"]
+        name = api_name(o["api"], os.environ)
         opts = _read_options(
-            identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic, name
-        )
-        plan = ImportPlan("validate", files, opts, rejects=rejects, api_name=name)
+            o["identifier"], o["timestamp_unit"], o["assume_tz"], o["types"], o["type_"],
+            o["encoding"], o["allow_semantic"], name, o["map_"], o["null_value"],
+        )  # fmt: skip
+        plan = ImportPlan("validate", files, opts, rejects=o["rejects"], api_name=name)
         return _run(plan, reporter)
 
     _guard(reporter, body, _import_shape("validate", files, True))
@@ -560,6 +650,8 @@ def import_(
     assume_tz: TzOpt = None,
     types: TypesOpt = TypesChoice.AUTO,
     type_: TypeOpt = None,
+    map_: MapOpt = None,
+    null_value: NullOpt = None,
     encoding: EncodingOpt = "utf-8",
     dry_run: DryRunOpt = False,
     allow_recent: AllowRecentOpt = False,
@@ -582,6 +674,7 @@ def import_(
     rejects: RejectsOpt = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Validate CSV files, then send their events to Customer.io.
 
@@ -592,28 +685,36 @@ def import_(
     import of a file runs at a time.
     """
     reporter = Reporter(json, quiet)
+    given = {k: v for k, v in locals().items() if k not in ("ctx", "files", "config", "reporter")}
+    dry = [dry_run]
 
     def body() -> int:
+        o = _configured(ctx, import_, given, config)
+        reporter.json_mode, reporter.quiet = o["json"], o["quiet"]
+        dry[0] = o["dry_run"]
         typed = _typed(
-            ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url, api=api,
-            pipelines_key=pipelines_key,
+            ctx, site_id=site_id, api_key=api_key, region=o["region"], base_url=o["base_url"],
+            api=o["api"], pipelines_key=pipelines_key,
         )  # fmt: skip
         name = api_name(typed["api"], os.environ, typed["pipelines_key"], site_id, api_key)
-        check_gzip(name, gzip)
+        check_gzip(name, o["gzip"])
         opts = _read_options(
-            identifier, timestamp_unit, assume_tz, types, type_, encoding, allow_semantic, name
-        )
+            o["identifier"], o["timestamp_unit"], o["assume_tz"], o["types"], o["type_"],
+            o["encoding"], o["allow_semantic"], name, o["map_"], o["null_value"],
+        )  # fmt: skip
         plan = ImportPlan(
-            "import", files, opts, dry_run=dry_run, out=out, rejects=rejects,
-            allow_recent=allow_recent, skip_recent=skip_recent, batch_bytes=batch_bytes,
-            restart=restart, api_name=name,
+            "import", files, opts, dry_run=o["dry_run"], out=o["out"], rejects=o["rejects"],
+            allow_recent=o["allow_recent"], skip_recent=o["skip_recent"],
+            batch_bytes=o["batch_bytes"], restart=o["restart"], api_name=name,
         )  # fmt: skip
         if plan.sends:
             typed["api"] = name
-            plan.send = SendOptions.from_flags(typed, concurrency, rate, max_retries, timeout, gzip)
+            plan.send = SendOptions.from_flags(
+                typed, o["concurrency"], o["rate"], o["max_retries"], o["timeout"], o["gzip"]
+            )
         return _run(plan, reporter)
 
-    _guard(reporter, body, _import_shape("import", files, dry_run))
+    _guard(reporter, body, lambda exc: _import_shape("import", files, dry[0])(exc))
 
 
 _ENVIRONMENT = """\b

@@ -66,6 +66,13 @@ ISO_ZONE = r"(?:[Zz]| ?[+-]\d{2}(?::?\d{2})?| UTC)"  # +00:00, +0000, +00 (BigQu
 ISO_ZONED_RE = rf"^{ISO_DATE}[Tt ]{ISO_TIME}{ISO_ZONE}$"
 ISO_NAIVE_RE = rf"^{ISO_DATE}(?:[Tt ]{ISO_TIME})?$"
 
+LOOKALIKES = {  # what a column that --map should rename is often called
+    NAME: ("event", "event_name", "action"),
+    CUSTOMER_ID: ("user_id", "customer_id", "person_id", "email", "distinct_id"),
+    TIMESTAMP: ("timestamp", "time", "occurred_at", "created_at", "event_time", "ts"),
+}
+NULL_TEXTS = ("NULL", "null", "\\N", "None", "NaN")  # warned about without --null-value
+DROP = "-"  # --map SOURCE=- : the column is not sent
 MAX_DEPTH = 254  # orjson writes no deeper nesting
 Identifier = Literal["auto", "id", "email"]
 Unit = Literal["auto", "s", "ms"]
@@ -84,6 +91,8 @@ class ReadOptions:
     allow_semantic: bool = False
     api: str = "track"  # --api: the API the events are for (its name, for messages)
     person_kinds: frozenset[str] = frozenset({"id", "email", "cio_id"})  # ``Api.person_kinds``
+    column_map: dict[str, str] = field(default_factory=dict)  # --map SOURCE=TARGET ("-": drop)
+    null_values: tuple[str, ...] = ()  # --null-value: cells read as empty
 
     def __post_init__(self) -> None:
         if self.assume_tz is not None:
@@ -119,6 +128,7 @@ class Layout:
     event_id: str | None
     data: tuple[tuple[str, str], ...]  # (column, key), sorted by key
     kept: tuple[int, ...]  # input columns written to the rejects file
+    warnings: tuple[str, ...] = ()  # about the header (a timestamp-like column sent as data)
 
     @property
     def ncols(self) -> int:
@@ -126,37 +136,79 @@ class Layout:
         return len(self.header)
 
 
-def layout(header: list[str], overrides: dict[str, str] | None = None) -> Layout:
+def layout(
+    original: list[str],
+    overrides: dict[str, str] | None = None,
+    column_map: dict[str, str] | None = None,
+) -> Layout:
     """Check the header and say where each column goes; raise if unimportable.
 
+    ``column_map`` (``--map``) renames headers first (``-`` drops a column); the header
+    rules then judge the renamed header, and the rejects file keeps the original one.
     ``_cio_name`` is required, and ``_cio_customer_id`` unless ``_cio_anonymous_id`` is
     there (a file may have both: each row then fills one).
     """
-    _refuse_empty_and_duplicates(header)
-    found = {h: i for i, h in enumerate(header)}
-    for i, h in enumerate(header):
+    mapping = column_map or {}
+    renamed = mapped_header(original, mapping)
+    _refuse_empty_and_duplicates(renamed)
+    found = {h: i for i, h in enumerate(renamed) if h is not None}
+    header = list(found)
+    for h, i in found.items():
         if h not in KNOWN and (h.strip().lower().startswith("_cio_") or h.strip() in KNOWN):
             raise _near_miss(h, i)
-    for required in (NAME, CUSTOMER_ID):
-        if required not in found and not (required == CUSTOMER_ID and ANONYMOUS_ID in found):
-            raise _missing(required, header)
+    pairs = [(o, r) for o, r in zip(original, renamed, strict=True) if r and o not in mapping]
+    absent = [
+        required
+        for required in (NAME, CUSTOMER_ID)
+        if required not in found and not (required == CUSTOMER_ID and ANONYMOUS_ID in found)
+    ]
+    if absent:
+        raise _missing(absent, pairs, header)
     for col in overrides or {}:
         if col not in found or col.startswith("_cio_"):
             raise UsageError(
                 f"--type {col}=...: the file has no data column {col!r}",
-                f"data columns: {', '.join(h for h in header if not h.startswith('_cio_'))}",
+                f"data columns: {', '.join(h for h in found if not h.startswith('_cio_'))}",
             )
-    data = sorted((h, f"c{i}") for i, h in enumerate(header) if h not in KNOWN)
+    data = sorted((h, f"c{i}") for h, i in found.items() if h not in KNOWN)
     return Layout(
-        header=tuple(header),
+        header=tuple(original),
         name=f"c{found[NAME]}",
         customer_id=_column(found, CUSTOMER_ID),
         anonymous_id=_column(found, ANONYMOUS_ID),
         timestamp=_column(found, TIMESTAMP),
         event_id=_column(found, EVENT_ID),
         data=tuple((col, key) for key, col in data),
-        kept=tuple(i for i, h in enumerate(header) if h not in (ROW, ERROR)),
+        kept=tuple(i for i, h in enumerate(renamed) if h not in (ROW, ERROR)),
+        warnings=timestamp_warnings(pairs, header),
     )
+
+
+def mapped_header(header: list[str], column_map: dict[str, str]) -> list[str | None]:
+    """The header as ``--map`` renames it (None for a dropped column).
+
+    UsageError (exit 2) for a SOURCE not in the header, or two columns given one name.
+    """
+    missing = [src for src in column_map if src not in header]
+    if missing:
+        shown = ", ".join(repr(h) for h in header[:12])
+        raise UsageError(
+            f"--map {', '.join(f'{m}=...' for m in missing)}: the header has no column"
+            f" {' or '.join(repr(m) for m in missing)}",
+            f"the header has {shown}",
+        )
+    renamed = [None if column_map.get(h) == DROP else column_map.get(h, h) for h in header]
+    by_name: dict[str, list[str]] = {}
+    for before, after in zip(header, renamed, strict=True):
+        if after is not None:
+            by_name.setdefault(after, []).append(before)
+    for name, sources in by_name.items():
+        if len(sources) > 1 and any(s in column_map for s in sources):
+            raise UsageError(
+                f"--map: {' and '.join(repr(s) for s in sources)} would both be named {name!r}",
+                f"map only one of them to {name} (drop the other with --map COLUMN=-)",
+            )
+    return renamed
 
 
 def _column(found: dict[str, int], name: str) -> str | None:
@@ -164,7 +216,7 @@ def _column(found: dict[str, int], name: str) -> str | None:
     return f"c{found[name]}" if name in found else None
 
 
-def _refuse_empty_and_duplicates(header: list[str]) -> None:
+def _refuse_empty_and_duplicates(header: list[str | None]) -> None:
     for i, h in enumerate(header):
         if h == "":
             raise UnimportableError(
@@ -173,6 +225,8 @@ def _refuse_empty_and_duplicates(header: list[str]) -> None:
             )
     seen: dict[str, int] = {}
     for i, h in enumerate(header):
+        if h is None:
+            continue
         if h in seen:
             raise UnimportableError(
                 f"the header names {h!r} twice (columns {seen[h] + 1} and {i + 1})",
@@ -193,11 +247,47 @@ def _near_miss(h: str, i: int) -> UnimportableError:
     return UnimportableError(f"unknown column {h!r} (column {i + 1})", hint)
 
 
-def _missing(required: str, header: list[str]) -> UnimportableError:
-    near = difflib.get_close_matches(required, header, n=1, cutoff=0.6)
-    found = ", ".join(repr(h) for h in header[:12])
-    hint = f"found {near[0]!r}: rename it to {required}" if near else f"the header has {found}"
-    return UnimportableError(f"missing required column {required}", hint)
+def _missing(
+    absent: list[str], pairs: list[tuple[str, str]], header: list[str]
+) -> UnimportableError:
+    """One message naming every missing required column, with the ``--map`` to pass."""
+    looks = {col: _looks_like(col, pairs) for col in (*absent, TIMESTAMP)}
+    if TIMESTAMP in header:
+        del looks[TIMESTAMP]
+    parts = [
+        f"{' or '.join(repr(s) for s in sources)} looks like {col}"
+        for col, sources in looks.items()
+        if sources
+    ]
+    maps = " ".join(f"--map {sources[0]}={col}" for col, sources in looks.items() if sources)
+    blind = [col for col in absent if not looks[col]]
+    hint = f"{', '.join(parts)}: pass {maps}" if parts else ""
+    if blind:
+        near = [n for col in blind for n in difflib.get_close_matches(col, header, 1, 0.6)]
+        shown = ", ".join(repr(h) for h in header[:12])
+        found = f"the header has {shown}"
+        if len(blind) == len(near) == 1:
+            found = f"found {near[0]!r}: rename it to {blind[0]}"
+        hint = f"{hint}; {found}" if hint else found
+    plural = "s" if len(absent) > 1 else ""
+    return UnimportableError(f"missing required column{plural} {', '.join(absent)}", hint)
+
+
+def _looks_like(col: str, pairs: list[tuple[str, str]]) -> list[str]:
+    """The columns (as the file names them, not mapped by ``--map``) that look like ``col``."""
+    names = LOOKALIKES.get(col, ())
+    return [source for source, name in pairs if name.strip().lower() in names]
+
+
+def timestamp_warnings(pairs: list[tuple[str, str]], header: list[str]) -> tuple[str, ...]:
+    """A warning for each timestamp-like column of a file without ``_cio_timestamp``."""
+    if TIMESTAMP in header:
+        return ()
+    return tuple(
+        f"column {source!r} looks like a timestamp but is sent as data, and the events have"
+        f" no timestamp: pass --map {source}={TIMESTAMP} to use it"
+        for source in _looks_like(TIMESTAMP, pairs)
+    )
 
 
 def load_json(text: str | bytes) -> Any:

@@ -19,7 +19,7 @@ import polars as pl
 from cio_cli.build.batches import Packer, Request
 from cio_cli.build.dedup import Fingerprints, FirstUse, Seen
 from cio_cli.build.events import ULID_LENGTH, encode
-from cio_cli.check.contract import Layout, ReadOptions
+from cio_cli.check.contract import NULL_TEXTS, Layout, ReadOptions
 from cio_cli.check.rows import Checked, check_rows, in_window, message, split
 from cio_cli.check.rule_table import ANONYMOUS_KIND, DATA_TOO_LARGE
 from cio_cli.errors import FileChangedError, OutputError
@@ -67,6 +67,7 @@ class Judged:
     invalid: int
     skipped: int
     recent: int
+    null_texts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 class Sink(Protocol):
@@ -305,6 +306,7 @@ def _account(
     counts.skipped_recent += judged.skipped
     counts.recent += judged.recent
     counts.errors.update(judged.errors)
+    counts.null_texts.update(judged.null_texts)
     counts.warnings.update(judged.warnings)
 
 
@@ -344,7 +346,28 @@ def judge(
         checked.bad.height + big.height,
         skipped,
         n_recent,
+        null_texts(df, lay),
     )
+
+
+def null_texts(df: pl.DataFrame, lay: Layout) -> Counter[tuple[str, str]]:
+    """Cells written as a null (``NULL``, ``\\N``, ...), by (column as the header names
+    it, text): one sum per column, and a closer look only at columns that have some."""
+    cells = [f"c{i}" for i in lay.kept if f"c{i}" in df.columns]
+    found: Counter[tuple[str, str]] = Counter()
+    if not cells or df.height == 0:
+        return found
+    shortest = df.select(pl.col(c).str.len_bytes().min() for c in cells).row(0)
+    cells = [c for c, n in zip(cells, shortest, strict=True) if n is not None and n <= 4]
+    if not cells:  # no cell is as short as "NULL": the common case, one cheap pass
+        return found
+    sums = df.select(pl.col(c).is_in(NULL_TEXTS).sum() for c in cells).row(0)
+    for col, n in zip(cells, sums, strict=True):
+        if n:
+            texts = df.get_column(col).filter(df.get_column(col).is_in(NULL_TEXTS))
+            for text, k in texts.value_counts().iter_rows():
+                found[(lay.header[int(col[1:])], text)] += k
+    return found
 
 
 def _id_keys(good: pl.DataFrame, lay: Layout) -> pl.DataFrame:

@@ -7,9 +7,11 @@ Where a run writes (rejects, journals, ``--out``) is in record/outputs.py.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -174,6 +176,9 @@ def run(
     try:
         with ExitStack() as stack:
             tally.inputs = _open_all(plan, stack)
+            for inp in tally.inputs:
+                for warning in inp.lay.warnings:
+                    reporter.note(f"warning: {inp.shown}: {warning}")
             if _one_read(plan, tally.inputs):
                 _dry_run_one(plan, tally, stack, now, reporter)
                 return _summary(plan, tally, time.monotonic() - started)
@@ -489,6 +494,7 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
             " or takes --allow-recent / --skip-recent"
         )
     notes += _alone_note(plan, total)
+    notes += null_text_notes(total)
     return Summary(
         command=plan.command,
         files=[i.shown for i in inputs],
@@ -500,6 +506,22 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
         notes=notes,
         anonymous_column=any(i.lay.anonymous_id is not None for i in inputs),
     )
+
+
+def null_text_notes(total: Counts) -> list[str]:
+    """A warning for each column with cells written as a null, with the flag that empties them."""
+    by_column: dict[str, Counter[str]] = {}
+    for (column, text), n in total.null_texts.items():
+        by_column.setdefault(column, Counter())[text] += n
+    notes = []
+    for column, texts in by_column.items():
+        shown = sorted(texts)
+        flags = " ".join(f"--null-value {shlex.quote(t)}" for t in shown)
+        notes.append(
+            f"warning: column {column!r} has {texts.total():,} cell(s) written"
+            f" {' or '.join(shown)}, read as text, not as empty: pass {flags} to read them as empty"
+        )
+    return notes
 
 
 def _alone_note(plan: ImportPlan, total: Counts) -> list[str]:

@@ -54,7 +54,9 @@ class InputFile:
 def open_input(path: Path, shown: str, rejects_path: Path, opts: ReadOptions) -> InputFile:
     """Open a file and check its header (raises UnimportableError)."""
     source = CsvSource(path, opts.encoding)
-    return InputFile(source, shown, rejects_path, layout(source.header, opts.type_overrides))
+    source.nulls = opts.null_values
+    lay = layout(source.header, opts.type_overrides, opts.column_map)
+    return InputFile(source, shown, rejects_path, lay)
 
 
 class Scanning:

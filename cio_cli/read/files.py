@@ -147,6 +147,7 @@ class CsvSource:
         self.path = path
         self.encoding = encoding
         self.block_bytes = block_bytes
+        self.nulls: tuple[str, ...] = ()  # --null-value: cells read as empty
         try:
             codecs.lookup(encoding)
         except LookupError as exc:
@@ -402,11 +403,15 @@ class CsvSource:
         if parsed is None:
             return None, None
         try:
-            return parsed[0], work(_without_blanks(parsed[0]), parsed[1])
+            return parsed[0], work(self._cells(parsed[0]), parsed[1])
         except NeedAllColumns:
             parsed = self.parse(body)
             assert parsed is not None
-            return parsed[0], work(_without_blanks(parsed[0]), parsed[1])
+            return parsed[0], work(self._cells(parsed[0]), parsed[1])
+
+    def _cells(self, df: pl.DataFrame) -> pl.DataFrame:
+        """A parsed chunk as ``work`` sees it: blank lines out, ``--null-value`` cells empty."""
+        return _nulled(_without_blanks(df), self.nulls)
 
     def _slowly(
         self, body: Body, first_row: int, work: Callable[[pl.DataFrame, bool], T]
@@ -415,7 +420,7 @@ class CsvSource:
         row = first_row
         try:
             for frame in self.slow_from(body.offset):
-                found = work(_without_blanks(frame), False)
+                found = work(self._cells(frame), False)
                 yield Chunk(found, row, frame.height, body.bytes_done)
                 row += frame.height
         except fallback.OpenQuote as exc:
@@ -488,6 +493,16 @@ def _numbered(
         pl.int_range(0, df.height, dtype=pl.Int64).alias("_row"),
         pl.when(is_blank).then(0).otherwise(ncols).cast(pl.Int32).alias("_nf"),
         pl.lit(None, dtype=pl.String).alias("_extra"),
+    )
+
+
+def _nulled(df: pl.DataFrame, nulls: tuple[str, ...]) -> pl.DataFrame:
+    """``df`` with every cell equal to one of ``nulls`` (``--null-value``) made empty."""
+    cells = [c for c in df.columns if c[0] == "c" and c[1:].isdigit()]
+    if not nulls or not cells:
+        return df
+    return df.with_columns(
+        pl.when(pl.col(c).is_in(nulls)).then(None).otherwise(pl.col(c)).alias(c) for c in cells
     )
 
 

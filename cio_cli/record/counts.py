@@ -34,6 +34,7 @@ class Counts:
     errors: Counter[str] = field(default_factory=Counter)
     samples: list[tuple[int, str]] = field(default_factory=list)
     settled: int = 0  # rejected or skipped rows of an already-imported file: not new problems
+    null_texts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (column, text)
 
     def add(self, other: Counts) -> None:
         """Fold another file's counts into these."""
@@ -54,6 +55,7 @@ class Counts:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.warnings.update(other.warnings)
         self.errors.update(other.errors)
+        self.null_texts.update(other.null_texts)
         self.samples += other.samples[: FIRST_ROWS - len(self.samples)]
 
     def sample(self, df: pl.DataFrame, reason_col: str) -> None:
