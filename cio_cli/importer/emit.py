@@ -346,14 +346,18 @@ def judge(
         checked.bad.height + big.height,
         skipped,
         n_recent,
-        null_texts(df, lay),
+        null_texts(df, lay, types),
     )
 
 
-def null_texts(df: pl.DataFrame, lay: Layout) -> Counter[tuple[str, str]]:
+def null_texts(
+    df: pl.DataFrame, lay: Layout, types: dict[str, str] | None = None
+) -> Counter[tuple[str, str]]:
     """Cells written as a null (``NULL``, ``\\N``, ...), by (column as the header names
-    it, text): one sum per column, and a closer look only at columns that have some."""
-    cells = [f"c{i}" for i in lay.kept if f"c{i}" in df.columns]
+    it, text): one sum per column, and a closer look only at columns that have some.
+    Columns typed as numbers or booleans hold none (such a cell would make them strings)."""
+    typed = {c for c, kind in (types or {}).items() if kind in ("number", "bool")}
+    cells = [f"c{i}" for i in lay.kept if f"c{i}" in df.columns and f"c{i}" not in typed]
     found: Counter[tuple[str, str]] = Counter()
     if not cells or df.height == 0:
         return found
