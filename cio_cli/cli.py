@@ -534,6 +534,7 @@ def _read_options(
         allow_semantic=semantic,
         api=api,
         person_kinds=choose(api).person_kinds,
+        warn_name_format=choose(api).name_format_warning,
         column_map=_column_map(map_),
         null_values=tuple(null_value or ()),
     )

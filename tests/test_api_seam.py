@@ -46,6 +46,7 @@ class Toy:
     max_op_bytes = 2_000
     alone_kinds: frozenset[str] = frozenset()
     person_kinds = frozenset({"id", "email", "cio_id"})
+    name_format_warning = True
     credentials_hint = "check the toy key"
     paths_hint = "check --base-url (toy paths: /toy/...)"
 

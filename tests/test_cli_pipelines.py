@@ -465,3 +465,23 @@ def test_anonymous_rows_ride_in_the_batches_with_the_same_ids_as_tracks(
     assert s["requests"] < 10, "anonymous calls are batched, not sent one by one"
     assert fake.events_by_id == {c["messageId"]: stored(c) for c in calls}
     assert_strict(fake)
+
+
+# -- the name_format warning is the Track API's (SPEC section 10) ---------------------------
+
+
+def test_name_format_is_explained_under_track_and_not_raised_under_pipelines(
+    tmp_path: Path,
+) -> None:
+    rows = [["Video Started", "u1", str(T), "", "", ""], ["purchase", "u2", str(T), "", "", ""]]
+    path = write_csv(tmp_path / "events.csv", HEADER, rows)
+    track = cio("validate", path, env=NO_ENV)
+    assert track.exit_code == 0, track.stderr
+    assert ("warning: name_format: 1 event name(s) have spaces or * + |; Customer.io's Journeys"
+            " pages advise names like new_sign_up. The events are sent as they are"
+            ) in " ".join(track.stderr.split())  # fmt: skip
+    assert summary(cio("validate", path, "--json", env=NO_ENV))["warnings"] == {"name_format": 1}
+    pipelines = cio("validate", path, "--api", "pipelines", env=NO_ENV)
+    assert pipelines.exit_code == 0 and "name_format" not in pipelines.stderr
+    assert summary(cio("validate", path, "--api", "pipelines", "--json", env=NO_ENV))[
+        "warnings"] == {}  # fmt: skip

@@ -91,6 +91,7 @@ class ReadOptions:
     allow_semantic: bool = False
     api: str = "track"  # --api: the API the events are for (its name, for messages)
     person_kinds: frozenset[str] = frozenset({"id", "email", "cio_id"})  # ``Api.person_kinds``
+    warn_name_format: bool = True  # ``Api.name_format_warning``
     column_map: dict[str, str] = field(default_factory=dict)  # --map SOURCE=TARGET ("-": drop)
     null_values: tuple[str, ...] = ()  # --null-value: cells read as empty
 

@@ -218,7 +218,8 @@ def _name_rules(rules: _Rules, opts: ReadOptions, df: pl.DataFrame) -> None:
     if not opts.allow_semantic:
         semantic = name.str.to_lowercase().is_in(c.SEMANTIC_NAMES)
         rules.broken(c.SEMANTIC_NAME, semantic, NAME, name)
-    rules.warn("name_format", odd)
+    if opts.warn_name_format:
+        rules.warn("name_format", odd)
 
 
 def _too_long(rules: _Rules, rule: c.Rule, value: pl.Expr, column: str) -> None:

@@ -495,6 +495,7 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
         )
     notes += _alone_note(plan, total)
     notes += null_text_notes(total)
+    notes += _name_format_note(total)
     return Summary(
         command=plan.command,
         files=[i.shown for i in inputs],
@@ -506,6 +507,17 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
         notes=notes,
         anonymous_column=any(i.lay.anonymous_id is not None for i in inputs),
     )
+
+
+def _name_format_note(total: Counts) -> list[str]:
+    """What the name_format warning means, once, when any name drew it."""
+    n = total.warnings.get("name_format", 0)
+    if not n:
+        return []
+    return [
+        f"warning: name_format: {n:,} event name(s) have spaces or * + |; Customer.io's"
+        " Journeys pages advise names like new_sign_up. The events are sent as they are"
+    ]
 
 
 def null_text_notes(total: Counts) -> list[str]:

@@ -15,6 +15,8 @@ asks which one it is:
     max_op_bytes          the largest op a batch takes
     person_kinds          the kinds of ``_cio_customer_id`` it takes (``id``, ``email``,
                           ``cio_id``): a file with another kind is unimportable
+    name_format_warning   whether names with spaces or ``*`` ``+`` ``|`` draw a warning
+                          (Track: its Journeys pages advise ``new_sign_up``; Pipelines not)
     op(parts)             how one event becomes an op: polars expressions (pieces of one
                           ``concat_str``) built from the checked columns in ``OpParts``,
                           so that encoding stays column-wise (no per-row Python)
@@ -111,6 +113,7 @@ class Api(Protocol):
     max_op_bytes: int
     alone_kinds: frozenset[str]  # identifier kinds whose events always go alone (``alone``)
     person_kinds: frozenset[str]  # the kinds of _cio_customer_id it takes (else exit 3)
+    name_format_warning: bool  # warn of names with spaces or * + | (its docs advise against)
     credentials_hint: str  # which flags/variables hold this API's credentials
     paths_hint: str  # what its paths look like, for a 404's message
 

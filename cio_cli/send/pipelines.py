@@ -69,6 +69,7 @@ class Pipelines:
     batch_close = b"]}"
     max_op_bytes = 32_000
     person_kinds = frozenset({"id"})
+    name_format_warning = False  # its docs advise names like "Video Started"
     alone_kinds: frozenset[str] = frozenset()
     credentials_hint = "check the Pipelines key (--pipelines-key or CIO_PIPELINES_KEY) and --region"
     paths_hint = "check --base-url (paths are added to it: /v1/batch, /v1/track)"

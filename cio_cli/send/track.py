@@ -60,6 +60,7 @@ class Track:
     max_op_bytes = 32_000
     alone_kinds = frozenset({ANONYMOUS})
     person_kinds = frozenset({"id", "email", "cio_id"})
+    name_format_warning = True  # Journeys pages advise names like new_sign_up
     credentials_hint = (
         "check the site id, the API key and the region (--region us|eu, or --base-url)"
     )
