@@ -197,6 +197,20 @@ def item_text(item: Mapping[str, object]) -> str:
     return message or details
 
 
+def batch_answer(
+    status: int, body: bytes, ops: int | None, refused: frozenset[int]
+) -> Answer | None:
+    """The answer of an API whose batches Customer.io answers alike: 207 lists the refused
+    ops (an unreadable 207 is retried), any other 2xx accepts all, a status in ``refused``
+    refuses the whole request, anything else is the transport's to handle (None)."""
+    if status == 207:
+        found = read_partial(body, ops)
+        return Answer("unreadable") if found is None else Answer("partial", found)
+    if 200 <= status < 300:
+        return Answer("ok")
+    return Answer("refused") if status in refused else None
+
+
 def read_partial(body: bytes, ops: int | None = None) -> tuple[tuple[int, str], ...] | None:
     """``(batch_index, raw message)`` for each op a 207 body lists as refused; None when the
     body is not ``{"errors": [{ "batch_index": i, ...}, ...]}`` with every ``i`` an op of the

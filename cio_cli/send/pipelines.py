@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from cio_cli.send.api import Answer, OpParts, Workspace, read_partial
+from cio_cli.send.api import Answer, OpParts, Workspace, batch_answer
 
 if TYPE_CHECKING:
     import polars as pl  # noqa: TID251 (types only: never loaded at run time)
@@ -54,9 +54,12 @@ def key_region(key: str) -> str | None:
     return found.group(2) if found else None
 
 
+ISO_MS = "%Y-%m-%dT%H:%M:%S.000Z"  # timestamps are whole seconds (decimals floored)
+
+
 def iso_ms(ts: int) -> str:
     """Unix seconds as ``2013-01-28T16:10:15.000Z``."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return datetime.fromtimestamp(ts, UTC).strftime(ISO_MS)
 
 
 class Pipelines:
@@ -118,12 +121,7 @@ class Pipelines:
 
     def answer(self, status: int, body: bytes, ops: int | None) -> Answer | None:
         """2xx ok; 207 as Track's (unreadable: retried); 400/413 the whole request refused."""
-        if status == 207:
-            found = read_partial(body, ops)
-            return Answer("unreadable") if found is None else Answer("partial", found)
-        if 200 <= status < 300:
-            return Answer("ok")
-        return Answer("refused") if status in REFUSED else None
+        return batch_answer(status, body, ops, REFUSED)
 
     def check_credentials(self, transport: Transport, config: Config, expected: str) -> Workspace:
         """``POST /v1/batch`` ``{"batch":[]}`` in strict mode: 401/403 abort in the transport

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from cio_cli.check.rule_table import ANONYMOUS_KIND
 from cio_cli.send.api import OpParts
-
-ISO_MS = "%Y-%m-%dT%H:%M:%S.000Z"  # timestamps are whole seconds (decimals floored)
+from cio_cli.send.pipelines import ISO_MS
 
 
 def call_pieces(p: OpParts) -> list[pl.Expr]:
@@ -18,7 +18,7 @@ def call_pieces(p: OpParts) -> list[pl.Expr]:
     "messageId":ULID}`` as pieces of one ``concat_str(ignore_nulls=True)``: ``anonymousId``
     for an anonymous row (kind ``anonymous_id``), no ``properties`` key when the data is
     empty, no ``timestamp`` key when the row has none."""
-    who = pl.when(p.kind == "anonymous_id").then(pl.lit("anonymousId")).otherwise(pl.lit("userId"))
+    who = pl.when(p.kind == ANONYMOUS_KIND).then(pl.lit("anonymousId")).otherwise(pl.lit("userId"))
     iso = pl.from_epoch(p.ts.cast(pl.Int64), time_unit="s").dt.strftime(ISO_MS)
     return [
         pl.lit('{"type":"track","'),

@@ -30,7 +30,7 @@ import orjson
 
 from cio_cli.check.rule_table import ANONYMOUS_KIND as ANONYMOUS
 from cio_cli.errors import AbortError, CioError
-from cio_cli.send.api import Answer, OpParts, Workspace, read_partial
+from cio_cli.send.api import Answer, OpParts, Workspace, batch_answer
 
 if TYPE_CHECKING:
     import polars as pl  # noqa: TID251 (types only: never loaded at run time)
@@ -108,12 +108,7 @@ class Track:
 
     def answer(self, status: int, body: bytes, ops: int | None) -> Answer | None:
         """200/2xx ok; 207 the listed ops refused (unreadable: retried); 400/413/422 refused."""
-        if status == 207:
-            found = read_partial(body, ops)
-            return Answer("unreadable") if found is None else Answer("partial", found)
-        if 200 <= status < 300:
-            return Answer("ok")
-        return Answer("refused") if status in REFUSED else None
+        return batch_answer(status, body, ops, REFUSED)
 
     def check_credentials(self, transport: Transport, config: Config, expected: str) -> Workspace:
         """``GET /api/v1/accounts/region``, and the region compared with ``expected``."""
