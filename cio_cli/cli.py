@@ -30,7 +30,6 @@ from cio_cli.errors import (
 )
 from cio_cli.importer.plan import ImportPlan, SendOptions
 from cio_cli.record.report import Reporter, Summary, ask
-from cio_cli.send.api import choose
 
 EXIT_CODES = """\b
 Exit codes:
@@ -533,8 +532,6 @@ def _read_options(
         encoding=encoding,
         allow_semantic=semantic,
         api=api,
-        person_kinds=choose(api).person_kinds,
-        warn_name_format=choose(api).name_format_warning,
         column_map=_column_map(map_),
         null_values=tuple(null_value or ()),
     )

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import orjson
 
 from cio_cli.errors import UnimportableError, UsageError
+from cio_cli.send.api import choose
 
 NAME = "_cio_name"
 CUSTOMER_ID = "_cio_customer_id"
@@ -89,11 +90,20 @@ class ReadOptions:
     type_overrides: dict[str, str] = field(default_factory=dict)
     encoding: str = "utf-8"
     allow_semantic: bool = False
-    api: str = "track"  # --api: the API the events are for (its name, for messages)
-    person_kinds: frozenset[str] = frozenset({"id", "email", "cio_id"})  # ``Api.person_kinds``
-    warn_name_format: bool = True  # ``Api.name_format_warning``
+    api: str = "track"  # --api: the API the events are for (``api.choose``'s name)
     column_map: dict[str, str] = field(default_factory=dict)  # --map SOURCE=TARGET ("-": drop)
     null_values: tuple[str, ...] = ()  # --null-value: cells read as empty
+
+    @property
+    def person_kinds(self) -> frozenset[str]:
+        """The kinds of ``_cio_customer_id`` the API takes (``Api.person_kinds``)."""
+        return choose(self.api).person_kinds
+
+    @property
+    def warn_name_format(self) -> bool:
+        """Whether names with spaces or ``*`` ``+`` ``|`` draw a warning
+        (``Api.name_format_warning``)."""
+        return choose(self.api).name_format_warning
 
     def __post_init__(self) -> None:
         if self.assume_tz is not None:
