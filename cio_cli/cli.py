@@ -266,7 +266,10 @@ BatchBytesOpt = Annotated[
 ConcurrencyOpt = Annotated[
     int,
     typer.Option(
-        "--concurrency", metavar="N", help="Requests in flight at most.", rich_help_panel=SENDING
+        "--concurrency",
+        metavar="N",
+        help="The most requests in flight (cio adapts below it to reach --rate).",
+        rich_help_panel=SENDING,
     ),
 ]
 RateOpt = Annotated[
@@ -656,7 +659,7 @@ def import_(
     skip_recent: SkipRecentOpt = False,
     allow_semantic: SemanticOpt = False,
     batch_bytes: BatchBytesOpt = 475_000,
-    concurrency: ConcurrencyOpt = 8,
+    concurrency: ConcurrencyOpt = 128,
     rate: RateOpt = 100,
     max_retries: RetriesOpt = 8,
     timeout: TimeoutOpt = 30,

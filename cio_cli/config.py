@@ -370,12 +370,15 @@ def resolve(
     return Config(site_id=site, api_key=key, base_url=url, api=chosen)
 
 
+MAX_CONCURRENCY = 256  # threads: one a request in flight
+
+
 def check_sending(
     max_retries: int, timeout: float, concurrency: int = 1, rate: float = 1.0
 ) -> None:
     """The bounds of the sending options, for every command that sends (UsageError naming one)."""
-    if not 1 <= concurrency <= 64:
-        raise UsageError("--concurrency must be between 1 and 64")
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise UsageError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}")
     if not 0 < rate <= 10_000:
         raise UsageError("--rate must be above 0 and at most 10000 requests per second")
     if not 0 <= max_retries <= 100:

@@ -31,7 +31,9 @@ answered or None when dropped, fault applied). Accessors return copies; all stat
 
 Faults apply to POST requests only (never to GET), one per request. ``script(faults)`` queues
 faults consumed in order; ``fail_every(n, *faults)`` makes every n-th POST that took no
-scripted fault get the next of ``faults`` (cycling); ``delay`` is a pause before every reply.
+scripted fault get the next of ``faults`` (cycling); ``delay`` is a pause before every reply;
+``cap_rate(n[, retry_after])`` answers 429 (with that ``Retry-After``, if any) to every POST
+beyond ``n`` in the last second, as a server with a requests-per-second limit does.
 Fault forms:
 
 * ``("status", code[, headers[, body]])``: answer ``code`` with those headers and body bytes,
@@ -265,6 +267,8 @@ class FakeCio:
         self._every: tuple[int, tuple[Fault, ...]] | None = None
         self._every_count = 0
         self._every_next = 0
+        self._cap: tuple[float, str | None] | None = None
+        self._cap_times: deque[float] = deque()
         self.reset()
 
     def __repr__(self) -> str:
@@ -350,6 +354,25 @@ class FakeCio:
             self._every = (n, checked) if n > 0 and checked else None
             self._every_count = self._every_next = 0
 
+    def cap_rate(self, per_second: float, retry_after: str | None = None) -> None:
+        """Answer 429 to POSTs beyond ``per_second`` in the last second (0 removes the cap)."""
+        with self._lock:
+            self._cap = (per_second, retry_after) if per_second > 0 else None
+            self._cap_times.clear()
+
+    def _over_cap(self) -> Fault | None:
+        """The 429 for a POST beyond the cap (lock held), or None (the POST is counted)."""
+        if self._cap is None:
+            return None
+        limit, retry_after = self._cap
+        now = time.monotonic()
+        while self._cap_times and self._cap_times[0] <= now - 1.0:
+            self._cap_times.popleft()
+        if len(self._cap_times) >= limit:
+            return ("status", 429, {"Retry-After": retry_after} if retry_after else {}, b"")
+        self._cap_times.append(now)
+        return None
+
     def clear_faults(self) -> None:
         """Drop queued faults and the ``fail_every`` policy (``delay`` is left alone)."""
         with self._lock:
@@ -368,6 +391,9 @@ class FakeCio:
         with self._lock:
             if self._script:
                 return self._script.popleft()
+            capped = self._over_cap()
+            if capped is not None:
+                return capped
             if self._every is None:
                 return None
             n, faults = self._every

@@ -558,18 +558,34 @@ def test_slow_down_and_speed_up(fake_time: FakeTime) -> None:
     assert pacer.current_rate == 50
     pacer.slow_down()  # the same burst of 429s: halved once
     assert pacer.current_rate == 50
-    fake_time.now += 1
+    fake_time.now += 0.1
     pacer.slow_down()
     assert pacer.current_rate == 25
     pacer.speed_up()
-    assert pacer.current_rate == pytest.approx(26.25)
+    assert pacer.current_rate == pytest.approx(25.05)  # a step a success: ~5% a second
     for _ in range(10):
         fake_time.now += 1
         pacer.slow_down()
     assert pacer.current_rate == 1
-    for _ in range(200):
+    for _ in range(2000):
         pacer.speed_up()
     assert pacer.current_rate == 100
+
+
+def test_a_429_keeps_most_of_what_the_server_took_in_the_last_second(
+    fake_time: FakeTime,
+) -> None:
+    pacer = Pacer(200, fake_time.clock, fake_time.sleep)
+    for _ in range(20):  # a server that takes 20 a second
+        fake_time.now += 0.01
+        pacer.speed_up()
+    for _ in range(5):
+        fake_time.now += 0.1
+        pacer.slow_down()
+    assert pacer.current_rate == pytest.approx(18)  # 200, 100, 50, 25, then 90% of 20
+    fake_time.now += 1  # nothing taken for a second: halving goes on
+    pacer.slow_down()
+    assert pacer.current_rate == pytest.approx(9)
 
 
 def test_slow_down_never_goes_below_a_small_configured_rate(fake_time: FakeTime) -> None:
@@ -597,7 +613,7 @@ def test_429_slows_the_transport_and_success_speeds_it_up(make: Callable[..., Tr
     handler, _ = scripted(httpx.Response(429), httpx.Response(200))
     transport = make(handler, rate=100)
     transport.post(BATCH, BODY)
-    assert transport.pacer.current_rate == pytest.approx(52.5)
+    assert transport.pacer.current_rate == pytest.approx(50.05)
 
 
 def test_every_attempt_takes_a_token(make: Callable[..., Transport],

@@ -78,7 +78,7 @@ class SendOptions:
     """How a real import talks to the API."""
 
     config: Config
-    concurrency: int = 8
+    concurrency: int = 128
     rate: float = 100.0
     max_retries: int = 8
     timeout: float = 30.0

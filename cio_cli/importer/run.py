@@ -148,18 +148,19 @@ def _sink(plan: ImportPlan, out: IO[bytes] | None, reporter: Reporter) -> Sink:
     from cio_cli.send.transport import Transport
 
     opts = plan.send
-    retries: list[HttpSink] = []
+    sink: list[HttpSink] = []  # the transport reports to the sink made from it
     transport = Transport(
         opts.config,
         timeout=opts.timeout,
         max_retries=opts.max_retries,
         rate=opts.rate,
         concurrency=opts.concurrency,
-        on_retry=lambda reason: retries[0].retried(reason),
+        on_retry=lambda reason: sink[0].retried(reason),
         on_wait=reporter.note,
+        on_exchange=lambda seconds, trouble: sink[0].exchanged(seconds, trouble),
     )
-    retries.append(HttpSink(transport, opts.concurrency))
-    return retries[0]
+    sink.append(HttpSink(transport, opts.concurrency))
+    return sink[0]
 
 
 def run(

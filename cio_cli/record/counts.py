@@ -35,6 +35,7 @@ class Counts:
     samples: list[tuple[int, str]] = field(default_factory=list)
     settled: int = 0  # rejected or skipped rows of an already-imported file: not new problems
     null_texts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (column, text)
+    peak_in_flight: int = 0  # the most requests in flight at once (a real import)
 
     def add(self, other: Counts) -> None:
         """Fold another file's counts into these."""
@@ -56,6 +57,7 @@ class Counts:
         self.warnings.update(other.warnings)
         self.errors.update(other.errors)
         self.null_texts.update(other.null_texts)
+        self.peak_in_flight = max(self.peak_in_flight, other.peak_in_flight)
         self.samples += other.samples[: FIRST_ROWS - len(self.samples)]
 
     def sample(self, df: pl.DataFrame, reason_col: str) -> None:

@@ -163,6 +163,8 @@ def _table(s: Summary) -> Table:
     table.add_row("requests", f"{c.requests:,}")
     if c.retries:
         table.add_row("retries", f"{c.retries:,}")
+    if c.peak_in_flight:
+        table.add_row("most in flight", f"{c.peak_in_flight:,}")
     for code, n in sorted(c.errors.items()):
         table.add_row(f"  error {code}", f"{n:,}")
     for code, n in sorted(c.warnings.items()):

@@ -1,6 +1,7 @@
-"""Delivering requests: up to ``concurrency`` in flight, results handled in order of arrival.
+"""Delivering requests: as many in flight as reach ``--rate``, results handled in order of arrival.
 
-The transport (``send/transport.py``) retries, backs off and paces, and the API
+The transport (``send/transport.py``) retries, backs off and paces, the window
+(``send/window.py``) says how many requests may be in flight, and the API
 (``Api.answer``, send/api.py) says what an answer means; this module does it to the
 rows a request carried:
 
@@ -11,14 +12,17 @@ rows a request carried:
   each again, until the rows the API refuses are alone; those are rejected.
 - AbortError (credentials refused, API unreachable): stop at once.
 
-Every result is handled on the calling (main) thread, so counts and the
-rejects file need no locks.
+Worker threads take ready requests (their bodies built by the caller) from a queue and
+put the answers on another, so a worker that finishes starts the next request at once;
+every answer is handled on the calling (main) thread, so counts, the journal and the
+rejects file need no locks. The caller waits while the requests handed over but not
+handled reach the window's limit and PREFETCH more, so memory stays bounded.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import polars as pl
 
@@ -27,20 +31,25 @@ from cio_cli.record.counts import Counts
 from cio_cli.record.journal import Journal, ranges
 from cio_cli.record.rejects import RejectsWriter
 from cio_cli.send.transport import Outcome, Stopped, Transport
+from cio_cli.send.window import Window
 
 REFUSED = "refused by Customer.io: "
+PREFETCH = 2  # ready requests queued beyond the window, so a worker never waits for the caller
+_Done = tuple[Request, Outcome | BaseException]
 
 
 class HttpSink:
-    """Sends requests through a ``Transport`` with a bounded number in flight."""
+    """Sends requests through a ``Transport``, as many in flight as the window allows."""
 
     def __init__(self, transport: Transport, concurrency: int) -> None:
         self.journal: Journal | None = None  # the current file's, set by the caller
         self.interrupted = False
         self.transport = transport
-        self.concurrency = max(1, concurrency)
-        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="cio-send")
-        self.flying: dict[Future[Outcome], Request] = {}
+        self.window = Window(concurrency, lambda: transport.pacer.current_rate)
+        self._todo: queue.SimpleQueue[tuple[Request, bytes] | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[_Done] = queue.SimpleQueue()
+        self._outstanding = 0  # handed over, not handled yet (main thread only)
+        self._workers: list[threading.Thread] = []
         self._retries = 0
         self._lock = threading.Lock()
 
@@ -55,24 +64,32 @@ class HttpSink:
         with self._lock:
             self._retries += 1
 
+    def exchanged(self, seconds: float, trouble: bool) -> None:
+        """One attempt's round trip (called by the transport from worker threads)."""
+        if trouble:
+            self.window.trouble()
+        else:
+            self.window.answered(seconds)
+
     def send(self, req: Request, counts: Counts, rejects: RejectsWriter) -> None:
-        """Start ``req``; first wait while ``concurrency`` requests are in flight."""
-        while len(self.flying) >= self.concurrency:
+        """Hand ``req`` over; first handle answers while the window and PREFETCH are full."""
+        while self._outstanding >= int(self.window.limit) + PREFETCH:
             self._settle(counts, rejects, block=True)
         self._start(req)
         self._settle(counts, rejects, block=False)
 
     def drain(self, counts: Counts, rejects: RejectsWriter) -> None:
-        """Wait for every request in flight (and the halves of refused ones)."""
-        while self.flying:
+        """Wait for every request handed over (and the halves of refused ones)."""
+        while self._outstanding:
             self._settle(counts, rejects, block=True)
 
     def close(self) -> None:
-        """Stop the workers; requests still in flight are abandoned (they are idempotent)."""
+        """Stop the workers; requests not answered yet are abandoned (they are idempotent)."""
         self.transport.stop()
-        for fut in self.flying:
-            fut.cancel()
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        for _ in self._workers:
+            self._todo.put(None)
+        for worker in self._workers:
+            worker.join()
         self.transport.close()
 
     def _acked(self, rows: pl.Series) -> None:
@@ -80,26 +97,63 @@ class HttpSink:
             self.journal.ack(ranges(rows.to_list()))
 
     def _start(self, req: Request) -> None:
-        self.flying[self.pool.submit(self._post, req)] = req
+        self._todo.put((req, req.payload()))
+        self._outstanding += 1
+        busy = self._outstanding - self._done.qsize()
+        if busy > len(self._workers) and len(self._workers) < self.window.ceiling + PREFETCH:
+            worker = threading.Thread(target=self._work, name="cio-send", daemon=True)
+            self._workers.append(worker)
+            worker.start()
 
-    def _post(self, req: Request) -> Outcome:
-        return self.transport.post(req.path, req.payload(), ops=req.events.height)
+    def _work(self) -> None:
+        """A worker: take a ready request, wait for a place in the window, post it."""
+        while (item := self._todo.get()) is not None:
+            req, body = item
+            self.window.acquire()
+            try:
+                out: Outcome | BaseException = self.transport.post(
+                    req.path, body, ops=req.events.height
+                )
+            except BaseException as exc:  # handed to the main thread, which raises it
+                if not isinstance(exc, Stopped):
+                    self.transport.stop()  # an abort: start nothing more
+                out = exc
+            finally:
+                self.window.release()
+            self._done.put((req, out))
 
     def _settle(self, counts: Counts, rejects: RejectsWriter, block: bool) -> None:
-        if not self.flying:
+        """Handle the answers that arrived (the first one waited for when ``block``)."""
+        try:
+            done = [self._done.get(block=block and self._outstanding > 0)]
+        except queue.Empty:
             return
-        done, _ = wait(list(self.flying), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        while not self._done.empty():
+            done.append(self._done.get())
         with self._lock:
             counts.retries, self._retries = counts.retries + self._retries, 0
-        for fut in done:
-            req = self.flying.pop(fut)
-            try:
-                out = fut.result()
-            except Stopped:
-                if self.interrupted:
-                    continue  # not answered: neither sent nor journalled; a rerun sends it
-                raise
-            self._handle(req, out, counts, rejects)
+        counts.peak_in_flight = max(counts.peak_in_flight, self.window.peak)
+        errors = self._handle_all(done, counts, rejects)
+        if errors:  # the transport is stopped: collect what is still under way
+            while self._outstanding:
+                errors += self._handle_all([self._done.get()], counts, rejects)
+            raise _cause(errors)
+
+    def _handle_all(
+        self, done: list[_Done], counts: Counts, rejects: RejectsWriter
+    ) -> list[BaseException]:
+        """Handle answers; errors are returned, not raised, so that every answer that came
+        is counted and journalled before the run stops."""
+        errors: list[BaseException] = []
+        for req, out in done:
+            self._outstanding -= 1
+            if isinstance(out, Stopped) and self.interrupted:
+                continue  # not answered: neither sent nor journalled; a rerun sends it
+            if isinstance(out, BaseException):
+                errors.append(out)
+            else:
+                self._handle(req, out, counts, rejects)
+        return errors
 
     def _handle(self, req: Request, out: Outcome, counts: Counts, rejects: RejectsWriter) -> None:
         rows = req.events.height
@@ -118,6 +172,12 @@ class HttpSink:
             for half in req.halves():
                 counts.requests += 1
                 self._start(half)
+
+
+def _cause(errors: list[BaseException]) -> BaseException:
+    """What stopped the run: the first error that is not another request giving up
+    because of it (``Stopped``)."""
+    return next((e for e in errors if not isinstance(e, Stopped)), errors[0])
 
 
 def _reject(

@@ -17,8 +17,10 @@ How ``Transport.post`` treats an answer:
 ``timeout`` is a deadline for a whole attempt (connecting, sending, the whole answer): each
 step may only wait for the time left, and the answer is checked against the deadline as each
 piece of it arrives. Every attempt takes a token from the Pacer (at most ``rate`` starts a
-second); a 429 halves the rate, a success creeps it back. A wait of a second or more before a
-retry is announced through ``on_wait``.
+second); a 429 halves the rate (keeping what the server takes), a success creeps it back. A
+wait of a second or more before a retry is announced through ``on_wait``; each attempt's
+round trip, and whether it is retried, through ``on_exchange`` (the sender's window,
+send/window.py, sizes itself on them).
 
 No message built here contains a credential or a header: messages come from status codes and
 exception class names, never from ``str()`` of an httpx error, and no AbortError is chained to
@@ -35,6 +37,7 @@ import random
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
@@ -53,8 +56,9 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 RETRY_AFTER_CAP = 60.0  # seconds: the longest single wait a Retry-After can ask for
 WAIT_NOTE_MIN = 1.0  # seconds: a wait this long or longer is announced through on_wait
-SLOWDOWN_COOLDOWN = 1.0  # seconds: a burst of 429s from parallel requests halves the rate once
-SPEEDUP_FACTOR = 1.05
+SLOWDOWN_COOLDOWN = 0.1  # seconds: a burst of 429s from parallel requests halves the rate once
+RATE_KEPT = 0.9  # after a 429, the rate stays at least this share of the last second's successes
+SPEEDUP_STEP = 0.05  # requests/s added a success: about 5% a second at any rate
 NETWORK_HINT = (
     "check the network and status.customer.io, then run the same command again: it resumes"
 )
@@ -102,6 +106,10 @@ class Pacer:
     """Spaces request starts so that no second holds more than ``rate`` of them; thread-safe.
 
     A token bucket of depth one: each start reserves the next slot, ``1/rate`` after the last.
+    A 429 halves the rate (once a SLOWDOWN_COOLDOWN for a burst), but not below RATE_KEPT of
+    the successes of the last second, which is what the server takes: under a server's own
+    limit the rate settles just below it instead of collapsing. Each success adds
+    SPEEDUP_STEP back, up to the rate asked for.
     """
 
     def __init__(
@@ -113,6 +121,7 @@ class Pacer:
         self._clock, self._sleep = clock, sleep
         self._next = -math.inf
         self._last_slowdown = -math.inf
+        self._successes: deque[float] = deque()  # when, over the last second
         self._lock = threading.Lock()
 
     @property
@@ -131,17 +140,29 @@ class Pacer:
             self._sleep(start - now)
 
     def slow_down(self) -> None:
-        """Halve the rate (not below 1/s), at most once per second for a burst of 429s."""
+        """A 429: halve the rate (once a cooldown), keeping what the server takes."""
         with self._lock:
             now = self._clock()
+            halved = self._rate
             if now - self._last_slowdown >= SLOWDOWN_COOLDOWN:
                 self._last_slowdown = now
-                self._rate = max(self._min_rate, self._rate / 2)
+                halved = self._rate / 2
+            kept = RATE_KEPT * self._served(now)
+            self._rate = min(self._rate, max(self._min_rate, halved, kept))
 
     def speed_up(self) -> None:
-        """Creep back toward the configured rate (+5% per call)."""
+        """A success: creep back toward the configured rate."""
         with self._lock:
-            self._rate = min(self._max_rate, self._rate * SPEEDUP_FACTOR)
+            now = self._clock()
+            self._served(now)  # keeps the record to the last second
+            self._successes.append(now)
+            self._rate = min(self._max_rate, self._rate + SPEEDUP_STEP)
+
+    def _served(self, now: float) -> int:
+        """Successes in the last second (lock held)."""
+        while self._successes and self._successes[0] <= now - 1.0:
+            self._successes.popleft()
+        return len(self._successes)
 
 
 class _Paced(httpx.SyncByteStream):
@@ -238,6 +259,7 @@ class Transport:
         http: httpx.BaseTransport | None = None,
         wall_clock: Callable[[], float] = time.time,
         on_wait: Callable[[str], None] | None = None,
+        on_exchange: Callable[[float, bool], None] | None = None,
     ) -> None:
         self._stopping = threading.Event()
         wait: Callable[[float], None] = sleep or self._wait  # waits end early on stop()
@@ -246,7 +268,7 @@ class Transport:
         self._timeout, self._max_retries = timeout, max_retries
         self._clock, self._sleep, self._wall_clock = clock, wait, wall_clock
         self._rng = rng if rng is not None else random.Random()
-        self._on_retry, self._on_wait = on_retry, on_wait
+        self._on_retry, self._on_wait, self._on_exchange = on_retry, on_wait, on_exchange
         self._redact: Redact = config.redact
         self._api: Api = config.api
         self._gzip = config.gzip
@@ -316,7 +338,10 @@ class Transport:
             self.pacer.acquire()
             if self._stopping.is_set():
                 raise Stopped("stopped before this request was answered", hint=NETWORK_HINT)
+            began = self._clock()
             response, reason = self._attempt(method, path, body, ops)
+            if self._on_exchange is not None:
+                self._on_exchange(self._clock() - began, reason is not None)
             if reason is None and response is not None:
                 _raise_if_fatal(response, self._redact, self._api)
                 if response.is_success:
