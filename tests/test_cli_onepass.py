@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cio_cli.record import report
+from cio_cli.record import progress
 from tests.cli_support import BASE, block_bytes, cio, dry_run, old, read_rejects, write_csv
 
 T = old(10)
@@ -165,7 +165,7 @@ def test_a_symlinked_rejects_path_is_written_through_not_removed(tmp_path: Path)
 def test_progress_of_a_dry_run_says_checking_in_both_reads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(report, "PLAIN_EVERY_S", 0.0)
+    monkeypatch.setattr(progress, "PLAIN_EVERY_S", 0.0)
     path = write_csv(tmp_path / "late.csv", HEADER, _rows(late="n/a"))
     with block_bytes(2048) as chunks:
         result = cio("validate", path)

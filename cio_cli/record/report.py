@@ -7,10 +7,8 @@ The core reports progress through a callback; this module subscribes.
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
@@ -18,13 +16,12 @@ from rich.console import Console
 
 from cio_cli.errors import CioError
 from cio_cli.record.counts import Counts
+from cio_cli.record.progress import ProgressDisplay
 
-if TYPE_CHECKING:  # rich.progress and rich.table load only when shown
-    from rich.progress import Progress, TaskID
+if TYPE_CHECKING:  # rich.table loads only when shown
     from rich.table import Table
 
 
-PLAIN_EVERY_S = 5.0
 
 
 @dataclass
@@ -129,12 +126,13 @@ class Reporter:
             self.console.print(line, markup=False)
         self.console.print(_table(s))
 
-    def progress(self, total_bytes: int) -> ProgressDisplay:
-        """A progress display for a pass over ``total_bytes`` of input."""
+    def progress(self, total_bytes: int, total_rows: int | None = None) -> ProgressDisplay:
+        """A progress display for a pass over ``total_bytes`` of input (``total_rows``: the
+        rows pass 1 counted, for pass 2)."""
         mode = "none" if self.quiet or self.json_mode else "plain"
         if mode == "plain" and self.console.is_terminal:
             mode = "rich"
-        return ProgressDisplay(self.console, mode, total_bytes)
+        return ProgressDisplay(self.console, mode, total_bytes, total_rows)
 
 
 def _table(s: Summary) -> Table:
@@ -174,82 +172,6 @@ def _table(s: Summary) -> Table:
     table.add_row("time", f"{s.duration_s:.2f} s")
     table.add_row("exit code", str(s.exit_code))
     return table
-
-
-class ProgressDisplay:
-    """Rich progress on a terminal, plain lines every few seconds otherwise, or nothing."""
-
-    def __init__(
-        self,
-        console: Console,
-        mode: str,
-        total_bytes: int,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.console = console
-        self.mode = mode
-        self.total = total_bytes
-        self.clock = clock
-        self.last = clock()
-        self.started = self.last
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-
-    def __enter__(self) -> ProgressDisplay:
-        if self.mode == "rich":
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn(
-                    "{task.fields[rows]:>12,} rows  {task.fields[sent]:>12,} sent"
-                    "  {task.fields[rate]:>9,.0f} ev/s  {task.fields[rejected]:,} rejected"
-                    "  {task.fields[retries]:,} retries"
-                ),
-                TimeRemainingColumn(),
-                console=self.console,
-                transient=True,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task(
-                "reading", total=self.total or None, rows=0, sent=0, rate=0.0, rejected=0, retries=0
-            )
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-    def update(self, phase: str, bytes_done: int, counts: Counts) -> None:
-        """Show how far the current pass is."""
-        now = self.clock()
-        rate = counts.sent / (now - self.started) if now > self.started else 0.0
-        if self._progress is not None and self._task is not None:
-            self._progress.update(
-                self._task,
-                description=phase,
-                completed=bytes_done,
-                rows=counts.rows,
-                sent=counts.sent,
-                rate=rate,
-                rejected=counts.rejected,
-                retries=counts.retries,
-            )
-        elif self.mode == "plain" and now - self.last >= PLAIN_EVERY_S:
-            self.last = now
-            pct = f" {100 * bytes_done / self.total:.0f}%" if self.total else ""
-            self.console.print(
-                f"{phase}{pct}: {counts.rows:,} rows, {counts.sent:,} sent,"
-                f" {rate:,.0f} events/s, {counts.rejected:,} rejected,"
-                f" {counts.retries:,} retries",
-                markup=False,
-            )
 
 
 def ask(question: str) -> bool:
