@@ -34,7 +34,9 @@ def console(terminal: bool = False) -> tuple[Console, io.StringIO]:
     return Console(file=out, force_terminal=terminal, width=160, highlight=False), out
 
 
-def plain(total_rows: int | None = None, total_bytes: int = 1000) -> tuple[ProgressDisplay, Clock, io.StringIO]:
+def plain(
+    total_rows: int | None = None, total_bytes: int = 1000
+) -> tuple[ProgressDisplay, Clock, io.StringIO]:
     con, out = console()
     clock = Clock()
     return ProgressDisplay(con, "plain", total_bytes, total_rows, clock=clock), clock, out
@@ -55,8 +57,7 @@ def test_sending_counts_rows_handled_out_of_the_files_rows() -> None:
     clock.now += 4
     counts.sent, counts.rejected, counts.retries = 200, 10, 3  # answers arrived, no chunk read
     assert shown.line() == (
-        "sending 21%: 210 of 1,000 rows, 200 sent, 50 events/s, 10 rejected, 3 retries,"
-        " ETA 0:00:15"
+        "sending 21%: 210 of 1,000 rows, 200 sent, 50 events/s, 10 rejected, 3 retries, ETA 0:00:15"
     )
 
 
@@ -81,7 +82,9 @@ def test_a_dry_run_never_says_sent() -> None:
     clock.now += 1
     shown.update("checking", 1000, Counts(rows=100, sent=90, rejected=10))
     line = shown.line()
-    assert line == "checking 100%: 100 of 100 rows, 90 to send, 100 rows/s, 10 rejected, ETA 0:00:00"
+    assert (
+        line == "checking 100%: 100 of 100 rows, 90 to send, 100 rows/s, 10 rejected, ETA 0:00:00"
+    )
     assert "sent" not in line
 
 
