@@ -375,7 +375,7 @@ class CsvSource:
         ``Chunk.records`` the records (blank lines included) the chunk covered.
         """
 
-        def job(body: Body) -> tuple[pl.DataFrame | None, T | None]:
+        def job(body: Body) -> tuple[int | None, T | None]:
             return self._work_on(body, work, columns() if columns else None)
 
         next_row = 2
@@ -387,27 +387,29 @@ class CsvSource:
                 raise self._decode_error(exc.error, next_row + exc.record, exc.at) from exc
             if item is None:
                 return
-            body, (df, result) = item
-            if df is None:
+            body, (records, result) = item
+            if records is None:
                 yield from self._slowly(body, next_row, work)
                 return
             assert result is not None
-            yield Chunk(result, next_row, df.height, body.bytes_done)
-            next_row += df.height
+            yield Chunk(result, next_row, records, body.bytes_done)
+            next_row += records
 
     def _work_on(
         self, body: Body, work: Callable[[pl.DataFrame, bool], T], columns: list[int] | None
-    ) -> tuple[pl.DataFrame | None, T | None]:
-        """One chunk's parse and work, in a worker thread; (None, None) for the csv module."""
+    ) -> tuple[int | None, T | None]:
+        """One chunk's parse and work, in a worker thread: the records it held and the
+        result (the parsed frame is not kept: chunks waiting in line hold only results);
+        (None, None) for the csv module."""
         parsed = self.parse(body, columns)
         if parsed is None:
             return None, None
         try:
-            return parsed[0], work(self._cells(parsed[0]), parsed[1])
+            return parsed[0].height, work(self._cells(parsed[0]), parsed[1])
         except NeedAllColumns:
             parsed = self.parse(body)
             assert parsed is not None
-            return parsed[0], work(self._cells(parsed[0]), parsed[1])
+            return parsed[0].height, work(self._cells(parsed[0]), parsed[1])
 
     def _cells(self, df: pl.DataFrame) -> pl.DataFrame:
         """A parsed chunk as ``work`` sees it: blank lines out, ``--null-value`` cells empty."""
