@@ -356,7 +356,7 @@ def null_texts(
     """Cells written as a null (``NULL``, ``\\N``, ...), by (column as the header names
     it, text): one sum per column, and a closer look only at columns that have some.
     Columns typed as numbers or booleans hold none (such a cell would make them strings)."""
-    typed = {c for c, kind in (types or {}).items() if kind in ("number", "bool")}
+    typed = {c for c, kind in (types or {}).items() if kind in ("int", "float", "bool", "tf")}
     cells = [f"c{i}" for i in lay.kept if f"c{i}" in df.columns and f"c{i}" not in typed]
     found: Counter[tuple[str, str]] = Counter()
     if not cells or df.height == 0:

@@ -16,7 +16,7 @@ import polars as pl
 
 from cio_cli.build.events import warm_up
 from cio_cli.check.contract import Layout, ReadOptions, layout
-from cio_cli.check.inference import Inference, Stats
+from cio_cli.check.inference import Inference, Nearly, Stats
 from cio_cli.check.rows import check_rows, identify, in_window, split
 from cio_cli.errors import UnimportableError
 from cio_cli.read.files import CsvSource, NeedAllColumns
@@ -31,6 +31,7 @@ class Scan:
     """What the first pass learnt about a file."""
 
     types: dict[str, str]
+    nearly: dict[str, Nearly] = field(default_factory=dict)  # string columns nearly typed
     rows: int = 0
     recent: int = 0
     recent_rows: list[int] = field(default_factory=list)
@@ -72,7 +73,7 @@ class Scanning:
         self, first_row: int, size: int, stats: Stats, kinds: pl.DataFrame, recent: pl.Series
     ) -> None:
         """Count a chunk: its rows, column statistics, identifier kinds and rows in the window."""
-        self.infer.add(stats)
+        self.infer.add(stats, first_row)
         result = self.result
         result.rows += size
         for kind, n, first in kinds.iter_rows():
@@ -89,6 +90,7 @@ class Scanning:
         the API does not take a kind of ``_cio_customer_id`` the file has."""
         result = self.result
         result.types = self.infer.types()
+        result.nearly = self.infer.nearly()
         if self.opts.identifier == "auto" and result.kinds["id"] and result.kinds["email"]:
             raise _mixed(result)
         refused = [k for k in PERSON_KINDS if result.kinds[k] and k not in self.opts.person_kinds]
