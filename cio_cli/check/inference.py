@@ -55,11 +55,13 @@ def is_whole_number(cell: pl.Expr) -> pl.Expr:
 
 def is_plain_decimal(cell: pl.Expr) -> pl.Expr:
     """True for a plain decimal of at most 15 significant digits whose float is finite
-    and, unless zero, normal (so the float holds the decimal's value)."""
+    and, unless the decimal is zero, normal: not 0.0, not subnormal (so the float holds
+    the decimal's value)."""
     digits = cell.str.replace_all(r"[-.]", "").str.strip_chars_start("0").str.strip_chars_end("0")
+    n_digits = digits.str.len_bytes()
     value = cell.cast(pl.Float64, strict=False)
-    normal = value.is_finite() & ((value == 0) | (value.abs() >= SMALLEST_NORMAL))
-    decimal = cell.str.contains(DEC_RE) & (digits.str.len_bytes() <= MAX_DIGITS) & normal
+    normal = value.is_finite() & ((n_digits == 0) | (value.abs() >= SMALLEST_NORMAL))
+    decimal = cell.str.contains(DEC_RE) & (n_digits <= MAX_DIGITS) & normal
     return decimal.fill_null(False)
 
 
