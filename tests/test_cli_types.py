@@ -306,3 +306,40 @@ def test_the_json_report_is_one_object_per_key(tmp_path: Path) -> None:
     got = check_rows(tmp_path, [*BASE, "a b", "é"], rows_of(["1", "2"], ["", ""]))
     raw = json.loads(got.result.stdout)["columns"]
     assert raw == {"plan": col("string"), "a b": col("int"), "é": col("string", 2)}
+
+
+# -- the warehouse sample ------------------------------------------------------------------
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_csvs"
+WAREHOUSE_FLAGS = ("--map", "event_name=_cio_name", "--map", "user_id=_cio_customer_id",
+                   "--map", "occurred_at=_cio_timestamp", "--null-value", "NULL",
+                   "--null-value", "\\N", "--type", "properties=json")  # fmt: skip
+
+
+def test_the_warehouse_sample_imports_as_it_is_with_its_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "warehouse_export.csv"
+    path.write_bytes((SAMPLES / "warehouse_export.csv").read_bytes())
+    config = str(SAMPLES / "warehouse_export.toml")
+    by_file = dry_run(path, "--config", config)
+    assert by_file.code == 0, by_file.result.stderr
+    s = by_file.summary
+    assert (s["rows"], s["sent"], s["rejected"], s["recent"], s["warnings"]) == (30, 30, 0, 0, {})
+    assert s["columns"] == {
+        "product": col("string"),
+        "price": col("float", 4),
+        "currency": col("string", 4),
+        "properties": col("json", 7),
+        "is_first_purchase": col("bool", 7),
+    }
+    assert dry_run(path, *WAREHOUSE_FLAGS).out_bytes == by_file.out_bytes
+    first = by_file.ops[0]
+    assert first["timestamp"] == 1709287200, "2024-03-01 10:00:00 UTC"
+    assert first["attributes"] == {"currency": "USD", "is_first_purchase": True, "price": 272.2,
+                                   "product": "Standing Desk",
+                                   "properties": {"coupon": "SPRING10", "items": 1}}  # fmt: skip
+    validated = cio("validate", path, "--config", config)
+    assert validated.exit_code == 0 and "sent as strings" not in validated.stderr
+    maps_only = cio("validate", path, *WAREHOUSE_FLAGS[:6]).stderr
+    assert "* 'price' is sent as strings because of row 4 ('NULL'): pass --null-value NULL" in (
+        maps_only
+    )

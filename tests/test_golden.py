@@ -80,6 +80,11 @@ class Case:
         return any(f in GENERATED for f in self.files)
 
 
+# sample_csvs/warehouse_export.toml as flags (the case runs in a folder of its own)
+WAREHOUSE_FLAGS = ("--map", "event_name=_cio_name", "--map", "user_id=_cio_customer_id",
+                   "--map", "occurred_at=_cio_timestamp", "--null-value", "NULL",
+                   "--null-value", "\\N", "--type", "properties=json")  # fmt: skip
+
 SAMPLE_RUNS: list[tuple[str, str, tuple[str, ...], bool]] = [
     # (case name, sample file, flags, import only)
     ("clean_backfill", "clean_backfill.csv", (), False),
@@ -100,6 +105,7 @@ SAMPLE_RUNS: list[tuple[str, str, tuple[str, ...], bool]] = [
     ("typed_columns_meta_json", "typed_columns.csv", ("--type", "meta=json"), False),
     ("typed_columns_strings", "typed_columns.csv", ("--types", "string"), False),
     ("unclosed_quote", "unclosed_quote.csv", (), False),
+    ("warehouse_export", "warehouse_export.csv", WAREHOUSE_FLAGS, False),
 ]
 
 CASES: list[Case] = [

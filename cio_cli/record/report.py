@@ -208,7 +208,7 @@ def column_hints(s: Summary) -> list[str]:
         where = f"row {col.blocker_row}" + (f" of {col.file}" if several else "")
         then = "" if col.fix.startswith("--null-value") else NOT_FIT
         lines.append(
-            f"* {key!r} is sent as strings because of {where} ({col.blocker_text!r}):"
+            f"* {key!r} is sent as strings because of {where} ('{col.blocker_text}'):"
             f" pass {col.fix} to send it as {col.becomes}{then}"
         )
     return lines
