@@ -57,12 +57,17 @@ def is_plain_decimal(cell: pl.Expr) -> pl.Expr:
     """True for a plain decimal of at most 15 significant digits whose float is finite
     and, unless the decimal is zero, normal: not 0.0, not subnormal (so the float holds
     the decimal's value)."""
+    return cell.str.contains(DEC_RE).fill_null(False) & _holds(cell)
+
+
+def _holds(cell: pl.Expr) -> pl.Expr:
+    """For decimals: at most 15 significant digits (first to last non-zero digit), and a
+    float that is finite and, unless the decimal is zero, normal."""
     digits = cell.str.replace_all(r"[-.]", "").str.strip_chars_start("0").str.strip_chars_end("0")
     n_digits = digits.str.len_bytes()
     value = cell.cast(pl.Float64, strict=False)
     normal = value.is_finite() & ((n_digits == 0) | (value.abs() >= SMALLEST_NORMAL))
-    decimal = cell.str.contains(DEC_RE) & (n_digits <= MAX_DIGITS) & normal
-    return decimal.fill_null(False)
+    return ((n_digits <= MAX_DIGITS) & normal).fill_null(False)
 
 
 def fits(cell: pl.Expr, family: str) -> pl.Expr:
@@ -83,6 +88,7 @@ class ColumnStats:
     fits: dict[str, int] = field(default_factory=dict)  # per family counted in this chunk
     first: dict[str, tuple[int, str]] = field(default_factory=dict)  # first non-fit: row, text
     decimals: bool = False  # some value is a decimal (not an integer)
+    long_decimals: bool = False  # some decimal is over 16 characters (its digits counted)
 
 
 Stats = dict[str, ColumnStats]
@@ -166,7 +172,8 @@ class Inference:
             for col, v in found.items()
         }
         _add_decimals(whole, stats)
-        _add_misfits(whole, stats)
+        tracks = {c: list(self.tracks.get(c, {}).items()) for c in stats}  # as folded so far
+        _add_misfits(whole, stats, {c: {f: t.misfits for f, t in fs} for c, fs in tracks.items()})
         return stats
 
     def add(self, stats: Stats, first_row: int = 0) -> None:
@@ -240,33 +247,58 @@ class Inference:
 
 def _add_decimals(whole: pl.DataFrame, stats: Stats) -> None:
     """Count decimals as numbers where not every value is an integer (a column of
-    integers skips the costly check)."""
+    integers skips the costly check). A decimal of at most 16 characters has at most 15
+    digits and lies between 1e-15 and 1e15, so only longer ones are looked at closely."""
     partly = [c for c, st in stats.items() if "number" in st.fits and st.fits["number"] < st.n]
     if not partly:
         return
-    found = whole.select(is_plain_decimal(pl.col(c)).sum() for c in partly).row(0)
-    for col, extra in zip(partly, found, strict=True):
-        stats[col].fits["number"] += int(extra)
-        stats[col].decimals = bool(extra)
+    kinds = whole.select(  # per cell: 0 not a decimal, 1 a short one, 2 a long one
+        pl.col(c).str.contains(DEC_RE).fill_null(False).cast(pl.UInt8)
+        * (1 + (pl.col(c).str.len_bytes() > MAX_DIGITS + 1).cast(pl.UInt8))
+        for c in partly
+    )
+    counts = kinds.select(
+        pl.concat_list((pl.col(c) == 1).sum(), (pl.col(c) == 2).sum()).alias(c) for c in partly
+    ).row(0, named=True)
+    for col, (found, longer) in counts.items():
+        if longer:
+            at = kinds.get_column(col) == 2
+            found += int(whole.filter(at).select(_holds(pl.col(col)).sum()).item())
+        stats[col].fits["number"] += found
+        stats[col].decimals = found > 0
+        stats[col].long_decimals = longer > 0
 
 
-def _add_misfits(whole: pl.DataFrame, stats: Stats) -> None:
+def _add_misfits(whole: pl.DataFrame, stats: Stats, before: dict[str, dict[str, int]]) -> None:
     """Where some value does not fit a family: the null texts, and the first non-fitting
-    cell (chunk row and text) of each such family."""
-    short = {c: [f for f, k in st.fits.items() if k < st.n] for c, st in stats.items()}
-    short = {c: fs for c, fs in short.items() if fs}
+    cell (chunk row and text) of each family that can still be nearly the column's type
+    (``before``: misfits of the chunks before, by column and family)."""
+    short = [c for c, st in stats.items() if any(k < st.n for k in st.fits.values())]
     if not short:
         return
+    found = whole.select(pl.col(c).is_in(NULL_TEXTS).sum() for c in short).row(0)
     exprs = []
-    for col, families in short.items():
-        cell = pl.col(col)
-        exprs.append(cell.is_in(NULL_TEXTS).sum().alias(f"{col}/nulls"))
-        for f in families:
-            odd = cell.is_not_null() & ~fits(cell, f)
-            exprs.append(pl.col("_row").filter(odd).first().alias(f"{col}/{f}/row"))
-            exprs.append(cell.filter(odd).first().alias(f"{col}/{f}/text"))
-    found = whole.select(exprs).row(0, named=True)
-    for col, families in short.items():
-        stats[col].nulls = int(found[f"{col}/nulls"])
-        for f in families:
-            stats[col].first[f] = (int(found[f"{col}/{f}/row"]), str(found[f"{col}/{f}/text"]))
+    for col, nulls in zip(short, found, strict=True):
+        st = stats[col]
+        st.nulls = int(nulls)
+        for f, k in st.fits.items():
+            if k < st.n and before.get(col, {}).get(f, 0) + st.n - k - st.nulls <= MAX_MISFITS:
+                cheap = f == "number" and not st.long_decimals
+                odd = pl.col(col).is_not_null() & ~(
+                    _fits_cheaply(pl.col(col)) if cheap else fits(pl.col(col), f)
+                )
+                exprs.append(odd.arg_true().first().alias(f"{col}/{f}"))
+    if not exprs:
+        return
+    rows = whole.get_column("_row")
+    for name, at in whole.select(exprs).row(0, named=True).items():
+        if at is not None:
+            col, f = name.rsplit("/", 1)
+            stats[col].first[f] = (int(rows[at]), str(whole.get_column(col)[at]))
+
+
+def _fits_cheaply(cell: pl.Expr) -> pl.Expr:
+    """``fits(cell, "number")`` where no decimal is over 16 characters (so none needs its
+    digits counted)."""
+    decimal = cell.str.contains(DEC_RE) & (cell.str.len_bytes() <= MAX_DIGITS + 1)
+    return is_whole_number(cell) | decimal.fill_null(False)
