@@ -133,8 +133,8 @@ class Inference:
 
     def copy(self) -> Inference:
         """What has been learnt so far, to add one more chunk's counts to."""
-        tracks = {c: {f: Track(t.every, t.misfits, t.first) for f, t in fs.items()}
-                  for c, fs in self.tracks.items()}  # fmt: skip
+        tracks = {c: {f: Track(t.every, t.misfits, t.first) for f, t in list(fs.items())}
+                  for c, fs in list(self.tracks.items())}  # fmt: skip (lists: safe while folded)
         return Inference(self.lay, self.opts, set(self.filled), dict(self.values),
                          dict(self.nulls), tracks, set(self.decimals))  # fmt: skip
 
