@@ -343,3 +343,17 @@ def test_the_warehouse_sample_imports_as_it_is_with_its_config_file(tmp_path: Pa
     assert "* 'price' is sent as strings because of row 4 ('NULL'): pass --null-value NULL" in (
         maps_only
     )
+
+
+def test_one_capital_t_in_a_t_f_column_names_the_bool_flag(tmp_path: Path) -> None:
+    first = ["t", "f"] * 75
+    first[99] = "T"
+    path = write_csv(tmp_path / "e.csv", [*BASE, "first"], rows_of(first))
+    assert dry_run(path).summary["columns"]["first"] == col("string", 0, 101)
+    assert (
+        "* 'first' is sent as strings because of row 101 ('T'): pass --type first=bool to send"
+        " it as bool; rows that do not fit are then rejected"
+    ) in human(path)
+    typed = dry_run(path, "--type", "first=bool")
+    assert typed.summary["columns"]["first"] == col("bool") and typed.code == 0
+    assert [op["attributes"]["first"] for op in typed.ops][96:100] == [True, False, True, True], "T is true"

@@ -173,7 +173,9 @@ class Inference:
         }
         _add_decimals(whole, stats)
         tracks = {c: list(self.tracks.get(c, {}).items()) for c in stats}  # as folded so far
-        _add_misfits(whole, stats, {c: {f: t.misfits for f, t in fs} for c, fs in tracks.items()})
+        before = {c: {f: t.misfits if t.first is None else MAX_MISFITS + 1 for f, t in fs}
+                  for c, fs in tracks.items()}  # fmt: skip (a first non-fit found: no need)
+        _add_misfits(whole, stats, before)
         return stats
 
     def add(self, stats: Stats, first_row: int = 0) -> None:
@@ -272,7 +274,8 @@ def _add_decimals(whole: pl.DataFrame, stats: Stats) -> None:
 def _add_misfits(whole: pl.DataFrame, stats: Stats, before: dict[str, dict[str, int]]) -> None:
     """Where some value does not fit a family: the null texts, and the first non-fitting
     cell (chunk row and text) of each family that can still be nearly the column's type
-    (``before``: misfits of the chunks before, by column and family)."""
+    (``before``: misfits of the chunks before, by column and family; over ``MAX_MISFITS``
+    where the first non-fitting cell is known already)."""
     short = [c for c, st in stats.items() if any(k < st.n for k in st.fits.values())]
     if not short:
         return
