@@ -29,8 +29,12 @@ from tests.cli_support import (
     summary,
     write_csv,
 )
+from tests.fakecio import FakeCio
 
 T = str(old())
+NO_ENV: dict[str, str | None] = dict.fromkeys(
+    ("CIO_SITE_ID", "CIO_API_KEY", "CIO_REGION", "CIO_BASE_URL", "CIO_API", "CIO_PIPELINES_KEY",
+     "CIO_CONFIG"), None)  # fmt: skip
 
 
 def attributes(out: bytes) -> list[str]:
@@ -357,3 +361,21 @@ def test_one_capital_t_in_a_t_f_column_names_the_bool_flag(tmp_path: Path) -> No
     typed = dry_run(path, "--type", "first=bool")
     assert typed.summary["columns"]["first"] == col("bool") and typed.code == 0
     assert [op["attributes"]["first"] for op in typed.ops][96:100] == [True, False, True, True], "T is true"
+
+
+def test_a_real_import_reports_its_columns_and_sends_them_typed(
+    tmp_path: Path, fake_cio: FakeCio
+) -> None:
+    path = write_csv(tmp_path / "e.csv", [*BASE, "price", "paid"],
+                     rows_of(["272.20", "NULL"], ["t", "f"]))  # fmt: skip
+    result = cio("import", path, "--base-url", fake_cio.url, "--site-id", "site", "--api-key",
+                 "key", "--json", "--quiet", env=NO_ENV)  # fmt: skip
+    s = summary(result)
+    assert result.exit_code == 0 and s["sent"] == 2
+    assert s["columns"] == {"plan": col("string"), "price": col("string", 0, 3),
+                            "paid": col("bool")}  # fmt: skip
+    assert sorted(e["attributes"]["paid"] for e in fake_cio.events) == [False, True]
+    again = cio("import", path, "--base-url", fake_cio.url, "--site-id", "site", "--api-key",
+                "key", env=NO_ENV)  # fmt: skip
+    assert again.exit_code == 0 and "already imported" in again.stderr
+    assert "* 'price' is sent as strings because of row 3 ('NULL')" in again.stderr
