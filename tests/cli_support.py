@@ -31,7 +31,7 @@ BASE = ["_cio_name", "_cio_customer_id", "_cio_timestamp", "plan"]
 ULID_CHARS = set("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 SUMMARY_KEYS = {
     "command", "files", "rows", "sent", "rejected", "skipped_recent", "duplicates", "recent",
-    "resumed", "warnings", "errors", "requests", "retries", "rejects_file", "dry_run",
+    "resumed", "warnings", "errors", "columns", "requests", "retries", "rejects_file", "dry_run",
     "duration_s", "events_per_s", "exit_code",
 }  # fmt: skip
 

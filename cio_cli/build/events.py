@@ -74,6 +74,7 @@ def given_id(df: pl.DataFrame, col: str) -> pl.Expr:
 
 
 ULID_LENGTH = 26
+INFERRED = ("string", "int", "float", "bool", "tf")  # how --types auto sends a column
 NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
 
 
@@ -105,8 +106,15 @@ def _string_pieces(
 def _value(col: str, kind: str) -> pl.Expr:
     """The JSON of a non-string cell."""
     cell = pl.col(col)
-    if kind in ("number", "bool"):
+    if kind == "int":
         return cell
+    if kind == "float":  # integers as written, decimals as their float's shortest text
+        decimal = cell.str.contains(".", literal=True)
+        return pl.when(decimal).then(cell.cast(pl.Float64).cast(pl.String)).otherwise(cell)
+    if kind == "bool":
+        return cell.str.to_lowercase()
+    if kind == "tf":
+        return cell.replace({"t": "true", "f": "false"})
     if kind == "reserved_number":
         return cell.str.strip_chars()
     if kind.startswith("as_"):
@@ -184,11 +192,7 @@ def encode(
     strings = [col for col, _ in lay.data if types[col] == "string"]
     cols = [*strings, "_name", "_cid"]
     plain = set(cols) if plain_text else _plain_columns(df, cols)
-    full = {
-        c
-        for c, _ in lay.data
-        if types[c] in ("string", "number", "bool") and df.get_column(c).null_count() == 0
-    }
+    full = {c for c, _ in lay.data if types[c] in INFERRED and df.get_column(c).null_count() == 0}
     pieces = data_pieces(lay, types, plain, full) or [pl.lit(",")]
     inner = pl.concat_str(pieces, ignore_nulls=True)
     df = df.with_columns(_inner=inner.str.slice(1), _tstext=pl.col("_ts").cast(pl.String))

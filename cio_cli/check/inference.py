@@ -1,12 +1,23 @@
-"""Lossless type inference over a whole file (the first pass).
+"""Value-preserving type inference over a whole file (the first pass), and what kept a
+column a string.
 
-With ``--types auto`` a data column is sent as JSON numbers when every
-non-empty value in the file (rows with the right number of fields) is an
-integer written plainly (``-?(0|[1-9][0-9]*)``, within +-2**53 so no consumer
-loses digits) or a plain decimal whose shortest round-trip form is the same
-text; as JSON booleans when every value is ``true`` or ``false``; otherwise as
-strings. Because a numeric or boolean value's JSON is then its own cell text,
-nothing is reformatted and nothing is lost.
+With ``--types auto`` a data column is sent as JSON numbers when every non-empty value
+in the file (rows with the right number of fields) is an integer written plainly
+(``-?(0|[1-9][0-9]*)``, within +-2**53 so no consumer loses digits) or a plain decimal
+(``-?(0|[1-9][0-9]*)\\.[0-9]+``) of at most 15 significant digits (from the first to
+the last non-zero digit) whose float is finite and not subnormal: such a decimal's
+float has the decimal's value, so nothing is lost. Integers go out as written,
+decimals as their float's shortest round-trip text (``272.20`` as ``272.2``). A column
+is boolean when every value is ``true``/``false`` in any case (sent lower-case), or
+every value is ``t``/``f`` (lower-case, as Postgres writes them); the two families do
+not mix. Otherwise it stays string.
+
+For the columns report, each column keeps, per family (number, true/false, t/f), its
+misfits (non-empty cells neither of the family nor a null text such as ``NULL``) and its
+first non-fitting cell, until it has more than ``MAX_MISFITS``: a column whose misfits
+are at most 1% of its values and at most ``MAX_MISFITS`` is *nearly* of that type, and
+the report names the row that kept it a string. A real string column is over that count
+after its first chunk, and is then no longer read by the first pass.
 """
 
 from __future__ import annotations
@@ -15,11 +26,25 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from cio_cli.check.contract import CURRENCY_KEY, EMAIL_KEYS, NUMBER_KEYS, Layout, ReadOptions
+from cio_cli.check.contract import (
+    CURRENCY_KEY,
+    EMAIL_KEYS,
+    NULL_TEXTS,
+    NUMBER_KEYS,
+    Layout,
+    ReadOptions,
+)
 
 INT_RE = r"^-?(0|[1-9][0-9]{0,15})$"
 DEC_RE = r"^-?(0|[1-9][0-9]*)\.[0-9]+$"
 SAFE_INT = 2**53
+MAX_DIGITS = 15  # significant digits a double always keeps
+SMALLEST_NORMAL = 2.2250738585072014e-308
+MAX_MISFITS = 100  # beyond this many misfits a column is not "nearly" any type
+NEARLY_SHARE = 0.01  # and misfits are at most this share of its values
+FAMILIES = ("number", "bool", "tf")
+BOOL_WORDS = ("true", "false")
+TF = ("t", "f")
 
 
 def is_whole_number(cell: pl.Expr) -> pl.Expr:
@@ -29,14 +54,62 @@ def is_whole_number(cell: pl.Expr) -> pl.Expr:
 
 
 def is_plain_decimal(cell: pl.Expr) -> pl.Expr:
-    """True for a plain decimal whose shortest round-trip form is the same text."""
-    decimal = cell.str.contains(DEC_RE) & (
-        cell.cast(pl.Float64, strict=False).cast(pl.String) == cell
-    )
-    return decimal.fill_null(False)
+    """True for a plain decimal of at most 15 significant digits whose float is finite
+    and, unless the decimal is zero, normal: not 0.0, not subnormal (so the float holds
+    the decimal's value)."""
+    return cell.str.contains(DEC_RE).fill_null(False) & _holds(cell)
 
 
-Stats = dict[str, tuple[int, int, int]]
+def _holds(cell: pl.Expr) -> pl.Expr:
+    """For decimals: at most 15 significant digits (first to last non-zero digit), and a
+    float that is finite and, unless the decimal is zero, normal."""
+    digits = cell.str.replace_all(r"[-.]", "").str.strip_chars_start("0").str.strip_chars_end("0")
+    n_digits = digits.str.len_bytes()
+    value = cell.cast(pl.Float64, strict=False)
+    normal = value.is_finite() & ((n_digits == 0) | (value.abs() >= SMALLEST_NORMAL))
+    return ((n_digits <= MAX_DIGITS) & normal).fill_null(False)
+
+
+def fits(cell: pl.Expr, family: str) -> pl.Expr:
+    """True where a cell is of the family (number, bool: true/false any case, tf: t/f)."""
+    if family == "number":
+        return is_whole_number(cell) | is_plain_decimal(cell)
+    if family == "bool":
+        return cell.str.to_lowercase().is_in(BOOL_WORDS).fill_null(False)
+    return cell.is_in(TF).fill_null(False)
+
+
+@dataclass
+class ColumnStats:
+    """One chunk's counts for one column (rows with the right number of fields)."""
+
+    n: int  # non-empty cells
+    nulls: int = 0  # of them, null texts (NULL, \\N, ...): counted only where some cell misfits
+    fits: dict[str, int] = field(default_factory=dict)  # per family counted in this chunk
+    first: dict[str, tuple[int, str]] = field(default_factory=dict)  # first non-fit: row, text
+    decimals: bool = False  # some value is a decimal (not an integer)
+    long_decimals: bool = False  # some decimal is over 16 characters (its digits counted)
+
+
+Stats = dict[str, ColumnStats]
+
+
+@dataclass
+class Track:
+    """One column, one family, over the chunks so far."""
+
+    every: bool = True  # every value so far is of the family
+    misfits: int = 0  # non-empty cells neither of the family nor a null text
+    first: tuple[int, str] | None = None  # first non-fitting cell: row (in the file), text
+
+
+@dataclass
+class Nearly:
+    """A string column whose values are nearly all of one type: what kept it a string."""
+
+    kind: str  # the --type that would take it: int, float or bool
+    row: int
+    text: str
 
 
 @dataclass
@@ -46,8 +119,10 @@ class Inference:
     lay: Layout
     opts: ReadOptions
     filled: set[str] = field(default_factory=set)  # columns with a non-empty value
-    not_number: set[str] = field(default_factory=set)
-    not_bool: set[str] = field(default_factory=set)
+    values: dict[str, int] = field(default_factory=dict)  # non-empty cells, while tracked
+    nulls: dict[str, int] = field(default_factory=dict)  # of them, null texts
+    tracks: dict[str, dict[str, Track]] = field(default_factory=dict)
+    decimals: set[str] = field(default_factory=set)
 
     def columns(self) -> list[str]:
         """Data columns whose type is inferred (not reserved, not overridden)."""
@@ -58,61 +133,78 @@ class Inference:
 
     def copy(self) -> Inference:
         """What has been learnt so far, to add one more chunk's counts to."""
-        return Inference(
-            self.lay, self.opts, set(self.filled), set(self.not_number), set(self.not_bool)
-        )
+        tracks = {c: {f: Track(t.every, t.misfits, t.first) for f, t in list(fs.items())}
+                  for c, fs in list(self.tracks.items())}  # fmt: skip (lists: safe while folded)
+        return Inference(self.lay, self.opts, set(self.filled), dict(self.values),
+                         dict(self.nulls), tracks, set(self.decimals))  # fmt: skip
+
+    def counted(self, col: str) -> list[str]:
+        """The families still counted for a column (those with few enough misfits)."""
+        fs = self.tracks.get(col, {})
+        return [f for f in FAMILIES if f not in fs or fs[f].misfits <= MAX_MISFITS]
 
     def open_columns(self) -> list[str]:
-        """Inferred columns whose type is not settled yet (they must still be read)."""
-        settled = self.not_number & self.not_bool & self.filled
-        return [col for col in self.columns() if col not in settled]
+        """Inferred columns still read by the first pass (a type or a report is open)."""
+        return [col for col in self.columns() if self.counted(col)]
 
     def stats(self, df: pl.DataFrame) -> Stats:
-        """Per column: non-empty values, how many are numbers, how many booleans.
+        """Per open column: non-empty values, and per family still counted how many fit.
 
-        Safe in worker threads. A type already ruled out is not counted again
-        (its count comes back as -1): one misfit keeps a column a string.
+        Safe in worker threads. Decimals are looked for only where not every value is
+        an integer; null texts and the first non-fitting cell only where some value
+        does not fit.
         """
-        exprs = []
-        for col in self.open_columns():
-            if col not in df.columns:
-                continue
-            cell = pl.col(col)
-            number = is_whole_number(cell).sum() if col not in self.not_number else pl.lit(-1)
-            boolean = (
-                cell.is_in(["true", "false"]).fill_null(False).sum()
-                if col not in self.not_bool
-                else pl.lit(-1)
-            )
-            exprs.append(pl.concat_list(cell.is_not_null().sum(), number, boolean).alias(col))
-        if not exprs:
+        cols = {c: self.counted(c) for c in self.open_columns() if c in df.columns}
+        if not cols:
             return {}
         nf = df.get_column("_nf")
         whole = df if (nf == self.lay.ncols).all() else df.filter(nf == self.lay.ncols)
+        exprs = []
+        for col, families in cols.items():
+            cell = pl.col(col)
+            counts = [cell.is_not_null().sum()]
+            counts += [fits(cell, f).sum() if f != "number" else is_whole_number(cell).sum()
+                       for f in families]  # fmt: skip
+            exprs.append(pl.concat_list(counts).alias(col))
         found = whole.select(exprs).row(0, named=True)
-        stats = {col: (int(v[0]), int(v[1]), int(v[2])) for col, v in found.items()}
-        # integers and decimals never overlap: count decimals only where not every value
-        # is an integer (a column of integers skips the costly round trip)
-        partly = [col for col, (n, ints, _) in stats.items() if 0 <= ints < n]
-        if partly:
-            decimals = whole.select(is_plain_decimal(pl.col(c)).sum() for c in partly).row(0)
-            for col, extra in zip(partly, decimals, strict=True):
-                n, ints, bools = stats[col]
-                stats[col] = (n, ints + int(extra), bools)
+        stats = {
+            col: ColumnStats(int(v[0]), fits=dict(zip(cols[col], map(int, v[1:]), strict=True)))
+            for col, v in found.items()
+        }
+        _add_decimals(whole, stats)
+        tracks = {c: list(self.tracks.get(c, {}).items()) for c in stats}  # as folded so far
+        before = {c: {f: t.misfits if t.first is None else MAX_MISFITS + 1 for f, t in fs}
+                  for c, fs in tracks.items()}  # fmt: skip (a first non-fit found: no need)
+        _add_misfits(whole, stats, before)
         return stats
 
-    def add(self, stats: Stats) -> None:
-        """Fold one chunk's counts in."""
-        for col, (n, number, boolean) in stats.items():
-            if n:
+    def add(self, stats: Stats, first_row: int = 0) -> None:
+        """Fold one chunk's counts in (chunks in file order; rows from ``first_row``)."""
+        for col, st in stats.items():
+            if st.n:
                 self.filled.add(col)
-            if number != n:
-                self.not_number.add(col)
-            if boolean != n:
-                self.not_bool.add(col)
+            self.values[col] = self.values.get(col, 0) + st.n
+            self.nulls[col] = self.nulls.get(col, 0) + st.nulls
+            if st.decimals:
+                self.decimals.add(col)
+            tracks = self.tracks.setdefault(col, {})
+            for family, fit in st.fits.items():
+                track = tracks.setdefault(family, Track())
+                if fit == st.n:
+                    continue
+                track.every = False
+                track.misfits += st.n - fit - st.nulls
+                if track.first is None and family in st.first:
+                    row, text = st.first[family]
+                    track.first = (first_row + row, text)
+
+    def _is(self, col: str, family: str) -> bool:
+        track = self.tracks.get(col, {}).get(family)
+        return col in self.filled and (track is None or track.every)
 
     def types(self) -> dict[str, str]:
-        """The JSON kind of each data column: string, number, bool, json or as_<override>."""
+        """How each data column is sent: string, int, float, bool (true/false any case),
+        tf (t/f), json, reserved_number, or as_<kind> under ``--type``."""
         out: dict[str, str] = {}
         inferred = set(self.columns())
         for col, key in self.lay.data:
@@ -121,10 +213,95 @@ class Inference:
             elif key in self.opts.type_overrides:
                 kind = self.opts.type_overrides[key]
                 out[col] = kind if kind in ("string", "json") else f"as_{kind}"
-            elif col in inferred and col in self.filled and col not in self.not_number:
-                out[col] = "number"
-            elif col in inferred and col in self.filled and col not in self.not_bool:
+            elif col in inferred and self._is(col, "number"):
+                out[col] = "float" if col in self.decimals else "int"
+            elif col in inferred and self._is(col, "bool"):
                 out[col] = "bool"
+            elif col in inferred and self._is(col, "tf"):
+                out[col] = "tf"
             else:
                 out[col] = "string"
         return out
+
+    def nearly(self) -> dict[str, Nearly]:
+        """String columns (inferred) whose values are nearly all of one type: the type, and
+        the first row that kept them strings (a misfit or a null text)."""
+        types = self.types()
+        found: dict[str, Nearly] = {}
+        for col in self.columns():
+            if types[col] != "string" or col not in self.filled:
+                continue
+            n, tracks = self.values.get(col, 0), self.tracks.get(col, {})
+            close = [
+                (t.misfits, f, t.first)
+                for f, t in tracks.items()
+                if t.first is not None
+                and t.misfits <= min(MAX_MISFITS, NEARLY_SHARE * n)
+                and n - self.nulls.get(col, 0) - t.misfits > 0
+            ]
+            if close:
+                _, family, first = min(close, key=lambda c: (c[0], FAMILIES.index(c[1])))
+                assert first is not None
+                kind = "bool" if family != "number" else "float" if col in self.decimals else "int"
+                found[col] = Nearly(kind, *first)
+        return found
+
+
+def _add_decimals(whole: pl.DataFrame, stats: Stats) -> None:
+    """Count decimals as numbers where not every value is an integer (a column of
+    integers skips the costly check). A decimal of at most 16 characters has at most 15
+    digits and lies between 1e-15 and 1e15, so only longer ones are looked at closely."""
+    partly = [c for c, st in stats.items() if "number" in st.fits and st.fits["number"] < st.n]
+    if not partly:
+        return
+    kinds = whole.select(  # per cell: 0 not a decimal, 1 a short one, 2 a long one
+        pl.col(c).str.contains(DEC_RE).fill_null(False).cast(pl.UInt8)
+        * (1 + (pl.col(c).str.len_bytes() > MAX_DIGITS + 1).cast(pl.UInt8))
+        for c in partly
+    )
+    counts = kinds.select(
+        pl.concat_list((pl.col(c) == 1).sum(), (pl.col(c) == 2).sum()).alias(c) for c in partly
+    ).row(0, named=True)
+    for col, (found, longer) in counts.items():
+        if longer:
+            at = kinds.get_column(col) == 2
+            found += int(whole.filter(at).select(_holds(pl.col(col)).sum()).item())
+        stats[col].fits["number"] += found
+        stats[col].decimals = found > 0
+        stats[col].long_decimals = longer > 0
+
+
+def _add_misfits(whole: pl.DataFrame, stats: Stats, before: dict[str, dict[str, int]]) -> None:
+    """Where some value does not fit a family: the null texts, and the first non-fitting
+    cell (chunk row and text) of each family that can still be nearly the column's type
+    (``before``: misfits of the chunks before, by column and family; over ``MAX_MISFITS``
+    where the first non-fitting cell is known already)."""
+    short = [c for c, st in stats.items() if any(k < st.n for k in st.fits.values())]
+    if not short:
+        return
+    found = whole.select(pl.col(c).is_in(NULL_TEXTS).sum() for c in short).row(0)
+    exprs = []
+    for col, nulls in zip(short, found, strict=True):
+        st = stats[col]
+        st.nulls = int(nulls)
+        for f, k in st.fits.items():
+            if k < st.n and before.get(col, {}).get(f, 0) + st.n - k - st.nulls <= MAX_MISFITS:
+                cheap = f == "number" and not st.long_decimals
+                odd = pl.col(col).is_not_null() & ~(
+                    _fits_cheaply(pl.col(col)) if cheap else fits(pl.col(col), f)
+                )
+                exprs.append(odd.arg_true().first().alias(f"{col}/{f}"))
+    if not exprs:
+        return
+    rows = whole.get_column("_row")
+    for name, at in whole.select(exprs).row(0, named=True).items():
+        if at is not None:
+            col, f = name.rsplit("/", 1)
+            stats[col].first[f] = (int(rows[at]), str(whole.get_column(col)[at]))
+
+
+def _fits_cheaply(cell: pl.Expr) -> pl.Expr:
+    """``fits(cell, "number")`` where no decimal is over 16 characters (so none needs its
+    digits counted)."""
+    decimal = cell.str.contains(DEC_RE) & (cell.str.len_bytes() <= MAX_DIGITS + 1)
+    return is_whole_number(cell) | decimal.fill_null(False)

@@ -23,7 +23,7 @@ from cio_cli.check.contract import NULL_TEXTS, Layout, ReadOptions
 from cio_cli.check.rows import Checked, check_rows, in_window, message, split
 from cio_cli.check.rule_table import ANONYMOUS_KIND, DATA_TOO_LARGE
 from cio_cli.errors import FileChangedError, OutputError
-from cio_cli.importer.scan import InputFile, Progress
+from cio_cli.importer.scan import InputFile, Progress, column_report
 from cio_cli.record.counts import FIRST_ROWS, Counts
 from cio_cli.record.journal import Acked, Journal
 from cio_cli.record.rejects import RejectsWriter
@@ -68,6 +68,7 @@ class Judged:
     skipped: int
     recent: int
     null_texts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    empty: Counter[str] = field(default_factory=Counter)  # empty cells by data key
 
 
 class Sink(Protocol):
@@ -261,6 +262,8 @@ def emit_with(
                     break
             if not reading.end(how.stop()):
                 return False
+            assert inp.scan is not None
+            counts.columns = column_report(inp, inp.scan, counts.empty)
             emitting.finish()
             return True
         except (FileChangedError, OutputError):  # finish (and journal) what is under way
@@ -307,6 +310,7 @@ def _account(
     counts.recent += judged.recent
     counts.errors.update(judged.errors)
     counts.null_texts.update(judged.null_texts)
+    counts.empty.update(judged.empty)
     counts.warnings.update(judged.warnings)
 
 
@@ -347,7 +351,15 @@ def judge(
         skipped,
         n_recent,
         null_texts(df, lay, types),
+        empty_cells(df, lay),
     )
+
+
+def empty_cells(df: pl.DataFrame, lay: Layout) -> Counter[str]:
+    """Empty cells of each data column (by key) in rows with the right number of fields."""
+    nf = df.get_column("_nf")
+    whole = df if (nf == lay.ncols).all() else df.filter(nf == lay.ncols)
+    return Counter({key: whole.get_column(col).null_count() for col, key in lay.data})
 
 
 def null_texts(
@@ -356,7 +368,7 @@ def null_texts(
     """Cells written as a null (``NULL``, ``\\N``, ...), by (column as the header names
     it, text): one sum per column, and a closer look only at columns that have some.
     Columns typed as numbers or booleans hold none (such a cell would make them strings)."""
-    typed = {c for c, kind in (types or {}).items() if kind in ("number", "bool")}
+    typed = {c for c, kind in (types or {}).items() if kind in ("int", "float", "bool", "tf")}
     cells = [f"c{i}" for i in lay.kept if f"c{i}" in df.columns and f"c{i}" not in typed]
     found: Counter[tuple[str, str]] = Counter()
     if not cells or df.height == 0:

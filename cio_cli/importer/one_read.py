@@ -97,7 +97,8 @@ class ScanAsYouGo:
     def end(self, stopped: bool) -> bool:
         """The scan (``self.scanned``); True if every chunk typed each column as the file does."""
         scanned = self.scanned = self.scanning.finish()
-        return not self.widened and all(scanned.types[c] == t for c, t in self.settled.items())
+        same = all(_sent_as(scanned.types[c]) == _sent_as(t) for c, t in self.settled.items())
+        return not self.widened and same
 
 
 @dataclass
@@ -123,10 +124,17 @@ def _take(read: Read, now: dict[str, str], settled: dict[str, str], lay: Layout,
     """
     if read.judged is None:
         return False
-    filled = [col for col, (n, _, _) in read.stats.items() if n]
+    filled = [col for col, st in read.stats.items() if st.n]
     if any(read.types[col] != now[col] for col in filled):
         read.judged = judge(read.df, read.checked, lay, how, now, read.plain)
     for col in filled:
-        if settled.setdefault(col, now[col]) != now[col]:
+        if _sent_as(settled.setdefault(col, now[col])) != _sent_as(now[col]):
             return False
     return True
+
+
+def _sent_as(kind: str) -> str:
+    """Kinds that send the same cells as the same bytes: an integer goes out as written
+    in an int column and in a float one, so a column of integers that later turns
+    float needs no second pass."""
+    return "float" if kind == "int" else kind

@@ -7,20 +7,21 @@ about them before pass 2 (importer/emit.py) sends a single request.
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from cio_cli.build.events import warm_up
-from cio_cli.check.contract import Layout, ReadOptions, layout
-from cio_cli.check.inference import Inference, Stats
+from cio_cli.check.contract import NULL_TEXTS, Layout, ReadOptions, layout
+from cio_cli.check.inference import Inference, Nearly, Stats
 from cio_cli.check.rows import check_rows, identify, in_window, split
 from cio_cli.errors import UnimportableError
 from cio_cli.read.files import CsvSource, NeedAllColumns
-from cio_cli.record.counts import FIRST_ROWS, Counts
+from cio_cli.record.counts import FIRST_ROWS, Column, Counts
 
 Progress = Callable[[str, int, "Counts"], None]
 PERSON_KINDS = ("email", "cio_id", "id")  # the kinds of _cio_customer_id, in messages' order
@@ -31,6 +32,7 @@ class Scan:
     """What the first pass learnt about a file."""
 
     types: dict[str, str]
+    nearly: dict[str, Nearly] = field(default_factory=dict)  # string columns nearly typed
     rows: int = 0
     recent: int = 0
     recent_rows: list[int] = field(default_factory=list)
@@ -72,7 +74,7 @@ class Scanning:
         self, first_row: int, size: int, stats: Stats, kinds: pl.DataFrame, recent: pl.Series
     ) -> None:
         """Count a chunk: its rows, column statistics, identifier kinds and rows in the window."""
-        self.infer.add(stats)
+        self.infer.add(stats, first_row)
         result = self.result
         result.rows += size
         for kind, n, first in kinds.iter_rows():
@@ -89,6 +91,7 @@ class Scanning:
         the API does not take a kind of ``_cio_customer_id`` the file has."""
         result = self.result
         result.types = self.infer.types()
+        result.nearly = self.infer.nearly()
         if self.opts.identifier == "auto" and result.kinds["id"] and result.kinds["email"]:
             raise _mixed(result)
         refused = [k for k in PERSON_KINDS if result.kinds[k] and k not in self.opts.person_kinds]
@@ -96,6 +99,26 @@ class Scanning:
             raise _not_taken(result, refused, self.opts.api)
         self.inp.scan = result
         return result
+
+
+REPORTED = {"tf": "bool", "reserved_number": "float"}  # types as the columns report names them
+
+
+def column_report(inp: InputFile, found: Scan, empty: Mapping[str, int]) -> dict[str, Column]:
+    """The columns report of one file, by data key in header order: each column's type as
+    sent, its empty cells, and what kept a nearly typed column a string."""
+    report: dict[str, Column] = {}
+    for col, key in sorted(inp.lay.data, key=lambda ck: int(ck[0][1:])):
+        kind = found.types[col].removeprefix("as_")
+        column = report[key] = Column(REPORTED.get(kind, kind), empty.get(key, 0))
+        if (nearly := found.nearly.get(col)) is not None:
+            column.blocker_row, column.blocker_text = nearly.row, nearly.text
+            column.becomes, column.file = nearly.kind, inp.shown
+            if nearly.text in NULL_TEXTS:
+                column.fix = f"--null-value {shlex.quote(nearly.text)}"
+            else:
+                column.fix = f"--type {shlex.quote(f'{key}={nearly.kind}')}"
+    return report
 
 
 def kinds_of(known: pl.DataFrame) -> pl.DataFrame:

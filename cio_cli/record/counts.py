@@ -16,6 +16,30 @@ FIRST_ROWS = 5
 
 
 @dataclass
+class Column:
+    """One data column in the columns report: its type as sent and its empty cells, and
+    for a string column whose values are nearly all of one type, what kept it a string."""
+
+    type: str  # string, int, float, bool or json
+    empty: int = 0  # empty cells (a --null-value counts as empty), rows of the right length
+    blocker_row: int | None = None  # the first row that kept it a string
+    blocker_text: str = ""  # that row's cell
+    fix: str = ""  # the flag that would change it: --null-value TEXT or --type KEY=KIND
+    becomes: str = ""  # the type it would then have
+    file: str = ""  # the file of the blocker row
+
+    def merge(self, other: Column) -> None:
+        """Fold in the same key of another file: empties add up; one type where the files
+        agree, float for int and float, else string; the first file's blocker."""
+        self.empty += other.empty
+        if self.type != other.type:
+            self.type = "float" if {self.type, other.type} == {"int", "float"} else "string"
+        if self.blocker_row is None and other.blocker_row is not None:
+            self.blocker_row, self.blocker_text = other.blocker_row, other.blocker_text
+            self.fix, self.becomes, self.file = other.fix, other.becomes, other.file
+
+
+@dataclass
 class Counts:
     """What happened to the rows of one or more files."""
 
@@ -36,6 +60,8 @@ class Counts:
     settled: int = 0  # rejected or skipped rows of an already-imported file: not new problems
     null_texts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (column, text)
     peak_in_flight: int = 0  # the most requests in flight at once (a real import)
+    empty: Counter[str] = field(default_factory=Counter)  # one file's empty cells, by data key
+    columns: dict[str, Column] = field(default_factory=dict)  # by data key, as sent
 
     def add(self, other: Counts) -> None:
         """Fold another file's counts into these."""
@@ -58,6 +84,11 @@ class Counts:
         self.errors.update(other.errors)
         self.null_texts.update(other.null_texts)
         self.peak_in_flight = max(self.peak_in_flight, other.peak_in_flight)
+        for key, col in other.columns.items():
+            if key in self.columns:
+                self.columns[key].merge(col)
+            else:
+                self.columns[key] = Column(**vars(col))
         self.samples += other.samples[: FIRST_ROWS - len(self.samples)]
 
     def sample(self, df: pl.DataFrame, reason_col: str) -> None:

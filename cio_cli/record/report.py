@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # rich.table loads only when shown
     from rich.table import Table
 
 
+NOT_FIT = "; rows that do not fit are then rejected"
 
 
 @dataclass
@@ -70,6 +71,10 @@ class Summary:
             **anonymous,
             "warnings": dict(sorted(c.warnings.items())),
             "errors": dict(sorted(c.errors.items())),
+            "columns": {
+                key: {"type": col.type, "empty": col.empty, "blocker_row": col.blocker_row}
+                for key, col in c.columns.items()
+            },
             "requests": c.requests,
             "retries": c.retries,
             "rejects_file": rejects,
@@ -125,6 +130,10 @@ class Reporter:
         for line in s.notes:
             self.console.print(line, markup=False)
         self.console.print(_table(s))
+        if s.counts.columns:
+            self.console.print(_columns_table(s))
+            for line in column_hints(s):
+                self.console.print(line, markup=False)
 
     def progress(self, total_bytes: int, total_rows: int | None = None) -> ProgressDisplay:
         """A progress display for a pass over ``total_bytes`` of input (``total_rows``: the
@@ -172,6 +181,37 @@ def _table(s: Summary) -> Table:
     table.add_row("time", f"{s.duration_s:.2f} s")
     table.add_row("exit code", str(s.exit_code))
     return table
+
+
+def _columns_table(s: Summary) -> Table:
+    """The columns report: one line a data column (name, type as sent, empty cells)."""
+    from rich.table import Table
+
+    table = Table(title="columns", title_justify="left", box=None, pad_edge=False)
+    table.add_column("column")
+    table.add_column("type")
+    table.add_column("empty", justify="right")
+    for key, col in s.counts.columns.items():
+        mark = " *" if col.blocker_row is not None else ""
+        table.add_row(key, col.type + mark, f"{col.empty:,}")
+    return table
+
+
+def column_hints(s: Summary) -> list[str]:
+    """For each string column (marked *) whose values are nearly all numbers or booleans:
+    the row that kept it a string, and the flag that would change it."""
+    lines = []
+    several = len(s.files) > 1
+    for key, col in s.counts.columns.items():
+        if col.blocker_row is None:
+            continue
+        where = f"row {col.blocker_row}" + (f" of {col.file}" if several else "")
+        then = "" if col.fix.startswith("--null-value") else NOT_FIT
+        lines.append(
+            f"* {key!r} is sent as strings because of {where} ('{col.blocker_text}'):"
+            f" pass {col.fix} to send it as {col.becomes}{then}"
+        )
+    return lines
 
 
 def ask(question: str) -> bool:
