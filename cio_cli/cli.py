@@ -28,7 +28,7 @@ from cio_cli.errors import (
     TerminatedError,
     UsageError,
 )
-from cio_cli.importer.plan import ImportPlan, SendOptions
+from cio_cli.importer.plan import ImportPlan, SendOptions, parse_shard
 from cio_cli.record.report import Reporter, Summary, ask
 
 EXIT_CODES = """\b
@@ -300,6 +300,25 @@ RestartOpt = Annotated[
     bool,
     typer.Option(
         "--restart", help="Ignore the journal: send every row again.", rich_help_panel=SENDING
+    ),
+]
+ShardOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="I/N",
+        help="Send only the events of shard I of N (by a hash of the person): run N jobs,"
+        " --shard 1/N to N/N, to send every event once between them.",
+        rich_help_panel=SENDING,
+    ),
+]
+JournalOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--journal",
+        metavar="PATH",
+        help="Keep the journal at PATH (one input file; stdin resumes with it).",
+        rich_help_panel=SENDING,
     ),
 ]
 # -- Credentials: Typer shows each variable; config.resolve reads them (see _typed)
@@ -661,6 +680,8 @@ def import_(
     max_retries: RetriesOpt = 8,
     timeout: TimeoutOpt = 30,
     restart: RestartOpt = False,
+    shard: ShardOpt = None,
+    journal: JournalOpt = None,
     gzip: GzipOpt = False,
     api: ApiOpt = None,
     site_id: SiteIdOpt = None,
@@ -704,6 +725,7 @@ def import_(
             "import", files, opts, dry_run=o["dry_run"], out=o["out"], rejects=o["rejects"],
             allow_recent=o["allow_recent"], skip_recent=o["skip_recent"],
             batch_bytes=o["batch_bytes"], restart=o["restart"], api_name=name,
+            shard=parse_shard(o["shard"]), journal=o["journal"],
         )  # fmt: skip
         if plan.sends:
             typed["api"] = name

@@ -18,7 +18,7 @@ import polars as pl
 
 from cio_cli.build.batches import Packer, Request
 from cio_cli.build.dedup import Fingerprints, FirstUse, Seen
-from cio_cli.build.events import ULID_LENGTH, encode
+from cio_cli.build.events import ULID_LENGTH, encode, in_shard
 from cio_cli.check.contract import NULL_TEXTS, Layout, ReadOptions
 from cio_cli.check.rows import Checked, check_rows, in_window, message, split
 from cio_cli.check.rule_table import ANONYMOUS_KIND, DATA_TOO_LARGE
@@ -52,6 +52,11 @@ class Emit:
     phase: str = "sending"
     acked: Acked | None = None
     stop: Callable[[], bool] = lambda: False
+    shard: tuple[int, int] | None = None  # --shard I/N: only that shard's rows are encoded
+
+    def counted(self) -> pl.Expr | None:
+        """For ``check_rows``: is a row in this run's shard (None: every row is)."""
+        return in_shard(self.shard) if self.shard is not None else None
 
 
 @dataclass
@@ -68,6 +73,8 @@ class Judged:
     skipped: int
     recent: int
     null_texts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    outside: int = 0  # rows of other shards (``rows`` counts them: the file's rows read)
+    others: pl.DataFrame | None = None  # their rejected rows: written, not counted
 
 
 class Sink(Protocol):
@@ -198,7 +205,7 @@ class AfterScan:
 
     def work(self, df: pl.DataFrame, plain: bool) -> Judged:
         """Check and encode a chunk."""
-        checked = check_rows(df, self.inp.lay, self.opts, self.how.now)
+        checked = check_rows(df, self.inp.lay, self.opts, self.how.now, self.how.counted())
         return judge(df, checked, self.inp.lay, self.how, self.scanned.types, plain)
 
     def take(self, result: Judged, first_row: int) -> Judged:
@@ -299,9 +306,12 @@ def _account(
         bad = pl.concat([bad.select(more.columns), more]).sort("_row") if bad.height else more
         counts.rejected += reused.height
         counts.errors["id_reused"] += reused.height
-    rejects.write(bad, "_err")
     counts.sample(bad.head(FIRST_ROWS), "_err")
-    counts.rows += judged.rows
+    if judged.others is not None and judged.others.height:  # other shards' rejected rows
+        others = judged.others.with_columns(_row=pl.col("_row") + first_row)
+        bad = pl.concat([bad.select(others.columns), others]).sort("_row")
+    rejects.write(bad, "_err")
+    counts.rows += judged.rows - judged.outside
     counts.rejected += judged.invalid
     counts.skipped_recent += judged.skipped
     counts.recent += judged.recent
@@ -320,10 +330,11 @@ def judge(
 ) -> Judged:
     """Encode a checked chunk (in a worker thread): what to reject, skip and send."""
     raw = [f"c{i}" for i in range(lay.ncols)] + ["_row"]
-    good = encode(checked.good, lay, types, how.api, plain)
+    mine, bad, others, outside = _shard_of(checked, how)
+    good = encode(mine, lay, types, how.api, plain)
     size = pl.col("_data_bytes")
     big, good = split(good, good.select(size > MAX_DATA_BYTES).to_series())
-    parts = [checked.bad, big.select(*raw, _err=message(DATA_TOO_LARGE, "data", size=size))]
+    parts = [bad, big.select(*raw, _err=message(DATA_TOO_LARGE, "data", size=size))]
     if big.height:
         checked.errors["data_too_large"] += big.height
     recent = good.select(in_window(how.now)).to_series()
@@ -334,7 +345,7 @@ def judge(
         parts.append(late.select(*raw, _err=pl.lit(SKIP_MESSAGE)))
         skipped = late.height
     parts = [p for p in parts if p.height]
-    rejected = pl.concat(parts).sort("_row") if parts else checked.bad
+    rejected = pl.concat(parts).sort("_row") if parts else bad
     good = _id_keys(good, lay)
     return Judged(
         df.height,
@@ -343,11 +354,25 @@ def judge(
         Fingerprints.of(good.get_column("_fp")),
         checked.errors,
         checked.warnings,
-        checked.bad.height + big.height,
+        bad.height + big.height,
         skipped,
         n_recent,
-        null_texts(df, lay, types),
+        null_texts(df if not outside else checked.identified.filter(pl.col("_in")), lay, types),
+        outside,
+        others,
     )
+
+
+def _shard_of(
+    checked: Checked, how: Emit
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None, int]:
+    """Under ``--shard``: the valid and rejected rows of this shard, the rejected rows of the
+    others (written to the rejects file all the same), and how many rows are the others'."""
+    if how.shard is None:
+        return checked.good, checked.bad, None, 0
+    good, elsewhere = split(checked.good, checked.good.get_column("_in"))
+    bad, others = split(checked.bad, checked.bad.get_column("_in"))
+    return good, bad.drop("_in"), others.drop("_in"), elsewhere.height + others.height
 
 
 def null_texts(
