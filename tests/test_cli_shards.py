@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 import cio_cli.read.files as files
@@ -85,12 +85,21 @@ def dry(path: Path, out: Path, *flags: str) -> dict[str, Any]:
 
 # -- shards ---------------------------------------------------------------------------------
 
+ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 ROW = st.tuples(
     st.sampled_from(["buy", "view", ""]),  # an empty name is a rejected row
     st.sampled_from(["", "u1", "u2", "Ünïcode", "u 4", "u5", "u6", "u7"]),
     st.sampled_from(["", "", "", "anon-1", "anon-2"]),
     st.integers(0, 3),
+    st.sampled_from(["", "", "", ID, "01ARZ3NDEKTSV4RRFFQ69G5FAW"]),
 )
+
+
+def rejects_of(path: Path) -> set[tuple[str, str]]:
+    """(row, reason) of every row in a rejects file (none when there is no file)."""
+    if not path.exists():
+        return set()
+    return {(r["_cio_row"], r["_cio_error"]) for r in read_rejects(path)[1]}
 
 
 @settings(
@@ -100,21 +109,25 @@ ROW = st.tuples(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(rows=st.lists(ROW, min_size=1, max_size=40))
+@example(rows=[("buy", "u1", "", 0, ID), ("buy", "u2", "", 1, ID), ("view", "u5", "", 2, ID),
+               ("buy", "u1", "", 0, ID), ("", "u6", "", 1, ""), ("buy", "", "anon-1", 2, "")])  # fmt: skip
 def test_shards_hold_exactly_the_events_of_the_whole_file(
-    tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[str, str, str, int]]
+    tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[str, str, str, int, str]]
 ) -> None:
+    """Also rows that reuse a ``_cio_id`` across people (so across shards): every shard
+    rejects the later ones, as the whole file's run does."""
     where = tmp_path_factory.mktemp("shards")
     t = old(10)
-    cells = [[name, cid, anon, str(t - k * 60), str(k)] for name, cid, anon, k in rows]
-    path = write_csv(where / "events.csv", HEADER, cells)
+    cells = [[name, cid, anon, str(t - k * 60), str(k), i] for name, cid, anon, k, i in rows]
+    path = write_csv(where / "events.csv", [*HEADER, "_cio_id"], cells)
     whole = dry(path, where / "all.ndjson")
     want = Counter(e for _, e in events_of(where / "all.ndjson"))
-    _, want_rejects = (
-        read_rejects(path.with_name("events.csv.rejects.csv")) if whole["rejected"] else (None, [])
-    )
+    want_rejects = rejects_of(path.with_name("events.csv.rejects.csv"))
+    by_rules = {r for r in want_rejects if "already used by row" not in r[1]}
     for n in (1, 2, 3, 7):
         got: Counter[str] = Counter()
         totals: Counter[str] = Counter()
+        rejected: set[tuple[str, str]] = set()
         for i in range(1, n + 1):
             out = where / f"{i}-of-{n}.ndjson"
             s = dry(path, out, "--shard", f"{i}/{n}")
@@ -123,9 +136,11 @@ def test_shards_hold_exactly_the_events_of_the_whole_file(
             for person, event in events_of(out):
                 assert shard_of(person, n) == i, (person, i, n)
                 got[event] += 1
-            rejects = path.with_name(f"events.csv.shard-{i}-of-{n}.rejects.csv")
-            assert (read_rejects(rejects)[1] if rejects.exists() else []) == want_rejects
+            mine = rejects_of(path.with_name(f"events.csv.shard-{i}-of-{n}.rejects.csv"))
+            assert by_rules <= mine <= want_rejects, "every shard writes the rows the rules reject"
+            rejected |= mine
         assert got == want, f"N={n}: the shards' events differ from the whole file's"
+        assert rejected == want_rejects
         assert totals == {k: whole[k] for k in ("rows", "sent", "rejected", "duplicates")}
 
 

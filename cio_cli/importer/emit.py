@@ -18,7 +18,7 @@ import polars as pl
 
 from cio_cli.build.batches import Packer, Request
 from cio_cli.build.dedup import Fingerprints, FirstUse, Seen
-from cio_cli.build.events import ULID_LENGTH, encode, in_shard
+from cio_cli.build.events import ULID_LENGTH, encode, given_id, in_shard
 from cio_cli.check.contract import NULL_TEXTS, Layout, ReadOptions
 from cio_cli.check.rows import Checked, check_rows, in_window, message, split
 from cio_cli.check.rule_table import ANONYMOUS_KIND, DATA_TOO_LARGE
@@ -75,6 +75,7 @@ class Judged:
     null_texts: Counter[tuple[str, str]] = field(default_factory=Counter)
     outside: int = 0  # rows of other shards (``rows`` counts them: the file's rows read)
     others: pl.DataFrame | None = None  # their rejected rows: written, not counted
+    other_ids: pl.DataFrame | None = None  # their events' ``_idk`` and ``_row``
 
 
 class Sink(Protocol):
@@ -115,7 +116,7 @@ class Emitting:
         events = judged.events.with_columns(_row=pl.col("_row") + first_row)
         fps, reused = judged.fingerprints, None
         if "_idk" in events.columns:
-            events, fps, reused = self._reused_ids(events, fps)
+            events, fps, reused = self._reused_ids(events, fps, judged.other_ids, first_row)
         fresh = self.seen.first_seen(fps)
         unique, repeated = split(events, fresh)
         counts.duplicates += repeated.height
@@ -149,11 +150,17 @@ class Emitting:
         self.counts.errors["too_large"] += rows.height
 
     def _reused_ids(
-        self, events: pl.DataFrame, fps: Fingerprints
+        self, events: pl.DataFrame, fps: Fingerprints, others: pl.DataFrame | None, first_row: int
     ) -> tuple[pl.DataFrame, Fingerprints, pl.DataFrame | None]:
         """Set aside the rows whose ``_cio_id`` an earlier row already used: the events
-        left (and their fingerprints), and those rows with ``_err`` (None if none)."""
-        first = self.ids.firsts(events.get_column("_idk"), events.get_column("_row"))
+        left (and their fingerprints), and those rows with ``_err`` (None if none).
+        Under ``--shard``, ``others`` (``_idk``, ``_row`` of the other shards' events) count
+        as uses too, so every shard rejects what the whole file's run rejects."""
+        keys, rows = events.get_column("_idk"), events.get_column("_row")
+        if others is not None and others.height:
+            keys = pl.concat([keys, others.get_column("_idk")])
+            rows = pl.concat([rows, others.get_column("_row") + first_row])
+        first = self.ids.firsts(keys, rows).head(events.height)
         later = (first != events.get_column("_row")).fill_null(False)
         if not later.any():
             return events, fps, None
@@ -330,7 +337,8 @@ def judge(
 ) -> Judged:
     """Encode a checked chunk (in a worker thread): what to reject, skip and send."""
     raw = [f"c{i}" for i in range(lay.ncols)] + ["_row"]
-    mine, bad, others, outside = _shard_of(checked, how)
+    mine, bad, others, elsewhere = _shard_of(checked, how)
+    outside = 0 if elsewhere is None else elsewhere.height + others.height
     good = encode(mine, lay, types, how.api, plain)
     size = pl.col("_data_bytes")
     big, good = split(good, good.select(size > MAX_DATA_BYTES).to_series())
@@ -360,19 +368,32 @@ def judge(
         null_texts(df if not outside else checked.identified.filter(pl.col("_in")), lay, types),
         outside,
         others,
+        _ids_elsewhere(elsewhere, lay, how),
     )
 
 
 def _shard_of(
     checked: Checked, how: Emit
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None, int]:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
     """Under ``--shard``: the valid and rejected rows of this shard, the rejected rows of the
-    others (written to the rejects file all the same), and how many rows are the others'."""
+    others (written to the rejects file all the same), and the others' valid rows (None
+    without ``--shard``)."""
     if how.shard is None:
-        return checked.good, checked.bad, None, 0
+        return checked.good, checked.bad, checked.bad.clear(), None
     good, elsewhere = split(checked.good, checked.good.get_column("_in"))
     bad, others = split(checked.bad, checked.bad.get_column("_in"))
-    return good, bad.drop("_in"), others.drop("_in"), elsewhere.height + others.height
+    return good, bad.drop("_in"), others.drop("_in"), elsewhere
+
+
+def _ids_elsewhere(elsewhere: pl.DataFrame | None, lay: Layout, how: Emit) -> pl.DataFrame | None:
+    """``_idk`` and ``_row`` of the other shards' events that give a ``_cio_id`` (not
+    encoded: the id as sent, keyed as ``_id_keys`` does), for the reused-id check."""
+    if elsewhere is None or lay.event_id is None or elsewhere.height == 0:
+        return None
+    if how.skip_recent:
+        elsewhere = elsewhere.filter(~in_window(how.now))
+    key = given_id(elsewhere, lay.event_id).str.to_uppercase().hash(7)
+    return elsewhere.select("_row", _idk=key).drop_nulls("_idk")
 
 
 def null_texts(
