@@ -580,10 +580,14 @@ def _guard(
 
 def _run(plan: ImportPlan, reporter: Reporter) -> int:
     """Hand a validate or import plan on; its summary is the command's output."""
-    from cio_cli.importer.run import run  # polars loads here, for validate and import only
+    from cio_cli.importer.rerun import answer  # an already imported file: no polars
 
-    confirm = ask if plan.asks_window and sys.stdin.isatty() and sys.stderr.isatty() else None
-    summary = run(plan, reporter, confirm=confirm)
+    summary = answer(plan, reporter)
+    if summary is None:
+        from cio_cli.importer.run import run  # polars loads here, for validate and import only
+
+        confirm = ask if plan.asks_window and sys.stdin.isatty() and sys.stderr.isatty() else None
+        summary = run(plan, reporter, confirm=confirm)
     reporter.summary(summary)
     return summary.exit_code
 

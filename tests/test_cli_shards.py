@@ -387,3 +387,40 @@ def test_a_shards_finished_journal_is_not_another_shards(tmp_path: Path) -> None
         assert "already imported" not in second.stderr
         assert summary(first)["sent"] + summary(second)["sent"] == 30
         assert len(fake.events_by_id) == 30 == len(fake.events)
+
+
+def test_an_already_imported_rerun_loads_neither_polars_nor_the_http_client(
+    tmp_path: Path,
+) -> None:
+    path = write_csv(tmp_path / "e.csv", HEADER,
+                     [["buy", f"u{k}", "", str(old()), str(k)] for k in range(20)])  # fmt: skip
+    with FakeCio(SITE, KEY) as fake:
+        first = run_cio(command(path, fake.url), tmp_path)
+        assert first.code == 0, first.stderr
+        cmd = command(path, fake.url)
+        again = run_cio([cmd[0], "-X", "importtime", *cmd[1:]], tmp_path)
+        assert again.code == 0, again.stderr
+        loaded = {line.split("|")[-1].strip() for line in again.stderr.splitlines() if "|" in line}
+        assert "polars" not in loaded and "httpx" not in loaded
+        assert "e.csv: already imported (20 rows acknowledged); nothing sent" in again.stderr
+        assert json.loads(again.stdout)["resumed"] == 20
+
+
+def test_a_finished_file_beside_a_new_one_is_answered_and_the_other_sent(
+    tmp_path: Path, unread: list[int]
+) -> None:
+    a = write_csv(tmp_path / "a.csv", HEADER,
+                  [["buy", f"a{k}", "", str(old()), str(k)] for k in range(10)])  # fmt: skip
+    b = write_csv(tmp_path / "b.csv", HEADER,
+                  [["buy", f"b{k}", "", str(old()), str(k)] for k in range(7)])  # fmt: skip
+    with FakeCio(SITE, KEY) as fake:
+        flags = ["--site-id", SITE, "--api-key", KEY, "--base-url", fake.url, "--json", "--quiet"]
+        assert cio("import", a, *flags).exit_code == 0
+        unread.clear()
+        both = cio("import", a, b, *flags)
+        assert both.exit_code == 0, both.stderr
+        assert "a.csv: already imported (10 rows acknowledged)" in both.stderr
+        assert len(unread) == 2, "b.csv is read twice (both passes), a.csv not at all"
+        s = summary(both)
+        assert (s["rows"], s["sent"], s["resumed"], s["requests"]) == (17, 17, 10, 1)
+        assert len(fake.events) == 17

@@ -213,6 +213,8 @@ def _two_passes(
     for counts in answered.values():
         tally.total.add(counts)
     inputs = [i for i in tally.inputs if i.shown not in answered]
+    if not inputs:
+        return
     for inp in inputs:
         with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
             scan(inp, plan.read, now, lambda p, b, c: shown.update(p, b, c))
@@ -319,7 +321,7 @@ def _emit_one(
         if journal is not None and journal.done:
             counts.settled += counts.rejected + counts.skipped_recent  # reported by that run
         elif journal is not None and not stop.is_set() and _complete(counts):
-            journal.finish(stored(counts))
+            journal.finish(stored(counts, inp.lay.anonymous_id is not None))
     except FileChangedError as exc:
         if plan.sends:
             raise _changed_while_sending(inp, counts, journal is not None) from exc
