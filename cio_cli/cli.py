@@ -701,11 +701,13 @@ def import_(
 ) -> None:
     """Validate CSV files, then send their events to Customer.io.
 
-    A real import keeps a journal beside each file (<file>.cio-journal) of the
-    rows Customer.io acknowledged: running the same command again after a crash,
-    Ctrl-C, SIGTERM or exit 5 resumes where it stopped. A journal of another
-    destination is set aside (<file>.cio-journal.<tag>) and found again; one
-    import of a file runs at a time.
+    A real import keeps a journal beside each file (<file>.cio-journal, or
+    --journal PATH) of the rows Customer.io acknowledged: running the same command
+    again after a crash, Ctrl-C, SIGTERM or exit 5 resumes where it stopped, and
+    once the import finished it says "already imported" after hashing the file. A
+    journal of another destination is set aside (<file>.cio-journal.<tag>) and
+    found again; one import of a file runs at a time. --shard I/N sends the events
+    of one shard (<file>.shard-I-of-N.cio-journal), checking the whole file.
     """
     reporter = Reporter(json, quiet)
     given = {k: v for k, v in locals().items() if k not in ("ctx", "files", "config", "reporter")}
