@@ -79,6 +79,8 @@ def answer(plan: ImportPlan, reporter: Reporter) -> Summary | None:
     started = time.monotonic()
     if plan.send is None or plan.restart or not plan.sends:
         return None
+    if plan.rejects is not None and len(plan.paths) > 1:
+        return None  # a usage error: the usual way says so
     if not all(a != "-" and journalled(a, plan) and Path(a).is_file() for a in plan.paths):
         return None
     if any(finished_counts(journal_of(Path(a), plan)) is None for a in plan.paths):
