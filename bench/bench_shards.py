@@ -12,8 +12,9 @@ whole        one ``cio import FILE``;
 
 Every run starts with ``--restart`` (no journal skips work) at ``--rate 10000`` (so the rate
 limit, which each shard has for itself, does not decide), and must deliver every event once.
-Then what each shard pays for the whole-file validation SPEC asks of it: ``cio validate FILE``
-and a dry run of one shard. Target: three shards within 1.3x of the unsharded import.
+Then shard 1/3 alone (what one runner of a job matrix takes), and what each shard pays for
+the whole-file validation SPEC asks of it: ``cio validate FILE`` and a dry run of one shard.
+Target: three shards within 1.3x of the unsharded import.
 """
 
 from __future__ import annotations
@@ -93,6 +94,9 @@ def main(argv: list[str]) -> None:
                     cpus[label].append(cpu)
                     print(f"{label:9} run {i + 1}: wall {wall:6.2f} s  cpu {cpu:6.2f} s",
                           flush=True)  # fmt: skip
+            before = fake.stats()["accepted"]
+            alone = together([[*base, "--shard", "1/3"]])
+            share = fake.stats()["accepted"] - before
         check = timed([*CIO, "validate", str(path), "--quiet", "--json"])
         one = timed([*CIO, "import", str(path), "--dry-run", "--shard", "1/3", "--quiet",
                      "--json"])  # fmt: skip
@@ -107,6 +111,7 @@ def main(argv: list[str]) -> None:
                   f"  cpu median {cpu:6.2f} s")  # fmt: skip
         ratio = statistics.median(walls["3 shards"]) / statistics.median(walls["whole"])
         print(f"3 shards / whole: {ratio:.2f}x (target <= 1.3x)")
+        print(f"shard 1/3 alone: wall {alone[0]:.2f} s, cpu {alone[1]:.2f} s ({share:,} events)")
         print(f"whole-file validation each shard pays: cio validate {check.wall:.2f} s wall,"
               f" {check.cpu:.2f} s cpu")  # fmt: skip
         print(
