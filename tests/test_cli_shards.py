@@ -164,7 +164,10 @@ def test_a_shard_counts_its_own_rows_and_writes_every_rejected_row(tmp_path: Pat
     assert [r["_cio_row"] for r in rejected] == ["14", "15"]
     human = cio("import", path, "--dry-run", "--shard", "1/2")
     assert "shard" in human.stderr and "1/2" in human.stderr
-    assert "the rejects file holds the whole file's rejected rows" in human.stderr
+    assert (
+        "shard 1/2: the counts are this shard's; the rejects file also holds the rows the rules"
+        " reject in the other shards (each shard checks the whole file)" in human.stderr
+    )
     plain = dry(path, tmp_path / "p.ndjson")
     assert "shard" not in plain
 

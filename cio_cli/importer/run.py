@@ -547,8 +547,9 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
         notes.append(f"rejected and skipped rows are in {', '.join(rejects)}")
     if rejects and plan.shard is not None:
         notes.append(
-            f"shard {plan.shard_text}: the counts are this shard's; the rejects file holds"
-            " the whole file's rejected rows (every shard finds the same)"
+            f"shard {plan.shard_text}: the counts are this shard's; the rejects file also"
+            " holds the rows the rules reject in the other shards (each shard checks the"
+            " whole file)"
         )
     if total.recent and not plan.sends:
         notes.append(
