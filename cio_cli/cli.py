@@ -28,7 +28,7 @@ from cio_cli.errors import (
     TerminatedError,
     UsageError,
 )
-from cio_cli.importer.plan import ImportPlan, SendOptions
+from cio_cli.importer.plan import ImportPlan, SendOptions, parse_shard
 from cio_cli.record.report import Reporter, Summary, ask
 
 EXIT_CODES = """\b
@@ -305,6 +305,25 @@ RestartOpt = Annotated[
         "--restart", help="Ignore the journal: send every row again.", rich_help_panel=SENDING
     ),
 ]
+ShardOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="I/N",
+        help="Send only the events of shard I of N (by a hash of the person): run N jobs,"
+        " --shard 1/N to N/N, to send every event once between them.",
+        rich_help_panel=SENDING,
+    ),
+]
+JournalOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--journal",
+        metavar="PATH",
+        help="Keep the journal at PATH (one input file; stdin resumes with it).",
+        rich_help_panel=SENDING,
+    ),
+]
 # -- Credentials: Typer shows each variable; config.resolve reads them (see _typed)
 SiteIdOpt = Annotated[
     str | None,
@@ -564,10 +583,14 @@ def _guard(
 
 def _run(plan: ImportPlan, reporter: Reporter) -> int:
     """Hand a validate or import plan on; its summary is the command's output."""
-    from cio_cli.importer.run import run  # polars loads here, for validate and import only
+    from cio_cli.importer.rerun import answer  # an already imported file: no polars
 
-    confirm = ask if plan.asks_window and sys.stdin.isatty() and sys.stderr.isatty() else None
-    summary = run(plan, reporter, confirm=confirm)
+    summary = answer(plan, reporter)
+    if summary is None:
+        from cio_cli.importer.run import run  # polars loads here, for validate and import only
+
+        confirm = ask if plan.asks_window and sys.stdin.isatty() and sys.stderr.isatty() else None
+        summary = run(plan, reporter, confirm=confirm)
     reporter.summary(summary)
     return summary.exit_code
 
@@ -664,6 +687,8 @@ def import_(
     max_retries: RetriesOpt = 8,
     timeout: TimeoutOpt = 30,
     restart: RestartOpt = False,
+    shard: ShardOpt = None,
+    journal: JournalOpt = None,
     gzip: GzipOpt = False,
     api: ApiOpt = None,
     site_id: SiteIdOpt = None,
@@ -679,11 +704,13 @@ def import_(
 ) -> None:
     """Validate CSV files, then send their events to Customer.io.
 
-    A real import keeps a journal beside each file (<file>.cio-journal) of the
-    rows Customer.io acknowledged: running the same command again after a crash,
-    Ctrl-C, SIGTERM or exit 5 resumes where it stopped. A journal of another
-    destination is set aside (<file>.cio-journal.<tag>) and found again; one
-    import of a file runs at a time.
+    A real import keeps a journal beside each file (<file>.cio-journal, or
+    --journal PATH) of the rows Customer.io acknowledged: running the same command
+    again after a crash, Ctrl-C, SIGTERM or exit 5 resumes where it stopped, and
+    once the import finished it says "already imported" after hashing the file. A
+    journal of another destination is set aside (<file>.cio-journal.<tag>) and
+    found again; one import of a file runs at a time. --shard I/N sends the events
+    of one shard (<file>.shard-I-of-N.cio-journal), checking the whole file.
     """
     reporter = Reporter(json, quiet)
     given = {k: v for k, v in locals().items() if k not in ("ctx", "files", "config", "reporter")}
@@ -707,6 +734,7 @@ def import_(
             "import", files, opts, dry_run=o["dry_run"], out=o["out"], rejects=o["rejects"],
             allow_recent=o["allow_recent"], skip_recent=o["skip_recent"],
             batch_bytes=o["batch_bytes"], restart=o["restart"], api_name=name,
+            shard=parse_shard(o["shard"]), journal=o["journal"],
         )  # fmt: skip
         if plan.sends:
             typed["api"] = name

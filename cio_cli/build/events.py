@@ -181,6 +181,17 @@ def _op_parts(lay: Layout, plain: set[str]) -> OpParts:
     )
 
 
+def in_shard(shard: tuple[int, int]) -> pl.Expr:
+    """Is a checked row's person (``_cid``, as sent) in shard I of N: the first 8 bytes of
+    its SHA-256, big-endian, modulo N, plus 1. Rows with no person are shard 1's."""
+    i, n = shard
+    if n == 1:
+        return pl.lit(True)
+    first = plh.col("_cid").chash.sha2_256().str.slice(0, 16)
+    index = first.str.to_integer(base=16, dtype=pl.UInt64) % n + 1
+    return (index == i).fill_null(i == 1)
+
+
 def encode(
     df: pl.DataFrame, lay: Layout, types: dict[str, str], api: Api, plain_text: bool = False
 ) -> pl.DataFrame:

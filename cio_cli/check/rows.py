@@ -144,18 +144,25 @@ def split(df: pl.DataFrame, mask: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame
     return df.filter(mask), df.filter(~mask)
 
 
-def check_rows(df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int) -> Checked:
+def check_rows(
+    df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int, counted: pl.Expr | None = None
+) -> Checked:
     """Apply every row rule to a chunk of raw cells.
 
     Valid rows gain ``_name _cid _kind _ts _ms``; rejected rows keep their raw
     cells and ``_row`` and gain ``_err``, their reasons joined by ``"; "``.
     Flags and messages are built only for rejected rows, so a clean chunk
     costs the checks and nothing more.
+
+    ``counted`` (over ``_cid``: the rows of this run's shard) adds ``_in`` to every
+    row, rejected ones included; only those rows count in the errors and warnings.
     """
     name = pl.col(lay.name).str.strip_chars()
     forms = timestamps.forms(df, lay)
     textual = forms[0]
     df = identify(df, lay, opts, forms).with_columns(_name=pl.when(name != "").then(name))
+    if counted is not None:
+        df = df.with_columns(_in=counted)
     df = json_cells(df, lay, opts)
     rules = _Rules()
     _field_count(rules, lay)
@@ -170,11 +177,12 @@ def check_rows(df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int) -> Ch
     _data_rules(rules, lay, opts)
     mask = df.select(pl.any_horizontal(cond for _, cond, _ in rules.errors)).to_series()
     bad, good = split(df, mask)
-    warnings = _sums(good, [(code, cond) for code, cond in rules.warnings])
-    errors = _sums(bad, [(code, cond) for code, cond, _ in rules.errors])
+    mine = (good, bad) if counted is None else (good.filter("_in"), bad.filter("_in"))
+    warnings = _sums(mine[0], [(code, cond) for code, cond in rules.warnings])
+    errors = _sums(mine[1], [(code, cond) for code, cond, _ in rules.errors])
     if bad.height:
         messages = [pl.when(cond).then(msg) for _, cond, msg in rules.errors]
-        raw = [f"c{i}" for i in range(lay.ncols)]
+        raw = [f"c{i}" for i in range(lay.ncols)] + ([] if counted is None else ["_in"])
         err = pl.concat_str(messages, separator="; ", ignore_nulls=True)
         bad = bad.select(*raw, "_row", _err=err)
     return Checked(good, bad, errors, warnings, df)

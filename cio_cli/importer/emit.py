@@ -18,7 +18,7 @@ import polars as pl
 
 from cio_cli.build.batches import Packer, Request
 from cio_cli.build.dedup import Fingerprints, FirstUse, Seen
-from cio_cli.build.events import ULID_LENGTH, encode
+from cio_cli.build.events import ULID_LENGTH, encode, given_id, in_shard
 from cio_cli.check.contract import NULL_TEXTS, Layout, ReadOptions
 from cio_cli.check.rows import Checked, check_rows, in_window, message, split
 from cio_cli.check.rule_table import ANONYMOUS_KIND, DATA_TOO_LARGE
@@ -52,6 +52,11 @@ class Emit:
     phase: str = "sending"
     acked: Acked | None = None
     stop: Callable[[], bool] = lambda: False
+    shard: tuple[int, int] | None = None  # --shard I/N: only that shard's rows are encoded
+
+    def counted(self) -> pl.Expr | None:
+        """For ``check_rows``: is a row in this run's shard (None: every row is)."""
+        return in_shard(self.shard) if self.shard is not None else None
 
 
 @dataclass
@@ -69,6 +74,9 @@ class Judged:
     recent: int
     null_texts: Counter[tuple[str, str]] = field(default_factory=Counter)
     empty: Counter[str] = field(default_factory=Counter)  # empty cells by data key
+    outside: int = 0  # rows of other shards (``rows`` counts them: the file's rows read)
+    others: pl.DataFrame | None = None  # their rejected rows: written, not counted
+    other_ids: pl.DataFrame | None = None  # their events' ``_idk`` and ``_row``
 
 
 class Sink(Protocol):
@@ -109,7 +117,7 @@ class Emitting:
         events = judged.events.with_columns(_row=pl.col("_row") + first_row)
         fps, reused = judged.fingerprints, None
         if "_idk" in events.columns:
-            events, fps, reused = self._reused_ids(events, fps)
+            events, fps, reused = self._reused_ids(events, fps, judged.other_ids, first_row)
         fresh = self.seen.first_seen(fps)
         unique, repeated = split(events, fresh)
         counts.duplicates += repeated.height
@@ -143,11 +151,17 @@ class Emitting:
         self.counts.errors["too_large"] += rows.height
 
     def _reused_ids(
-        self, events: pl.DataFrame, fps: Fingerprints
+        self, events: pl.DataFrame, fps: Fingerprints, others: pl.DataFrame | None, first_row: int
     ) -> tuple[pl.DataFrame, Fingerprints, pl.DataFrame | None]:
         """Set aside the rows whose ``_cio_id`` an earlier row already used: the events
-        left (and their fingerprints), and those rows with ``_err`` (None if none)."""
-        first = self.ids.firsts(events.get_column("_idk"), events.get_column("_row"))
+        left (and their fingerprints), and those rows with ``_err`` (None if none).
+        Under ``--shard``, ``others`` (``_idk``, ``_row`` of the other shards' events) count
+        as uses too, so every shard rejects what the whole file's run rejects."""
+        keys, rows = events.get_column("_idk"), events.get_column("_row")
+        if others is not None and others.height:
+            keys = pl.concat([keys, others.get_column("_idk")])
+            rows = pl.concat([rows, others.get_column("_row") + first_row])
+        first = self.ids.firsts(keys, rows).head(events.height)
         later = (first != events.get_column("_row")).fill_null(False)
         if not later.any():
             return events, fps, None
@@ -199,7 +213,7 @@ class AfterScan:
 
     def work(self, df: pl.DataFrame, plain: bool) -> Judged:
         """Check and encode a chunk."""
-        checked = check_rows(df, self.inp.lay, self.opts, self.how.now)
+        checked = check_rows(df, self.inp.lay, self.opts, self.how.now, self.how.counted())
         return judge(df, checked, self.inp.lay, self.how, self.scanned.types, plain)
 
     def take(self, result: Judged, first_row: int) -> Judged:
@@ -302,9 +316,12 @@ def _account(
         bad = pl.concat([bad.select(more.columns), more]).sort("_row") if bad.height else more
         counts.rejected += reused.height
         counts.errors["id_reused"] += reused.height
-    rejects.write(bad, "_err")
     counts.sample(bad.head(FIRST_ROWS), "_err")
-    counts.rows += judged.rows
+    if judged.others is not None and judged.others.height:  # other shards' rejected rows
+        others = judged.others.with_columns(_row=pl.col("_row") + first_row)
+        bad = pl.concat([bad.select(others.columns), others]).sort("_row")
+    rejects.write(bad, "_err")
+    counts.rows += judged.rows - judged.outside
     counts.rejected += judged.invalid
     counts.skipped_recent += judged.skipped
     counts.recent += judged.recent
@@ -324,10 +341,13 @@ def judge(
 ) -> Judged:
     """Encode a checked chunk (in a worker thread): what to reject, skip and send."""
     raw = [f"c{i}" for i in range(lay.ncols)] + ["_row"]
-    good = encode(checked.good, lay, types, how.api, plain)
+    mine, bad, others, elsewhere = _shard_of(checked, how)
+    outside = 0 if elsewhere is None else elsewhere.height + others.height
+    here = df if not outside else checked.identified.filter(pl.col("_in"))  # this shard's rows
+    good = encode(mine, lay, types, how.api, plain)
     size = pl.col("_data_bytes")
     big, good = split(good, good.select(size > MAX_DATA_BYTES).to_series())
-    parts = [checked.bad, big.select(*raw, _err=message(DATA_TOO_LARGE, "data", size=size))]
+    parts = [bad, big.select(*raw, _err=message(DATA_TOO_LARGE, "data", size=size))]
     if big.height:
         checked.errors["data_too_large"] += big.height
     recent = good.select(in_window(how.now)).to_series()
@@ -338,7 +358,7 @@ def judge(
         parts.append(late.select(*raw, _err=pl.lit(SKIP_MESSAGE)))
         skipped = late.height
     parts = [p for p in parts if p.height]
-    rejected = pl.concat(parts).sort("_row") if parts else checked.bad
+    rejected = pl.concat(parts).sort("_row") if parts else bad
     good = _id_keys(good, lay)
     return Judged(
         df.height,
@@ -347,11 +367,14 @@ def judge(
         Fingerprints.of(good.get_column("_fp")),
         checked.errors,
         checked.warnings,
-        checked.bad.height + big.height,
+        bad.height + big.height,
         skipped,
         n_recent,
-        null_texts(df, lay, types),
-        empty_cells(df, lay),
+        null_texts(here, lay, types),
+        empty_cells(here, lay),
+        outside,
+        others,
+        _ids_elsewhere(elsewhere, lay, how),
     )
 
 
@@ -360,6 +383,30 @@ def empty_cells(df: pl.DataFrame, lay: Layout) -> Counter[str]:
     nf = df.get_column("_nf")
     whole = df if (nf == lay.ncols).all() else df.filter(nf == lay.ncols)
     return Counter({key: whole.get_column(col).null_count() for col, key in lay.data})
+
+
+def _shard_of(
+    checked: Checked, how: Emit
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+    """Under ``--shard``: the valid and rejected rows of this shard, the rejected rows of the
+    others (written to the rejects file all the same), and the others' valid rows (None
+    without ``--shard``)."""
+    if how.shard is None:
+        return checked.good, checked.bad, checked.bad.clear(), None
+    good, elsewhere = split(checked.good, checked.good.get_column("_in"))
+    bad, others = split(checked.bad, checked.bad.get_column("_in"))
+    return good, bad.drop("_in"), others.drop("_in"), elsewhere
+
+
+def _ids_elsewhere(elsewhere: pl.DataFrame | None, lay: Layout, how: Emit) -> pl.DataFrame | None:
+    """``_idk`` and ``_row`` of the other shards' events that give a ``_cio_id`` (not
+    encoded: the id as sent, keyed as ``_id_keys`` does), for the reused-id check."""
+    if elsewhere is None or lay.event_id is None or elsewhere.height == 0:
+        return None
+    if how.skip_recent:
+        elsewhere = elsewhere.filter(~in_window(how.now))
+    key = given_id(elsewhere, lay.event_id).str.to_uppercase().hash(7)
+    return elsewhere.select("_row", _idk=key).drop_nulls("_idk")
 
 
 def null_texts(

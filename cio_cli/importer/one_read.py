@@ -72,7 +72,7 @@ class ScanAsYouGo:
         """Pass 1's findings on a chunk and, unless the types widened, its verdicts."""
         lay, how = self.inp.lay, self.how
         stats = self.scanning.infer.stats(df)
-        checked = check_rows(df, lay, self.opts, how.now)
+        checked = check_rows(df, lay, self.opts, how.now, how.counted())
         recent = checked.good.filter(self.window).get_column("_row")
         read = Read(stats, df, checked, plain, kinds_of(checked.identified), recent)
         if not self.widened:

@@ -16,6 +16,25 @@ from cio_cli.config import Config, check_sending, resolve
 from cio_cli.errors import UsageError
 from cio_cli.send.api import Api, choose
 
+MAX_SHARDS = 1024
+SHARD_FORM = "I/N, whole numbers with 1 <= I <= N <= 1024 (for example --shard 2/3)"
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``--shard I/N`` as ``(I, N)``; None when not given. UsageError (exit 2) unless
+    ``1 <= I <= N <= 1024``."""
+    if text is None:
+        return None
+    i, slash, n = text.strip().partition("/")
+    if slash and i.isascii() and i.isdigit() and n.isascii() and n.isdigit():
+        shard = (int(i), int(n))
+        if 1 <= shard[0] <= shard[1] <= MAX_SHARDS:
+            return shard
+    raise UsageError(
+        f"--shard takes {SHARD_FORM}; got {text!r}",
+        "give every job the same N and its own I, from 1/N to N/N",
+    )
+
 
 @dataclass
 class ImportPlan:
@@ -36,6 +55,8 @@ class ImportPlan:
     batch_bytes: int = 475_000
     send: SendOptions | None = None
     restart: bool = False
+    shard: tuple[int, int] | None = None  # --shard I/N: only the events of shard I of N
+    journal: Path | None = None  # --journal PATH: the journal there, not beside the input
     api_name: str = "track"  # --api (config.api_name): the API of a dry run's requests
     clock: Callable[[], float] = field(default=time.time)
 
@@ -49,6 +70,11 @@ class ImportPlan:
     def sends(self) -> bool:
         """A real import: requests go to the API (else they are counted, maybe written)."""
         return not self.dry_run
+
+    @property
+    def shard_text(self) -> str | None:
+        """``"I/N"`` as the summary shows it, or None."""
+        return f"{self.shard[0]}/{self.shard[1]}" if self.shard is not None else None
 
     @property
     def writes_journal(self) -> bool:
@@ -66,6 +92,16 @@ class ImportPlan:
             raise UsageError("--allow-recent and --skip-recent contradict each other")
         if self.out is not None and not self.dry_run:
             raise UsageError("--out goes with --dry-run", "add --dry-run to write the requests")
+        if self.shard is not None and any(p == "-" for p in self.paths):
+            raise UsageError(
+                "--shard cannot read stdin: every shard reads the whole file",
+                "save the input to a file and give each shard job its path",
+            )
+        if self.journal is not None and len(self.paths) > 1:
+            raise UsageError(
+                "--journal takes one input file",
+                "leave it out: each file keeps <file>.cio-journal beside it",
+            )
         if not 1000 <= self.batch_bytes <= 500_000:
             raise UsageError(
                 "--batch-bytes must be between 1000 and 500000",

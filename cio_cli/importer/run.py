@@ -34,10 +34,18 @@ from cio_cli.errors import (
 from cio_cli.importer.emit import Emit, Sink, emit
 from cio_cli.importer.one_read import scan_and_emit
 from cio_cli.importer.plan import ImportPlan
+from cio_cli.importer.rerun import restored, stored
 from cio_cli.importer.scan import InputFile, Scan, open_input, scan
 from cio_cli.read.files import spool_stdin
 from cio_cli.record.counts import Counts
-from cio_cli.record.journal import Journal, Lock, Locked, file_digest
+from cio_cli.record.journal import (
+    Journal,
+    Lock,
+    Locked,
+    file_digest,
+    finished_counts,
+    make_header,
+)
 from cio_cli.record.outputs import (
     check_run_outputs,
     is_pipe,
@@ -200,9 +208,14 @@ def _two_passes(
     reporter: Reporter,
 ) -> None:
     """Pass 1 over every file, the journals and the window decision, then pass 2."""
-    inputs = tally.inputs
-    _lock_all(plan, inputs, stack)
-    prints = _fingerprints(plan, inputs, stack)
+    _lock_all(plan, tally.inputs, stack)
+    prints = _fingerprints(plan, tally.inputs, stack)
+    answered = _already_imported(plan, tally.inputs, prints, reporter)
+    for counts in answered.values():
+        tally.total.add(counts)
+    inputs = [i for i in tally.inputs if i.shown not in answered]
+    if not inputs:
+        return
     for inp in inputs:
         with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
             scan(inp, plan.read, now, lambda p, b, c: shown.update(p, b, c))
@@ -244,6 +257,7 @@ def _dry_run_one(
         api=plan.api,
         skip_recent=plan.skip_recent,
         phase="checking",
+        shard=plan.shard,
     )
     counts = Counts()
     try:
@@ -299,6 +313,7 @@ def _emit_one(
         phase="sending" if plan.sends else "checking",
         acked=journal.acked if journal is not None else None,
         stop=stop.is_set,
+        shard=plan.shard,
     )
     sink.journal = journal
     rows = inp.scan.rows if inp.scan is not None else None
@@ -308,7 +323,7 @@ def _emit_one(
         if journal is not None and journal.done:
             counts.settled += counts.rejected + counts.skipped_recent  # reported by that run
         elif journal is not None and not stop.is_set() and _complete(counts):
-            journal.finish()
+            journal.finish(stored(counts, inp.lay.anonymous_id is not None))
     except FileChangedError as exc:
         if plan.sends:
             raise _changed_while_sending(inp, counts, journal is not None) from exc
@@ -340,20 +355,51 @@ def _complete(counts: Counts) -> bool:
     return not counts.errors.get("api_refused") and not counts.skipped_recent
 
 
-def _journal_path(inp: InputFile) -> Path:
-    return journal_of(inp.source.path)
+def _journal_path(plan: ImportPlan, inp: InputFile) -> Path:
+    return journal_of(inp.source.path, plan)
+
+
+def _journalled(plan: ImportPlan, inp: InputFile) -> bool:
+    """Does this real import keep a journal of ``inp``? Stdin and pipes: only with --journal."""
+    return plan.writes_journal and (not inp.spooled or plan.journal is not None)
+
+
+def _already_imported(
+    plan: ImportPlan, inputs: list[InputFile], prints: dict[str, Future[str]], reporter: Reporter
+) -> dict[str, Counts]:
+    """The files a finished journal answers for, with the counts it stored: a rerun of a
+    finished import hashes the file (no pass reads it) and says "already imported"."""
+    answered: dict[str, Counts] = {}
+    if plan.send is None or plan.restart:
+        return answered
+    for inp in inputs:
+        path = _journal_path(plan, inp)
+        if inp.shown not in prints or finished_counts(path) is None:
+            continue  # no finished journal with counts: no need to wait for the hash
+        header = make_header(
+            prints[inp.shown].result(), plan.send.config.destination, plan.shard_text
+        )
+        found = finished_counts(path, header)
+        counts = restored(found[0]) if found is not None else None
+        if found is None or counts is None:
+            continue
+        reporter.note(
+            f"{inp.shown}: already imported ({found[1]:,} rows acknowledged); nothing sent."
+            " Pass --restart to send it all again"
+        )
+        inp.rejects_written = counts.settled > 0 and inp.rejects_path.is_file()
+        answered[inp.shown] = counts
+    return answered
 
 
 def _lock_all(plan: ImportPlan, inputs: list[InputFile], stack: ExitStack) -> None:
     """A real import locks each file's journal for the whole run, before reading it: a second
     ``cio import`` of the same file stops at once (exit 5), sending nothing."""
-    if not plan.writes_journal:
-        return
     taken: set[Path] = set()
     for inp in inputs:
-        if inp.spooled:
+        if not _journalled(plan, inp):
             continue
-        path = _journal_path(inp).with_name(_journal_path(inp).name + ".lock")
+        path = _journal_path(plan, inp).with_name(_journal_path(plan, inp).name + ".lock")
         if path.resolve() in taken:
             raise UsageError(f"{inp.shown} is given twice", "name each file once")
         taken.add(path.resolve())
@@ -367,6 +413,11 @@ def _lock_all(plan: ImportPlan, inputs: list[InputFile], stack: ExitStack) -> No
                 " it resumes where that one stopped",
             ) from None
         except OSError as exc:
+            if plan.journal is not None:
+                raise UsageError(
+                    f"cannot write the journal {plan.journal} ({exc.strerror})",
+                    "give --journal a path in a folder you can write",
+                ) from None
             raise UsageError(
                 f"{inp.shown}: cannot write the journal beside the file ({exc.strerror})",
                 "cio keeps <file>.cio-journal beside the file: make that folder writable",
@@ -391,7 +442,11 @@ def _journals(
             continue
         destination = plan.send.config.destination
         journal, note = Journal.open(
-            _journal_path(inp), prints[inp.shown].result(), destination, plan.restart
+            _journal_path(plan, inp),
+            prints[inp.shown].result(),
+            destination,
+            plan.restart,
+            plan.shard_text,
         )
         narrow_mode(journal.path, output_mode([inp.source.path]))
         stack.callback(journal.close)
@@ -433,7 +488,9 @@ def _fingerprints(
     if not plan.writes_journal:
         return {}
     pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="cio-hash"))
-    return {i.shown: pool.submit(file_digest, i.source.path) for i in inputs if not i.spooled}
+    return {
+        i.shown: pool.submit(file_digest, i.source.path) for i in inputs if _journalled(plan, i)
+    }
 
 
 class Stop(threading.Event):
@@ -490,6 +547,12 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
         notes.append(f"... and {total.rejected - len(total.samples):,} more rejected row(s)")
     if rejects:
         notes.append(f"rejected and skipped rows are in {', '.join(rejects)}")
+    if rejects and plan.shard is not None:
+        notes.append(
+            f"shard {plan.shard_text}: the counts are this shard's; the rejects file also"
+            " holds the rows the rules reject in the other shards (each shard checks the"
+            " whole file)"
+        )
     if total.recent and not plan.sends:
         notes.append(
             _window_note(total.recent, tally.recent_rows) + "; a real import asks first,"
@@ -508,6 +571,7 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
         exit_code=1 if problems else 0,
         notes=notes,
         anonymous_column=any(i.lay.anonymous_id is not None for i in inputs),
+        shard=plan.shard_text,
     )
 
 

@@ -4,11 +4,15 @@
 
     H {"version":1,"fingerprint":"...","destination":"..."} 1a2b3c4d
     A 2-1851,1853-3702 5e6f7a8b
-    D 2026-11-23T15:00:00Z 9c0d1e2f
+    D 2026-11-23T15:00:00Z {"rows":3702,"sent":3700,...} 9c0d1e2f
 
-``H`` names the input (SHA-256 of its bytes and size) and the destination (base
-URL and a hash of the site id, never the key); ``A`` lists rows (record
-numbers) the API acknowledged, as ranges; ``D`` marks a run that finished.
+``H`` names the input (SHA-256 of its bytes and size), the destination (base
+URL and a hash of the site id, never the key) and, under ``--shard I/N``, the
+shard (``"shard":"I/N"``; a header without it is the whole file's); ``A`` lists
+rows (record numbers) the API acknowledged, as ranges; ``D`` marks a run that
+finished, with that run's counts as JSON, so that a rerun answers "already
+imported" after hashing the file, without reading it (a ``D`` of an older
+``cio``, a timestamp alone, still marks the run finished).
 Every line ends with the CRC-32 of what precedes it: a line cut short by
 ``kill -9`` or a full disk fails its check and is dropped, with everything
 after it, and the file is cut back to the last good line before new records
@@ -43,7 +47,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
@@ -142,15 +146,13 @@ class Journal:
         self._ignored: _Found | None = None  # --restart: set aside at the first record
 
     @classmethod
-    def open(cls, path: Path, print_: str, destination: str, restart: bool) -> tuple[Journal, str]:
+    def open(
+        cls, path: Path, print_: str, destination: str, restart: bool, shard: str | None = None
+    ) -> tuple[Journal, str]:
         """Load this file and destination's journal (beside the file, or set aside by an
         earlier run); else start a new one, setting aside whatever journal is in the way.
         Returns it and a note for the user ("" when it simply resumes)."""
-        header: dict[str, object] = {
-            "version": VERSION,
-            "fingerprint": print_,
-            "destination": destination,
-        }
+        header = make_header(print_, destination, shard)
         found = _Found.read(path)
         if found is not None and not restart and not found.why(header):
             return cls._resume(path, header, found), ""
@@ -193,10 +195,14 @@ class Journal:
                 os.fsync(out.fileno())
             self._synced = time.monotonic()
 
-    def finish(self) -> None:
-        """Mark the import finished: a rerun says "already imported". An older journal of
-        the same file and destination set aside by ``--restart`` is superseded: removed."""
-        out = self._append(_line("D", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+    def finish(self, counts: dict[str, object] | None = None) -> None:
+        """Mark the import finished, with its ``counts``: a rerun says "already imported"
+        from them. An older journal of the same file and destination set aside by
+        ``--restart`` is superseded: removed."""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if counts is not None:
+            stamp += " " + orjson.dumps(counts).decode()
+        out = self._append(_line("D", stamp))
         with self._writing():
             os.fsync(out.fileno())
         self.path.with_name(f"{self.path.name}.{_tag(self.header)}").unlink(missing_ok=True)
@@ -236,6 +242,32 @@ class Journal:
             raise OutputError.writing(f"the journal {self.path}", exc) from None
 
 
+def make_header(print_: str, destination: str, shard: str | None = None) -> dict[str, object]:
+    """A journal's header: the file (``file_digest``), the destination, and the shard."""
+    header: dict[str, object] = {
+        "version": VERSION,
+        "fingerprint": print_,
+        "destination": destination,
+    }
+    if shard is not None:
+        header["shard"] = shard
+    return header
+
+
+def finished_counts(
+    path: Path, header: dict[str, object] | None = None
+) -> tuple[dict[str, Any], int] | None:
+    """The counts stored by the finished run of the journal at ``path``, and how many rows
+    it acknowledged: None when there is no such journal, it is not finished, its ``D``
+    holds no counts (an older ``cio``), or (given ``header``) it is another file's,
+    destination's or shard's."""
+    found = _Found.read(path)
+    if found is None or (header is not None and found.why(header)):
+        return None
+    counts = found.counts()
+    return None if counts is None else (counts, len(found.acked()))
+
+
 def _write_header(path: Path, header: dict[str, object]) -> None:
     """A new journal of one header record, synced, in place of ``path`` at once."""
     tmp = path.with_name(path.name + ".tmp")
@@ -272,12 +304,25 @@ class _Found:
         """Does it mark a finished import?"""
         return any(k == "D" for k, _ in self.records)
 
+    def counts(self) -> dict[str, Any] | None:
+        """The counts of its last ``D`` record; None without them."""
+        finished = [p for k, p in self.records if k == "D"]
+        if not finished or " " not in finished[-1]:
+            return None
+        try:
+            counts = orjson.loads(finished[-1].partition(" ")[2])
+        except orjson.JSONDecodeError:
+            return None
+        return counts if isinstance(counts, dict) else None
+
 
 def _tag(header: object) -> str:
     """A short name for a journal's file and destination ("" when its header is unreadable)."""
     if not isinstance(header, dict):
         return ""
     fields = [header.get("version"), header.get("fingerprint"), header.get("destination")]
+    if header.get("shard") is not None:  # the whole file's journals keep their old tags
+        fields.append(header["shard"])
     return hashlib.sha256(orjson.dumps(fields)).hexdigest()[:12]
 
 
@@ -390,4 +435,7 @@ def _mismatch(found: object, header: dict[str, object]) -> str:
         return "the file changed since the journal was written"
     if found.get("destination") != header["destination"]:
         return "the journal is for another destination (region, base URL or site id)"
+    if found.get("shard") != header.get("shard"):
+        theirs = f"shard {found['shard']}" if found.get("shard") else "the whole file"
+        return f"the journal is for {theirs}"
     return ""

@@ -27,16 +27,27 @@ def rejects_path(arg: str, plan: ImportPlan) -> Path:
         return Path.cwd() / STDIN_REJECTS
     if is_pipe(Path(arg)):  # /dev/fd/63 has no room beside it: like stdin, the cwd
         return Path.cwd() / (Path(arg).name + ".rejects.csv")
-    return Path(arg).with_name(Path(arg).name + ".rejects.csv")
+    return Path(arg).with_name(Path(arg).name + _shard_part(plan) + ".rejects.csv")
 
 
-def journal_of(path: Path) -> Path:
-    """Where a real import of ``path`` (a file, not stdin or a pipe) keeps its journal."""
-    return path.with_name(path.name + JOURNAL_SUFFIX)
+def _shard_part(plan: ImportPlan) -> str:
+    """``.shard-I-of-N`` under ``--shard I/N`` (shards of one file write side by side)."""
+    return "" if plan.shard is None else ".shard-{}-of-{}".format(*plan.shard)
 
 
-def journalled(arg: str) -> bool:
-    """Does a real import of ``arg`` keep a journal? Not stdin, not a pipe (spooled)."""
+def journal_of(path: Path, plan: ImportPlan | None = None) -> Path:
+    """Where a real import of ``path`` keeps its journal: ``--journal``, else beside the
+    file (``<file>.cio-journal``, ``<file>.shard-I-of-N.cio-journal`` for a shard)."""
+    if plan is not None and plan.journal is not None:
+        return plan.journal
+    return path.with_name(path.name + (_shard_part(plan) if plan else "") + JOURNAL_SUFFIX)
+
+
+def journalled(arg: str, plan: ImportPlan | None = None) -> bool:
+    """Does a real import of ``arg`` keep a journal? A file does; stdin and pipes (spooled)
+    only with ``--journal``."""
+    if plan is not None and plan.journal is not None:
+        return True
     return arg != "-" and not is_pipe(Path(arg))
 
 
@@ -50,9 +61,12 @@ def check_run_outputs(plan: ImportPlan) -> None:
     each can be written (usage errors, exit 2). Stdin counts as an input when it is a file.
     The one place that lists a run's outputs: a new output file belongs here."""
     hint = "the journal is kept beside the input: move the input to a directory you can write"
+    if plan.journal is not None:
+        hint = "give --journal another path"
+    journals = [journal_of(Path(a), plan) for a in plan.paths if journalled(a, plan)]
     outputs = [  # journals first: where one cannot be written, --rejects alone is no way out
         Output(f"the journal {j}", j, hint, replaced=True, appended=True)
-        for j in (journal_of(Path(a)) for a in plan.paths if plan.writes_journal and journalled(a))
+        for j in (journals if plan.writes_journal else [])
     ]
     if plan.out is not None:
         outputs.append(Output(f"--out {plan.out}", plan.out, "give --out another path"))

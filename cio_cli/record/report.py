@@ -38,6 +38,7 @@ class Summary:
     exit_code: int
     notes: list[str] = field(default_factory=list)
     anonymous_column: bool = False  # a file has _cio_anonymous_id: --json counts anonymous events
+    shard: str | None = None  # --shard I/N: "I/N", shown in the table and in --json
 
     @classmethod
     def stopped(cls, command: str, files: list[str], exc: CioError, dry_run: bool) -> Summary:
@@ -61,6 +62,7 @@ class Summary:
         return {
             "command": self.command,
             "files": self.files,
+            **({"shard": self.shard} if self.shard is not None else {}),
             "rows": c.rows,
             "sent": c.sent,
             "rejected": c.rejected,
@@ -155,6 +157,8 @@ def _table(s: Summary) -> Table:
     )
     table.add_column("what")
     table.add_column("count", justify="right")
+    if s.shard is not None:
+        table.add_row("shard", s.shard)
     table.add_row("rows", f"{c.rows:,}")
     table.add_row(verb, f"{c.sent:,}")
     if c.resumed:

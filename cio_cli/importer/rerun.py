@@ -1,0 +1,125 @@
+"""A rerun of a finished import: "already imported" from the counts its journal stored.
+
+A finished journal's ``D`` record holds the run's counts (``stored``). A rerun whose
+file hashes to the journal's fingerprint, for the same destination and shard, answers
+from them (``restored``) without reading the file: no pass 1, no pass 2. A ``D`` of an
+older ``cio`` holds no counts; that rerun reads the file twice, as before.
+
+When every input of a real import is such a file, ``answer`` gives the summary before
+polars or the HTTP client are even loaded: the rerun costs the start-up and the hash.
+Anything else (stdin, a file not finished, a lock held) goes the usual way (importer/run.py,
+which also answers per file from stored counts).
+
+No polars: the counts are plain numbers and tallies.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from contextlib import ExitStack
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from cio_cli.importer.plan import ImportPlan
+from cio_cli.record.counts import Counts
+from cio_cli.record.journal import Lock, Locked, file_digest, finished_counts, make_header
+from cio_cli.record.outputs import check_run_outputs, journal_of, journalled, rejects_path
+from cio_cli.record.report import Reporter, Summary
+
+# Per-run figures, not the file's: a rerun has its own (zero, or all rows resumed).
+NOT_STORED = frozenset({"resumed", "requests", "retries", "settled", "samples", "null_texts"})
+NEEDED = ("rows", "sent", "rejected", "skipped_recent", "duplicates")
+ANONYMOUS_COLUMN = "anonymous_column"  # stored beside the counts: --json shows "anonymous"
+
+
+def stored(counts: Counts, anonymous_column: bool = False) -> dict[str, object]:
+    """What a finished journal keeps of a file's counts: every number and tally by name."""
+    out: dict[str, object] = {ANONYMOUS_COLUMN: anonymous_column}
+    for f in fields(counts):
+        value = getattr(counts, f.name)
+        if f.name in NOT_STORED or isinstance(value, bool):
+            continue
+        if isinstance(value, Counter):
+            if all(isinstance(k, str) for k in value):
+                out[f.name] = dict(value)
+        elif value is None or isinstance(value, int | float | str):
+            out[f.name] = value
+    return out
+
+
+def restored(doc: dict[str, Any]) -> Counts | None:
+    """The counts of an "already imported" rerun from ``stored``'s record: every event sent
+    counts as resumed, the rejected and skipped rows as settled (reported by that run).
+    None when the record is not one ``stored`` wrote (then the file is read as before)."""
+    if any(not isinstance(doc.get(name), int) for name in NEEDED):
+        return None
+    counts = Counts()
+    for f in fields(counts):
+        if f.name in NOT_STORED or f.name not in doc:
+            continue
+        now, value = getattr(counts, f.name), doc[f.name]
+        if isinstance(now, Counter):
+            if not isinstance(value, dict):
+                return None
+            setattr(counts, f.name, Counter(value))
+        elif now is None or value is None or type(now) is type(value):
+            setattr(counts, f.name, value)
+        else:
+            return None
+    counts.resumed = counts.sent
+    counts.settled = counts.rejected + counts.skipped_recent
+    return counts
+
+
+def answer(plan: ImportPlan, reporter: Reporter) -> Summary | None:
+    """The summary of a real import whose every input is already imported (a finished
+    journal with counts, for this file, destination and shard); None to run as usual."""
+    started = time.monotonic()
+    if plan.send is None or plan.restart or not plan.sends:
+        return None
+    if plan.rejects is not None and len(plan.paths) > 1:
+        return None  # a usage error: the usual way says so
+    if not all(a != "-" and journalled(a, plan) and Path(a).is_file() for a in plan.paths):
+        return None
+    if any(finished_counts(journal_of(Path(a), plan)) is None for a in plan.paths):
+        return None  # not finished (or by an older cio): no need to hash
+    check_run_outputs(plan)
+    total, rejects, anonymous = Counts(), [], False
+    with ExitStack() as stack:
+        for arg in plan.paths:
+            found = _answered(plan, arg, stack)
+            if found is None:
+                return None
+            counts, acked, anonymous_column = found
+            reporter.note(
+                f"{arg}: already imported ({acked:,} rows acknowledged); nothing sent."
+                " Pass --restart to send it all again"
+            )
+            total.add(counts)
+            anonymous |= anonymous_column
+            if counts.settled and rejects_path(arg, plan).is_file():
+                rejects.append(str(rejects_path(arg, plan)))
+    notes = [f"rejected and skipped rows are in {', '.join(rejects)}"] if rejects else []
+    duration = time.monotonic() - started
+    return Summary(plan.command, list(plan.paths), total, rejects, False, duration, 0, notes,
+                   anonymous_column=anonymous, shard=plan.shard_text)  # fmt: skip
+
+
+def _answered(plan: ImportPlan, arg: str, stack: ExitStack) -> tuple[Counts, int, bool] | None:
+    """One file's stored counts, rows acknowledged and whether it has an anonymous column,
+    under its journal's lock (held until ``stack`` closes); None to run as usual."""
+    assert plan.send is not None
+    path = Path(arg)
+    journal = journal_of(path, plan)
+    try:
+        stack.callback(Lock.take(journal.with_name(journal.name + ".lock")).release)
+    except (Locked, OSError):
+        return None  # the usual way says why
+    header = make_header(file_digest(path), plan.send.config.destination, plan.shard_text)
+    found = finished_counts(journal, header)
+    counts = restored(found[0]) if found is not None else None
+    if found is None or counts is None:
+        return None
+    return counts, found[1], found[0].get(ANONYMOUS_COLUMN) is True
