@@ -304,7 +304,7 @@ def _emit_one(
         with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
             emit(inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c))
         if journal is not None and journal.done:
-            counts.settled += counts.rejected + counts.skipped_recent  # reported by that run
+            counts.settled += counts.rejected  # reported by that run
         elif journal is not None and not stop.is_set() and _complete(counts):
             journal.finish()
     except FileChangedError as exc:
@@ -481,7 +481,7 @@ def _first_ctrl_c(reporter: Reporter, sink: Sink, armed: bool) -> Iterator[Stop]
 def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
     """The run's summary: counts, rejects files, the first problems, the window's note."""
     total, inputs = tally.total, tally.inputs
-    problems = total.rejected + total.skipped_recent - total.settled
+    problems = total.rejected - total.settled  # rows left out by --skip-recent alone: exit 0
     rejects = [str(i.rejects_path) for i in inputs if i.rejects_written]
     notes = [f"row {row}: {reason}" for row, reason in total.samples]
     if total.rejected > len(total.samples):

@@ -33,7 +33,7 @@ class Counts:
     warnings: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     samples: list[tuple[int, str]] = field(default_factory=list)
-    settled: int = 0  # rejected or skipped rows of an already-imported file: not new problems
+    settled: int = 0  # rejected rows of an already-imported file: not new problems
     null_texts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (column, text)
 
     def add(self, other: Counts) -> None:
