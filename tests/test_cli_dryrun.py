@@ -800,8 +800,9 @@ def test_unwritable_outputs_are_usage_errors_before_reading(tmp_path: Path) -> N
         assert summary(result) | {"duration_s": 0} == {
             "command": "import", "files": [str(path)], "rows": 0, "sent": 0, "rejected": 0,
             "skipped_recent": 0, "duplicates": 0, "recent": 0, "resumed": 0, "warnings": {},
-            "errors": {}, "requests": 0, "retries": 0, "rejects_file": None, "dry_run": True,
-            "duration_s": 0, "events_per_s": 0.0, "exit_code": 2,
+            "errors": {}, "by_reason": {}, "by_name": {}, "first_timestamp": None,
+            "last_timestamp": None, "requests": 0, "retries": 0, "rejects_file": None,
+            "dry_run": True, "duration_s": 0, "events_per_s": 0.0, "exit_code": 2,
             "error": f"cannot write {why}", "hint": hint,
         }  # fmt: skip
         assert _tree(tmp_path) == before

@@ -18,13 +18,13 @@ import polars as pl
 
 from cio_cli.build.batches import Packer, Request
 from cio_cli.build.dedup import Fingerprints, FirstUse, Seen
-from cio_cli.build.events import ULID_LENGTH, encode
+from cio_cli.build.events import ULID_LENGTH, encode, per_name
 from cio_cli.check.contract import NULL_TEXTS, Layout, ReadOptions
-from cio_cli.check.rows import Checked, check_rows, in_window, message, split
+from cio_cli.check.rows import Checked, check_rows, in_window, message, split, tally
 from cio_cli.check.rule_table import ANONYMOUS_KIND, DATA_TOO_LARGE
 from cio_cli.errors import FileChangedError, OutputError
 from cio_cli.importer.scan import InputFile, Progress
-from cio_cli.record.counts import FIRST_ROWS, Counts
+from cio_cli.record.counts import FIRST_ROWS, FLAGGED, Counts
 from cio_cli.record.journal import Acked, Journal
 from cio_cli.record.rejects import RejectsWriter
 from cio_cli.send.api import Api, choose
@@ -68,6 +68,7 @@ class Judged:
     skipped: int
     recent: int
     null_texts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)  # rejected rows per reason
 
 
 class Sink(Protocol):
@@ -116,6 +117,7 @@ class Emitting:
             again, reused = split(reused, self.seen.contains(reused.get_column("_fp")))
             counts.duplicates += again.height
         _account(judged, first_row, counts, self.rejects, reused)
+        _report(unique, counts)
         counts.anonymous += int((unique.get_column("_kind") == ANONYMOUS_KIND).sum())
         if (eid := self.rejects.lay.event_id) is not None:  # ids given as UUIDs
             given = unique.get_column(eid).str.strip_chars().str.len_bytes()
@@ -140,6 +142,9 @@ class Emitting:
         self.counts.sample(rows, "_err")
         self.counts.rejected += rows.height
         self.counts.errors["too_large"] += rows.height
+        self.counts.reasons[req.refused] += rows.height
+        self.counts.flag(rows.select("_row", "_err").head(FLAGGED).rows())
+        self.counts.count_names(per_name(rows, -1))
 
     def _reused_ids(
         self, events: pl.DataFrame, fps: Fingerprints
@@ -301,6 +306,10 @@ def _account(
         counts.errors["id_reused"] += reused.height
     rejects.write(bad, "_err")
     counts.sample(bad.head(FIRST_ROWS), "_err")
+    _flag(bad, judged.skipped > 0, counts)
+    counts.reasons.update(judged.reasons)
+    if reused is not None and reused.height:
+        counts.reasons.update(tally(reused.get_column("_err")))
     counts.rows += judged.rows
     counts.rejected += judged.invalid
     counts.skipped_recent += judged.skipped
@@ -323,7 +332,8 @@ def judge(
     good = encode(checked.good, lay, types, how.api, plain)
     size = pl.col("_data_bytes")
     big, good = split(good, good.select(size > MAX_DATA_BYTES).to_series())
-    parts = [checked.bad, big.select(*raw, _err=message(DATA_TOO_LARGE, "data", size=size))]
+    too_big = big.select(*raw, _err=message(DATA_TOO_LARGE, "data", size=size))
+    parts = [checked.bad, too_big]
     if big.height:
         checked.errors["data_too_large"] += big.height
     recent = good.select(in_window(how.now)).to_series()
@@ -335,11 +345,13 @@ def judge(
         skipped = late.height
     parts = [p for p in parts if p.height]
     rejected = pl.concat(parts).sort("_row") if parts else checked.bad
+    reasons = checked.reasons + (tally(too_big.get_column("_err")) if big.height else Counter())
     good = _id_keys(good, lay)
+    keys = ["_op", "_fp", "_kind", "_name", "_ts", *(["_idk"] if lay.event_id is not None else [])]
     return Judged(
         df.height,
         rejected,
-        good.select(*raw, "_op", "_fp", "_kind", *(["_idk"] if lay.event_id is not None else [])),
+        good.select(*raw, *keys),
         Fingerprints.of(good.get_column("_fp")),
         checked.errors,
         checked.warnings,
@@ -347,7 +359,30 @@ def judge(
         skipped,
         n_recent,
         null_texts(df, lay, types),
+        reasons,
     )
+
+
+def _report(events: pl.DataFrame, counts: Counts) -> None:
+    """Count the events sent or to send (duplicates left out) per name, and their time range."""
+    if events.height == 0:
+        return
+    counts.count_names(per_name(events))
+    first, last = events.select(a=pl.col("_ts").min(), b=pl.col("_ts").max()).row(0)
+    counts.span(first, last)
+
+
+def _flag(bad: pl.DataFrame, skipping: bool, counts: Counts) -> None:
+    """Keep the first rejected rows and the first skipped rows for the annotations."""
+    if bad.height == 0 or len(counts.flagged) + len(counts.flagged_skipped) >= 2 * FLAGGED:
+        return
+    rows = bad.select("_row", "_err")
+    if not skipping:
+        counts.flag(rows.head(FLAGGED).rows())
+        return
+    skipped = rows.get_column("_err") == SKIP_MESSAGE
+    counts.flag(rows.filter(~skipped).head(FLAGGED).rows())
+    counts.flag(rows.filter(skipped).head(FLAGGED).rows(), skipped=True)
 
 
 def null_texts(
