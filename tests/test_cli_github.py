@@ -13,7 +13,7 @@ from pathlib import Path
 
 from typer.testing import Result
 
-from tests.cli_support import BASE, cio, read_rejects, recent, summary, write_csv
+from tests.cli_support import BASE, block_bytes, cio, read_rejects, recent, summary, write_csv
 from tests.fakecio import FakeCio
 
 MARCH_1 = 1_709_287_200  # 2024-03-01T10:00:00Z
@@ -236,6 +236,20 @@ def test_by_name_keeps_the_top_100_by_count_then_name(tmp_path: Path) -> None:
     s = summary(cio("import", path, "--dry-run", "--json"))
     want = sorted(((f"n{i:03}", 1 + i % 3) for i in range(120)), key=lambda kv: (-kv[1], kv[0]))
     assert list(s["by_name"].items()) == want[:100]
+
+
+def test_the_report_adds_up_over_many_chunks(tmp_path: Path) -> None:
+    """Chunks with and without duplicates, more chunks than are kept apart before summing."""
+    base = [[("a", "bb", "ccc")[i % 3], f"u{i}", str(MARCH_1 + i), "p"] for i in range(250)]
+    rows = base + base[:100] + [["", "x", str(MARCH_1), "p"]] * 40 + base[100:]
+    path = write_csv(tmp_path / "big.csv", BASE, rows)
+    with block_bytes(256) as chunks:
+        s = summary(cio("import", path, "--dry-run", "--json"))
+    assert sum(chunks) > 40
+    assert s["duplicates"] == 250 and s["sent"] == 250
+    assert s["by_name"] == {"a": 84, "bb": 83, "ccc": 83}
+    assert s["by_reason"] == {NO_NAME: 40}
+    assert (s["first_timestamp"], s["last_timestamp"]) == ("2024-03-01T10:00:00Z", "2024-03-01T10:04:09Z")
 
 
 def test_no_timestamps_gives_null_and_an_empty_file_empty_keys(tmp_path: Path) -> None:

@@ -69,6 +69,8 @@ class Judged:
     recent: int
     null_texts: Counter[tuple[str, str]] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)  # rejected rows per reason
+    names: pl.DataFrame | None = None  # events per name (``per_name``) before dedup
+    span: tuple[int | None, int | None] = (None, None)  # their first and last timestamp
 
 
 class Sink(Protocol):
@@ -117,7 +119,7 @@ class Emitting:
             again, reused = split(reused, self.seen.contains(reused.get_column("_fp")))
             counts.duplicates += again.height
         _account(judged, first_row, counts, self.rejects, reused)
-        _report(unique, counts)
+        _report(unique, judged, counts)
         counts.anonymous += int((unique.get_column("_kind") == ANONYMOUS_KIND).sum())
         if (eid := self.rejects.lay.event_id) is not None:  # ids given as UUIDs
             given = unique.get_column(eid).str.strip_chars().str.len_bytes()
@@ -329,13 +331,8 @@ def judge(
 ) -> Judged:
     """Encode a checked chunk (in a worker thread): what to reject, skip and send."""
     raw = [f"c{i}" for i in range(lay.ncols)] + ["_row"]
-    good = encode(checked.good, lay, types, how.api, plain)
-    size = pl.col("_data_bytes")
-    big, good = split(good, good.select(size > MAX_DATA_BYTES).to_series())
-    too_big = big.select(*raw, _err=message(DATA_TOO_LARGE, "data", size=size))
+    good, too_big = _too_large(encode(checked.good, lay, types, how.api, plain), raw, checked)
     parts = [checked.bad, too_big]
-    if big.height:
-        checked.errors["data_too_large"] += big.height
     recent = good.select(in_window(how.now)).to_series()
     n_recent = int(recent.sum())
     skipped = 0
@@ -345,7 +342,6 @@ def judge(
         skipped = late.height
     parts = [p for p in parts if p.height]
     rejected = pl.concat(parts).sort("_row") if parts else checked.bad
-    reasons = checked.reasons + (tally(too_big.get_column("_err")) if big.height else Counter())
     good = _id_keys(good, lay)
     keys = ["_op", "_fp", "_kind", "_name", "_ts", *(["_idk"] if lay.event_id is not None else [])]
     return Judged(
@@ -355,21 +351,46 @@ def judge(
         Fingerprints.of(good.get_column("_fp")),
         checked.errors,
         checked.warnings,
-        checked.bad.height + big.height,
+        checked.bad.height + too_big.height,
         skipped,
         n_recent,
         null_texts(df, lay, types),
-        reasons,
+        checked.reasons,
+        per_name(good) if good.height else None,
+        _span(good) if good.height else (None, None),
     )
 
 
-def _report(events: pl.DataFrame, counts: Counts) -> None:
-    """Count the events sent or to send (duplicates left out) per name, and their time range."""
+def _too_large(
+    good: pl.DataFrame, raw: list[str], checked: Checked
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Events whose data is too large set aside with ``_err``, counted in ``checked``."""
+    size = pl.col("_data_bytes")
+    big, good = split(good, good.select(size > MAX_DATA_BYTES).to_series())
+    too_big = big.select(*raw, _err=message(DATA_TOO_LARGE, "data", size=size))
+    if big.height:
+        checked.errors["data_too_large"] += big.height
+        checked.reasons.update(tally(too_big.get_column("_err")))
+    return good, too_big
+
+
+def _report(events: pl.DataFrame, judged: Judged, counts: Counts) -> None:
+    """Count the events sent or to send (duplicates left out) per name, and their time
+    range: as the worker found them, unless dedup took some out (then again, here)."""
     if events.height == 0:
         return
+    if events.height == judged.events.height and judged.names is not None:
+        counts.count_names(judged.names)
+        counts.span(*judged.span)
+        return
     counts.count_names(per_name(events))
+    counts.span(*_span(events))
+
+
+def _span(events: pl.DataFrame) -> tuple[int | None, int | None]:
+    """The first and last timestamp of ``events`` (None when none has one)."""
     first, last = events.select(a=pl.col("_ts").min(), b=pl.col("_ts").max()).row(0)
-    counts.span(first, last)
+    return first, last
 
 
 def _flag(bad: pl.DataFrame, skipping: bool, counts: Counts) -> None:
