@@ -32,7 +32,8 @@ ULID_CHARS = set("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 SUMMARY_KEYS = {
     "command", "files", "rows", "sent", "rejected", "skipped_recent", "duplicates", "recent",
     "resumed", "warnings", "errors", "columns", "requests", "retries", "rejects_file", "dry_run",
-    "duration_s", "events_per_s", "exit_code",
+    "duration_s", "events_per_s", "exit_code", "by_reason", "by_name", "first_timestamp",
+    "last_timestamp",
 }  # fmt: skip
 
 

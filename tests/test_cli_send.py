@@ -714,7 +714,7 @@ def test_window_skip_recent_sends_only_old_rows(tmp_path: Path, fake_cio: FakeCi
     path, rows = window_file(tmp_path)
     _, want = expected(path, "--skip-recent")
     assert len(want) == 7
-    s = finished(send(fake_cio.url, path, "--skip-recent"), 1)
+    s = finished(send(fake_cio.url, path, "--skip-recent"), 0)  # SPEC 6: skipped alone exits 0
     assert s["sent"] == 7 and s["skipped_recent"] == 3 and s["recent"] == 3
     assert_stored(fake_cio, want)
     _, rejects = read_rejects(tmp_path / "events.csv.rejects.csv")

@@ -229,3 +229,10 @@ def encode(
         _fp=pl.col("_hash").str.slice(20, 16).str.to_integer(base=16, dtype=pl.UInt64),
         _data_bytes=pl.col("_inner").str.len_bytes() + 2,
     ).drop("_canon", "_hash", "_tstext", "_inner")
+
+
+def per_name(events: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
+    """Events per name (``_name``, ``n``) for the report; ``sign=-1`` takes them away."""
+    return events.group_by("_name").len().select(
+        pl.col("_name"), n=pl.col("len").cast(pl.Int64) * sign
+    )

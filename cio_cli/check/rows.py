@@ -132,6 +132,7 @@ class Checked:
     errors: Counter[str]
     warnings: Counter[str]
     identified: pl.DataFrame  # every row, before the split, with ``_cid _kind _ts``
+    reasons: Counter[str] = field(default_factory=Counter)  # rejected rows per broken rule's text
 
 
 def split(df: pl.DataFrame, mask: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -184,8 +185,15 @@ def check_rows(
         messages = [pl.when(cond).then(msg) for _, cond, msg in rules.errors]
         raw = [f"c{i}" for i in range(lay.ncols)] + ([] if counted is None else ["_in"])
         err = pl.concat_str(messages, separator="; ", ignore_nulls=True)
+        reasons = bad.select(pl.concat_list(messages).alias("_r")).explode("_r").drop_nulls()
         bad = bad.select(*raw, "_row", _err=err)
+        return Checked(good, bad, errors, warnings, df, tally(reasons.get_column("_r")))
     return Checked(good, bad, errors, warnings, df)
+
+
+def tally(reasons: pl.Series) -> Counter[str]:
+    """How many times each reason text occurs."""
+    return Counter(dict(reasons.value_counts().iter_rows()))
 
 
 def _sums(df: pl.DataFrame, conds: list[tuple[str, pl.Expr]]) -> Counter[str]:

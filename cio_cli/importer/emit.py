@@ -18,13 +18,13 @@ import polars as pl
 
 from cio_cli.build.batches import Packer, Request
 from cio_cli.build.dedup import Fingerprints, FirstUse, Seen
-from cio_cli.build.events import ULID_LENGTH, encode, given_id, in_shard
+from cio_cli.build.events import ULID_LENGTH, encode, given_id, in_shard, per_name
 from cio_cli.check.contract import NULL_TEXTS, Layout, ReadOptions
-from cio_cli.check.rows import Checked, check_rows, in_window, message, split
+from cio_cli.check.rows import Checked, check_rows, in_window, message, split, tally
 from cio_cli.check.rule_table import ANONYMOUS_KIND, DATA_TOO_LARGE
 from cio_cli.errors import FileChangedError, OutputError
 from cio_cli.importer.scan import InputFile, Progress, column_report
-from cio_cli.record.counts import FIRST_ROWS, Counts
+from cio_cli.record.counts import FIRST_ROWS, FLAGGED, Counts
 from cio_cli.record.journal import Acked, Journal
 from cio_cli.record.rejects import RejectsWriter
 from cio_cli.send.api import Api, choose
@@ -74,6 +74,9 @@ class Judged:
     recent: int
     null_texts: Counter[tuple[str, str]] = field(default_factory=Counter)
     empty: Counter[str] = field(default_factory=Counter)  # empty cells by data key
+    reasons: Counter[str] = field(default_factory=Counter)  # rejected rows per reason
+    names: pl.DataFrame | None = None  # events per name (``per_name``) before dedup
+    span: tuple[int | None, int | None] = (None, None)  # their first and last timestamp
     outside: int = 0  # rows of other shards (``rows`` counts them: the file's rows read)
     others: pl.DataFrame | None = None  # their rejected rows: written, not counted
     other_ids: pl.DataFrame | None = None  # their events' ``_idk`` and ``_row``
@@ -125,6 +128,7 @@ class Emitting:
             again, reused = split(reused, self.seen.contains(reused.get_column("_fp")))
             counts.duplicates += again.height
         _account(judged, first_row, counts, self.rejects, reused)
+        _report(unique, judged, counts)
         counts.anonymous += int((unique.get_column("_kind") == ANONYMOUS_KIND).sum())
         if (eid := self.rejects.lay.event_id) is not None:  # ids given as UUIDs
             given = unique.get_column(eid).str.strip_chars().str.len_bytes()
@@ -149,6 +153,9 @@ class Emitting:
         self.counts.sample(rows, "_err")
         self.counts.rejected += rows.height
         self.counts.errors["too_large"] += rows.height
+        self.counts.reasons[req.refused] += rows.height
+        self.counts.flag(rows.select("_row", "_err").head(FLAGGED).rows())
+        self.counts.count_names(per_name(rows, -1))
 
     def _reused_ids(
         self, events: pl.DataFrame, fps: Fingerprints, others: pl.DataFrame | None, first_row: int
@@ -317,6 +324,10 @@ def _account(
         counts.rejected += reused.height
         counts.errors["id_reused"] += reused.height
     counts.sample(bad.head(FIRST_ROWS), "_err")
+    _flag(bad, judged.skipped > 0, counts)
+    counts.reasons.update(judged.reasons)
+    if reused is not None and reused.height:
+        counts.reasons.update(tally(reused.get_column("_err")))
     if judged.others is not None and judged.others.height:  # other shards' rejected rows
         others = judged.others.with_columns(_row=pl.col("_row") + first_row)
         bad = pl.concat([bad.select(others.columns), others]).sort("_row")
@@ -344,12 +355,8 @@ def judge(
     mine, bad, others, elsewhere = _shard_of(checked, how)
     outside = 0 if elsewhere is None else elsewhere.height + others.height
     here = df if not outside else checked.identified.filter(pl.col("_in"))  # this shard's rows
-    good = encode(mine, lay, types, how.api, plain)
-    size = pl.col("_data_bytes")
-    big, good = split(good, good.select(size > MAX_DATA_BYTES).to_series())
-    parts = [bad, big.select(*raw, _err=message(DATA_TOO_LARGE, "data", size=size))]
-    if big.height:
-        checked.errors["data_too_large"] += big.height
+    good, too_big = _too_large(encode(mine, lay, types, how.api, plain), raw, checked)
+    parts = [bad, too_big]
     recent = good.select(in_window(how.now)).to_series()
     n_recent = int(recent.sum())
     skipped = 0
@@ -360,18 +367,22 @@ def judge(
     parts = [p for p in parts if p.height]
     rejected = pl.concat(parts).sort("_row") if parts else bad
     good = _id_keys(good, lay)
+    keys = ["_op", "_fp", "_kind", "_name", "_ts", *(["_idk"] if lay.event_id is not None else [])]
     return Judged(
         df.height,
         rejected,
-        good.select(*raw, "_op", "_fp", "_kind", *(["_idk"] if lay.event_id is not None else [])),
+        good.select(*raw, *keys),
         Fingerprints.of(good.get_column("_fp")),
         checked.errors,
         checked.warnings,
-        bad.height + big.height,
+        bad.height + too_big.height,
         skipped,
         n_recent,
         null_texts(here, lay, types),
         empty_cells(here, lay),
+        checked.reasons,
+        per_name(good) if good.height else None,
+        _span(good) if good.height else (None, None),
         outside,
         others,
         _ids_elsewhere(elsewhere, lay, how),
@@ -407,6 +418,51 @@ def _ids_elsewhere(elsewhere: pl.DataFrame | None, lay: Layout, how: Emit) -> pl
         elsewhere = elsewhere.filter(~in_window(how.now))
     key = given_id(elsewhere, lay.event_id).str.to_uppercase().hash(7)
     return elsewhere.select("_row", _idk=key).drop_nulls("_idk")
+
+
+def _too_large(
+    good: pl.DataFrame, raw: list[str], checked: Checked
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Events whose data is too large set aside with ``_err``, counted in ``checked``."""
+    size = pl.col("_data_bytes")
+    big, good = split(good, good.select(size > MAX_DATA_BYTES).to_series())
+    too_big = big.select(*raw, _err=message(DATA_TOO_LARGE, "data", size=size))
+    if big.height:
+        checked.errors["data_too_large"] += big.height
+        checked.reasons.update(tally(too_big.get_column("_err")))
+    return good, too_big
+
+
+def _report(events: pl.DataFrame, judged: Judged, counts: Counts) -> None:
+    """Count the events sent or to send (duplicates left out) per name, and their time
+    range: as the worker found them, unless dedup took some out (then again, here)."""
+    if events.height == 0:
+        return
+    if events.height == judged.events.height and judged.names is not None:
+        counts.count_names(judged.names)
+        counts.span(*judged.span)
+        return
+    counts.count_names(per_name(events))
+    counts.span(*_span(events))
+
+
+def _span(events: pl.DataFrame) -> tuple[int | None, int | None]:
+    """The first and last timestamp of ``events`` (None when none has one)."""
+    first, last = events.select(a=pl.col("_ts").min(), b=pl.col("_ts").max()).row(0)
+    return first, last
+
+
+def _flag(bad: pl.DataFrame, skipping: bool, counts: Counts) -> None:
+    """Keep the first rejected rows and the first skipped rows for the annotations."""
+    if bad.height == 0 or len(counts.flagged) + len(counts.flagged_skipped) >= 2 * FLAGGED:
+        return
+    rows = bad.select("_row", "_err")
+    if not skipping:
+        counts.flag(rows.head(FLAGGED).rows())
+        return
+    skipped = rows.get_column("_err") == SKIP_MESSAGE
+    counts.flag(rows.filter(~skipped).head(FLAGGED).rows())
+    counts.flag(rows.filter(skipped).head(FLAGGED).rows(), skipped=True)
 
 
 def null_texts(

@@ -38,6 +38,7 @@ from cio_cli.importer.rerun import restored, stored
 from cio_cli.importer.scan import InputFile, Scan, open_input, scan
 from cio_cli.read.files import spool_stdin
 from cio_cli.record.counts import Counts
+from cio_cli.record.github import publish
 from cio_cli.record.journal import (
     Journal,
     Lock,
@@ -53,7 +54,7 @@ from cio_cli.record.outputs import (
     rejects_path,
 )
 from cio_cli.record.rejects import narrow_mode, output_mode, remove_file
-from cio_cli.record.report import Reporter, Summary
+from cio_cli.record.report import Flagged, Reporter, Summary
 from cio_cli.send.dry_run import DryRunSink, out_file
 
 RESUME_HINT = "run the same command again: it resumes where this run stopped"
@@ -67,6 +68,14 @@ class Tally:
     inputs: list[InputFile] = field(default_factory=list)
     total: Counts = field(default_factory=Counts)
     recent_rows: list[int] = field(default_factory=list)
+    flagged: list[Flagged] = field(default_factory=list)  # per file: first rejected, skipped rows
+
+    def add(self, inp: InputFile, counts: Counts) -> None:
+        """Fold one file's counts in, keeping its first rejected and skipped rows by file."""
+        self.total.add(counts)
+        rows = [Flagged(inp.shown, row, why) for row, why in counts.flagged]
+        rows += [Flagged(inp.shown, row, why, True) for row, why in counts.flagged_skipped]
+        self.flagged += sorted(rows, key=lambda f: f.row)
 
 
 def _open_all(plan: ImportPlan, stack: ExitStack) -> list[InputFile]:
@@ -190,13 +199,16 @@ def run(
                     reporter.note(f"warning: {inp.shown}: {warning}")
             if _one_read(plan, tally.inputs):
                 _dry_run_one(plan, tally, stack, now, reporter)
-                return _summary(plan, tally, time.monotonic() - started)
-            _two_passes(plan, tally, stack, now, confirm, reporter)
+            else:
+                _two_passes(plan, tally, stack, now, confirm, reporter)
     except CioError as exc:
         exc.summary = _summary(plan, tally, time.monotonic() - started)
         exc.summary.exit_code = exc.exit_code
+        publish(exc.summary, reporter, exc)
         raise
-    return _summary(plan, tally, time.monotonic() - started)
+    summary = _summary(plan, tally, time.monotonic() - started)
+    publish(summary, reporter)
+    return summary
 
 
 def _two_passes(
@@ -229,7 +241,7 @@ def _two_passes(
         try:
             _emit_one(plan, inp, journals.get(inp.shown), sink, counts, now, stop, reporter)
         finally:
-            tally.total.add(counts)
+            tally.add(inp, counts)
         if stop.is_set():
             raise stop.error()
 
@@ -269,7 +281,7 @@ def _dry_run_one(
             found = inp.scan
             assert found is not None
     finally:
-        tally.total.add(counts)
+        tally.add(inp, counts)
     tally.recent_rows = found.recent_rows[:5]
 
 
@@ -321,7 +333,7 @@ def _emit_one(
         with reporter.progress(inp.source.size, rows) as shown, _naming(inp.shown):
             emit(inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c))
         if journal is not None and journal.done:
-            counts.settled += counts.rejected + counts.skipped_recent  # reported by that run
+            counts.settled += counts.rejected  # reported by that run
         elif journal is not None and not stop.is_set() and _complete(counts):
             journal.finish(stored(counts, inp.lay.anonymous_id is not None))
     except FileChangedError as exc:
@@ -540,7 +552,7 @@ def _first_ctrl_c(reporter: Reporter, sink: Sink, armed: bool) -> Iterator[Stop]
 def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
     """The run's summary: counts, rejects files, the first problems, the window's note."""
     total, inputs = tally.total, tally.inputs
-    problems = total.rejected + total.skipped_recent - total.settled
+    problems = total.rejected - total.settled  # rows left out by --skip-recent alone: exit 0
     rejects = [str(i.rejects_path) for i in inputs if i.rejects_written]
     notes = [f"row {row}: {reason}" for row, reason in total.samples]
     if total.rejected > len(total.samples):
@@ -572,6 +584,7 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
         notes=notes,
         anonymous_column=any(i.lay.anonymous_id is not None for i in inputs),
         shard=plan.shard_text,
+        flagged=tally.flagged,
     )
 
 

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     import polars as pl  # noqa: TID251 - for the type only: counts load no polars
 
 FIRST_ROWS = 5
+FLAGGED = 10  # rows kept per kind (rejected, skipped) for GitHub's annotations
+MERGE_EVERY = 16  # per-chunk name counts kept apart before they are summed
 
 
 @dataclass
@@ -57,11 +59,17 @@ class Counts:
     warnings: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     samples: list[tuple[int, str]] = field(default_factory=list)
-    settled: int = 0  # rejected or skipped rows of an already-imported file: not new problems
+    settled: int = 0  # rejected rows of an already-imported file: not new problems
     null_texts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (column, text)
     peak_in_flight: int = 0  # the most requests in flight at once (a real import)
     empty: Counter[str] = field(default_factory=Counter)  # one file's empty cells, by data key
     columns: dict[str, Column] = field(default_factory=dict)  # by data key, as sent
+    reasons: Counter[str] = field(default_factory=Counter)  # rejected rows per reason text
+    names: list[pl.DataFrame] = field(default_factory=list)  # (_name, n): events per name
+    first_ts: int | None = None  # the earliest timestamp of the events sent or to send
+    last_ts: int | None = None
+    flagged: list[tuple[int, str]] = field(default_factory=list)  # first rejected rows
+    flagged_skipped: list[tuple[int, str]] = field(default_factory=list)  # first skipped rows
 
     def add(self, other: Counts) -> None:
         """Fold another file's counts into these."""
@@ -90,9 +98,59 @@ class Counts:
             else:
                 self.columns[key] = Column(**vars(col))
         self.samples += other.samples[: FIRST_ROWS - len(self.samples)]
+        self.reasons.update(other.reasons)
+        for frame in other.names:
+            self.count_names(frame)
+        self.span(other.first_ts, other.last_ts)
+        self.flag(other.flagged)
+        self.flag(other.flagged_skipped, skipped=True)
 
     def sample(self, df: pl.DataFrame, reason_col: str) -> None:
         """Keep the first few rejected rows' numbers and reasons for the summary."""
         room = FIRST_ROWS - len(self.samples)
         if room > 0 and df.height:
             self.samples += df.select("_row", reason_col).head(room).rows()
+
+    def flag(self, rows: list[tuple[int, str]], skipped: bool = False) -> None:
+        """Keep the first ``FLAGGED`` rejected (or skipped) rows: (row, reason)."""
+        kept = self.flagged_skipped if skipped else self.flagged
+        kept += rows[: FLAGGED - len(kept)]
+
+    def count_names(self, frame: pl.DataFrame) -> None:
+        """Add events per name (``_name``, ``n``; ``n`` negative takes events away)."""
+        self.names.append(frame)
+        if len(self.names) >= MERGE_EVERY:
+            total = _summed(self.names)
+            self.names = [] if total is None else [total]
+
+    def span(self, first: int | None, last: int | None) -> None:
+        """Widen the time range of the events to take in ``first`` and ``last``."""
+        if first is not None:
+            self.first_ts = first if self.first_ts is None else min(self.first_ts, first)
+        if last is not None:
+            self.last_ts = last if self.last_ts is None else max(self.last_ts, last)
+
+    def top_names(self, most: int) -> list[tuple[str, int]]:
+        """The ``most`` commonest event names and their events, by count then name."""
+        total = _summed(self.names)
+        if total is None:
+            return []
+        rows = total.sort(["n", "_name"], descending=[True, False]).head(most).rows()
+        return [(str(name), int(n)) for name, n in rows]
+
+    def name_count(self) -> int:
+        """How many distinct event names the events have."""
+        total = _summed(self.names)
+        return 0 if total is None else total.height
+
+
+def _summed(frames: list[pl.DataFrame]) -> pl.DataFrame | None:
+    """Per-name counts summed into one frame, names left with no event dropped (the
+    frames' own methods: the counts load no polars)."""
+    if not frames:
+        return None
+    stacked = frames[0]
+    for frame in frames[1:]:
+        stacked = stacked.vstack(frame)
+    total = stacked.group_by("_name").sum()
+    return total.filter(total.get_column("n") > 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
@@ -23,6 +24,30 @@ if TYPE_CHECKING:  # rich.table loads only when shown
 
 
 NOT_FIT = "; rows that do not fit are then rejected"
+TOP_NAMES = 100  # by_name in --json
+SHOWN = 3  # reasons and names in the human summary
+
+
+@dataclass(frozen=True)
+class Flagged:
+    """A row for a GitHub annotation: its file as given, its row number, its reason."""
+
+    file: str
+    row: int
+    reason: str
+    skipped: bool = False  # left out by --skip-recent (a warning), else rejected (an error)
+
+
+def iso(ts: int | None) -> str | None:
+    """Unix seconds as ISO-8601 UTC (``2024-03-01T10:00:00Z``), or None."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def by_reason(counts: Counts) -> dict[str, int]:
+    """Rejected rows per reason, the commonest first (then by text)."""
+    return dict(sorted(counts.reasons.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 @dataclass
@@ -39,6 +64,7 @@ class Summary:
     notes: list[str] = field(default_factory=list)
     anonymous_column: bool = False  # a file has _cio_anonymous_id: --json counts anonymous events
     shard: str | None = None  # --shard I/N: "I/N", shown in the table and in --json
+    flagged: list[Flagged] = field(default_factory=list)  # the first rejected and skipped rows
 
     @classmethod
     def stopped(cls, command: str, files: list[str], exc: CioError, dry_run: bool) -> Summary:
@@ -77,6 +103,10 @@ class Summary:
                 key: {"type": col.type, "empty": col.empty, "blocker_row": col.blocker_row}
                 for key, col in c.columns.items()
             },
+            "by_reason": by_reason(c),
+            "by_name": dict(c.top_names(TOP_NAMES)),
+            "first_timestamp": iso(c.first_ts),
+            "last_timestamp": iso(c.last_ts),
             "requests": c.requests,
             "retries": c.retries,
             "rejects_file": rejects,
@@ -129,7 +159,7 @@ class Reporter:
         if self.json_mode:
             self.json(s.as_json())
             return
-        for line in s.notes:
+        for line in s.notes + _reason_lines(s.counts):
             self.console.print(line, markup=False)
         self.console.print(_table(s))
         if s.counts.columns:
@@ -172,6 +202,10 @@ def _table(s: Summary) -> Table:
     table.add_row("skipped (recent)", f"{c.skipped_recent:,}")
     table.add_row("in 72-hour window", f"{c.recent:,}")
     table.add_row("requests", f"{c.requests:,}")
+    if c.names:
+        table.add_row("events per name", _top_names(c))
+    if c.first_ts is not None:
+        table.add_row("event time", f"{iso(c.first_ts)} to {iso(c.last_ts)}")
     if c.retries:
         table.add_row("retries", f"{c.retries:,}")
     if c.peak_in_flight:
@@ -185,6 +219,22 @@ def _table(s: Summary) -> Table:
     table.add_row("time", f"{s.duration_s:.2f} s")
     table.add_row("exit code", str(s.exit_code))
     return table
+
+
+def _top_names(c: Counts) -> str:
+    """``purchase 12,000, signup 300, ... (5 names)``: the commonest names, compactly."""
+    shown = ", ".join(f"{name} {n:,}" for name, n in c.top_names(SHOWN))
+    more = c.name_count()
+    return shown + (f", ... ({more:,} names)" if more > SHOWN else "")
+
+
+def _reason_lines(c: Counts) -> list[str]:
+    """The commonest reasons rows were rejected for, one line each."""
+    reasons = list(by_reason(c).items())
+    if not reasons:
+        return []
+    lines = [f"rejected rows by reason (top {min(SHOWN, len(reasons))} of {len(reasons):,}):"]
+    return lines + [f"  {n:,} x {reason}" for reason, n in reasons[:SHOWN]]
 
 
 def _columns_table(s: Summary) -> Table:

@@ -27,7 +27,9 @@ import threading
 import polars as pl
 
 from cio_cli.build.batches import Request
-from cio_cli.record.counts import Counts
+from cio_cli.build.events import per_name
+from cio_cli.check.rows import tally
+from cio_cli.record.counts import FLAGGED, Counts
 from cio_cli.record.journal import Journal, ranges
 from cio_cli.record.rejects import RejectsWriter
 from cio_cli.send.transport import Outcome, Stopped, Transport
@@ -192,4 +194,8 @@ def _reject(
     counts.sample(rows, "_err")
     counts.rejected += len(at)
     counts.errors["api_refused"] += len(at)
+    counts.reasons.update(tally(rows.get_column("_err")))
+    counts.flag(rows.select("_row", "_err").head(FLAGGED).rows())
+    if "_name" in rows.columns:  # not sent after all: out of the events per name
+        counts.count_names(per_name(rows, -1))
 

@@ -1,0 +1,152 @@
+"""GitHub Actions (``GITHUB_ACTIONS=true``): the Markdown report appended to the file named by
+``GITHUB_STEP_SUMMARY``, and workflow annotations for the first rejected and skipped rows.
+
+Annotations go to stdout as workflow commands, or to stderr under ``--json`` (stdout is the
+JSON object's). Values are escaped as GitHub's toolkit escapes them: ``%``, CR and LF in the
+message; those and ``:`` and ``,`` in a property. Nothing here reads a credential: the
+report holds the counts, reasons, names, file names and the error's message, which never
+carry one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from cio_cli.errors import CioError
+from cio_cli.record.counts import FLAGGED, Counts
+from cio_cli.record.report import Flagged, Reporter, Summary, by_reason, iso
+
+TOP = 10  # reasons and names in the step summary
+MEANINGS = {
+    0: "finished: no row was rejected or undeliverable",
+    1: "finished, but some rows were rejected or undeliverable: see the rejects file",
+    2: "usage: bad flags, missing credentials",
+    3: "the file cannot be imported at all (columns, encoding, mixed identifiers); nothing sent",
+    4: "refused: events in the 72-hour window without --allow-recent or --skip-recent;"
+    " nothing sent",
+    5: "aborted: credentials refused, or the API unreachable after retries; journal kept"
+    " for resume",
+    130: "interrupted (Ctrl-C); journal kept for resume",
+    143: "terminated (SIGTERM); journal kept for resume",
+}
+
+
+def publish(
+    summary: Summary,
+    reporter: Reporter,
+    error: CioError | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> None:
+    """Under GitHub Actions: print the annotations and append the step summary; else nothing."""
+    if environ.get("GITHUB_ACTIONS") != "true":
+        return
+    stream = reporter.console.file if reporter.json_mode else reporter.out
+    stream.write("".join(line + "\n" for line in annotation_lines(summary)))
+    stream.flush()
+    target = environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    try:
+        with open(target, "a", encoding="utf-8") as file:
+            file.write(markdown(summary, error))
+    except OSError as exc:
+        reporter.note(f"warning: cannot write the step summary {target}: {exc.strerror}")
+
+
+def annotation_lines(summary: Summary) -> list[str]:
+    """``::error`` for the first rejected rows, ``::warning`` for the first skipped ones, and a
+    ``::notice`` with the totals when there were more."""
+    lines, left = [], {False: FLAGGED, True: FLAGGED}
+    for f in summary.flagged:  # file by file, in row order
+        if left[f.skipped]:
+            left[f.skipped] -= 1
+            lines.append(_annotation("warning" if f.skipped else "error", f))
+    c = summary.counts
+    if c.rejected > FLAGGED or c.skipped_recent > FLAGGED:
+        where = ", ".join(summary.rejects_files) or "the rejects file"
+        text = (
+            f"{c.rejected} row(s) rejected and {c.skipped_recent} skipped as recent in all;"
+            f" the first {FLAGGED} of each are annotated; every one is in {where}"
+        )
+        lines.append(f"::notice title=cio::{escape_data(text)}")
+    return lines
+
+
+def _annotation(level: str, f: Flagged) -> str:
+    props = f"file={escape_property(f.file)},line={f.row},title=cio"
+    return f"::{level} {props}::{escape_data(f.reason)}"
+
+
+def escape_data(text: str) -> str:
+    """A workflow command's message, escaped as GitHub's toolkit does."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """A workflow command's property value, escaped as GitHub's toolkit does."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def markdown(s: Summary, error: CioError | None = None) -> str:
+    """The step summary: the counts, the outcome, the time range, reasons, names, rejects."""
+    c = s.counts
+    dry = " (dry run)" if s.dry_run and s.command != "validate" else ""
+    files = ", ".join(_code(f) for f in s.files)
+    out = [f"### cio {s.command}{dry}: {files}", "", *_counts_table(s), ""]
+    out.append(f"**Exit code {s.exit_code}**: {MEANINGS.get(s.exit_code, 'see cio --help')}")
+    if error is not None:
+        hint = f" ({_md(error.hint)})" if error.hint else ""
+        out += ["", f"**Error**: {_md(error.message)}{hint}"]
+    if c.first_ts is not None:
+        out += ["", f"**Event time**: {iso(c.first_ts)} to {iso(c.last_ts)}"]
+    out += _top_tables(c)
+    if s.rejects_files:
+        out += ["", "**Rejects file**: " + ", ".join(_code(r) for r in s.rejects_files)]
+    return "\n".join(out) + "\n\n"
+
+
+def _top_tables(c: Counts) -> list[str]:
+    """The rejected rows per reason and the events per name, the commonest first."""
+    out: list[str] = []
+    reasons = list(by_reason(c).items())
+    if reasons:
+        top = min(TOP, len(reasons))
+        out += ["", f"**Rejected rows per reason** (top {top} of {len(reasons):,})"]
+        out += ["", "| reason | rows |", "|---|---:|"]
+        out += [f"| {_md(reason)} | {n:,} |" for reason, n in reasons[:TOP]]
+    names = c.top_names(TOP)
+    if names:
+        out += ["", f"**Events per name** (top {len(names)} of {c.name_count():,})"]
+        out += ["", "| name | events |", "|---|---:|"]
+        out += [f"| {_md(name)} | {n:,} |" for name, n in names]
+    return out
+
+
+def _counts_table(s: Summary) -> list[str]:
+    c = s.counts
+    rows = [
+        ("rows", c.rows),
+        ("would send" if s.dry_run else "sent", c.sent),
+        ("of which resumed", c.resumed),
+        ("duplicates", c.duplicates),
+        ("rejected", c.rejected),
+        ("skipped (recent)", c.skipped_recent),
+        ("in 72-hour window", c.recent),
+        ("requests", c.requests),
+        ("retries", c.retries),
+    ]
+    shown = [(k, n) for k, n in rows if n or k not in ("of which resumed", "retries")]
+    return ["| | count |", "|---|---:|", *(f"| {k} | {n:,} |" for k, n in shown)]
+
+
+def _md(text: str) -> str:
+    """Text for a Markdown table cell or line: one line, no table break, no HTML."""
+    return (
+        " ".join(text.splitlines()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    )
+
+
+def _code(text: str) -> str:
+    """A file name as inline code, on one line (a backtick in it becomes a quote)."""
+    return "`" + " ".join(text.splitlines()).replace("`", "'") + "`"
