@@ -29,7 +29,9 @@ from cio_cli.record.outputs import check_run_outputs, journal_of, journalled, re
 from cio_cli.record.report import Reporter, Summary
 
 # Per-run figures, not the file's: a rerun has its own (zero, or all rows resumed).
-NOT_STORED = frozenset({"resumed", "requests", "retries", "settled", "samples", "null_texts"})
+NOT_STORED = frozenset(
+    {"resumed", "requests", "retries", "settled", "samples", "null_texts", "peak_in_flight"}
+)
 NEEDED = ("rows", "sent", "rejected", "skipped_recent", "duplicates")
 ANONYMOUS_COLUMN = "anonymous_column"  # stored beside the counts: --json shows "anonymous"
 
