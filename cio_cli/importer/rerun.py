@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cio_cli.importer.plan import ImportPlan
-from cio_cli.record.counts import Counts
+from cio_cli.record.counts import Column, Counts
 from cio_cli.record.journal import Lock, Locked, file_digest, finished_counts, make_header
 from cio_cli.record.outputs import check_run_outputs, journal_of, journalled, rejects_path
 from cio_cli.record.report import Reporter, Summary
@@ -34,6 +34,7 @@ NOT_STORED = frozenset(
 )
 NEEDED = ("rows", "sent", "rejected", "skipped_recent", "duplicates")
 ANONYMOUS_COLUMN = "anonymous_column"  # stored beside the counts: --json shows "anonymous"
+COLUMNS = "columns"  # the columns report, a key a data column
 
 
 def stored(counts: Counts, anonymous_column: bool = False) -> dict[str, object]:
@@ -48,6 +49,7 @@ def stored(counts: Counts, anonymous_column: bool = False) -> dict[str, object]:
                 out[f.name] = dict(value)
         elif value is None or isinstance(value, int | float | str):
             out[f.name] = value
+    out[COLUMNS] = {key: vars(col) for key, col in counts.columns.items()}
     return out
 
 
@@ -70,6 +72,10 @@ def restored(doc: dict[str, Any]) -> Counts | None:
             setattr(counts, f.name, value)
         else:
             return None
+    try:
+        counts.columns = {key: Column(**col) for key, col in doc.get(COLUMNS, {}).items()}
+    except (TypeError, AttributeError):  # not what stored wrote: read the file as before
+        return None
     counts.resumed = counts.sent
     counts.settled = counts.rejected + counts.skipped_recent
     return counts

@@ -63,6 +63,8 @@ def check_run_outputs(plan: ImportPlan) -> None:
     hint = "the journal is kept beside the input: move the input to a directory you can write"
     if plan.journal is not None:
         hint = "give --journal another path"
+        if plan.sends:
+            _make_folder(plan.journal, hint)
     journals = [journal_of(Path(a), plan) for a in plan.paths if journalled(a, plan)]
     outputs = [  # journals first: where one cannot be written, --rejects alone is no way out
         Output(f"the journal {j}", j, hint, replaced=True, appended=True)
@@ -81,6 +83,16 @@ def check_run_outputs(plan: ImportPlan) -> None:
         lazy = not plan.sends and plan.rejects is None
         outputs.append(Output(label, rejects_path(arg, plan), hint, replaced=True, lazy=lazy))
     check_outputs([(a, Path("/dev/stdin" if a == "-" else a)) for a in plan.paths], outputs)
+
+
+def _make_folder(journal: Path, hint: str) -> None:
+    """``--journal cache/x.cio-journal`` on a first run, before any cache holds ``cache/``:
+    the folder is made (as ``mkdir -p`` would)."""
+    try:
+        journal.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = os.strerror(exc.errno) if exc.errno else type(exc).__name__
+        raise UsageError(f"cannot make the folder of --journal {journal} ({why})", hint) from None
 
 
 @dataclass(frozen=True)
