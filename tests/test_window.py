@@ -102,6 +102,14 @@ def test_acquire_blocks_at_the_limit_until_a_release() -> None:
     assert not entered.wait(0.1)
     w.release()
     assert entered.wait(2)
+
+
+def test_peak_counts_requests_posted_at_once() -> None:
+    w, _, _ = window()
+    w.posting(1)
+    w.posting(1)
+    w.posting(-1)
+    w.posting(1)
     assert w.peak == 2
 
 

@@ -108,10 +108,16 @@ class HttpSink:
             worker.start()
 
     def _work(self) -> None:
-        """A worker: take a ready request, wait for a place in the window, post it."""
-        while (item := self._todo.get()) is not None:
-            req, body = item
+        """A worker: wait for a place in the window, then take the next request (so they
+        start in the order they were handed over) and post it."""
+        while True:
             self.window.acquire()
+            item = self._todo.get()
+            if item is None:
+                self.window.release()
+                return
+            req, body = item
+            self.window.posting(1)
             try:
                 out: Outcome | BaseException = self.transport.post(
                     req.path, body, ops=req.events.height
@@ -121,6 +127,7 @@ class HttpSink:
                     self.transport.stop()  # an abort: start nothing more
                 out = exc
             finally:
+                self.window.posting(-1)
                 self.window.release()
             self._done.put((req, out))
 

@@ -39,8 +39,9 @@ class Window:
     ) -> None:
         self.ceiling = max(1, ceiling)
         self.limit = float(min(self.ceiling, START))
-        self.in_flight = 0
+        self.in_flight = 0  # places taken: workers posting, or ready for the next request
         self.peak = 0
+        self._posting = 0
         self._rate, self._clock = rate, clock
         self._latency: float | None = None
         self._lowest = math.inf
@@ -53,13 +54,18 @@ class Window:
             while self.in_flight >= int(self.limit):
                 self._cond.wait()
             self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
 
     def release(self) -> None:
         """Give a place back."""
         with self._cond:
             self.in_flight -= 1
             self._cond.notify()
+
+    def posting(self, more: int) -> None:
+        """A request starts (+1) or ends (-1): ``peak`` is the most posted at once."""
+        with self._cond:
+            self._posting += more
+            self.peak = max(self.peak, self._posting)
 
     def answered(self, seconds: float) -> None:
         """One round trip that came back without trouble: step toward the target."""
