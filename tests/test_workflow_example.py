@@ -142,3 +142,10 @@ def test_every_cio_command_of_the_workflow_runs_as_the_job_runs_it(
             assert Path(env["JOURNAL"]).is_file(), "the journal is where the cache looks"
         ids = [e["id"] for e in fake.events]
     assert len(ids) == len(set(ids)) == want
+
+
+def test_the_readme_shows_the_same_workflow() -> None:
+    """Issue 13: the workflow in the README is the file, byte for byte."""
+    text = (ROOT / "examples" / "github-actions-backfill.yml").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"```yaml\n{text.rstrip()}\n```" in readme
