@@ -191,12 +191,8 @@ def _table(s: Summary) -> Table:
         table.add_row("shard", s.shard)
     table.add_row("rows", f"{c.rows:,}")
     table.add_row(verb, f"{c.sent:,}")
-    if c.resumed:
-        table.add_row("  of which resumed", f"{c.resumed:,}")
-    if c.anonymous:
-        table.add_row("  of which anonymous", f"{c.anonymous:,}")
-    if c.uuid_ids:
-        table.add_row("  of which ids from UUIDs", f"{c.uuid_ids:,}")
+    for label, n in _of_which(c):
+        table.add_row(f"  of which {label}", f"{n:,}")
     table.add_row("duplicates", f"{c.duplicates:,}")
     table.add_row("rejected", f"{c.rejected:,}")
     table.add_row("skipped (recent)", f"{c.skipped_recent:,}")
@@ -219,6 +215,12 @@ def _table(s: Summary) -> Table:
     table.add_row("time", f"{s.duration_s:.2f} s")
     table.add_row("exit code", str(s.exit_code))
     return table
+
+
+def _of_which(c: Counts) -> list[tuple[str, int]]:
+    """The parts of the events sent worth a line of their own (none when zero)."""
+    parts = [("resumed", c.resumed), ("anonymous", c.anonymous), ("ids from UUIDs", c.uuid_ids)]
+    return [(label, n) for label, n in parts if n]
 
 
 def _top_names(c: Counts) -> str:
