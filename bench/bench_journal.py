@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_send import fake_server  # noqa: E402 - bench/ is the script's directory
-from gen import ensure  # noqa: E402
+from gen import options, work_copy  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -85,24 +84,8 @@ def timed(label: str, cmd: list[str], url: str, cwd: Path) -> Run:
 
 
 def main(argv: list[str]) -> None:
-    extra: list[str] = []
-    if "--" in argv:
-        extra = argv[argv.index("--") + 1 :]
-        argv = argv[: argv.index("--")]
-    repeat = 1
-    if "--repeat" in argv:
-        at = argv.index("--repeat")
-        repeat = int(argv[at + 1])
-        del argv[at : at + 2]
-    rows = int(argv[0]) if argv else 1_000_000
-    source = ensure(rows)
-    work = Path(tempfile.mkdtemp(prefix="bench-journal-", dir=DATA))
-    try:
-        path = work / source.name
-        try:
-            os.link(source, path)
-        except OSError:
-            shutil.copyfile(source, path)
+    rows, repeat, extra = options(argv, repeat=1)
+    with work_copy(rows, "bench-journal-") as (work, path):
         jpath = path.with_name(path.name + ".cio-journal")
         with fake_server(0.0) as fake:
             url = fake.url
@@ -153,8 +136,6 @@ def main(argv: list[str]) -> None:
         print(
             f"rerun, already imported: wall {again.wall:.2f} s, cpu {again.cpu:.2f} s, nothing sent"
         )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -19,15 +19,13 @@ journals beside ``bench/data/`` files are neither used nor touched.
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import zlib
 from pathlib import Path
 
 from bench_send import CIO, KEY, SITE, Run, fake_server, timed  # noqa: E402 - bench/ is here
-from gen import ensure  # noqa: E402
+from gen import options, work_copy  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -44,20 +42,8 @@ def old_style(journal: Path) -> None:
 
 
 def main(argv: list[str]) -> None:
-    repeat = 5
-    if "--repeat" in argv:
-        at = argv.index("--repeat")
-        repeat = int(argv[at + 1])
-        del argv[at : at + 2]
-    rows = int(argv[0]) if argv else 1_000_000
-    source = ensure(rows)
-    work = Path(tempfile.mkdtemp(prefix="bench-rerun-", dir=DATA))
-    try:
-        path = work / source.name
-        try:
-            os.link(source, path)
-        except OSError:
-            shutil.copyfile(source, path)
+    rows, repeat, _ = options(argv, repeat=5)
+    with work_copy(rows, "bench-rerun-") as (work, path):
         with fake_server(0.0, lean=True) as fake:
             cmd = [*CIO, "import", str(path), "--base-url", fake.url, "--site-id", SITE,
                    "--api-key", KEY, "--quiet", "--json", "--rate", "10000"]  # fmt: skip
@@ -93,8 +79,6 @@ def main(argv: list[str]) -> None:
         print(f"rerun / sha256sum: {ratio:.2f}x (target <= 1.5x)")
         print(f"the old way (a D record without counts: both passes): wall {old.wall:.2f} s,"
               f" cpu {old.cpu:.2f} s")  # fmt: skip
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

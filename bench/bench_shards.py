@@ -20,16 +20,14 @@ Target: three shards within 1.3x of the unsharded import.
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from bench_send import CIO, KEY, SITE, Fake, fake_server, timed  # noqa: E402 - bench/ is here
-from gen import ensure  # noqa: E402
+from gen import options, work_copy  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -57,24 +55,8 @@ def delivered(fake: Fake, before: int, rows: int, label: str) -> None:
 
 
 def main(argv: list[str]) -> None:
-    extra: list[str] = []
-    if "--" in argv:
-        extra = argv[argv.index("--") + 1 :]
-        argv = argv[: argv.index("--")]
-    repeat = 2
-    if "--repeat" in argv:
-        at = argv.index("--repeat")
-        repeat = int(argv[at + 1])
-        del argv[at : at + 2]
-    rows = int(argv[0]) if argv else 1_000_000
-    source = ensure(rows)
-    work = Path(tempfile.mkdtemp(prefix="bench-shards-", dir=DATA))
-    try:
-        path = work / source.name
-        try:
-            os.link(source, path)
-        except OSError:
-            shutil.copyfile(source, path)
+    rows, repeat, extra = options(argv, repeat=2)
+    with work_copy(rows, "bench-shards-") as (work, path):
         walls: dict[str, list[float]] = {"whole": [], "3 shards": []}
         cpus: dict[str, list[float]] = {"whole": [], "3 shards": []}
         with fake_server(0.0, lean=True) as fake:
@@ -118,8 +100,6 @@ def main(argv: list[str]) -> None:
             f"dry run of shard 1/3: {one.wall:.2f} s wall, {one.cpu:.2f} s cpu;"
             f" of the whole file: {whole_dry.wall:.2f} s wall, {whole_dry.cpu:.2f} s cpu"
         )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,14 @@ nothing falls in the 72-hour window.
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PLANS = ["free", "pro", "team", "enterprise", "starter"]
@@ -20,6 +25,37 @@ NAMES = ["purchase", "signup", "page_view", "trial_started", "invoice_paid"]
 
 
 DATA = Path(__file__).resolve().parent / "data"
+
+
+def options(argv: list[str], repeat: int) -> tuple[int, int, list[str]]:
+    """``[ROWS] [--repeat N] [-- CIO FLAGS]``: the rows (default 1,000,000), the repeats
+    (default ``repeat``) and the flags passed on to cio."""
+    extra: list[str] = []
+    if "--" in argv:
+        extra = argv[argv.index("--") + 1 :]
+        argv = argv[: argv.index("--")]
+    if "--repeat" in argv:
+        at = argv.index("--repeat")
+        repeat = int(argv[at + 1])
+        argv = argv[:at] + argv[at + 2 :]
+    return (int(argv[0]) if argv else 1_000_000), repeat, extra
+
+
+@contextmanager
+def work_copy(rows: int, prefix: str) -> Iterator[tuple[Path, Path]]:
+    """A fresh folder in bench/data/ holding ``events_<rows>.csv`` (made once, then linked
+    or copied), so journals and rejects files land there; removed afterwards."""
+    source = ensure(rows)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=DATA))
+    try:
+        path = work / source.name
+        try:
+            os.link(source, path)
+        except OSError:
+            shutil.copyfile(source, path)
+        yield work, path
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def ensure(rows: int) -> Path:
