@@ -75,7 +75,7 @@ def fake_server(delay: float, lean: bool = False) -> Iterator[Fake]:
     cmd = [sys.executable, "-m", "tests.fakecio", "--port", "0", "--no-store",
            "--site-id", SITE, "--api-key", KEY, "--delay", str(delay)]  # fmt: skip
     if lean:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "_lean"]
+        cmd = [sys.executable, str(Path(__file__).resolve()), "_lean", str(delay)]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
@@ -102,6 +102,7 @@ class _LeanHandler(BaseHTTPRequestHandler):
     auth = "Basic " + base64.b64encode(f"{SITE}:{KEY}".encode()).decode()
     lock = threading.Lock()
     counts = {"requests": 0, "accepted": 0}
+    delay = 0.0  # seconds before each answer to a POST
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet."""
@@ -121,6 +122,8 @@ class _LeanHandler(BaseHTTPRequestHandler):
         with self.lock:
             self.counts["requests"] += 1
             self.counts["accepted"] += ops
+        if self.delay:
+            time.sleep(self.delay)
         self._reply(200, b"{}")
 
     def _reply(self, status: int, body: bytes) -> None:
@@ -131,8 +134,10 @@ class _LeanHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def serve_lean() -> None:
-    """``python bench/bench_send.py _lean``: the lean server on 127.0.0.1; URL on stdout."""
+def serve_lean(delay: float = 0.0) -> None:
+    """``python bench/bench_send.py _lean [DELAY]``: the lean server on 127.0.0.1 (answering
+    after DELAY seconds); URL on stdout."""
+    _LeanHandler.delay = delay
     server = ThreadingHTTPServer(("127.0.0.1", 0), _LeanHandler)
     server.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
@@ -336,7 +341,7 @@ def bench_official(rows: int = 20_000) -> None:
 def main(argv: list[str]) -> None:
     what = argv[0] if argv else "all"
     if what == "_lean":
-        serve_lean()
+        serve_lean(float(argv[1]) if len(argv) > 1 else 0.0)
         return
     rows = [int(argv[1])] if len(argv) > 1 else []
     parts = {"send": bench_send, "throughput": bench_throughput, "official": bench_official}
