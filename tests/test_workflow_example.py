@@ -62,9 +62,11 @@ def fill(text: str, values: dict[str, str]) -> str:
     return EXPRESSION.sub(one, text)
 
 
-def cio_commands(job: dict[str, Any], env: dict[str, str], values: dict[str, str]) -> list[list[str]]:
+def cio_commands(
+    job: dict[str, Any], env: dict[str, str], values: dict[str, str]
+) -> list[tuple[list[str], dict[str, str]]]:
     """Each ``cio ...`` line of the job's ``run:`` steps as the shell would split it, with
-    ``$VARIABLES`` from the workflow's, the job's and the step's ``env``."""
+    ``$VARIABLES`` from the workflow's, the job's and the step's ``env``; and that env."""
     out = []
     for step in steps(job):
         step_env = env | {k: fill(str(v), values) for k, v in (step.get("env") or {}).items()}
@@ -72,7 +74,7 @@ def cio_commands(job: dict[str, Any], env: dict[str, str], values: dict[str, str
             if not line.strip().startswith("cio "):
                 continue
             words = shlex.split(fill(line, values))
-            out.append([expand(word, step_env) for word in words[1:]])
+            out.append(([expand(word, step_env) for word in words[1:]], step_env))
     return out
 
 
@@ -81,7 +83,9 @@ def expand(word: str, env: dict[str, str]) -> str:
     return re.sub(r"\$(\w+)", lambda m: env[m.group(1)], word)
 
 
-def job_env(workflow: dict[str, Any], job: dict[str, Any], values: dict[str, str]) -> dict[str, str]:
+def job_env(
+    workflow: dict[str, Any], job: dict[str, Any], values: dict[str, str]
+) -> dict[str, str]:
     merged = {**(workflow.get("env") or {}), **(job.get("env") or {})}
     return {k: fill(str(v), values) for k, v in merged.items()}
 
@@ -94,14 +98,18 @@ def test_the_workflow_has_what_the_readme_promises() -> None:
     validate, imports = workflow["jobs"]["validate"], workflow["jobs"]["import"]
     assert imports["needs"] == "validate"
     assert imports["strategy"]["matrix"]["shard"] == [1, 2, 3, 4]
-    assert imports["env"]["CIO_SITE_ID"] == "${{ secrets.CIO_SITE_ID }}"
-    assert imports["env"]["CIO_API_KEY"] == "${{ secrets.CIO_API_KEY }}"
+    (sending,) = [s for s in steps(imports) if str(s.get("run", "")).startswith("cio import")]
+    assert sending["env"]["CIO_SITE_ID"] == "${{ secrets.CIO_SITE_ID }}"
+    assert sending["env"]["CIO_API_KEY"] == "${{ secrets.CIO_API_KEY }}"
+    assert "secrets." not in str(imports.get("env")), "pip and the cache never see the key"
     assert "secrets." not in str(validate), "validation needs no credentials"
     runs = [str(s.get("run", "")) for s in steps(validate)]
     assert any(r.startswith("cio validate ") for r in runs)
     assert any("pip install" in r for r in runs + [str(s.get("run", "")) for s in steps(imports)])
     package = str(workflow["env"]["CIO_PACKAGE"])
-    assert package.startswith(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"])
+    assert package.startswith(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
+    )
     restore, save = uses(imports, "actions/cache/restore"), uses(imports, "actions/cache/save")
     assert len(restore) == len(save) == 1 and save[0]["if"] == "always()"
     assert restore[0]["with"]["path"] == save[0]["with"]["path"] == ".cio"
@@ -126,7 +134,7 @@ def test_every_cio_command_of_the_workflow_runs_as_the_job_runs_it(
     workflow = load()
     validate, imports = workflow["jobs"]["validate"], workflow["jobs"]["import"]
     values = {"inputs.file": "data/events.csv"}
-    (check,) = cio_commands(validate, job_env(workflow, validate, values), values)
+    ((check, _),) = cio_commands(validate, job_env(workflow, validate, values), values)
     assert check[0] == "validate"
     result = cio(*check)
     assert result.exit_code == 0, (check, result.stdout, result.stderr)
@@ -134,7 +142,7 @@ def test_every_cio_command_of_the_workflow_runs_as_the_job_runs_it(
         for shard in imports["strategy"]["matrix"]["shard"]:
             shard_values = values | {"matrix.shard": str(shard)}
             env = job_env(workflow, imports, shard_values)
-            (command,) = cio_commands(imports, env, shard_values)
+            ((command, env),) = cio_commands(imports, env, shard_values)
             assert command[0] == "import"
             result = cio(*command, env={**env, "CIO_BASE_URL": fake.url, "CIO_REGION": None})
             assert result.exit_code != 2, (command, result.stderr)
