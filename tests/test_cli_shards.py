@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import signal
 import subprocess
 import time
@@ -342,13 +343,16 @@ def test_a_rerun_of_a_finished_import_hashes_the_file_without_reading_it(
         s2 = summary(again)
         assert "e.csv: already imported (50 rows acknowledged); nothing sent" in again.stderr
         same = ("rows", "sent", "rejected", "duplicates", "skipped_recent", "recent", "errors",
-                "warnings", "rejects_file")  # fmt: skip
+                "warnings", "rejects_file", "by_name", "by_reason", "first_timestamp",
+                "last_timestamp", "columns")  # fmt: skip
         assert {k: s2[k] for k in same} == {k: s1[k] for k in same}
+        assert s2["by_name"] == {"buy": 50}, "the events per name come from the journal"
         assert (s2["resumed"], s2["requests"], s2["retries"], s2["exit_code"]) == (50, 0, 0, 0)
         assert_accounting(s2)
         human = cio("import", path, *flags)
         assert human.exit_code == 0 and unread == []
         assert "already imported" in human.stderr and "of which resumed" in human.stderr
+        assert re.search(r"events per name\W+buy 50", human.stderr), human.stderr
         assert len(fake.events) == 50
 
 

@@ -35,6 +35,8 @@ NOT_STORED = frozenset(
 NEEDED = ("rows", "sent", "rejected", "skipped_recent", "duplicates")
 ANONYMOUS_COLUMN = "anonymous_column"  # stored beside the counts: --json shows "anonymous"
 COLUMNS = "columns"  # the columns report, a key a data column
+NAMES = "stored_names"  # events per name, the commonest STORED_NAMES
+STORED_NAMES = 1000
 
 
 def stored(counts: Counts, anonymous_column: bool = False) -> dict[str, object]:
@@ -50,6 +52,7 @@ def stored(counts: Counts, anonymous_column: bool = False) -> dict[str, object]:
         elif value is None or isinstance(value, int | float | str):
             out[f.name] = value
     out[COLUMNS] = {key: vars(col) for key, col in counts.columns.items()}
+    out[NAMES] = dict(counts.top_names(STORED_NAMES))
     return out
 
 

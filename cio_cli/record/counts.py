@@ -70,6 +70,7 @@ class Counts:
     last_ts: int | None = None
     flagged: list[tuple[int, str]] = field(default_factory=list)  # first rejected rows
     flagged_skipped: list[tuple[int, str]] = field(default_factory=list)  # first skipped rows
+    stored_names: Counter[str] = field(default_factory=Counter)  # a finished journal's, by name
 
     def add(self, other: Counts) -> None:
         """Fold another file's counts into these."""
@@ -101,6 +102,7 @@ class Counts:
         self.reasons.update(other.reasons)
         for frame in other.names:
             self.count_names(frame)
+        self.stored_names.update(other.stored_names)
         self.span(other.first_ts, other.last_ts)
         self.flag(other.flagged)
         self.flag(other.flagged_skipped, skipped=True)
@@ -132,16 +134,20 @@ class Counts:
 
     def top_names(self, most: int) -> list[tuple[str, int]]:
         """The ``most`` commonest event names and their events, by count then name."""
-        total = _summed(self.names)
-        if total is None:
-            return []
-        rows = total.sort(["n", "_name"], descending=[True, False]).head(most).rows()
-        return [(str(name), int(n)) for name, n in rows]
+        return sorted(self._per_name().items(), key=lambda kv: (-kv[1], kv[0]))[:most]
 
     def name_count(self) -> int:
         """How many distinct event names the events have."""
+        return len(self._per_name())
+
+    def _per_name(self) -> Counter[str]:
+        """Events per name: those counted in this run, and those an "already imported"
+        rerun took from its journal (``stored_names``)."""
+        found = Counter(self.stored_names)
         total = _summed(self.names)
-        return 0 if total is None else total.height
+        if total is not None:
+            found.update({str(name): int(n) for name, n in total.rows()})
+        return found
 
 
 def _summed(frames: list[pl.DataFrame]) -> pl.DataFrame | None:

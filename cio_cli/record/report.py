@@ -198,7 +198,7 @@ def _table(s: Summary) -> Table:
     table.add_row("skipped (recent)", f"{c.skipped_recent:,}")
     table.add_row("in 72-hour window", f"{c.recent:,}")
     table.add_row("requests", f"{c.requests:,}")
-    if c.names:
+    if c.names or c.stored_names:
         table.add_row("events per name", _top_names(c))
     if c.first_ts is not None:
         table.add_row("event time", f"{iso(c.first_ts)} to {iso(c.last_ts)}")
