@@ -165,3 +165,9 @@ def test_an_import_prints_a_last_progress_line_equal_to_the_summary(
     assert lines, result.stderr
     assert lines[-1].startswith("sending 100%: 60 of 60 rows, 60 sent,")
     assert all("to send" not in line for line in lines)
+
+
+def test_a_sending_phase_is_named_so_before_its_first_chunk() -> None:
+    con, out = console()
+    shown = ProgressDisplay(con, "plain", 1000, 200, clock=Clock(), phase="sending")
+    assert shown.line().startswith("sending 0%: 0 of 200 rows, 0 sent")

@@ -330,7 +330,7 @@ def _emit_one(
     sink.journal = journal
     rows = inp.scan.rows if inp.scan is not None else None
     try:
-        with reporter.progress(inp.source.size, rows) as shown, _naming(inp.shown):
+        with reporter.progress(inp.source.size, rows, how.phase) as shown, _naming(inp.shown):
             emit(inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c))
         if journal is not None and journal.done:
             counts.settled += counts.rejected  # reported by that run

@@ -52,10 +52,11 @@ class ProgressDisplay:
         total_bytes: int,
         total_rows: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        phase: str = "checking",
     ) -> None:
         self.console, self.mode, self.clock = console, mode, clock
         self.total_bytes, self.total_rows = total_bytes, total_rows
-        self.phase = "checking"
+        self.phase = phase  # until the first chunk says
         self.bytes_done = 0
         self.counts = Counts()
         self.started = self.last = self.moved = clock()

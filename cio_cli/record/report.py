@@ -167,13 +167,15 @@ class Reporter:
             for line in column_hints(s):
                 self.console.print(line, markup=False)
 
-    def progress(self, total_bytes: int, total_rows: int | None = None) -> ProgressDisplay:
+    def progress(
+        self, total_bytes: int, total_rows: int | None = None, phase: str = "checking"
+    ) -> ProgressDisplay:
         """A progress display for a pass over ``total_bytes`` of input (``total_rows``: the
-        rows pass 1 counted, for pass 2)."""
+        rows pass 1 counted, for pass 2; ``phase``: what it is called before a chunk is read)."""
         mode = "none" if self.quiet or self.json_mode else "plain"
         if mode == "plain" and self.console.is_terminal:
             mode = "rich"
-        return ProgressDisplay(self.console, mode, total_bytes, total_rows)
+        return ProgressDisplay(self.console, mode, total_bytes, total_rows, phase=phase)
 
 
 def _table(s: Summary) -> Table:
