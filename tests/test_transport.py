@@ -7,6 +7,8 @@ moves the clock on (no real sleeping). End-to-end tests talk to the fake server 
 from __future__ import annotations
 
 import base64
+import dataclasses
+import gzip
 import json
 import math
 import random
@@ -607,6 +609,27 @@ def test_slower_rate_spaces_starts_further(fake_time: FakeTime) -> None:
 def test_pacer_needs_a_positive_rate(rate: float) -> None:
     with pytest.raises(ValueError, match="rate must be positive"):
         Pacer(rate, lambda: 0.0, lambda seconds: None)
+
+
+def test_a_gzip_body_is_compressed_once_and_sent_alike_on_each_retry(
+    fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compressed: list[bytes] = []
+    real = gzip.compress
+
+    def counting(data: bytes, level: int) -> bytes:
+        compressed.append(data)
+        return real(data, level)
+
+    monkeypatch.setattr(gzip, "compress", counting)  # the module the transport calls
+    handler, seen = scripted(httpx.Response(503), httpx.Response(503), httpx.Response(200))
+    transport = Transport(dataclasses.replace(CONFIG, gzip=True), clock=fake_time.clock,
+                          sleep=fake_time.sleep, rate=1e9, http=httpx.MockTransport(handler))  # fmt: skip
+    with transport:
+        assert transport.post(BATCH, BODY) == Outcome(200, "ok", retries=2)
+    assert compressed == [BODY], "compressed once, not again for each retry"
+    assert [r.headers["Content-Encoding"] for r in seen] == ["gzip"] * 3
+    assert [gzip.decompress(r.content) for r in seen] == [BODY] * 3
 
 
 def test_429_slows_the_transport_and_success_speeds_it_up(make: Callable[..., Transport]) -> None:

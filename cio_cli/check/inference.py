@@ -91,6 +91,12 @@ class ColumnStats:
     long_decimals: bool = False  # some decimal is over 16 characters (its digits counted)
 
 
+def whole_rows(df: pl.DataFrame, ncols: int) -> pl.DataFrame:
+    """The rows with the right number of fields (``_nf``): those that type a column."""
+    nf = df.get_column("_nf")
+    return df if (nf == ncols).all() else df.filter(nf == ncols)
+
+
 Stats = dict[str, ColumnStats]
 
 
@@ -157,8 +163,7 @@ class Inference:
         cols = {c: self.counted(c) for c in self.open_columns() if c in df.columns}
         if not cols:
             return {}
-        nf = df.get_column("_nf")
-        whole = df if (nf == self.lay.ncols).all() else df.filter(nf == self.lay.ncols)
+        whole = whole_rows(df, self.lay.ncols)
         exprs = []
         for col, families in cols.items():
             cell = pl.col(col)

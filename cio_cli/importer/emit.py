@@ -20,6 +20,7 @@ from cio_cli.build.batches import Packer, Request
 from cio_cli.build.dedup import Fingerprints, FirstUse, Seen
 from cio_cli.build.events import ULID_LENGTH, encode, given_id, in_shard, per_name
 from cio_cli.check.contract import NULL_TEXTS, Layout, ReadOptions
+from cio_cli.check.inference import whole_rows
 from cio_cli.check.rows import Checked, check_rows, in_window, message, split, tally
 from cio_cli.check.rule_table import ANONYMOUS_KIND, DATA_TOO_LARGE
 from cio_cli.errors import FileChangedError, OutputError
@@ -391,8 +392,7 @@ def judge(
 
 def empty_cells(df: pl.DataFrame, lay: Layout) -> Counter[str]:
     """Empty cells of each data column (by key) in rows with the right number of fields."""
-    nf = df.get_column("_nf")
-    whole = df if (nf == lay.ncols).all() else df.filter(nf == lay.ncols)
+    whole = whole_rows(df, lay.ncols)
     return Counter({key: whole.get_column(col).null_count() for col, key in lay.data})
 
 

@@ -72,6 +72,11 @@ class Counts:
     flagged_skipped: list[tuple[int, str]] = field(default_factory=list)  # first skipped rows
     stored_names: Counter[str] = field(default_factory=Counter)  # a finished journal's, by name
 
+    @property
+    def handled(self) -> int:
+        """Rows with an outcome: sent, duplicates, rejected or skipped (``rows`` once done)."""
+        return self.sent + self.duplicates + self.rejected + self.skipped_recent
+
     def add(self, other: Counts) -> None:
         """Fold another file's counts into these."""
         for name in (

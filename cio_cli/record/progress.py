@@ -117,8 +117,7 @@ class ProgressDisplay:
         """How far the phase is, and out of how much (rows handled, or bytes read)."""
         c = self.counts
         if self.total_rows is not None:
-            handled = c.sent + c.rejected + c.duplicates + c.skipped_recent
-            return min(handled, self.total_rows), self.total_rows
+            return min(c.handled, self.total_rows), self.total_rows
         return self.bytes_done, self.total_bytes or None
 
     def rate(self, now: float) -> float:
@@ -190,8 +189,7 @@ class ProgressDisplay:
         """Print a plain line when PLAIN_EVERY_S has passed, or when sending has stalled."""
         with self._tick_lock:
             now = self.clock()
-            c = self.counts
-            seen = (c.sent + c.rejected + c.duplicates + c.skipped_recent, self.bytes_done)
+            seen = (self.counts.handled, self.bytes_done)
             if seen != self._last_seen:
                 self._last_seen, self.moved, self._stalled = seen, now, False
             if now - self.last >= PLAIN_EVERY_S:

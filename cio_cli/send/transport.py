@@ -332,14 +332,19 @@ class Transport:
     def _request(
         self, method: str, path: str, body: bytes | None, ops: int | None
     ) -> tuple[httpx.Response, int]:
-        """Send until an answer that is not retried; AbortError when retries run out."""
+        """Send until an answer that is not retried; AbortError when retries run out.
+
+        Under ``--gzip`` the body is compressed once here, not again for each retry."""
+        headers = None
+        if self._gzip and body is not None:  # --gzip: limits counted the JSON before this
+            body, headers = gzip.compress(body, 6), {"Content-Encoding": "gzip"}
         retries = 0
         while True:
             self.pacer.acquire()
             if self._stopping.is_set():
                 raise Stopped("stopped before this request was answered", hint=NETWORK_HINT)
             began = self._clock()
-            response, reason = self._attempt(method, path, body, ops)
+            response, reason = self._attempt(method, path, body, headers, ops)
             if self._on_exchange is not None:
                 self._on_exchange(self._clock() - began, reason is not None)
             if reason is None and response is not None:
@@ -359,11 +364,16 @@ class Transport:
             self._sleep(self._backoff(retries, response, reason or ""))
 
     def _attempt(
-        self, method: str, path: str, body: bytes | None, ops: int | None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str] | None,
+        ops: int | None,
     ) -> tuple[httpx.Response | None, str | None]:
         """One request: (response, None) to keep, or (response or None, reason) to retry."""
         try:
-            response = self._exchange(method, path, body)
+            response = self._exchange(method, path, body, headers)
         except httpx.TransportError as exc:  # timeouts, refused, reset, dropped
             return None, describe_error(exc, self._timeout)
         except httpx.DecodingError:
@@ -377,12 +387,11 @@ class Transport:
         retry = status in (408, 429) or status >= 500
         return response, (f"HTTP {status}" if retry else None)
 
-    def _exchange(self, method: str, path: str, body: bytes | None) -> httpx.Response:
+    def _exchange(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str] | None
+    ) -> httpx.Response:
         """One request whose whole answer is read before ``timeout`` seconds have passed."""
         deadline = self._clock() + self._timeout
-        headers = None
-        if self._gzip and body is not None:  # --gzip: limits counted the JSON before this
-            body, headers = gzip.compress(body, 6), {"Content-Encoding": "gzip"}
         try:
             request = self._client.build_request(
                 method, path, content=body, headers=headers,
