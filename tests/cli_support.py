@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import signal
+import subprocess
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -239,3 +241,18 @@ def csv_module_only() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pl, "read_csv", refuse)
         yield
+
+
+def kill_after(proc: subprocess.Popen[Any], requests: Callable[[], int], count: int) -> None:
+    """``kill -9`` ``proc`` once ``requests()`` (a server's count) reaches ``count``; it must
+    still be running then (a run that ended first proves nothing)."""
+    try:
+        limit = time.monotonic() + 30
+        while requests() < count:
+            assert proc.poll() is None and time.monotonic() < limit, "no kill before the end"
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()

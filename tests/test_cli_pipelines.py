@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from tests.cli_support import (
     assert_accounting,
     cio,
     dry_run,
+    kill_after,
     old,
     read_out,
     read_rejects,
@@ -397,16 +397,7 @@ def test_kill_9_during_a_pipelines_import_then_rerun_stores_every_event_once(
         cmd[cmd.index("--base-url") + 1] = fake.url
         proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)  # fmt: skip
-        try:
-            limit = time.monotonic() + 30
-            while len(fake.requests) < 25:
-                assert proc.poll() is None and time.monotonic() < limit
-                time.sleep(0.002)
-            proc.send_signal(signal.SIGKILL)
-            assert proc.wait(timeout=30) == -signal.SIGKILL
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        kill_after(proc, lambda: len(fake.requests), 25)
         time.sleep(0.2)  # answers still sleeping finish
         fake.delay = 0.0
         before = len(fake.events_by_id)

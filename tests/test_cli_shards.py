@@ -17,7 +17,6 @@ import json
 import re
 import signal
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from cio_cli.record import journal
 from tests.cli_support import (
     assert_accounting,
     cio,
+    kill_after,
     old,
     read_out,
     read_rejects,
@@ -277,16 +277,7 @@ def test_stdin_with_journal_resumes_after_kill_9_then_says_already_imported(
         with open(source, "rb") as stdin:
             proc = subprocess.Popen(cmd, cwd=tmp_path, env=env_for(), stdin=stdin,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        try:
-            limit = time.monotonic() + 30
-            while len(fake.requests) < 10:
-                assert proc.poll() is None and time.monotonic() < limit, "no kill before the end"
-                time.sleep(0.002)
-            proc.send_signal(signal.SIGKILL)
-            assert proc.wait(timeout=30) == -signal.SIGKILL
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        kill_after(proc, lambda: len(fake.requests), 10)
         fake.delay = 0.0
         settle(fake)
         before = read_journal(kept)
