@@ -290,3 +290,23 @@ def test_a_journal_write_failing_mid_run_stops_cleanly_and_the_rerun_resumes(
     assert 0 < resumed <= s["sent"], "the rows the journal kept are not sent again"
     assert {e["identifiers"]["id"] for e in fake_cio.events} == {f"u{i}" for i in range(300)}
     assert len(fake_cio.events) == 300 + s["sent"] - resumed, "only unjournalled rows twice"
+
+
+def test_polars_allocator_is_set_up_unless_the_user_did() -> None:
+    """``main`` gives polars' allocator one arena and a 1 s decay (README, "Memory") before
+    polars loads; a value the user set is left alone."""
+    from cio_cli import cli
+
+    env: dict[str, str] = {}
+    cli.set_allocator(env)
+    assert env == {"_RJEM_MALLOC_CONF": "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0"}
+    mine = {"_RJEM_MALLOC_CONF": "narenas:4"}
+    cli.set_allocator(mine)
+    assert mine == {"_RJEM_MALLOC_CONF": "narenas:4"}
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, cio_cli.cli; print('polars' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout == "False\n"  # so the setting is in place when polars loads

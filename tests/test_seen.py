@@ -28,12 +28,14 @@ def reference(data: list[list[int]]) -> list[list[bool]]:
     return out
 
 
+@pytest.mark.parametrize("merged", [1 << 20, 8], ids=["runs-merge", "runs-stop-merging-at-8"])
 @pytest.mark.parametrize("mark_bits", [26, 2], ids=["bitmap", "every-slot-collides"])
 @settings(max_examples=150, deadline=None)
 @given(data=chunks)
-def test_first_seen_matches_a_set(mark_bits: int, data: list[list[int]]) -> None:
+def test_first_seen_matches_a_set(mark_bits: int, merged: int, data: list[list[int]]) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(dedup, "MARK_BITS", mark_bits)
+        mp.setattr(dedup, "MERGED", merged)
         seen = Seen()
         got = [
             seen.first_seen(Fingerprints.of(pl.Series(c, dtype=pl.UInt64))).to_list() for c in data
@@ -42,15 +44,35 @@ def test_first_seen_matches_a_set(mark_bits: int, data: list[list[int]]) -> None
     assert len(seen) == len({fp for c in data for fp in c})
 
 
+@pytest.mark.parametrize("merged", [1 << 20, 8], ids=["runs-merge", "runs-stop-merging-at-8"])
 @settings(max_examples=150, deadline=None)
-@given(chunks)
-def test_first_use_names_the_first_row_of_each_key(data: list[list[int]]) -> None:
+@given(data=chunks)
+def test_first_use_names_the_first_row_of_each_key(merged: int, data: list[list[int]]) -> None:
     """``FirstUse`` (a _cio_id's first row) against a dict, keys over the whole 64-bit range."""
-    first_use = dedup.FirstUse()
-    known: dict[int, int] = {}
-    row = 0
-    for chunk in data:
-        rows = list(range(row, row + len(chunk)))
-        row += len(chunk)
-        got = first_use.firsts(pl.Series(chunk, dtype=pl.UInt64), pl.Series(rows, dtype=pl.Int64))
-        assert got.to_list() == [known.setdefault(k, r) for k, r in zip(chunk, rows, strict=True)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dedup, "MERGED", merged)
+        first_use = dedup.FirstUse()
+        known: dict[int, int] = {}
+        row = 0
+        for chunk in data:
+            rows = list(range(row, row + len(chunk)))
+            row += len(chunk)
+            keys = pl.Series(chunk, dtype=pl.UInt64)
+            got = first_use.firsts(keys, pl.Series(rows, dtype=pl.Int64))
+            want = [known.setdefault(k, r) for k, r in zip(chunk, rows, strict=True)]
+            assert got.to_list() == want
+
+
+def test_big_runs_stop_merging() -> None:
+    """Past ``MERGED`` fingerprints, runs are kept apart (a merge never holds two big runs
+    and their union at once), and a fingerprint in any of them is still found."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dedup, "MERGED", 8)
+        seen = Seen()
+        for start in range(0, 64, 4):
+            chunk = pl.Series(range(start, start + 4), dtype=pl.UInt64)
+            assert seen.first_seen(Fingerprints.of(chunk)).all()
+        sizes = [len(r) for r in seen.runs]
+        assert sizes == [8] * 8
+        again = pl.Series([0, 13, 63, 64], dtype=pl.UInt64)
+        assert seen.first_seen(Fingerprints.of(again)).to_list() == [False, False, False, True]

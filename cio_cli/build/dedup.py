@@ -3,7 +3,9 @@ of each given ``_cio_id``.
 
 ``Seen`` keeps an 8-byte fingerprint per distinct event, the one thing that
 grows with the file: sorted runs of UInt64 merged like a log-structured tree,
-so checking a chunk costs a binary search per run.
+so checking a chunk costs a binary search per run. Runs stop merging at
+``MERGED`` fingerprints (8 MB), so that a merge never holds two big runs and
+their union at once: past that, memory grows by the 8 bytes and no more.
 
 ``FirstUse`` keeps the first row of each given ``_cio_id`` (16 bytes per id,
 only for files with that column), so that an id used again by different
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import polars as pl
 
 MARK_BITS = 26  # Seen's bitmap: 2**26 bits
+MERGED = 1 << 20  # runs of this many entries or more are not merged further
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class Seen:
         new = fps.query.filter(fresh)
         if len(new):
             self.runs.append(new)
-            while len(self.runs) > 1 and len(self.runs[-2]) <= len(self.runs[-1]):
+            while _merging([len(r) for r in self.runs]):
                 last = self.runs.pop().to_frame("f")
                 self.runs[-1] = self.runs[-1].to_frame("f").merge_sorted(last, "f").to_series()
         return fresh.gather(fps.inverse)
@@ -122,6 +125,12 @@ class FirstUse:
     def _remember(self, new: pl.DataFrame) -> None:
         if new.height:
             self.runs.append(new)
-            while len(self.runs) > 1 and self.runs[-2].height <= self.runs[-1].height:
+            while _merging([r.height for r in self.runs]):
                 last = self.runs.pop()
                 self.runs[-1] = self.runs[-1].merge_sorted(last, "k")
+
+
+def _merging(sizes: list[int]) -> bool:
+    """Merge the last two runs: the last is as long as the one before it, and the one
+    before it is still under ``MERGED``."""
+    return len(sizes) > 1 and sizes[-1] >= sizes[-2] and sizes[-2] < MERGED

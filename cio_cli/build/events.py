@@ -39,9 +39,10 @@ def _build_quads() -> None:
     """
     with _QUADS_LOCK:
         if not _QUADS:
-            every = pl.int_range(0, 1 << 20, eager=True)
-            quads = pl.concat_str(PAIRS.gather(every // 1024), PAIRS.gather(every % 1024))
-            _QUADS.append(pl.select(quads).to_series())
+            pairs = PAIRS.to_list()
+            text = "".join(a + ("\n" + a).join(pairs) + "\n" for a in pairs).encode()
+            quads = pl.read_csv(text, has_header=False, schema={"q": pl.String})
+            _QUADS.append(quads.to_series())
 
 
 def warm_up() -> None:
@@ -164,10 +165,10 @@ def _ulid(hex_digest: pl.Expr) -> list[pl.Expr]:
 
 def _op_parts(lay: Layout, plain: set[str]) -> OpParts:
     """The checked columns as JSON pieces for ``Api.op`` (after ``_hash``, ``_inner``)."""
-    event_id = [pl.lit('"'), *_ulid(pl.col("_hash")), pl.lit('"')]
+    event_id = [pl.lit('"'), pl.col("_ulid"), pl.lit('"')]
     if lay.event_id is not None:
         given = pl.col("_eid")
-        derived = pl.concat_str(event_id[1:-1])
+        derived = pl.col("_ulid")
         event_id = [pl.lit('"'), pl.when(given.is_not_null()).then(given).otherwise(derived)]
         event_id.append(pl.lit('"'))
     return OpParts(
@@ -222,13 +223,16 @@ def encode(
         df = df.with_columns(_eid=given_id(df, lay.event_id))
         canon.append(pl.col("_eid"))
     df = df.with_columns(_canon=pl.concat_str(canon, ignore_nulls=True))
-    df = df.with_columns(_hash=plh.col("_canon").chash.sha2_256())
+    df = df.with_columns(_hash=plh.col("_canon").chash.sha2_256()).drop("_canon")
+    df = df.with_columns(
+        _ulid=pl.concat_str(_ulid(pl.col("_hash"))),
+        _fp=pl.col("_hash").str.slice(20, 16).str.to_integer(base=16, dtype=pl.UInt64),
+    ).drop("_hash")
     op = api.op(_op_parts(lay, plain))
     return df.with_columns(
         _op=pl.concat_str(op, ignore_nulls=True),
-        _fp=pl.col("_hash").str.slice(20, 16).str.to_integer(base=16, dtype=pl.UInt64),
         _data_bytes=pl.col("_inner").str.len_bytes() + 2,
-    ).drop("_canon", "_hash", "_tstext", "_inner")
+    ).drop("_ulid", "_tstext", "_inner")
 
 
 def per_name(events: pl.DataFrame, sign: int = 1) -> pl.DataFrame:

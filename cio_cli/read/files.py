@@ -1,6 +1,6 @@
 """Reading CSV input: files, .gz, stdin; bounded chunks; record numbering.
 
-The file is streamed in blocks of about 4 MB. Each block is cut after the last
+The file is streamed in blocks of about 2 MB. Each block is cut after the last
 newline that has an even number of quote characters before it, so a chunk
 always ends on a record boundary, and parsed by ``polars.read_csv`` with every
 column as text. Polars cannot tell a short row from one with empty trailing
@@ -46,7 +46,7 @@ from cio_cli.read import boundaries, fallback
 A = TypeVar("A")
 T = TypeVar("T")
 WORKERS = int(os.environ.get("CIO_WORKERS", "0")) or min(4, os.cpu_count() or 1)
-BLOCK_BYTES = int(os.environ.get("CIO_BLOCK_MB", "4")) << 20
+BLOCK_BYTES = int(os.environ.get("CIO_BLOCK_MB", "2")) << 20
 MAX_CARRY_BYTES = 64 << 20
 UTF8_NAMES = {"utf-8", "utf8", "utf_8", "utf-8-sig", "utf_8_sig", "u8"}
 GZIP_HINT = "copy or compress the file again (gzip -t FILE checks a .gz file)"
