@@ -35,6 +35,7 @@ import gzip
 import math
 import random
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -242,7 +243,7 @@ class Stopped(AbortError):
 
 
 class Transport:
-    """One keep-alive ``httpx.Client`` shared by worker threads; ``post`` is thread-safe."""
+    """Keep-alive ``httpx.Client``s, one per worker thread; ``post`` is thread-safe."""
 
     def __init__(
         self,
@@ -273,7 +274,26 @@ class Transport:
         self._api: Api = config.api
         self._gzip = config.gzip
         self._watchdog = _Watchdog(clock)
-        self._client = _client(config, timeout, concurrency, http)
+        self._config, self._http = config, http
+        self._tls = httpx.create_ssl_context()  # built once: each client would load the CAs
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._clients_lock = threading.Lock()
+        self._client  # noqa: B018 - the calling thread's, now: bad settings fail here
+
+    @property
+    def _client(self) -> httpx.Client:
+        """The calling thread's client, with its one keep-alive connection. A client per
+        thread, not one shared pool: httpcore's pool looks at every connection it holds
+        (polling each idle socket) for every request, which at 100 connections cost more
+        CPU than the requests themselves."""
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = _client(self._config, self._timeout, self._tls, self._http)
+            self._local.client = client
+            with self._clients_lock:
+                self._clients.append(client)
+        return client
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self._base_url!r})"
@@ -316,7 +336,9 @@ class Transport:
     def close(self) -> None:
         """Close the connections."""
         self._watchdog.close()
-        self._client.close()
+        with self._clients_lock:
+            for client in self._clients:
+                client.close()
 
     def __enter__(self) -> Transport:
         return self
@@ -443,9 +465,9 @@ class Transport:
 
 
 def _client(
-    config: Config, timeout: float, concurrency: int, http: httpx.BaseTransport | None
+    config: Config, timeout: float, tls: ssl.SSLContext, http: httpx.BaseTransport | None
 ) -> httpx.Client:
-    """The shared client; a UsageError (never quoting a setting) if httpx refuses the base URL
+    """A thread's client; a UsageError (never quoting a setting) if httpx refuses the base URL
     or the proxy settings of the environment (``config.check_proxies`` catches them first)."""
     try:
         return httpx.Client(
@@ -456,7 +478,8 @@ def _client(
                 **config.api.auth_headers(config),
             },
             timeout=timeout,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            verify=tls,
             follow_redirects=False,
             transport=http,
         )
