@@ -15,27 +15,14 @@ thing SPEC lets grow with the file) account for.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from gen import ensure  # noqa: E402 - bench/ is the script's directory
+from bench_dryrun import measure  # noqa: E402 - bench/ is the script's directory
+from gen import ensure  # noqa: E402
 
 FINGERPRINT = 8  # bytes per distinct event
-
-
-def measure(cmd: list[str]) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds and peak RSS (MB) of one run of ``cmd``."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) not in (0, 1):
-        raise SystemExit(f"{cmd} failed with status {status}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:

@@ -773,7 +773,7 @@ def test_e2e_server_down_aborts_after_the_retries(fake_cio: FakeCio) -> None:
 
 def test_e2e_threads_share_one_transport(fake_cio: FakeCio) -> None:
     fake_cio.fail_every(7, ("status", 503), ("drop",))
-    transport, _, _ = e2e(fake_cio.url, concurrency=4)
+    transport, _, _ = e2e(fake_cio.url)  # a client per thread: four of them
     outcomes: list[Outcome] = []
 
     def work(worker: int) -> None:

@@ -164,13 +164,11 @@ def _ulid(hex_digest: pl.Expr) -> list[pl.Expr]:
 
 
 def _op_parts(lay: Layout, plain: set[str]) -> OpParts:
-    """The checked columns as JSON pieces for ``Api.op`` (after ``_hash``, ``_inner``)."""
-    event_id = [pl.lit('"'), pl.col("_ulid"), pl.lit('"')]
-    if lay.event_id is not None:
-        given = pl.col("_eid")
-        derived = pl.col("_ulid")
-        event_id = [pl.lit('"'), pl.when(given.is_not_null()).then(given).otherwise(derived)]
-        event_id.append(pl.lit('"'))
+    """The checked columns as JSON pieces for ``Api.op`` (after ``_ulid``, ``_inner``)."""
+    ulid = pl.col("_ulid")
+    if lay.event_id is not None:  # a given _cio_id, else the derived one
+        ulid = pl.when(pl.col("_eid").is_not_null()).then(pl.col("_eid")).otherwise(ulid)
+    event_id = [pl.lit('"'), ulid, pl.lit('"')]
     return OpParts(
         name=_string_pieces("_name", plain),
         kind=pl.col("_kind"),

@@ -171,7 +171,6 @@ def _sink(plan: ImportPlan, out: IO[bytes] | None, reporter: Reporter) -> Sink:
         timeout=opts.timeout,
         max_retries=opts.max_retries,
         rate=opts.rate,
-        concurrency=opts.concurrency,
         on_retry=lambda reason: sink[0].retried(reason),
         on_wait=reporter.note,
         on_exchange=lambda seconds, trouble: sink[0].exchanged(seconds, trouble),

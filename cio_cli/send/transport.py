@@ -252,7 +252,6 @@ class Transport:
         timeout: float = 30,
         max_retries: int = 8,
         rate: float = 100,
-        concurrency: int = 8,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
         rng: random.Random | None = None,
