@@ -26,11 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+import polars as pl
 import pytest
 
+from cio_cli.build.batches import Request
 from cio_cli.config import Config
 from cio_cli.record import journal
 from cio_cli.record.journal import Acked
+from cio_cli.send.sender import HttpSink
+from cio_cli.send.transport import Transport
 from tests.cli_support import SUMMARY_KEYS, assert_accounting, cio, dry_run, old, read_rejects
 from tests.fakecio import FakeCio
 
@@ -681,6 +686,31 @@ def messy_csv() -> tuple[bytes, set[int], set[int], int]:
         else:
             lines.append(f"purchase,user{i},{t - i},pro,{i},ok {i}\n")
     return "".join(lines).encode(), invalid, refused, repeats
+
+
+def test_an_acknowledged_batch_is_journalled_before_the_main_thread_handles_it(
+    tmp_path: Path,
+) -> None:
+    """The worker that gets the acknowledgement journals the batch's rows at once, so that
+    an answer waiting for a busy main thread is not lost to a ``kill -9``: a crash resends
+    at most the requests in flight (``Plan.bound``), not also the answers not yet handled."""
+    path = tmp_path / "events.csv.cio-journal"
+    log, _ = journal.Journal.open(path, "f" * 64, "https://track.customer.io", restart=False)
+    http = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    transport = Transport(Config(SITE, KEY, "https://track.customer.io"), rate=1e6, http=http)
+    sink = HttpSink(transport, CONCURRENCY)
+    sink.journal = log
+    events = pl.DataFrame({"_row": [5, 6, 7], "_op": ['{"type":"person"}'] * 3})
+    try:
+        sink._start(Request("/api/v2/batch", None, events, (b'{"batch":[', b"]}")))
+        limit = time.monotonic() + WAIT
+        while sink._done.empty():  # answered; the main thread handles nothing meanwhile
+            assert time.monotonic() < limit, "no answer"
+            time.sleep(0.005)
+        assert read_journal(path).rows == {5, 6, 7}
+    finally:
+        sink.close()
+        log.close()
 
 
 def test_refused_rows_are_sent_again_and_the_rejects_file_is_complete(

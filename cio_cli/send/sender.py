@@ -13,10 +13,12 @@ rows a request carried:
 - AbortError (credentials refused, API unreachable): stop at once.
 
 Worker threads take ready requests (their bodies built by the caller) from a queue and
-put the answers on another, so a worker that finishes starts the next request at once;
-every answer is handled on the calling (main) thread, so counts, the journal and the
-rejects file need no locks. The caller waits while the requests handed over but not
-handled reach the window's limit and PREFETCH more, so memory stays bounded.
+put the answers on another, so a worker that finishes starts the next request at once.
+The worker that gets an acknowledgement journals its rows before giving its place in the
+window back, so that a crash resends at most the requests in flight, not also answers
+waiting for the main thread; every answer is then handled on the calling (main) thread,
+so counts and the rejects file need no locks. The caller waits while the requests handed
+over but not handled reach the window's limit and PREFETCH more, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import polars as pl
 from cio_cli.build.batches import Request
 from cio_cli.build.events import per_name
 from cio_cli.check.rows import tally
+from cio_cli.errors import OutputError
 from cio_cli.record.counts import FLAGGED, Counts
 from cio_cli.record.journal import Journal, ranges
 from cio_cli.record.rejects import RejectsWriter
@@ -37,7 +40,7 @@ from cio_cli.send.window import Window
 
 REFUSED = "refused by Customer.io: "
 PREFETCH = 2  # ready requests queued beyond the window, so a worker never waits for the caller
-_Done = tuple[Request, Outcome | BaseException]
+_Done = tuple[Request, Outcome | BaseException, BaseException | None]  # and a journal error
 
 
 class HttpSink:
@@ -48,12 +51,15 @@ class HttpSink:
         self.interrupted = False
         self.transport = transport
         self.window = Window(concurrency, lambda: transport.pacer.current_rate)
-        self._todo: queue.SimpleQueue[tuple[Request, bytes] | None] = queue.SimpleQueue()
+        self._todo: queue.SimpleQueue[tuple[Request, bytes, Journal | None] | None] = (
+            queue.SimpleQueue()
+        )
         self._done: queue.SimpleQueue[_Done] = queue.SimpleQueue()
         self._outstanding = 0  # handed over, not handled yet (main thread only)
         self._workers: list[threading.Thread] = []
         self._retries = 0
         self._lock = threading.Lock()
+        self._journal_lock = threading.Lock()  # workers journal the rows they got acknowledged
 
     def interrupt(self) -> None:
         """First Ctrl-C: requests in flight finish their current attempt, none is retried."""
@@ -94,12 +100,26 @@ class HttpSink:
             worker.join()
         self.transport.close()
 
-    def _acked(self, rows: pl.Series) -> None:
-        if self.journal is not None and len(rows):
-            self.journal.ack(ranges(rows.to_list()))
+    def _journal(self, req: Request, out: Outcome, journal: Journal | None) -> OutputError | None:
+        """Journal the rows ``out`` acknowledged (in the worker, before its place in the
+        window is given back); a failed write stops the run like an abort (exit 5)."""
+        if journal is None or out.kind not in ("ok", "partial"):
+            return None
+        rows = req.events.get_column("_row")
+        if out.kind == "partial":
+            refused = _refused(out, len(rows))
+            rows = rows.filter(pl.Series([i not in refused for i in range(len(rows))]))
+        try:
+            with self._journal_lock:
+                if len(rows):
+                    journal.ack(ranges(rows.to_list()))
+        except OutputError as exc:
+            self.transport.stop()  # start nothing more: its rows could not be journalled
+            return exc
+        return None
 
     def _start(self, req: Request) -> None:
-        self._todo.put((req, req.payload()))
+        self._todo.put((req, req.payload(), self.journal))
         self._outstanding += 1
         busy = self._outstanding - self._done.qsize()
         if busy > len(self._workers) and len(self._workers) < self.window.ceiling + PREFETCH:
@@ -116,12 +136,13 @@ class HttpSink:
             if item is None:
                 self.window.release()
                 return
-            req, body = item
+            req, body, journal = item
             self.window.posting(1)
+            failed: BaseException | None = None
             try:
-                out: Outcome | BaseException = self.transport.post(
-                    req.path, body, ops=req.events.height
-                )
+                answer = self.transport.post(req.path, body, ops=req.events.height)
+                failed = self._journal(req, answer, journal)
+                out: Outcome | BaseException = answer
             except BaseException as exc:  # handed to the main thread, which raises it
                 if not isinstance(exc, Stopped):
                     self.transport.stop()  # an abort: start nothing more
@@ -129,7 +150,7 @@ class HttpSink:
             finally:
                 self.window.posting(-1)
                 self.window.release()
-            self._done.put((req, out))
+            self._done.put((req, out, failed))
 
     def _settle(self, counts: Counts, rejects: RejectsWriter, block: bool) -> None:
         """Handle the answers that arrived (the first one waited for when ``block``)."""
@@ -154,26 +175,25 @@ class HttpSink:
         """Handle answers; errors are returned, not raised, so that every answer that came
         is counted and journalled before the run stops."""
         errors: list[BaseException] = []
-        for req, out in done:
+        for req, out, failed in done:
             self._outstanding -= 1
             if isinstance(out, Stopped) and self.interrupted:
                 continue  # not answered: neither sent nor journalled; a rerun sends it
             if isinstance(out, BaseException):
                 errors.append(out)
-            else:
+            else:  # counted even when its journal write failed: it was delivered
                 self._handle(req, out, counts, rejects)
+            if failed is not None:
+                errors.append(failed)
         return errors
 
     def _handle(self, req: Request, out: Outcome, counts: Counts, rejects: RejectsWriter) -> None:
         rows = req.events.height
-        if out.kind == "ok":  # counted first: delivered even if the journal then fails
+        if out.kind == "ok":  # journalled by the worker (``_journal``)
             counts.sent += rows
-            self._acked(req.events.get_column("_row"))
         elif out.kind == "partial":
-            refused = {i: msg for i, msg in out.errors if 0 <= i < rows}
-            kept = pl.Series([i not in refused for i in range(rows)], dtype=pl.Boolean)
+            refused = _refused(out, rows)
             counts.sent += rows - len(refused)
-            self._acked(req.events.get_column("_row").filter(kept))
             _reject(req.events, refused, counts, rejects)
         elif rows == 1:
             _reject(req.events, {0: out.message}, counts, rejects)
@@ -187,6 +207,11 @@ def _cause(errors: list[BaseException]) -> BaseException:
     """What stopped the run: the first error that is not another request giving up
     because of it (``Stopped``)."""
     return next((e for e in errors if not isinstance(e, Stopped)), errors[0])
+
+
+def _refused(out: Outcome, rows: int) -> dict[int, str]:
+    """A 207's refused ops by position in the request (those inside it), with messages."""
+    return {i: msg for i, msg in out.errors if 0 <= i < rows}
 
 
 def _reject(
