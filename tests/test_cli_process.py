@@ -293,8 +293,8 @@ def test_a_journal_write_failing_mid_run_stops_cleanly_and_the_rerun_resumes(
 
 
 def test_polars_allocator_is_set_up_unless_the_user_did() -> None:
-    """``main`` gives polars' allocator one arena and a 1 s decay (README, "Memory") before
-    polars loads; a value the user set is left alone."""
+    """``main`` gives polars' allocator one arena and a 1 s decay (docs/internals.md, "How it
+    works") before polars loads; a value the user set is left alone."""
     from cio_cli import cli
 
     env: dict[str, str] = {}

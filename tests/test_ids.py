@@ -1,4 +1,4 @@
-"""Dedup ids can be recomputed outside cio, exactly as the README describes them.
+"""Dedup ids can be recomputed outside cio, exactly as docs/reference.md describes them.
 
 The id of an event without ``_cio_id`` is the ULID whose 48-bit time is the
 timestamp in milliseconds (0 without one) and whose 80 random bits are the first

@@ -1,4 +1,4 @@
-"""The README's map of the package ("How it works") lists every module, and nothing else."""
+"""The map of the package (docs/internals.md, "Layout") lists every module, and nothing else."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "cio_cli"
 
 
-def _map_in_readme() -> set[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = text.split("## How it works", 1)[1].split("```", 2)[1]
+def _map_in_docs() -> set[str]:
+    text = (ROOT / "docs" / "internals.md").read_text(encoding="utf-8")
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
     listed, folder = set(), ""
     for line in block.splitlines()[2:]:  # after "```" and "cio_cli/"
         if m := re.match(r"^  (\w+)/", line):
@@ -24,13 +24,13 @@ def _map_in_readme() -> set[str]:
     return listed
 
 
-def test_every_module_is_on_the_readme_map_and_every_entry_exists() -> None:
+def test_every_module_is_on_the_map_and_every_entry_exists() -> None:
     modules = {
         path.relative_to(PACKAGE).as_posix()
         for path in PACKAGE.rglob("*.py")
         if path.name not in ("__init__.py", "__main__.py")
     }
-    assert _map_in_readme() == modules
+    assert _map_in_docs() == modules
 
 
 def test_each_folder_says_what_it_holds() -> None:

@@ -1,5 +1,5 @@
 """SPEC section 9's workflow to copy (examples/github-actions-backfill.yml): it is the workflow
-the README promises (manual dispatch with the file as input, credentials from secrets,
+the docs promise (manual dispatch with the file as input, credentials from secrets,
 ``cio validate`` first, a matrix of shards with cached journals, rejects uploaded), and every
 ``cio`` command in its ``run:`` steps is accepted by the real CLI: each is run as the job
 would run it (expressions and variables filled in) against the test server, and the shards
@@ -152,8 +152,11 @@ def test_every_cio_command_of_the_workflow_runs_as_the_job_runs_it(
     assert len(ids) == len(set(ids)) == want
 
 
-def test_the_readme_shows_the_same_workflow() -> None:
-    """Issue 13: the workflow in the README is the file, byte for byte."""
+def test_the_docs_show_the_same_workflow() -> None:
+    """The workflow users read in docs/ci.md is the file, byte for byte, and the README sends
+    them to both."""
     text = (ROOT / "examples" / "github-actions-backfill.yml").read_text(encoding="utf-8")
+    shown = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    assert f"```yaml\n{text.rstrip()}\n```" in shown
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"```yaml\n{text.rstrip()}\n```" in readme
+    assert "`examples/github-actions-backfill.yml`" in readme and "(docs/ci.md)" in readme
