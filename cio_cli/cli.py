@@ -113,6 +113,7 @@ class IdentifierChoice(StrEnum):
     AUTO = "auto"
     ID = "id"
     EMAIL = "email"
+    PER_ROW = "per-row"
 
 
 class UnitChoice(StrEnum):
@@ -145,7 +146,7 @@ class RegionChoice(StrEnum):
 
 
 def _choices(choices: type[StrEnum]) -> str:
-    """The metavar of a choice option: ``[auto|id|email]``."""
+    """The metavar of a choice option: ``[auto|s|ms]``."""
     return "[" + "|".join(choices) + "]"
 
 
@@ -165,7 +166,12 @@ Files = Annotated[
 ]
 IdentifierOpt = Annotated[
     IdentifierChoice,
-    _choice_option("--identifier", IdentifierChoice, "How _cio_customer_id is sent.", INPUT),
+    _choice_option(
+        "--identifier",
+        IdentifierChoice,
+        "How _cio_customer_id is sent; per-row: each value as its own kind (email, cio_id, id).",
+        INPUT,
+    ),
 ]
 UnitOpt = Annotated[
     UnitChoice,

@@ -582,6 +582,7 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
         exit_code=1 if problems else 0,
         notes=notes,
         anonymous_column=any(i.lay.anonymous_id is not None for i in inputs),
+        per_row=plan.read.identifier == "per-row",
         shard=plan.shard_text,
         flagged=tally.flagged,
     )
