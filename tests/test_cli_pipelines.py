@@ -476,3 +476,24 @@ def test_name_format_is_explained_under_track_and_not_raised_under_pipelines(
     assert pipelines.exit_code == 0 and "name_format" not in pipelines.stderr
     assert summary(cio("validate", path, "--api", "pipelines", "--json", env=NO_ENV))[
         "warnings"] == {}  # fmt: skip
+
+
+# -- issue 22's smaller items ----------------------------------------------------------------
+
+
+def test_identifier_email_counts_and_names_the_rows_that_are_emails(tmp_path: Path) -> None:
+    """Rows without @ are rejected by --identifier email; the exit-3 message counts only the
+    rows that are emails, and names the first of them (not row 2, an id)."""
+    rows = [["e", "usr_001582", str(T), "", "", ""], ["e", "usr_2", str(T), "", "", ""],
+            ["e", "a@example.com", str(T), "", "", ""], ["e", "b@example.com", str(T), "", "", ""]]  # fmt: skip
+    path = write_csv(tmp_path / "events.csv", HEADER, rows)
+    result = cio("validate", path, "--api", "pipelines", "--identifier", "email", env=NO_ENV)
+    assert result.exit_code == 3, result.stderr
+    assert (
+        "events.csv: the file has emails (2 rows, first at row 4) in _cio_customer_id, and the"
+        " Pipelines API identifies people by userId only (plain ids)"
+    ) in " ".join(result.stderr.split())
+    ids = write_csv(tmp_path / "ids.csv", HEADER, rows[:2])
+    only_ids = dry_run(ids, "--api", "pipelines", "--identifier", "email")
+    assert only_ids.code == 1 and only_ids.summary["errors"] == {"not_email": 2}
+
