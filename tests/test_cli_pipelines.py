@@ -497,3 +497,17 @@ def test_identifier_email_counts_and_names_the_rows_that_are_emails(tmp_path: Pa
     only_ids = dry_run(ids, "--api", "pipelines", "--identifier", "email")
     assert only_ids.code == 1 and only_ids.summary["errors"] == {"not_email": 2}
 
+
+def test_send_event_under_pipelines_draws_no_name_format_note(fake: FakeCio) -> None:
+    """SPEC 10: no name_format warning with --api pipelines, files and send-event alike."""
+    eid = "01J0000000ABCDEFGHJKMNPQRS"
+    result = cio("send-event", "--api", "pipelines", "--base-url", fake.url, "--pipelines-key",
+                 PK, "--person", "u1", "--name", "Order Completed", "--timestamp", str(T),
+                 "--id", eid, env=NO_ENV)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "spaces" not in result.stderr and "name_format" not in result.stderr
+    assert [c["event"] for c in fake.calls] == ["Order Completed"]
+    track = cio("send-event", "--person", "u1", "--name", "Order Completed", "--timestamp",
+                str(T), "--id", eid, "--site-id", "s", "--api-key", "k", "--dry-run", env=NO_ENV)  # fmt: skip
+    assert track.exit_code == 0
+    assert "note: the event name 'Order Completed' has spaces or * + |: sent as is" in track.stderr
