@@ -511,3 +511,21 @@ def test_send_event_under_pipelines_draws_no_name_format_note(fake: FakeCio) -> 
                 str(T), "--id", eid, "--site-id", "s", "--api-key", "k", "--dry-run", env=NO_ENV)  # fmt: skip
     assert track.exit_code == 0
     assert "note: the event name 'Order Completed' has spaces or * + |: sent as is" in track.stderr
+
+
+def test_a_journal_of_the_other_api_says_the_api_changed(tmp_path: Path, fake: FakeCio) -> None:
+    path = write_csv(tmp_path / "events.csv", HEADER, rows_for(5))
+    finished(pipe(fake.url, path), 0)
+    track = cio("import", path, "--base-url", fake.url, "--site-id", "site", "--api-key", "key",
+                "--quiet", env=NO_ENV)  # fmt: skip
+    assert track.exit_code == 0, track.stderr
+    assert (
+        "not resuming: the journal is for the Pipelines API, and this run sends to the Track"
+        " API; starting over"
+    ) in " ".join(track.stderr.split())
+    assert "another destination" not in track.stderr
+    back = pipe(fake.url, path)
+    assert "the journal is for the Track API, and this run sends to the Pipelines API" in (
+        " ".join(back.stderr.split())
+    )
+
