@@ -7,7 +7,7 @@ The core reports progress through a callback; this module subscribes.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # rich.table loads only when shown
 
 
 NOT_FIT = "; rows that do not fit are then rejected"
+ANSWERS = ("y", "n", "s")  # the window prompt's: send them, send nothing, skip them
+CHOICES = "y = send them, n = send nothing, s = skip them (to the rejects file, to send later)"
+Ask = Callable[[str], str]  # asks the window prompt's question, returns one of ANSWERS
 TOP_NAMES = 100  # by_name in --json
 SHOWN = 3  # reasons and names in the human summary
 
@@ -281,8 +284,13 @@ def column_hints(s: Summary) -> list[str]:
     return lines
 
 
-def ask(question: str) -> bool:
-    """Ask a yes/no question on the terminal; the default is no."""
-    from rich.prompt import Confirm
+def ask(question: str, stream: TextIO | None = None) -> str:
+    """Ask about the events in the 72-hour window on the terminal (``stream``: where the
+    answer is read, stdin by default): ``y`` (send them), ``n`` (send nothing: the default)
+    or ``s`` (skip them, as ``--skip-recent``), in any case."""
+    from rich.prompt import Prompt
 
-    return Confirm.ask(question, console=Console(file=sys.stderr), default=False)
+    console = Console(file=sys.stderr)
+    answer = Prompt.ask(question, console=console, choices=list(ANSWERS), case_sensitive=False,
+                        default="n", stream=stream)  # fmt: skip
+    return str(answer)
