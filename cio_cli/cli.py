@@ -55,7 +55,8 @@ Environment:
   CIO_PIPELINES_KEY          Pipelines API key (--pipelines-key)
   CIO_API                    track or pipelines (--api)
   CIO_REGION                 us or eu (--region)
-  CIO_BASE_URL               overrides the host (--base-url)"""
+  CIO_BASE_URL               overrides the host (--base-url)
+  CIO_CONFIG                 a TOML file of long options (--config)"""
 
 app = typer.Typer(
     no_args_is_help=True,

@@ -140,3 +140,10 @@ def test_usage_errors_stay_plain_text() -> None:
     assert "Error: Missing argument 'files'." in result.stderr
     assert "╭" not in result.stderr
 
+
+@pytest.mark.parametrize("command", ["validate", "import"])
+def test_help_lists_cio_config_among_the_environment_variables(command: str) -> None:
+    """Issue 22: each command's --help lists its environment variables; --config's is one."""
+    environment = help_of(command).split("Environment:", 1)[1]
+    line = next(row for row in environment.splitlines() if "CIO_CONFIG" in row)
+    assert " ".join(line.split()) == "CIO_CONFIG a TOML file of long options (--config)"
