@@ -55,7 +55,8 @@ Environment:
   CIO_PIPELINES_KEY          Pipelines API key (--pipelines-key)
   CIO_API                    track or pipelines (--api)
   CIO_REGION                 us or eu (--region)
-  CIO_BASE_URL               overrides the host (--base-url)"""
+  CIO_BASE_URL               overrides the host (--base-url)
+  CIO_CONFIG                 a TOML file of long options (--config)"""
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -113,6 +114,7 @@ class IdentifierChoice(StrEnum):
     AUTO = "auto"
     ID = "id"
     EMAIL = "email"
+    PER_ROW = "per-row"
 
 
 class UnitChoice(StrEnum):
@@ -145,7 +147,7 @@ class RegionChoice(StrEnum):
 
 
 def _choices(choices: type[StrEnum]) -> str:
-    """The metavar of a choice option: ``[auto|id|email]``."""
+    """The metavar of a choice option: ``[auto|s|ms]``."""
     return "[" + "|".join(choices) + "]"
 
 
@@ -165,7 +167,12 @@ Files = Annotated[
 ]
 IdentifierOpt = Annotated[
     IdentifierChoice,
-    _choice_option("--identifier", IdentifierChoice, "How _cio_customer_id is sent.", INPUT),
+    _choice_option(
+        "--identifier",
+        IdentifierChoice,
+        "How _cio_customer_id is sent; per-row: each value as its own kind (email, cio_id, id).",
+        INPUT,
+    ),
 ]
 UnitOpt = Annotated[
     UnitChoice,

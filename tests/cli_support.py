@@ -176,6 +176,7 @@ def dry_run(path: Path, *flags: str, command: str = "import") -> Outcome:
     s = summary(result)
     anonymous = "_cio_anonymous_id" in path.read_bytes().split(b"\n", 1)[0].decode("utf-8", "replace")
     uuids = {"uuid_ids"} if s.get("uuid_ids") else set()  # only when a _cio_id was a UUID
+    uuids |= {"identifiers"} if "per-row" in flags else set()  # only with --identifier per-row
     assert set(s) == SUMMARY_KEYS | ({"anonymous"} if anonymous else set()) | uuids
     assert_accounting(s)
     outcome = Outcome(result, s)

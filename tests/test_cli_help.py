@@ -50,7 +50,7 @@ def test_version_prints_cio_and_the_version() -> None:
 @pytest.mark.parametrize("command", ["validate", "import"])
 def test_help_shows_the_choices_of_each_choice_option(command: str) -> None:
     text = help_of(command)
-    assert rows(text, "--identifier").startswith("--identifier [auto|id|email] ")
+    assert rows(text, "--identifier").startswith("--identifier [auto|id|email|per-row] ")
     assert rows(text, "--timestamp-unit").startswith("--timestamp-unit [auto|s|ms] ")
     assert rows(text, "--types").startswith("--types [auto|string] ")
 
@@ -100,7 +100,7 @@ def test_a_wrong_choice_is_refused_in_cios_words_as_before(tmp_path: Path) -> No
     path = tmp_path / "e.csv"
     path.write_text("_cio_name,_cio_customer_id,_cio_timestamp\npurchase,u1,1600000000\n")
     for flag, value, choices in (
-        ("--identifier", "ID", "auto|id|email"),
+        ("--identifier", "ID", "auto|id|email|per-row"),
         ("--timestamp-unit", "sec", "auto|s|ms"),
         ("--types", "strings", "auto|string"),
     ):
@@ -139,3 +139,11 @@ def test_usage_errors_stay_plain_text() -> None:
     assert result.exit_code == 2
     assert "Error: Missing argument 'files'." in result.stderr
     assert "╭" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "import"])
+def test_help_lists_cio_config_among_the_environment_variables(command: str) -> None:
+    """Issue 22: each command's --help lists its environment variables; --config's is one."""
+    environment = help_of(command).split("Environment:", 1)[1]
+    line = next(row for row in environment.splitlines() if "CIO_CONFIG" in row)
+    assert " ".join(line.split()) == "CIO_CONFIG a TOML file of long options (--config)"

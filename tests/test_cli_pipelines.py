@@ -476,3 +476,56 @@ def test_name_format_is_explained_under_track_and_not_raised_under_pipelines(
     assert pipelines.exit_code == 0 and "name_format" not in pipelines.stderr
     assert summary(cio("validate", path, "--api", "pipelines", "--json", env=NO_ENV))[
         "warnings"] == {}  # fmt: skip
+
+
+# -- issue 22's smaller items ----------------------------------------------------------------
+
+
+def test_identifier_email_counts_and_names_the_rows_that_are_emails(tmp_path: Path) -> None:
+    """Rows without @ are rejected by --identifier email; the exit-3 message counts only the
+    rows that are emails, and names the first of them (not row 2, an id)."""
+    rows = [["e", "usr_001582", str(T), "", "", ""], ["e", "usr_2", str(T), "", "", ""],
+            ["e", "a@example.com", str(T), "", "", ""], ["e", "b@example.com", str(T), "", "", ""]]  # fmt: skip
+    path = write_csv(tmp_path / "events.csv", HEADER, rows)
+    result = cio("validate", path, "--api", "pipelines", "--identifier", "email", env=NO_ENV)
+    assert result.exit_code == 3, result.stderr
+    assert (
+        "events.csv: the file has emails (2 rows, first at row 4) in _cio_customer_id, and the"
+        " Pipelines API identifies people by userId only (plain ids)"
+    ) in " ".join(result.stderr.split())
+    ids = write_csv(tmp_path / "ids.csv", HEADER, rows[:2])
+    only_ids = dry_run(ids, "--api", "pipelines", "--identifier", "email")
+    assert only_ids.code == 1 and only_ids.summary["errors"] == {"not_email": 2}
+
+
+def test_send_event_under_pipelines_draws_no_name_format_note(fake: FakeCio) -> None:
+    """SPEC 10: no name_format warning with --api pipelines, files and send-event alike."""
+    eid = "01J0000000ABCDEFGHJKMNPQRS"
+    result = cio("send-event", "--api", "pipelines", "--base-url", fake.url, "--pipelines-key",
+                 PK, "--person", "u1", "--name", "Order Completed", "--timestamp", str(T),
+                 "--id", eid, env=NO_ENV)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "spaces" not in result.stderr and "name_format" not in result.stderr
+    assert [c["event"] for c in fake.calls] == ["Order Completed"]
+    track = cio("send-event", "--person", "u1", "--name", "Order Completed", "--timestamp",
+                str(T), "--id", eid, "--site-id", "s", "--api-key", "k", "--dry-run", env=NO_ENV)  # fmt: skip
+    assert track.exit_code == 0
+    assert "note: the event name 'Order Completed' has spaces or * + |: sent as is" in track.stderr
+
+
+def test_a_journal_of_the_other_api_says_the_api_changed(tmp_path: Path, fake: FakeCio) -> None:
+    path = write_csv(tmp_path / "events.csv", HEADER, rows_for(5))
+    finished(pipe(fake.url, path), 0)
+    track = cio("import", path, "--base-url", fake.url, "--site-id", "site", "--api-key", "key",
+                "--quiet", env=NO_ENV)  # fmt: skip
+    assert track.exit_code == 0, track.stderr
+    assert (
+        "not resuming: the journal is for the Pipelines API, and this run sends to the Track"
+        " API; starting over"
+    ) in " ".join(track.stderr.split())
+    assert "another destination" not in track.stderr
+    back = pipe(fake.url, path)
+    assert "the journal is for the Track API, and this run sends to the Pipelines API" in (
+        " ".join(back.stderr.split())
+    )
+

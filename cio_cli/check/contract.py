@@ -75,7 +75,7 @@ LOOKALIKES = {  # what a column that --map should rename is often called
 NULL_TEXTS = ("NULL", "null", "\\N", "None", "NaN")  # warned about without --null-value
 DROP = "-"  # --map SOURCE=- : the column is not sent
 MAX_DEPTH = 254  # orjson writes no deeper nesting
-Identifier = Literal["auto", "id", "email"]
+Identifier = Literal["auto", "id", "email", "per-row"]
 Unit = Literal["auto", "s", "ms"]
 
 

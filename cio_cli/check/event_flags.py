@@ -76,7 +76,9 @@ def broken(rule: c.Rule, field: str, value: object = "", size: int = 0) -> Inval
     return InvalidEventError(rule.text(field, show(value), size), hint=rule.hint())
 
 
-def _check_name(name: str, allow_semantic: bool) -> list[str]:
+def _check_name(name: str, allow_semantic: bool, api: Api) -> list[str]:
+    """The name's rules; the note on spaces or ``* + |`` only where the API's docs advise
+    against them (``Api.name_format_warning``: Track, not Pipelines), as for files."""
     size = len(name.encode())
     if not name:
         raise broken(c.NAME_EMPTY, NAME)
@@ -84,7 +86,7 @@ def _check_name(name: str, allow_semantic: bool) -> list[str]:
         raise broken(c.NAME_TOO_LONG, NAME, size=size)
     if name.lower() in c.SEMANTIC_NAMES and not allow_semantic:
         raise broken(c.SEMANTIC_NAME, NAME, name)
-    if re.search(c.NAME_ODD_RE, name):
+    if api.name_format_warning and re.search(c.NAME_ODD_RE, name):
         return [
             f"note: the event name {show(name)} has spaces or * + |: sent as is, "
             "but such names are awkward to match in segments and campaigns"
@@ -297,9 +299,10 @@ def build_event(
     the same command again sends a second event; pass ``--id`` to make a rerun a duplicate
     that Customer.io ignores.
     """
+    api = api or choose()
     target, who, anonymous = _target(person, anonymous_id)
     name = name.strip(c.WHITESPACE)
-    notes = _check_name(name, allow_semantic)
+    notes = _check_name(name, allow_semantic, api)
     data = parse_data(data_pairs, data_json)
     ts, ts_notes = parse_timestamp(timestamp, now)
     given = _given_id(event_id)
@@ -314,5 +317,5 @@ def build_event(
     if recent:
         why = "no --timestamp" if ts is None else "the timestamp is within the last 72 hours"
         notes.append(f"note: {why}: this event can trigger live campaigns and send messages")
-    path, body = (api or choose()).single(name, data_bytes, ts, eid, who, anonymous)
+    path, body = api.single(name, data_bytes, ts, eid, who, anonymous)
     return SingleEvent(path, body, name, target, eid, ts, recent, (*notes, *ts_notes, *data_notes))

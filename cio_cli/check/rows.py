@@ -244,11 +244,14 @@ def _too_long(rules: _Rules, rule: c.Rule, value: pl.Expr, column: str) -> None:
 
 
 def _kind(opts: ReadOptions) -> pl.Expr:
+    """The kind each row's ``_cio_customer_id`` is sent as: ``id`` for every value with
+    ``--identifier id``; ``email`` for the values with ``@`` with ``--identifier email``
+    (the others are rejected, so no kind); else the value's own kind (``auto``, ``per-row``)."""
     cid = pl.col("_cid")
     if opts.identifier == "id":
         return pl.when(cid.is_not_null()).then(pl.lit("id"))
     if opts.identifier == "email":
-        return pl.when(cid.is_not_null()).then(pl.lit("email"))
+        return pl.when(cid.str.contains(c.EMAIL_MARK, literal=True)).then(pl.lit("email"))
     return (
         pl.when(cid.str.contains(c.EMAIL_MARK, literal=True))
         .then(pl.lit("email"))

@@ -131,6 +131,7 @@ class Emitting:
         _account(judged, first_row, counts, self.rejects, reused)
         _report(unique, judged, counts)
         counts.anonymous += int((unique.get_column("_kind") == ANONYMOUS_KIND).sum())
+        counts.count_kinds(unique)
         if (eid := self.rejects.lay.event_id) is not None:  # ids given as UUIDs
             given = unique.get_column(eid).str.strip_chars().str.len_bytes()
             counts.uuid_ids += int((given > ULID_LENGTH).sum())
@@ -157,6 +158,7 @@ class Emitting:
         self.counts.reasons[req.refused] += rows.height
         self.counts.flag(rows.select("_row", "_err").head(FLAGGED).rows())
         self.counts.count_names(per_name(rows, -1))
+        self.counts.count_kinds(rows, -1)
 
     def _reused_ids(
         self, events: pl.DataFrame, fps: Fingerprints, others: pl.DataFrame | None, first_row: int

@@ -115,7 +115,8 @@ def answer(plan: ImportPlan, reporter: Reporter) -> Summary | None:
     notes = [f"rejected and skipped rows are in {', '.join(rejects)}"] if rejects else []
     duration = time.monotonic() - started
     return Summary(plan.command, list(plan.paths), total, rejects, False, duration, 0, notes,
-                   anonymous_column=anonymous, shard=plan.shard_text)  # fmt: skip
+                   anonymous_column=anonymous, shard=plan.shard_text,
+                   per_row=plan.read.identifier == "per-row")  # fmt: skip
 
 
 def _answered(plan: ImportPlan, arg: str, stack: ExitStack) -> tuple[Counts, int, bool] | None:

@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -54,7 +54,7 @@ from cio_cli.record.outputs import (
     rejects_path,
 )
 from cio_cli.record.rejects import narrow_mode, output_mode, remove_file
-from cio_cli.record.report import Flagged, Reporter, Summary
+from cio_cli.record.report import CHOICES, Ask, Flagged, Reporter, Summary
 from cio_cli.send.dry_run import DryRunSink, out_file
 
 RESUME_HINT = "run the same command again: it resumes where this run stopped"
@@ -133,16 +133,22 @@ def decide_window(
     plan: ImportPlan,
     recent: int,
     rows: list[int],
-    confirm: Callable[[str], bool] | None,
+    confirm: Ask | None,
     reporter: Reporter,
 ) -> None:
-    """Refuse a real import with recent events unless allowed, skipped or confirmed."""
+    """Refuse a real import with recent events unless allowed, skipped or confirmed: at a
+    terminal, ``confirm`` asks ``y`` (send them), ``n`` (send nothing) or ``s`` (skip them,
+    exactly as ``--skip-recent``: ``plan.skip_recent`` is then set)."""
     if recent == 0 or not plan.asks_window:
         return
     note = _window_note(recent, rows)
     if confirm is not None:
         reporter.note(note)
-        if confirm(f"Send these {recent:,} event(s) now?"):
+        answer = confirm(f"Send these {recent:,} event(s) now? {CHOICES}")
+        if answer == "y":
+            return
+        if answer == "s":  # as --skip-recent: the rest is sent, these go to the rejects file
+            plan.skip_recent = True
             return
         raise RefusedError(
             "nothing sent: you chose not to send events in the window",
@@ -179,9 +185,7 @@ def _sink(plan: ImportPlan, out: IO[bytes] | None, reporter: Reporter) -> Sink:
     return sink[0]
 
 
-def run(
-    plan: ImportPlan, reporter: Reporter, confirm: Callable[[str], bool] | None = None
-) -> Summary:
+def run(plan: ImportPlan, reporter: Reporter, confirm: Ask | None = None) -> Summary:
     """Run a whole validate or import; errors propagate as CioError.
 
     An error after sending started carries the partial summary (``exc.summary``).
@@ -215,7 +219,7 @@ def _two_passes(
     tally: Tally,
     stack: ExitStack,
     now: int,
-    confirm: Callable[[str], bool] | None,
+    confirm: Ask | None,
     reporter: Reporter,
 ) -> None:
     """Pass 1 over every file, the journals and the window decision, then pass 2."""
@@ -481,7 +485,7 @@ def _decide(
     plan: ImportPlan,
     inputs: list[InputFile],
     journals: dict[str, Journal],
-    confirm: Callable[[str], bool] | None,
+    confirm: Ask | None,
     reporter: Reporter,
 ) -> list[int]:
     """The window decision, over the files not already imported; their first recent rows."""
@@ -582,6 +586,7 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
         exit_code=1 if problems else 0,
         notes=notes,
         anonymous_column=any(i.lay.anonymous_id is not None for i in inputs),
+        per_row=plan.read.identifier == "per-row",
         shard=plan.shard_text,
         flagged=tally.flagged,
     )

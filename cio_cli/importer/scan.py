@@ -1,8 +1,9 @@
 """Pass 1: read each file once, before anything is sent.
 
 ``scan`` infers column types, counts identifier kinds (a file mixing ids and emails is
-refused) and finds the events in the campaign-trigger window, so that the run can ask
-about them before pass 2 (importer/emit.py) sends a single request.
+refused under ``--identifier auto``; ``per-row`` sends each row by its own kind; an API that
+does not take a kind refuses it first) and finds the events in the campaign-trigger window,
+so that the run can ask about them before pass 2 (importer/emit.py) sends a single request.
 """
 
 from __future__ import annotations
@@ -92,11 +93,11 @@ class Scanning:
         result = self.result
         result.types = self.infer.types()
         result.nearly = self.infer.nearly()
+        refused = [k for k in PERSON_KINDS if result.kinds[k] and k not in self.opts.person_kinds]
+        if refused:  # first: under such an API, --identifier per-row would not help
+            raise _not_taken(result, refused, self.opts.api)
         if self.opts.identifier == "auto" and result.kinds["id"] and result.kinds["email"]:
             raise _mixed(result)
-        refused = [k for k in PERSON_KINDS if result.kinds[k] and k not in self.opts.person_kinds]
-        if refused:
-            raise _not_taken(result, refused, self.opts.api)
         self.inp.scan = result
         return result
 
@@ -180,6 +181,7 @@ def _mixed(result: Scan) -> UnimportableError:
         f"the file mixes ids ({ids} rows, first at row {first_id}) and emails"
         f" ({emails} rows, first at row {first_email}) in _cio_customer_id;"
         " Customer.io's own importer refuses such a file too",
-        "split the file by kind, or pass --identifier id (send every value as an id)"
-        " or --identifier email (reject the rows without @)",
+        "pass --identifier per-row to send each row by its own kind (an email as an email,"
+        " an id as an id), or --identifier id (send every value as an id), or --identifier"
+        " email (reject the rows without @), or split the file by kind",
     )

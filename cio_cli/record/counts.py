@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 FIRST_ROWS = 5
 FLAGGED = 10  # rows kept per kind (rejected, skipped) for GitHub's annotations
 MERGE_EVERY = 16  # per-chunk name counts kept apart before they are summed
+PERSON_KINDS = ("id", "email", "cio_id")  # the kinds of _cio_customer_id, as --json lists them
 
 
 @dataclass
@@ -54,6 +55,8 @@ class Counts:
     resumed: int = 0
     anonymous: int = 0  # events of anonymous rows sent or to send (resumed ones included)
     uuid_ids: int = 0  # of those events, the ones whose _cio_id was a UUID (sent as its ULID)
+    identifiers: Counter[str] = field(default_factory=Counter)  # events sent or to send per
+    # kind of _cio_customer_id (resumed ones included, those the API refused taken away)
     requests: int = 0
     retries: int = 0
     warnings: Counter[str] = field(default_factory=Counter)
@@ -96,6 +99,7 @@ class Counts:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.warnings.update(other.warnings)
         self.errors.update(other.errors)
+        self.identifiers.update(other.identifiers)
         self.null_texts.update(other.null_texts)
         self.peak_in_flight = max(self.peak_in_flight, other.peak_in_flight)
         for key, col in other.columns.items():
@@ -129,6 +133,15 @@ class Counts:
         if len(self.names) >= MERGE_EVERY:
             total = _summed(self.names)
             self.names = [] if total is None else [total]
+
+    def count_kinds(self, events: pl.DataFrame, sign: int = 1) -> None:
+        """Add ``events`` per kind of ``_cio_customer_id`` (their ``_kind``; anonymous
+        events are not counted); ``sign=-1`` takes them away."""
+        if events.height == 0 or "_kind" not in events.columns:
+            return
+        for kind, n in events.get_column("_kind").value_counts().iter_rows():
+            if kind in PERSON_KINDS:
+                self.identifiers[kind] += sign * int(n)
 
     def span(self, first: int | None, last: int | None) -> None:
         """Widen the time range of the events to take in ``first`` and ``last``."""

@@ -434,8 +434,17 @@ def _mismatch(found: object, header: dict[str, object]) -> str:
     if found.get("fingerprint") != header["fingerprint"]:
         return "the file changed since the journal was written"
     if found.get("destination") != header["destination"]:
+        theirs, ours = _api_of(found.get("destination")), _api_of(header["destination"])
+        if theirs != ours:
+            return f"the journal is for the {theirs} API, and this run sends to the {ours} API"
         return "the journal is for another destination (region, base URL or site id)"
     if found.get("shard") != header.get("shard"):
         theirs = f"shard {found['shard']}" if found.get("shard") else "the whole file"
         return f"the journal is for {theirs}"
     return ""
+
+
+def _api_of(destination: object) -> str:
+    """The API a journal's destination is for: Pipelines' start ``pipelines `` (see each
+    ``Api.destination``), Track's are its base URL alone."""
+    return "Pipelines" if str(destination).startswith("pipelines ") else "Track"

@@ -7,7 +7,7 @@ The core reports progress through a callback; this module subscribes.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
@@ -16,7 +16,7 @@ import orjson
 from rich.console import Console
 
 from cio_cli.errors import CioError
-from cio_cli.record.counts import Counts
+from cio_cli.record.counts import PERSON_KINDS, Counts
 from cio_cli.record.progress import ProgressDisplay
 
 if TYPE_CHECKING:  # rich.table loads only when shown
@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # rich.table loads only when shown
 
 
 NOT_FIT = "; rows that do not fit are then rejected"
+ANSWERS = ("y", "n", "s")  # the window prompt's: send them, send nothing, skip them
+CHOICES = "y = send them, n = send nothing, s = skip them (to the rejects file, to send later)"
+Ask = Callable[[str], str]  # asks the window prompt's question, returns one of ANSWERS
 TOP_NAMES = 100  # by_name in --json
 SHOWN = 3  # reasons and names in the human summary
 
@@ -45,6 +48,11 @@ def iso(ts: int | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def per_kind(counts: Counts) -> dict[str, int]:
+    """Events sent or to send per kind of ``_cio_customer_id``: ``id``, ``email``, ``cio_id``."""
+    return {kind: counts.identifiers.get(kind, 0) for kind in PERSON_KINDS}
+
+
 def by_reason(counts: Counts) -> dict[str, int]:
     """Rejected rows per reason, the commonest first (then by text)."""
     return dict(sorted(counts.reasons.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -64,6 +72,7 @@ class Summary:
     notes: list[str] = field(default_factory=list)
     anonymous_column: bool = False  # a file has _cio_anonymous_id: --json counts anonymous events
     shard: str | None = None  # --shard I/N: "I/N", shown in the table and in --json
+    per_row: bool = False  # --identifier per-row: the events per identifier kind are shown
     flagged: list[Flagged] = field(default_factory=list)  # the first rejected and skipped rows
 
     @classmethod
@@ -83,8 +92,9 @@ class Summary:
             rejects = self.rejects_files[0]
         elif self.rejects_files:
             rejects = self.rejects_files
-        anonymous = {"anonymous": c.anonymous} if self.anonymous_column else {}
+        anonymous: dict[str, object] = {"anonymous": c.anonymous} if self.anonymous_column else {}
         anonymous |= {"uuid_ids": c.uuid_ids} if c.uuid_ids else {}
+        anonymous |= {"identifiers": per_kind(c)} if self.per_row else {}
         return {
             "command": self.command,
             "files": self.files,
@@ -195,6 +205,8 @@ def _table(s: Summary) -> Table:
     table.add_row(verb, f"{c.sent:,}")
     for label, n in _of_which(c):
         table.add_row(f"  of which {label}", f"{n:,}")
+    if s.per_row and any(c.identifiers.values()):
+        table.add_row("  by identifier", ", ".join(f"{k} {n:,}" for k, n in per_kind(c).items()))
     table.add_row("duplicates", f"{c.duplicates:,}")
     table.add_row("rejected", f"{c.rejected:,}")
     table.add_row("skipped (recent)", f"{c.skipped_recent:,}")
@@ -272,8 +284,13 @@ def column_hints(s: Summary) -> list[str]:
     return lines
 
 
-def ask(question: str) -> bool:
-    """Ask a yes/no question on the terminal; the default is no."""
-    from rich.prompt import Confirm
+def ask(question: str, stream: TextIO | None = None) -> str:
+    """Ask about the events in the 72-hour window on the terminal (``stream``: where the
+    answer is read, stdin by default): ``y`` (send them), ``n`` (send nothing: the default)
+    or ``s`` (skip them, as ``--skip-recent``), in any case."""
+    from rich.prompt import Prompt
 
-    return Confirm.ask(question, console=Console(file=sys.stderr), default=False)
+    console = Console(file=sys.stderr)
+    answer = Prompt.ask(question, console=console, choices=list(ANSWERS), case_sensitive=False,
+                        default="n", stream=stream)  # fmt: skip
+    return str(answer)

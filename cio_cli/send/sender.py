@@ -230,4 +230,4 @@ def _reject(
     counts.flag(rows.select("_row", "_err").head(FLAGGED).rows())
     if "_name" in rows.columns:  # not sent after all: out of the events per name
         counts.count_names(per_name(rows, -1))
-
+    counts.count_kinds(rows, -1)
