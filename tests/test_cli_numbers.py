@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.cli_support import cio, dry_run, summary, write_csv
+from tests.cli_support import block_bytes, cio, dry_run, summary, write_csv
 from tests.fakecio import FakeCio
 from tests.openapi_support import assert_pipelines_batch
 
@@ -84,8 +84,6 @@ def test_a_lone_padded_decimal_stays_text_and_pairs_decide_across_chunks(tmp_pat
     assert b'"x":2.1' in out_of(tmp_path, ["2.10", "", "5.20"]), "two of one scale"
     late = [f"{i}.5" for i in range(300)] + ["2.10"]  # the padded one in the last chunk
     path = write_csv(tmp_path / "e.csv", [*HEAD, "x"], rows(late))
-    from tests.cli_support import block_bytes
-
     with block_bytes(2048) as chunks:
         got = dry_run(path)
     assert chunks and chunks[0] > 3, chunks
@@ -183,7 +181,7 @@ def test_a_numeric_columns_values_print_back_as_their_cells(tmp_path: Path,
         elif scale is False:
             assert token == json.dumps(cell), (column, cell, token)
         else:
-            assert printed_back(token, scale) == cell, (column, cell, token)
+            assert token is not None and printed_back(token, scale) == cell, (column, cell, token)
     values = [c for c in column if c]
     if len(values) == 1:  # a lone value: send-event decides as a one-cell column does
         (cell,) = values
@@ -221,10 +219,8 @@ def test_a_json_column_gets_the_star_and_the_type_hint(tmp_path: Path) -> None:
 
 
 def test_one_non_json_value_in_a_later_chunk_takes_the_hint_away(tmp_path: Path) -> None:
-    from tests.cli_support import block_bytes
-
-    cells = ['{"i":%d}' % i for i in range(300)] + ["plain"]
-    path = write_csv(tmp_path / "e.csv", [*HEAD, "props"], [r for r in rows(cells)])
+    cells = [f'{{"i":{i}}}' for i in range(300)] + ["plain"]
+    path = write_csv(tmp_path / "e.csv", [*HEAD, "props"], rows(cells))
     with block_bytes(2048):
         got = dry_run(path)
     assert got.summary["columns"]["props"] == {"type": "string", "empty": 0, "blocker_row": None}
