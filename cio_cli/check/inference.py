@@ -10,7 +10,11 @@ float has the decimal's value, so nothing is lost. Integers go out as written,
 decimals as their float's shortest round-trip text (``272.20`` as ``272.2``). A column
 is boolean when every value is ``true``/``false`` in any case (sent lower-case), or
 every value is ``t``/``f`` (lower-case, as Postgres writes them); the two families do
-not mix. Otherwise it stays string.
+not mix. Otherwise it stays string. Numbers keep their meaning: a column of numbers is
+numeric only when ``typing_rule.keeps_its_text`` says so of its decimals' scale facts
+(``Scale``, counted per chunk and merged over the file), so versions (``2.9``, ``2.10``)
+stay text. A column whose every value is a JSON object or array is reported (``nearly``,
+kind ``json``) with its first value's row.
 
 For the columns report, each column keeps, per family (number, true/false, t/f), its
 misfits (non-empty cells neither of the family nor a null text such as ``NULL``) and its
