@@ -806,8 +806,7 @@ PairOpt = Annotated[
     typer.Option(
         "-d",
         metavar="KEY=VALUE|KEY:=JSON",
-        help="key=value (typed as a CSV cell alone in its column: 3, 19.5, true; 2.10"
-        " and 02134 stay text) or key:=JSON (a value as given); repeatable.",
+        help="key=value (a string) or key:=JSON (a typed value); repeatable.",
         rich_help_panel=INPUT,
     ),
 ]

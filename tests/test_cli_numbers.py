@@ -13,7 +13,6 @@ import json
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -159,14 +158,6 @@ def sent_tokens(out: bytes) -> list[str | None]:
     return found
 
 
-def lone(cell: str) -> Any:
-    """``send-event -d x=CELL``'s ``x``, as the raw JSON text."""
-    result = cio("send-event", "--person", "u1", "--name", "buy", "--timestamp", T,
-                 "--id", "01HQWQ9N80N8K7VFTB7JGKGZWA", "-d", f"x={cell}", "--dry-run")  # fmt: skip
-    assert result.exit_code == 0, result.stderr
-    return re.search(r'"x":("(?:[^"\\]|\\.)*"|[^,}]+)', result.stdout).group(1)  # type: ignore[union-attr]
-
-
 @settings(max_examples=30, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(column=columns())
@@ -182,16 +173,6 @@ def test_a_numeric_columns_values_print_back_as_their_cells(tmp_path: Path,
             assert token == json.dumps(cell), (column, cell, token)
         else:
             assert token is not None and printed_back(token, scale) == cell, (column, cell, token)
-    values = [c for c in column if c]
-    if len(values) == 1:  # a lone value: send-event decides as a one-cell column does
-        (cell,) = values
-        assert lone(cell) == sent_tokens(out_of(tmp_path, [cell]))[0], cell
-
-
-def test_send_event_types_a_lone_value_as_a_one_row_file(tmp_path: Path) -> None:
-    for cell in ("2.10", "19.90", "19.5", "3.0", "-0", "7", "02134", "TRUE", "t", "T", "1e5"):
-        assert lone(cell) == sent_tokens(out_of(tmp_path, [cell]))[0], cell
-    assert [lone(c) for c in ("2.10", "19.5", "7", "t")] == ['"2.10"', "19.5", "7", "true"]
 
 
 # -- the JSON hint ---------------------------------------------------------------------------

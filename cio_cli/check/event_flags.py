@@ -22,7 +22,6 @@ from ulid import ULID
 
 from cio_cli.check import contract
 from cio_cli.check import rule_table as c
-from cio_cli.check.typing_rule import lone_value
 from cio_cli.errors import InvalidEventError, UsageError
 from cio_cli.send.api import Api, choose
 
@@ -188,13 +187,8 @@ def _data_object(text: str) -> dict[str, Any]:
     return doc
 
 
-_FIXED = {*contract.EMAIL_KEYS, *contract.NUMBER_KEYS, contract.CURRENCY_KEY}  # typed by rule
-
-
 def _pair(pair: str) -> tuple[str, Any]:
-    """``key=value``: the value typed as a CSV column of this one cell would be
-    (``typing_rule.lone_value``; reserved keys keep the text for their own rules);
-    ``key:=JSON``: the parsed value."""
+    """``key=value``: the string; ``key:=JSON``: the parsed value."""
     key, sep, value = pair.partition("=")
     if not sep or key in ("", ":"):
         raise UsageError(
@@ -202,7 +196,7 @@ def _pair(pair: str) -> tuple[str, Any]:
             hint="for example -d plan=pro or -d seats:=3",
         )
     if not key.endswith(":"):
-        return key, value if key in _FIXED else lone_value(value)
+        return key, value
     try:
         return key[:-1], contract.load_json(value)
     except (ValueError, RecursionError):
