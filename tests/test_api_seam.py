@@ -47,6 +47,7 @@ class Toy:
     alone_kinds: frozenset[str] = frozenset()
     person_kinds = frozenset({"id", "email", "cio_id"})
     name_format_warning = True
+    millis = False
     credentials_hint = "check the toy key"
     paths_hint = "check --base-url (toy paths: /toy/...)"
 

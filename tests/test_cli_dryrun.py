@@ -93,7 +93,10 @@ def test_compact_json_and_unescaped_non_ascii(tmp_path: Path) -> None:
 TYPE_CASES: list[tuple[str, list[str], list[Any]]] = [
     ("integers and decimals are numbers", ["23.45", "200", "-7", "0"], [23.45, 200, -7, 0]),
     ("plain decimals", ["0.1", "-2.5", "3.0"], [0.1, -2.5, 3.0]),
-    ("trailing zeros are numbers", ["1.50", "2", "272.20", "200.000"], [1.5, 2, 272.2, 200.0]),
+    ("trailing zeros of one scale are numbers", ["1.50", "2", "272.20", "200.00"],
+     [1.5, 2, 272.2, 200.0]),
+    ("a trailing zero among other scales keeps strings", ["2.9", "2.10", "3"],
+     ["2.9", "2.10", "3"]),
     ("16 significant digits keep strings", ["0.1234567890123456", "1"],
      ["0.1234567890123456", "1"]),
     ("1e5 keeps strings", ["1e5", "2"], ["1e5", "2"]),

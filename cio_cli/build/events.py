@@ -163,7 +163,7 @@ def _ulid(hex_digest: pl.Expr) -> list[pl.Expr]:
     ]
 
 
-def _op_parts(lay: Layout, plain: set[str]) -> OpParts:
+def _op_parts(lay: Layout, plain: set[str], api_millis: bool) -> OpParts:
     """The checked columns as JSON pieces for ``Api.op`` (after ``_ulid``, ``_inner``)."""
     ulid = pl.col("_ulid")
     if lay.event_id is not None:  # a given _cio_id, else the derived one
@@ -176,6 +176,7 @@ def _op_parts(lay: Layout, plain: set[str]) -> OpParts:
         event_id=event_id,
         ts=pl.col("_ts"),
         ts_text=pl.col("_tstext"),
+        ms=pl.col("_sub") if api_millis else pl.lit(0),
         data=pl.col("_inner"),
     )
 
@@ -226,7 +227,7 @@ def encode(
         _ulid=pl.concat_str(_ulid(pl.col("_hash"))),
         _fp=pl.col("_hash").str.slice(20, 16).str.to_integer(base=16, dtype=pl.UInt64),
     ).drop("_hash")
-    op = api.op(_op_parts(lay, plain))
+    op = api.op(_op_parts(lay, plain, api.millis))
     return df.with_columns(
         _op=pl.concat_str(op, ignore_nulls=True),
         _data_bytes=pl.col("_inner").str.len_bytes() + 2,

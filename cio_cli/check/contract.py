@@ -100,6 +100,11 @@ class ReadOptions:
         return choose(self.api).person_kinds
 
     @property
+    def millis(self) -> bool:
+        """Whether rows keep their milliseconds (``_sub``) for the API (``Api.millis``)."""
+        return choose(self.api).millis
+
+    @property
     def warn_name_format(self) -> bool:
         """Whether names with spaces or ``*`` ``+`` ``|`` draw a warning
         (``Api.name_format_warning``)."""

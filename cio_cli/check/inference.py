@@ -10,7 +10,11 @@ float has the decimal's value, so nothing is lost. Integers go out as written,
 decimals as their float's shortest round-trip text (``272.20`` as ``272.2``). A column
 is boolean when every value is ``true``/``false`` in any case (sent lower-case), or
 every value is ``t``/``f`` (lower-case, as Postgres writes them); the two families do
-not mix. Otherwise it stays string.
+not mix. Otherwise it stays string. Numbers keep their meaning: a column of numbers is
+numeric only when ``typing_rule.keeps_its_text`` says so of its decimals' scale facts
+(``Scale``, counted per chunk and merged over the file), so versions (``2.9``, ``2.10``)
+stay text. A column whose every value is a JSON object or array is reported (``nearly``,
+kind ``json``) with its first value's row.
 
 For the columns report, each column keeps, per family (number, true/false, t/f), its
 misfits (non-empty cells neither of the family nor a null text such as ``NULL``) and its
@@ -34,17 +38,21 @@ from cio_cli.check.contract import (
     Layout,
     ReadOptions,
 )
+from cio_cli.check.typing_rule import (
+    BOOL_WORDS,
+    DEC_RE,
+    INT_RE,
+    MAX_DIGITS,
+    SAFE_INT,
+    SMALLEST_NORMAL,
+    TF,
+    Scale,
+    keeps_its_text,
+)
 
-INT_RE = r"^-?(0|[1-9][0-9]{0,15})$"
-DEC_RE = r"^-?(0|[1-9][0-9]*)\.[0-9]+$"
-SAFE_INT = 2**53
-MAX_DIGITS = 15  # significant digits a double always keeps
-SMALLEST_NORMAL = 2.2250738585072014e-308
 MAX_MISFITS = 100  # beyond this many misfits a column is not "nearly" any type
 NEARLY_SHARE = 0.01  # and misfits are at most this share of its values
 FAMILIES = ("number", "bool", "tf")
-BOOL_WORDS = ("true", "false")
-TF = ("t", "f")
 
 
 def is_whole_number(cell: pl.Expr) -> pl.Expr:
@@ -89,6 +97,9 @@ class ColumnStats:
     first: dict[str, tuple[int, str]] = field(default_factory=dict)  # first non-fit: row, text
     decimals: bool = False  # some value is a decimal (not an integer)
     long_decimals: bool = False  # some decimal is over 16 characters (its digits counted)
+    scale: Scale = field(default_factory=Scale)  # what the decimals say of the column's scale
+    json: bool = False  # every non-empty value is a JSON object or array (columns still asked)
+    json_first: tuple[int, str] | None = None  # with ``json``: the first value (row, text)
 
 
 def whole_rows(df: pl.DataFrame, ncols: int) -> pl.DataFrame:
@@ -129,6 +140,9 @@ class Inference:
     nulls: dict[str, int] = field(default_factory=dict)  # of them, null texts
     tracks: dict[str, dict[str, Track]] = field(default_factory=dict)
     decimals: set[str] = field(default_factory=set)
+    scales: dict[str, Scale] = field(default_factory=dict)  # columns with decimals
+    not_json: set[str] = field(default_factory=set)  # columns with a value not JSON-like
+    json_first: dict[str, tuple[int, str]] = field(default_factory=dict)  # first JSON value
 
     def columns(self) -> list[str]:
         """Data columns whose type is inferred (not reserved, not overridden)."""
@@ -141,8 +155,11 @@ class Inference:
         """What has been learnt so far, to add one more chunk's counts to."""
         tracks = {c: {f: Track(t.every, t.misfits, t.first) for f, t in list(fs.items())}
                   for c, fs in list(self.tracks.items())}  # fmt: skip (lists: safe while folded)
+        scales = {c: Scale(s.decimals, s.low, s.high, s.padded)
+                  for c, s in list(self.scales.items())}  # fmt: skip
         return Inference(self.lay, self.opts, set(self.filled), dict(self.values),
-                         dict(self.nulls), tracks, set(self.decimals))  # fmt: skip
+                         dict(self.nulls), tracks, set(self.decimals), scales,
+                         set(self.not_json), dict(self.json_first))  # fmt: skip
 
     def counted(self, col: str) -> list[str]:
         """The families still counted for a column (those with few enough misfits)."""
@@ -151,7 +168,7 @@ class Inference:
 
     def open_columns(self) -> list[str]:
         """Inferred columns still read by the first pass (a type or a report is open)."""
-        return [col for col in self.columns() if self.counted(col)]
+        return [c for c in self.columns() if self.counted(c) or c not in self.not_json]
 
     def stats(self, df: pl.DataFrame) -> Stats:
         """Per open column: non-empty values, and per family still counted how many fit.
@@ -177,6 +194,7 @@ class Inference:
             for col, v in found.items()
         }
         _add_decimals(whole, stats)
+        _add_json(whole, stats, [c for c in stats if c not in self.not_json])
         tracks = {c: list(self.tracks.get(c, {}).items()) for c in stats}  # as folded so far
         before = {c: {f: t.misfits if t.first is None else MAX_MISFITS + 1 for f, t in fs}
                   for c, fs in tracks.items()}  # fmt: skip (a first non-fit found: no need)
@@ -192,6 +210,11 @@ class Inference:
             self.nulls[col] = self.nulls.get(col, 0) + st.nulls
             if st.decimals:
                 self.decimals.add(col)
+                self.scales.setdefault(col, Scale()).add(st.scale)
+            if not st.json:
+                self.not_json.add(col)
+            elif st.json_first is not None and col not in self.json_first:
+                self.json_first[col] = (first_row + st.json_first[0], st.json_first[1])
             tracks = self.tracks.setdefault(col, {})
             for family, fit in st.fits.items():
                 track = tracks.setdefault(family, Track())
@@ -207,6 +230,10 @@ class Inference:
         track = self.tracks.get(col, {}).get(family)
         return col in self.filled and (track is None or track.every)
 
+    def _keeps_text(self, col: str) -> bool:
+        """Numbers keep their meaning: the decimals read back as written (typing_rule.py)."""
+        return col not in self.decimals or keeps_its_text(self.scales.get(col, Scale()))
+
     def types(self) -> dict[str, str]:
         """How each data column is sent: string, int, float, bool (true/false any case),
         tf (t/f), json, reserved_number, or as_<kind> under ``--type``."""
@@ -218,7 +245,7 @@ class Inference:
             elif key in self.opts.type_overrides:
                 kind = self.opts.type_overrides[key]
                 out[col] = kind if kind in ("string", "json") else f"as_{kind}"
-            elif col in inferred and self._is(col, "number"):
+            elif col in inferred and self._is(col, "number") and self._keeps_text(col):
                 out[col] = "float" if col in self.decimals else "int"
             elif col in inferred and self._is(col, "bool"):
                 out[col] = "bool"
@@ -249,31 +276,81 @@ class Inference:
                 assert first is not None
                 kind = "bool" if family != "number" else "float" if col in self.decimals else "int"
                 found[col] = Nearly(kind, *first)
+            elif col not in self.not_json and col in self.json_first:
+                found[col] = Nearly("json", *self.json_first[col])
         return found
 
 
 def _add_decimals(whole: pl.DataFrame, stats: Stats) -> None:
     """Count decimals as numbers where not every value is an integer (a column of
-    integers skips the costly check). A decimal of at most 16 characters has at most 15
-    digits and lies between 1e-15 and 1e15, so only longer ones are looked at closely."""
+    integers skips the costly check), with their scale facts (``typing_rule.Scale``). A
+    decimal of at most 16 characters has at most 15 digits and lies between 1e-15 and
+    1e15, so only longer ones are looked at closely."""
     partly = [c for c, st in stats.items() if "number" in st.fits and st.fits["number"] < st.n]
     if not partly:
         return
-    kinds = whole.select(  # per cell: 0 not a decimal, 1 a short one, 2 a long one
-        pl.col(c).str.contains(DEC_RE).fill_null(False).cast(pl.UInt8)
-        * (1 + (pl.col(c).str.len_bytes() > MAX_DIGITS + 1).cast(pl.UInt8))
-        for c in partly
-    )
-    counts = kinds.select(
-        pl.concat_list((pl.col(c) == 1).sum(), (pl.col(c) == 2).sum()).alias(c) for c in partly
-    ).row(0, named=True)
-    for col, (found, longer) in counts.items():
+    counts = whole.select(_decimal_facts(pl.col(c)).alias(c) for c in partly).row(0, named=True)
+    for col, (short, longer, low, high, padded) in counts.items():
+        found = short
         if longer:
-            at = kinds.get_column(col) == 2
-            found += int(whole.filter(at).select(_holds(pl.col(col)).sum()).item())
-        stats[col].fits["number"] += found
-        stats[col].decimals = found > 0
-        stats[col].long_decimals = longer > 0
+            cell = pl.col(col)
+            long = cell.str.contains(DEC_RE).fill_null(False) & (
+                cell.str.len_bytes() > MAX_DIGITS + 1
+            )
+            found += int(whole.filter(long).select(_holds(cell).sum()).item())
+        st = stats[col]
+        st.fits["number"] += found
+        st.decimals = found > 0
+        st.long_decimals = longer > 0
+        if short + longer:
+            st.scale = Scale(short + longer, low, high, padded)
+
+
+def _decimal_facts(cell: pl.Expr) -> pl.Expr:
+    """Per column: [short decimals, long ones (over 16 characters), fewest and most
+    fraction digits of a decimal, decimals ending in a zero after another digit]."""
+    decimal = cell.str.contains(DEC_RE).fill_null(False)
+    size = cell.str.len_bytes()
+    longer = size > MAX_DIGITS + 1
+    scale = (size - cell.str.find(".", literal=True) - 1).filter(decimal)
+    padded = decimal & cell.str.ends_with("0") & (size - cell.str.find(".", literal=True) > 2)
+    return pl.concat_list(
+        (decimal & ~longer).sum().cast(pl.Int64),
+        (decimal & longer).sum().cast(pl.Int64),
+        scale.min().cast(pl.Int64),
+        scale.max().cast(pl.Int64),
+        padded.fill_null(False).sum().cast(pl.Int64),
+    )
+
+
+JSON_START = r"^\s*[\[{]"  # what a JSON object or array starts with
+
+
+def _add_json(whole: pl.DataFrame, stats: Stats, asked: list[str]) -> None:
+    """For the columns still ``asked``: is every non-empty value a JSON object or array (its
+    first character, then a parse), and which is the first (chunk row, text)."""
+    if not asked:
+        return
+    shaped = whole.select(
+        (pl.col(c).is_null() | pl.col(c).str.contains(JSON_START)).all() for c in asked
+    ).row(0)
+    maybe = [c for c, ok in zip(asked, shaped, strict=True) if ok]
+    if not maybe:
+        return
+    parsed = whole.select(
+        pl.concat_list(
+            (pl.col(c).is_null() | pl.col(c).str.json_path_match("$").is_not_null())
+            .all()
+            .cast(pl.Int64),
+            pl.col(c).is_not_null().arg_true().first().cast(pl.Int64),
+        ).alias(c)
+        for c in maybe
+    ).row(0, named=True)
+    rows = whole.get_column("_row")
+    for col, (every, at) in parsed.items():
+        stats[col].json = bool(every)
+        if every and at is not None:
+            stats[col].json_first = (int(rows[at]), str(whole.get_column(col)[at]))
 
 
 def _add_misfits(whole: pl.DataFrame, stats: Stats, before: dict[str, dict[str, int]]) -> None:

@@ -150,7 +150,8 @@ def check_rows(
 ) -> Checked:
     """Apply every row rule to a chunk of raw cells.
 
-    Valid rows gain ``_name _cid _kind _ts _ms``; rejected rows keep their raw
+    Valid rows gain ``_name _cid _kind _ts _ms`` (and ``_sub``, the milliseconds within
+    ``_ts``, for an API that sends them); rejected rows keep their raw
     cells and ``_row`` and gain ``_err``, their reasons joined by ``"; "``.
     Flags and messages are built only for rejected rows, so a clean chunk
     costs the checks and nothing more.
@@ -162,6 +163,8 @@ def check_rows(
     forms = timestamps.forms(df, lay)
     textual = forms[0]
     df = identify(df, lay, opts, forms).with_columns(_name=pl.when(name != "").then(name))
+    if opts.millis:
+        df = df.with_columns(_sub=timestamps.millis(lay, opts, *forms))
     if counted is not None:
         df = df.with_columns(_in=counted)
     df = json_cells(df, lay, opts)

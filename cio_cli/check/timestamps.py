@@ -76,6 +76,35 @@ def seconds(lay: Layout, opts: ReadOptions, textual: bool, decimals: bool) -> pl
     )
 
 
+def millis(lay: Layout, opts: ReadOptions, textual: bool, decimals: bool) -> pl.Expr:
+    """The milliseconds within the second ``_ts`` of each timestamp (0-999), from its text
+    and truncated: the first three digits of a fraction (``41.993908`` → 993, Unix seconds
+    or ISO-8601), or the last three of Unix milliseconds. A decimal whose float rounds
+    up to the next second (``…41.9999999``) keeps that second's 0. Null without a
+    timestamp. Needs ``_ts``."""
+    if lay.timestamp is None:
+        return pl.lit(None, dtype=pl.Int64)
+    t = text(lay) if textual else pl.col(lay.timestamp)
+    is_ms = _is_ms(t.cast(pl.Float64, strict=False), opts.timestamp_unit)
+    if not textual and not decimals:
+        return pl.when(is_ms).then(t.cast(pl.Int64, strict=False) % 1000).otherwise(0)
+    fraction = t.str.extract(r"\.([0-9]+)", 1).str.pad_end(3, "0").str.slice(0, 3)
+    from_fraction = fraction.cast(pl.Int64).fill_null(0)
+    whole = t.str.extract(r"^([0-9]+)", 1).cast(pl.Int64, strict=False)
+    numeric = t.str.contains(NUMERIC)
+    seconds = pl.when(is_ms).then(whole // 1000).otherwise(whole)
+    sub = pl.when(is_ms).then(whole % 1000).otherwise(from_fraction)
+    return (
+        pl.when(pl.col("_ts").is_null())
+        .then(None)
+        .when(~numeric)
+        .then(from_fraction)
+        .when(seconds == pl.col("_ts"))
+        .then(sub)
+        .otherwise(0)
+    )
+
+
 def read_as_ms(lay: Layout, opts: ReadOptions, textual: bool) -> pl.Expr:
     """True where ``--timestamp-unit auto`` read a number as milliseconds (a warning)."""
     if lay.timestamp is None or opts.timestamp_unit != "auto":

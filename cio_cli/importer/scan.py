@@ -115,7 +115,7 @@ def column_report(inp: InputFile, found: Scan, empty: Mapping[str, int]) -> dict
         if (nearly := found.nearly.get(col)) is not None:
             column.blocker_row, column.blocker_text = nearly.row, nearly.text
             column.becomes, column.file = nearly.kind, inp.shown
-            if nearly.text in NULL_TEXTS:
+            if nearly.text in NULL_TEXTS and nearly.kind != "json":
                 column.fix = f"--null-value {shlex.quote(nearly.text)}"
             else:
                 column.fix = f"--type {shlex.quote(f'{key}={nearly.kind}')}"

@@ -269,11 +269,18 @@ def _columns_table(s: Summary) -> Table:
 
 def column_hints(s: Summary) -> list[str]:
     """For each string column (marked *) whose values are nearly all numbers or booleans:
-    the row that kept it a string, and the flag that would change it."""
+    the row that kept it a string, and the flag that would change it; for one whose every
+    value is a JSON object or array, the ``--type COL=json`` that would send it as JSON."""
     lines = []
     several = len(s.files) > 1
     for key, col in s.counts.columns.items():
         if col.blocker_row is None:
+            continue
+        if col.becomes == "json":
+            lines.append(
+                f"* {key!r} is sent as strings, but every value is a JSON object or array:"
+                f" pass {col.fix} to send it as JSON"
+            )
             continue
         where = f"row {col.blocker_row}" + (f" of {col.file}" if several else "")
         then = "" if col.fix.startswith("--null-value") else NOT_FIT

@@ -16,6 +16,7 @@ asks which one it is:
     person_kinds          the kinds of ``_cio_customer_id`` it takes (``id``, ``email``,
                           ``cio_id``): a file with another kind is unimportable
     name_format_warning   whether names with spaces or ``*`` ``+`` ``|`` draw a warning
+    millis                whether timestamps carry the row's milliseconds (``OpParts.ms``)
                           (Track: its Journeys pages advise ``new_sign_up``; Pipelines not)
     op(parts)             how one event becomes an op: polars expressions (pieces of one
                           ``concat_str``) built from the checked columns in ``OpParts``,
@@ -64,7 +65,8 @@ class OpParts:
     and ``event_id`` make a JSON string literal (quotes included); ``kind`` is the column of
     the identifier kind (``id``, ``email``, ``cio_id``; ``anonymous_id`` for a row of
     ``_cio_anonymous_id``, whose ``cid`` is then the anonymous id); ``ts`` is Unix seconds
-    (null when the row has none) and ``ts_text`` the same as text; ``data`` is the event
+    (null when the row has none) and ``ts_text`` the same as text; ``ms`` the milliseconds
+    within that second (0-999, when ``Api.millis``: the ``_sub`` column); ``data`` is the event
     data's JSON object without its braces (``"k":v,...``, maybe empty).
     """
 
@@ -74,6 +76,7 @@ class OpParts:
     event_id: list[pl.Expr]
     ts: pl.Expr
     ts_text: pl.Expr
+    ms: pl.Expr
     data: pl.Expr
 
 
@@ -114,6 +117,7 @@ class Api(Protocol):
     alone_kinds: frozenset[str]  # identifier kinds whose events always go alone (``alone``)
     person_kinds: frozenset[str]  # the kinds of _cio_customer_id it takes (else exit 3)
     name_format_warning: bool  # warn of names with spaces or * + | (its docs advise against)
+    millis: bool  # timestamps carry the row's milliseconds (Pipelines' ISO-8601), not seconds
     credentials_hint: str  # which flags/variables hold this API's credentials
     paths_hint: str  # what its paths look like, for a 404's message
 

@@ -54,12 +54,12 @@ def key_region(key: str) -> str | None:
     return found.group(2) if found else None
 
 
-ISO_MS = "%Y-%m-%dT%H:%M:%S.000Z"  # timestamps are whole seconds (decimals floored)
+ISO_MS = "%Y-%m-%dT%H:%M:%S%.3fZ"  # polars' strftime: the milliseconds, truncated
 
 
-def iso_ms(ts: int) -> str:
-    """Unix seconds as ``2013-01-28T16:10:15.000Z``."""
-    return datetime.fromtimestamp(ts, UTC).strftime(ISO_MS)
+def iso_ms(ts: int, ms: int = 0) -> str:
+    """Unix seconds and the milliseconds within them as ``2013-01-28T16:10:15.123Z``."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{ms:03d}Z"
 
 
 class Pipelines:
@@ -73,6 +73,7 @@ class Pipelines:
     max_op_bytes = 32_000
     person_kinds = frozenset({"id"})
     name_format_warning = False  # its docs advise names like "Video Started"
+    millis = True  # ISO-8601 with the row's own milliseconds
     alone_kinds: frozenset[str] = frozenset()
     credentials_hint = "check the Pipelines key (--pipelines-key or CIO_PIPELINES_KEY) and --region"
     paths_hint = "check --base-url (paths are added to it: /v1/batch, /v1/track)"

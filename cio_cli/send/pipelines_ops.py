@@ -17,9 +17,11 @@ def call_pieces(p: OpParts) -> list[pl.Expr]:
     """``{"type":"track","userId":V,"event":N,"properties":{...},"timestamp":ISO,
     "messageId":ULID}`` as pieces of one ``concat_str(ignore_nulls=True)``: ``anonymousId``
     for an anonymous row (kind ``anonymous_id``), no ``properties`` key when the data is
-    empty, no ``timestamp`` key when the row has none."""
+    empty, no ``timestamp`` key when the row has none; the timestamp with the row's own
+    milliseconds (``p.ms``)."""
     who = pl.when(p.kind == ANONYMOUS_KIND).then(pl.lit("anonymousId")).otherwise(pl.lit("userId"))
-    iso = pl.from_epoch(p.ts.cast(pl.Int64), time_unit="s").dt.strftime(ISO_MS)
+    millis = p.ts.cast(pl.Int64) * 1000 + p.ms.fill_null(0)
+    iso = pl.from_epoch(millis, time_unit="ms").dt.strftime(ISO_MS)
     return [
         pl.lit('{"type":"track","'),
         who,

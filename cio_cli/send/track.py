@@ -61,6 +61,7 @@ class Track:
     alone_kinds = frozenset({ANONYMOUS})
     person_kinds = frozenset({"id", "email", "cio_id"})
     name_format_warning = True  # Journeys pages advise names like new_sign_up
+    millis = False  # integer Unix seconds
     credentials_hint = (
         "check the site id, the API key and the region (--region us|eu, or --base-url)"
     )
