@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cio_cli.record import progress
+from cio_cli.record import progress, top
 from tests.cli_support import cio, old, read_rejects, recent, summary, write_csv
 from tests.fakecio import FakeCio
 from tests.test_cli_send import NO_ENV, send
@@ -100,3 +100,52 @@ def test_a_207_entry_without_a_message_says_so_once(tmp_path: Path) -> None:
         ("3", "refused by Customer.io (without a message)")
     ]
     assert summary(result)["by_reason"] == {"refused by Customer.io (without a message)": 1}
+
+
+# -- bounded (SPEC 6, issue 21 item 4) -----------------------------------------------------
+
+
+def test_by_reason_keeps_the_top_100_and_other(tmp_path: Path) -> None:
+    """150 rows, each with its own bad timestamp: 100 reasons and 'other' (50), adding up to
+    the exact totals in errors."""
+    rows = [["buy", f"u{i}", f"when {i}", "x"] for i in range(150)] + rows_of(3)
+    path = write_csv(tmp_path / "e.csv", HEADER, rows)
+    result = cio("validate", path, "--json")
+    s = summary(result)
+    assert len(s["by_reason"]) == 101 and s["by_reason"]["other"] == 50
+    assert sum(s["by_reason"].values()) == sum(s["errors"].values()) == s["rejected"] == 150
+    human = cio("validate", path)
+    assert "rejected rows by reason (top 3 of 150):" in human.stderr
+
+
+def test_past_the_kept_names_the_top_stays_exact_and_the_sum_true(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting keeps ``top.KEEP`` names (here 20) once more than twice as many were seen:
+    a name with many events keeps its exact count, the rest go to 'other', and a real name
+    'other' is counted under it too once names are left out."""
+    monkeypatch.setattr(top, "KEEP", 20)
+    t = old(10)
+    rows = [[f"n{i}", f"u{i}", str(t), "x"] for i in range(500)]
+    rows += [["buy", f"b{i}", str(t - i), "y"] for i in range(200)]
+    rows += [["other", f"o{i}", str(t - i), "y"] for i in range(7)]
+    path = write_csv(tmp_path / "e.csv", HEADER, rows)
+    s = summary(cio("import", path, "--dry-run", "--json"))
+    assert s["sent"] == 707 and sum(s["by_name"].values()) == 707
+    assert s["by_name"]["buy"] == 200 and s["by_name"]["other"] > 7
+    assert len(s["by_name"]) <= 101
+    human = cio("import", path, "--dry-run")
+    assert "buy 200" in human.stderr and "(over " in human.stderr
+
+
+def test_a_journal_stores_the_top_reasons_not_all(tmp_path: Path, fake_cio: FakeCio) -> None:
+    """The finished journal's report keeps 100 reasons and 'other' (not one per reason: 100,000
+    reasons made an 11.9 MB record that every rerun loaded); the rerun reports the same."""
+    rows = [["buy", f"u{i}", f"when {i}", "x"] for i in range(300)] + rows_of(3)
+    path = write_csv(tmp_path / "e.csv", HEADER, rows)
+    first = summary(send(fake_cio.url, path))
+    assert len(first["by_reason"]) == 101
+    journal = tmp_path / "e.csv.cio-journal"
+    assert journal.stat().st_size < 20_000
+    again = summary(send(fake_cio.url, path))
+    assert again["by_reason"] == first["by_reason"] and again["by_name"] == first["by_name"]

@@ -22,8 +22,8 @@ OTHER = "other"  # the key of what the top leaves out
 class Top:
     """Counts per key, at most ``2 * keep`` keys held; the rest summed in ``other``."""
 
-    def __init__(self, keep: int = KEEP) -> None:
-        self.keep = keep
+    def __init__(self, keep: int | None = None) -> None:
+        self.keep = KEEP if keep is None else keep
         self.counts: dict[str, int] = {}
         self.other = 0  # the counts of keys left out
         self.folded = False  # some keys were left out: ``distinct`` is a lower bound
