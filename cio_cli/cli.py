@@ -579,7 +579,7 @@ def _guard(
         with _sigterm_unwinds():
             code = body()
     except CioError as exc:
-        if isinstance(exc.summary, Summary) and not reporter.json_mode:
+        if isinstance(exc.summary, Summary) and not reporter.json_mode and exc.summary.counted:
             reporter.summary(exc.summary)
         raise typer.Exit(reporter.fail(exc, shape(exc))) from None
     except KeyboardInterrupt as exc:

@@ -235,7 +235,8 @@ def test_by_name_keeps_the_top_100_by_count_then_name(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "names.csv", BASE, rows)
     s = summary(cio("import", path, "--dry-run", "--json"))
     want = sorted(((f"n{i:03}", 1 + i % 3) for i in range(120)), key=lambda kv: (-kv[1], kv[0]))
-    assert list(s["by_name"].items()) == want[:100]
+    assert list(s["by_name"].items()) == [*want[:100], ("other", sum(n for _, n in want[100:]))]
+    assert sum(s["by_name"].values()) == s["sent"]
 
 
 def test_the_report_adds_up_over_many_chunks(tmp_path: Path) -> None:

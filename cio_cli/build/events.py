@@ -232,10 +232,3 @@ def encode(
         _op=pl.concat_str(op, ignore_nulls=True),
         _data_bytes=pl.col("_inner").str.len_bytes() + 2,
     ).drop("_ulid", "_tstext", "_inner")
-
-
-def per_name(events: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
-    """Events per name (``_name``, ``n``) for the report; ``sign=-1`` takes them away."""
-    return events.group_by("_name").len().select(
-        pl.col("_name"), n=pl.col("len").cast(pl.Int64) * sign
-    )

@@ -157,7 +157,7 @@ def check_rows(
     costs the checks and nothing more.
 
     ``counted`` (over ``_cid``: the rows of this run's shard) adds ``_in`` to every
-    row, rejected ones included; only those rows count in the errors and warnings.
+    row, rejected ones included; only those rows count in the errors, warnings and reasons.
     """
     name = pl.col(lay.name).str.strip_chars()
     forms = timestamps.forms(df, lay)
@@ -188,7 +188,8 @@ def check_rows(
         messages = [pl.when(cond).then(msg) for _, cond, msg in rules.errors]
         raw = [f"c{i}" for i in range(lay.ncols)] + ([] if counted is None else ["_in"])
         err = pl.concat_str(messages, separator="; ", ignore_nulls=True)
-        reasons = bad.select(pl.concat_list(messages).alias("_r")).explode("_r").drop_nulls()
+        broken = mine[1].select(pl.concat_list(messages).alias("_r"))  # this shard's
+        reasons = broken.explode("_r").drop_nulls()
         bad = bad.select(*raw, "_row", _err=err)
         return Checked(good, bad, errors, warnings, df, tally(reasons.get_column("_r")))
     return Checked(good, bad, errors, warnings, df)

@@ -18,11 +18,11 @@ import polars as pl
 
 from cio_cli.build.batches import Packer, Request
 from cio_cli.build.dedup import Fingerprints, FirstUse, Seen
-from cio_cli.build.events import ULID_LENGTH, encode, given_id, in_shard, per_name
+from cio_cli.build.events import ULID_LENGTH, encode, given_id, in_shard
 from cio_cli.check.contract import NULL_TEXTS, Layout, ReadOptions
 from cio_cli.check.inference import whole_rows
 from cio_cli.check.rows import Checked, check_rows, in_window, message, split, tally
-from cio_cli.check.rule_table import ANONYMOUS_KIND, DATA_TOO_LARGE
+from cio_cli.check.rule_table import DATA_TOO_LARGE
 from cio_cli.errors import FileChangedError, OutputError
 from cio_cli.importer.scan import InputFile, Progress, column_report
 from cio_cli.record.counts import FIRST_ROWS, FLAGGED, Counts
@@ -76,10 +76,7 @@ class Judged:
     null_texts: Counter[tuple[str, str]] = field(default_factory=Counter)
     empty: Counter[str] = field(default_factory=Counter)  # empty cells by data key
     reasons: Counter[str] = field(default_factory=Counter)  # rejected rows per reason
-    names: pl.DataFrame | None = None  # events per name (``per_name``) before dedup
-    span: tuple[int | None, int | None] = (None, None)  # their first and last timestamp
     outside: int = 0  # rows of other shards (``rows`` counts them: the file's rows read)
-    others: pl.DataFrame | None = None  # their rejected rows: written, not counted
     other_ids: pl.DataFrame | None = None  # their events' ``_idk`` and ``_row``
 
 
@@ -129,15 +126,12 @@ class Emitting:
             again, reused = split(reused, self.seen.contains(reused.get_column("_fp")))
             counts.duplicates += again.height
         _account(judged, first_row, counts, self.rejects, reused)
-        _report(unique, judged, counts)
-        counts.anonymous += int((unique.get_column("_kind") == ANONYMOUS_KIND).sum())
-        counts.count_kinds(unique)
         if (eid := self.rejects.lay.event_id) is not None:  # ids given as UUIDs
-            given = unique.get_column(eid).str.strip_chars().str.len_bytes()
-            counts.uuid_ids += int((given > ULID_LENGTH).sum())
+            given = pl.col(eid).str.strip_chars().str.len_bytes()
+            unique = unique.with_columns(_uuid=given > ULID_LENGTH)
         if how.acked is not None and len(how.acked):
             done, unique = split(unique, _is_acked(unique.get_column("_row"), how.acked))
-            counts.sent += done.height
+            counts.count_sent(done)
             counts.resumed += done.height
         for req in self.packer.add(unique):
             if how.stop():
@@ -155,10 +149,8 @@ class Emitting:
         self.counts.sample(rows, "_err")
         self.counts.rejected += rows.height
         self.counts.errors["too_large"] += rows.height
-        self.counts.reasons[req.refused] += rows.height
+        self.counts.reasons.add(req.refused, rows.height)
         self.counts.flag(rows.select("_row", "_err").head(FLAGGED).rows())
-        self.counts.count_names(per_name(rows, -1))
-        self.counts.count_kinds(rows, -1)
 
     def _reused_ids(
         self, events: pl.DataFrame, fps: Fingerprints, others: pl.DataFrame | None, first_row: int
@@ -331,9 +323,6 @@ def _account(
     counts.reasons.update(judged.reasons)
     if reused is not None and reused.height:
         counts.reasons.update(tally(reused.get_column("_err")))
-    if judged.others is not None and judged.others.height:  # other shards' rejected rows
-        others = judged.others.with_columns(_row=pl.col("_row") + first_row)
-        bad = pl.concat([bad.select(others.columns), others]).sort("_row")
     rejects.write(bad, "_err")
     counts.rows += judged.rows - judged.outside
     counts.rejected += judged.invalid
@@ -356,7 +345,7 @@ def judge(
     """Encode a checked chunk (in a worker thread): what to reject, skip and send."""
     raw = [f"c{i}" for i in range(lay.ncols)] + ["_row"]
     mine, bad, others, elsewhere = _shard_of(checked, how)
-    outside = 0 if elsewhere is None else elsewhere.height + others.height
+    outside = 0 if elsewhere is None else elsewhere.height + others
     here = df if not outside else checked.identified.filter(pl.col("_in"))  # this shard's rows
     good, too_big = _too_large(encode(mine, lay, types, how.api, plain), raw, checked)
     parts = [bad, too_big]
@@ -384,10 +373,7 @@ def judge(
         null_texts(here, lay, types),
         empty_cells(here, lay),
         checked.reasons,
-        per_name(good) if good.height else None,
-        _span(good) if good.height else (None, None),
         outside,
-        others,
         _ids_elsewhere(elsewhere, lay, how),
     )
 
@@ -400,15 +386,15 @@ def empty_cells(df: pl.DataFrame, lay: Layout) -> Counter[str]:
 
 def _shard_of(
     checked: Checked, how: Emit
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
-    """Under ``--shard``: the valid and rejected rows of this shard, the rejected rows of the
-    others (written to the rejects file all the same), and the others' valid rows (None
+) -> tuple[pl.DataFrame, pl.DataFrame, int, pl.DataFrame | None]:
+    """Under ``--shard``: the valid and rejected rows of this shard, how many rows the other
+    shards reject (their rejects files hold them), and the others' valid rows (None
     without ``--shard``)."""
     if how.shard is None:
-        return checked.good, checked.bad, checked.bad.clear(), None
+        return checked.good, checked.bad, 0, None
     good, elsewhere = split(checked.good, checked.good.get_column("_in"))
     bad, others = split(checked.bad, checked.bad.get_column("_in"))
-    return good, bad.drop("_in"), others.drop("_in"), elsewhere
+    return good, bad.drop("_in"), others.height, elsewhere
 
 
 def _ids_elsewhere(elsewhere: pl.DataFrame | None, lay: Layout, how: Emit) -> pl.DataFrame | None:
@@ -433,25 +419,6 @@ def _too_large(
         checked.errors["data_too_large"] += big.height
         checked.reasons.update(tally(too_big.get_column("_err")))
     return good, too_big
-
-
-def _report(events: pl.DataFrame, judged: Judged, counts: Counts) -> None:
-    """Count the events sent or to send (duplicates left out) per name, and their time
-    range: as the worker found them, unless dedup took some out (then again, here)."""
-    if events.height == 0:
-        return
-    if events.height == judged.events.height and judged.names is not None:
-        counts.count_names(judged.names)
-        counts.span(*judged.span)
-        return
-    counts.count_names(per_name(events))
-    counts.span(*_span(events))
-
-
-def _span(events: pl.DataFrame) -> tuple[int | None, int | None]:
-    """The first and last timestamp of ``events`` (None when none has one)."""
-    first, last = events.select(a=pl.col("_ts").min(), b=pl.col("_ts").max()).row(0)
-    return first, last
 
 
 def _flag(bad: pl.DataFrame, skipping: bool, counts: Counts) -> None:

@@ -26,7 +26,8 @@ from cio_cli.importer.plan import ImportPlan
 from cio_cli.record.counts import Column, Counts
 from cio_cli.record.journal import Lock, Locked, file_digest, finished_counts, make_header
 from cio_cli.record.outputs import check_run_outputs, journal_of, journalled, rejects_path
-from cio_cli.record.report import Reporter, Summary
+from cio_cli.record.report import TOP_NAMES, Reporter, Summary
+from cio_cli.record.top import Top
 
 # Per-run figures, not the file's: a rerun has its own (zero, or all rows resumed).
 NOT_STORED = frozenset(
@@ -35,24 +36,26 @@ NOT_STORED = frozenset(
 NEEDED = ("rows", "sent", "rejected", "skipped_recent", "duplicates")
 ANONYMOUS_COLUMN = "anonymous_column"  # stored beside the counts: --json shows "anonymous"
 COLUMNS = "columns"  # the columns report, a key a data column
-NAMES = "stored_names"  # events per name, the commonest STORED_NAMES
-STORED_NAMES = 1000
+OLD_NAMES = "stored_names"  # an older cio's events per name: a plain {name: events}
 
 
 def stored(counts: Counts, anonymous_column: bool = False) -> dict[str, object]:
-    """What a finished journal keeps of a file's counts: every number and tally by name."""
+    """What a finished journal keeps of a file's counts: every number and tally by name,
+    the events per name and the reasons as their top ``TOP_NAMES`` and ``other``."""
+    counts.tally()
     out: dict[str, object] = {ANONYMOUS_COLUMN: anonymous_column}
     for f in fields(counts):
         value = getattr(counts, f.name)
         if f.name in NOT_STORED or isinstance(value, bool):
             continue
-        if isinstance(value, Counter):
+        if isinstance(value, Top):
+            out[f.name] = value.stored(TOP_NAMES)
+        elif isinstance(value, Counter):
             if all(isinstance(k, str) for k in value):
                 out[f.name] = dict(value)
         elif value is None or isinstance(value, int | float | str):
             out[f.name] = value
     out[COLUMNS] = {key: vars(col) for key, col in counts.columns.items()}
-    out[NAMES] = dict(counts.top_names(STORED_NAMES))
     return out
 
 
@@ -63,11 +66,18 @@ def restored(doc: dict[str, Any]) -> Counts | None:
     if any(not isinstance(doc.get(name), int) for name in NEEDED):
         return None
     counts = Counts()
+    if OLD_NAMES in doc and "names" not in doc:
+        doc = {**doc, "names": doc[OLD_NAMES]}
     for f in fields(counts):
         if f.name in NOT_STORED or f.name not in doc:
             continue
         now, value = getattr(counts, f.name), doc[f.name]
-        if isinstance(now, Counter):
+        if isinstance(now, Top):
+            top = Top.restored(value)
+            if top is None:
+                return None
+            setattr(counts, f.name, top)
+        elif isinstance(now, Counter):
             if not isinstance(value, dict):
                 return None
             setattr(counts, f.name, Counter(value))

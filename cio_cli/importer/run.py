@@ -232,7 +232,7 @@ def _two_passes(
     if not inputs:
         return
     for inp in inputs:
-        with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
+        with reporter.progress(inp.source.size, rejects_known=False) as shown, _naming(inp.shown):
             scan(inp, plan.read, now, lambda p, b, c: shown.update(p, b, c))
     journals = _journals(plan, inputs, prints, stack, reporter)
     tally.recent_rows = _decide(plan, inputs, journals, confirm, reporter)
@@ -558,15 +558,13 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
     problems = total.rejected - total.settled  # rows left out by --skip-recent alone: exit 0
     rejects = [str(i.rejects_path) for i in inputs if i.rejects_written]
     notes = [f"row {row}: {reason}" for row, reason in total.samples]
-    if total.rejected > len(total.samples):
-        notes.append(f"... and {total.rejected - len(total.samples):,} more rejected row(s)")
+    notes += _more_rows(total)
     if rejects:
         notes.append(f"rejected and skipped rows are in {', '.join(rejects)}")
     if rejects and plan.shard is not None:
         notes.append(
-            f"shard {plan.shard_text}: the counts are this shard's; the rejects file also"
-            " holds the rows the rules reject in the other shards (each shard checks the"
-            " whole file)"
+            f"shard {plan.shard_text}: the counts and the rejects file are this shard's rows"
+            " (a row without a person is shard 1's); each shard checks the whole file"
         )
     if total.recent and not plan.sends:
         notes.append(
@@ -590,6 +588,15 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
         shard=plan.shard_text,
         flagged=tally.flagged,
     )
+
+
+def _more_rows(total: Counts) -> list[str]:
+    """After the first rows shown: how many more rows the rejects file holds."""
+    more = total.rejected + total.skipped_recent - len(total.samples)
+    if not total.samples or more <= 0:
+        return []
+    what = "rejected or skipped row(s)" if total.skipped_recent else "rejected row(s)"
+    return [f"... and {more:,} more {what}"]
 
 
 def _name_format_note(total: Counts) -> list[str]:

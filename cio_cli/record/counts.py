@@ -1,6 +1,8 @@
 """What happened to the rows of one or more files: the counts every summary reports.
 
 No polars: ``cio send-event`` and ``cio check`` load the report, which shows these.
+Events are counted per name, with their time range, as they are sent (or handed to a dry
+run's sink), so that after an interruption every figure describes what was sent.
 """
 
 from __future__ import annotations
@@ -9,13 +11,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cio_cli.check.rule_table import ANONYMOUS_KIND
+from cio_cli.record.top import Top
+
 if TYPE_CHECKING:
     import polars as pl  # noqa: TID251 - for the type only: counts load no polars
 
 FIRST_ROWS = 5
 FLAGGED = 10  # rows kept per kind (rejected, skipped) for GitHub's annotations
-MERGE_EVERY = 16  # per-chunk name counts kept apart before they are summed
 PERSON_KINDS = ("id", "email", "cio_id")  # the kinds of _cio_customer_id, as --json lists them
+TALLY_ROWS = 65_536  # events sent kept apart (a few columns) before they are tallied
+TALLY_FRAMES = 256  # or requests
+SENT_COLUMNS = ("_name", "_ts", "_kind", "_uuid")  # what the tally reads of an event sent
 
 
 @dataclass
@@ -54,9 +61,9 @@ class Counts:
     recent: int = 0
     resumed: int = 0
     anonymous: int = 0  # events of anonymous rows sent or to send (resumed ones included)
-    uuid_ids: int = 0  # of those events, the ones whose _cio_id was a UUID (sent as its ULID)
+    uuid_ids: int = 0  # of the events sent, the ones whose _cio_id was a UUID (sent as its ULID)
     identifiers: Counter[str] = field(default_factory=Counter)  # events sent or to send per
-    # kind of _cio_customer_id (resumed ones included, those the API refused taken away)
+    # kind of _cio_customer_id (resumed ones included)
     requests: int = 0
     retries: int = 0
     warnings: Counter[str] = field(default_factory=Counter)
@@ -67,13 +74,13 @@ class Counts:
     peak_in_flight: int = 0  # the most requests in flight at once (a real import)
     empty: Counter[str] = field(default_factory=Counter)  # one file's empty cells, by data key
     columns: dict[str, Column] = field(default_factory=dict)  # by data key, as sent
-    reasons: Counter[str] = field(default_factory=Counter)  # rejected rows per reason text
-    names: list[pl.DataFrame] = field(default_factory=list)  # (_name, n): events per name
+    reasons: Top = field(default_factory=Top)  # rejected rows per reason text
+    names: Top = field(default_factory=Top)  # events sent (or to send) per name
     first_ts: int | None = None  # the earliest timestamp of the events sent or to send
     last_ts: int | None = None
     flagged: list[tuple[int, str]] = field(default_factory=list)  # first rejected rows
     flagged_skipped: list[tuple[int, str]] = field(default_factory=list)  # first skipped rows
-    stored_names: Counter[str] = field(default_factory=Counter)  # a finished journal's, by name
+    untallied: list[pl.DataFrame] = field(default_factory=list, repr=False)  # sent, see tally
 
     @property
     def handled(self) -> int:
@@ -82,6 +89,8 @@ class Counts:
 
     def add(self, other: Counts) -> None:
         """Fold another file's counts into these."""
+        self.tally()
+        other.tally()
         for name in (
             "rows",
             "sent",
@@ -108,10 +117,8 @@ class Counts:
             else:
                 self.columns[key] = Column(**vars(col))
         self.samples += other.samples[: FIRST_ROWS - len(self.samples)]
-        self.reasons.update(other.reasons)
-        for frame in other.names:
-            self.count_names(frame)
-        self.stored_names.update(other.stored_names)
+        self.reasons.merge(other.reasons)
+        self.names.merge(other.names)
         self.span(other.first_ts, other.last_ts)
         self.flag(other.flagged)
         self.flag(other.flagged_skipped, skipped=True)
@@ -127,21 +134,37 @@ class Counts:
         kept = self.flagged_skipped if skipped else self.flagged
         kept += rows[: FLAGGED - len(kept)]
 
-    def count_names(self, frame: pl.DataFrame) -> None:
-        """Add events per name (``_name``, ``n``; ``n`` negative takes events away)."""
-        self.names.append(frame)
-        if len(self.names) >= MERGE_EVERY:
-            total = _summed(self.names)
-            self.names = [] if total is None else [total]
+    def count_sent(self, events: pl.DataFrame) -> None:
+        """Count ``events`` (``_name _ts _kind``, ``_uuid`` with a ``_cio_id`` column) as sent,
+        or to send in a dry run: per name, their time range, the anonymous ones and those
+        given a UUID. Tallied a few requests at a time (``tally``), not one by one."""
+        self.sent += events.height
+        self.untallied.append(events.select(c for c in SENT_COLUMNS if c in events.columns))
+        if len(self.untallied) >= TALLY_FRAMES or sum(f.height for f in self.untallied) >= (
+            TALLY_ROWS
+        ):
+            self.tally()
 
-    def count_kinds(self, events: pl.DataFrame, sign: int = 1) -> None:
-        """Add ``events`` per kind of ``_cio_customer_id`` (their ``_kind``; anonymous
-        events are not counted); ``sign=-1`` takes them away."""
-        if events.height == 0 or "_kind" not in events.columns:
+    def tally(self) -> None:
+        """Count the events ``count_sent`` holds (before anything reads the figures)."""
+        if not self.untallied:
             return
-        for kind, n in events.get_column("_kind").value_counts().iter_rows():
-            if kind in PERSON_KINDS:
-                self.identifiers[kind] += sign * int(n)
+        sent = self.untallied[0]
+        for frame in self.untallied[1:]:
+            sent = sent.vstack(frame)
+        self.untallied = []
+        if not sent.height:
+            return
+        self.names.update(sent.group_by("_name").len().iter_rows())
+        times = sent.get_column("_ts")
+        self.span(times.min(), times.max())  # type: ignore[arg-type]
+        kinds = sent.get_column("_kind")
+        self.anonymous += int((kinds == ANONYMOUS_KIND).sum())
+        self.identifiers.update(
+            {kind: int(n) for kind, n in kinds.value_counts().iter_rows() if kind in PERSON_KINDS}
+        )
+        if "_uuid" in sent.columns:
+            self.uuid_ids += int(sent.get_column("_uuid").sum())
 
     def span(self, first: int | None, last: int | None) -> None:
         """Widen the time range of the events to take in ``first`` and ``last``."""
@@ -152,29 +175,5 @@ class Counts:
 
     def top_names(self, most: int) -> list[tuple[str, int]]:
         """The ``most`` commonest event names and their events, by count then name."""
-        return sorted(self._per_name().items(), key=lambda kv: (-kv[1], kv[0]))[:most]
-
-    def name_count(self) -> int:
-        """How many distinct event names the events have."""
-        return len(self._per_name())
-
-    def _per_name(self) -> Counter[str]:
-        """Events per name: those counted in this run, and those an "already imported"
-        rerun took from its journal (``stored_names``)."""
-        found = Counter(self.stored_names)
-        total = _summed(self.names)
-        if total is not None:
-            found.update({str(name): int(n) for name, n in total.rows()})
-        return found
-
-
-def _summed(frames: list[pl.DataFrame]) -> pl.DataFrame | None:
-    """Per-name counts summed into one frame, names left with no event dropped (the
-    frames' own methods: the counts load no polars)."""
-    if not frames:
-        return None
-    stacked = frames[0]
-    for frame in frames[1:]:
-        stacked = stacked.vstack(frame)
-    total = stacked.group_by("_name").sum()
-    return total.filter(total.get_column("n") > 0)
+        self.tally()
+        return self.names.top(most)

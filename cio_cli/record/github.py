@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from cio_cli.errors import CioError
 from cio_cli.record.counts import FLAGGED, Counts
-from cio_cli.record.report import Flagged, Reporter, Summary, by_reason, iso
+from cio_cli.record.report import Flagged, Reporter, Summary, how_many, iso
 
 TOP = 10  # reasons and names in the step summary
 MEANINGS = {
@@ -93,7 +93,8 @@ def markdown(s: Summary, error: CioError | None = None) -> str:
     c = s.counts
     dry = " (dry run)" if s.dry_run and s.command != "validate" else ""
     files = ", ".join(_code(f) for f in s.files)
-    out = [f"### cio {s.command}{dry}: {files}", "", *_counts_table(s), ""]
+    out = [f"### cio {s.command}{dry}: {files}", ""]
+    out += [*_counts_table(s), ""] if s.counted else []
     out.append(f"**Exit code {s.exit_code}**: {MEANINGS.get(s.exit_code, 'see cio --help')}")
     if error is not None:
         hint = f" ({_md(error.hint)})" if error.hint else ""
@@ -109,15 +110,14 @@ def markdown(s: Summary, error: CioError | None = None) -> str:
 def _top_tables(c: Counts) -> list[str]:
     """The rejected rows per reason and the events per name, the commonest first."""
     out: list[str] = []
-    reasons = list(by_reason(c).items())
+    reasons = c.reasons.top(TOP)
     if reasons:
-        top = min(TOP, len(reasons))
-        out += ["", f"**Rejected rows per reason** (top {top} of {len(reasons):,})"]
+        out += ["", f"**Rejected rows per reason** (top {len(reasons)} of {how_many(c.reasons)})"]
         out += ["", "| reason | rows |", "|---|---:|"]
-        out += [f"| {_md(reason)} | {n:,} |" for reason, n in reasons[:TOP]]
+        out += [f"| {_md(reason)} | {n:,} |" for reason, n in reasons]
     names = c.top_names(TOP)
     if names:
-        out += ["", f"**Events per name** (top {len(names)} of {c.name_count():,})"]
+        out += ["", f"**Events per name** (top {len(names)} of {how_many(c.names)})"]
         out += ["", "| name | events |", "|---|---:|"]
         out += [f"| {_md(name)} | {n:,} |" for name, n in names]
     return out

@@ -53,8 +53,10 @@ class ProgressDisplay:
         total_rows: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         phase: str = "checking",
+        rejects_known: bool = True,
     ) -> None:
         self.console, self.mode, self.clock = console, mode, clock
+        self.rejects_known = rejects_known  # False: a first pass, which rejects nothing yet
         self.total_bytes, self.total_rows = total_bytes, total_rows
         self.phase = phase  # until the first chunk says
         self.bytes_done = 0
@@ -122,7 +124,8 @@ class ProgressDisplay:
 
     def rate(self, now: float) -> float:
         """Per second over the last RATE_WINDOW_S: events sent while sending, else rows."""
-        counted = self.counts.sent if self.sending else self.counts.rows
+        c = self.counts  # events sent by this run (not those journalled before it)
+        counted = c.sent - c.resumed if self.sending else c.rows
         with self._lock:
             samples = self._samples
             if samples[-1][0] < now:
@@ -165,7 +168,8 @@ class ProgressDisplay:
         else:
             parts += [f"{c.sent:,} to send"] if c.sent else []
             parts += [f"{rate:,.0f} rows/s"]
-        parts.append(f"{c.rejected:,} rejected")
+        if self.rejects_known:
+            parts.append(f"{c.rejected:,} rejected")
         if self.sending:
             parts.append(f"{c.retries:,} retries")
         parts.append(f"ETA {self.eta(now, rate)}")

@@ -18,6 +18,7 @@ from rich.console import Console
 from cio_cli.errors import CioError
 from cio_cli.record.counts import PERSON_KINDS, Counts
 from cio_cli.record.progress import ProgressDisplay
+from cio_cli.record.top import Top
 
 if TYPE_CHECKING:  # rich.table loads only when shown
     from rich.table import Table
@@ -29,6 +30,7 @@ CHOICES = "y = send them, n = send nothing, s = skip them (to the rejects file, 
 Ask = Callable[[str], str]  # asks the window prompt's question, returns one of ANSWERS
 TOP_NAMES = 100  # by_name in --json
 SHOWN = 3  # reasons and names in the human summary
+NOTHING_COUNTED = (3, 4)  # exit codes of runs stopped before their rows were counted
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,14 @@ def per_kind(counts: Counts) -> dict[str, int]:
 
 
 def by_reason(counts: Counts) -> dict[str, int]:
-    """Rejected rows per reason, the commonest first (then by text)."""
-    return dict(sorted(counts.reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+    """Rejected rows per reason, the commonest ``TOP_NAMES`` first (then by text), and
+    ``other`` with the rest when some are left out."""
+    return counts.reasons.shown(TOP_NAMES)
+
+
+def how_many(top: Top) -> str:
+    """How many distinct keys: ``1,234``, or ``over 20,000`` when some were left out."""
+    return f"over {top.distinct():,}" if top.folded else f"{top.distinct():,}"
 
 
 @dataclass
@@ -75,6 +83,15 @@ class Summary:
     per_row: bool = False  # --identifier per-row: the events per identifier kind are shown
     flagged: list[Flagged] = field(default_factory=list)  # the first rejected and skipped rows
 
+    @property
+    def counted(self) -> bool:
+        """Are the counts worth a table? Not for exit 3 or 4 (the file cannot be imported,
+        or the import was refused): nothing was sent, and the rows were not all counted."""
+        return self.exit_code not in NOTHING_COUNTED
+
+    def __post_init__(self) -> None:
+        self.counts.tally()  # the events sent, counted per name, before anything shows them
+
     @classmethod
     def stopped(cls, command: str, files: list[str], exc: CioError, dry_run: bool) -> Summary:
         """The summary of a validate or import stopped by ``exc``: its partial summary, if
@@ -86,7 +103,7 @@ class Summary:
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` object, keys as the contract names them."""
         c = self.counts
-        rate = c.sent / self.duration_s if self.duration_s > 0 else 0.0
+        rate = (c.sent - c.resumed) / self.duration_s if self.duration_s > 0 else 0.0
         rejects: str | list[str] | None = None
         if len(self.rejects_files) == 1:
             rejects = self.rejects_files[0]
@@ -114,7 +131,7 @@ class Summary:
                 for key, col in c.columns.items()
             },
             "by_reason": by_reason(c),
-            "by_name": dict(c.top_names(TOP_NAMES)),
+            "by_name": c.names.shown(TOP_NAMES),
             "first_timestamp": iso(c.first_ts),
             "last_timestamp": iso(c.last_ts),
             "requests": c.requests,
@@ -178,14 +195,21 @@ class Reporter:
                 self.console.print(line, markup=False)
 
     def progress(
-        self, total_bytes: int, total_rows: int | None = None, phase: str = "checking"
+        self,
+        total_bytes: int,
+        total_rows: int | None = None,
+        phase: str = "checking",
+        rejects_known: bool = True,
     ) -> ProgressDisplay:
         """A progress display for a pass over ``total_bytes`` of input (``total_rows``: the
-        rows pass 1 counted, for pass 2; ``phase``: what it is called before a chunk is read)."""
+        rows pass 1 counted, for pass 2; ``phase``: what it is called before a chunk is read;
+        ``rejects_known``: False for pass 1, which applies the rules to recent rows only)."""
         mode = "none" if self.quiet or self.json_mode else "plain"
         if mode == "plain" and self.console.is_terminal:
             mode = "rich"
-        return ProgressDisplay(self.console, mode, total_bytes, total_rows, phase=phase)
+        return ProgressDisplay(
+            self.console, mode, total_bytes, total_rows, phase=phase, rejects_known=rejects_known
+        )
 
 
 def _table(s: Summary) -> Table:
@@ -212,7 +236,7 @@ def _table(s: Summary) -> Table:
     table.add_row("skipped (recent)", f"{c.skipped_recent:,}")
     table.add_row("in 72-hour window", f"{c.recent:,}")
     table.add_row("requests", f"{c.requests:,}")
-    if c.names or c.stored_names:
+    if c.names:
         table.add_row("events per name", _top_names(c))
     if c.first_ts is not None:
         table.add_row("event time", f"{iso(c.first_ts)} to {iso(c.last_ts)}")
@@ -240,16 +264,16 @@ def _of_which(c: Counts) -> list[tuple[str, int]]:
 def _top_names(c: Counts) -> str:
     """``purchase 12,000, signup 300, ... (5 names)``: the commonest names, compactly."""
     shown = ", ".join(f"{name} {n:,}" for name, n in c.top_names(SHOWN))
-    more = c.name_count()
-    return shown + (f", ... ({more:,} names)" if more > SHOWN else "")
+    more = c.names.distinct() > SHOWN or c.names.folded
+    return shown + (f", ... ({how_many(c.names)} names)" if more else "")
 
 
 def _reason_lines(c: Counts) -> list[str]:
     """The commonest reasons rows were rejected for, one line each."""
-    reasons = list(by_reason(c).items())
+    reasons = c.reasons.top(SHOWN)
     if not reasons:
         return []
-    lines = [f"rejected rows by reason (top {min(SHOWN, len(reasons))} of {len(reasons):,}):"]
+    lines = [f"rejected rows by reason (top {len(reasons)} of {how_many(c.reasons)}):"]
     return lines + [f"  {n:,} x {reason}" for reason, n in reasons[:SHOWN]]
 
 

@@ -76,7 +76,7 @@ class DryRunSink:
                 self.out = None
             except OSError as exc:
                 raise OutputError.writing(f"--out {self.out.name}", exc) from None
-        counts.sent += req.events.height
+        counts.count_sent(req.events)
 
     def drain(self, counts: Counts, rejects: RejectsWriter) -> None:
         """Nothing is under way."""

@@ -29,7 +29,6 @@ import threading
 import polars as pl
 
 from cio_cli.build.batches import Request
-from cio_cli.build.events import per_name
 from cio_cli.check.rows import tally
 from cio_cli.errors import OutputError
 from cio_cli.record.counts import FLAGGED, Counts
@@ -39,6 +38,7 @@ from cio_cli.send.transport import Outcome, Stopped, Transport
 from cio_cli.send.window import Window
 
 REFUSED = "refused by Customer.io: "
+NO_MESSAGE = "refused by Customer.io (without a message)"
 PREFETCH = 2  # ready requests queued beyond the window, so a worker never waits for the caller
 _Done = tuple[Request, Outcome | BaseException, BaseException | None]  # and a journal error
 
@@ -190,10 +190,11 @@ class HttpSink:
     def _handle(self, req: Request, out: Outcome, counts: Counts, rejects: RejectsWriter) -> None:
         rows = req.events.height
         if out.kind == "ok":  # journalled by the worker (``_journal``)
-            counts.sent += rows
+            counts.count_sent(req.events)
         elif out.kind == "partial":
             refused = _refused(out, rows)
-            counts.sent += rows - len(refused)
+            kept = pl.Series([i not in refused for i in range(rows)])
+            counts.count_sent(req.events.filter(kept))
             _reject(req.events, refused, counts, rejects)
         elif rows == 1:
             _reject(req.events, {0: out.message}, counts, rejects)
@@ -214,6 +215,11 @@ def _refused(out: Outcome, rows: int) -> dict[int, str]:
     return {i: msg for i, msg in out.errors if 0 <= i < rows}
 
 
+def refusal(message: str) -> str:
+    """The reason of a row the API refused: its message, or that it gave none."""
+    return REFUSED + message if message else NO_MESSAGE
+
+
 def _reject(
     events: pl.DataFrame, refused: dict[int, str], counts: Counts, rejects: RejectsWriter
 ) -> None:
@@ -221,13 +227,11 @@ def _reject(
     if not refused:
         return
     at = sorted(refused)
-    rows = events[at].with_columns(_err=pl.Series([REFUSED + refused[i] for i in at]))
+    rows = events[at].with_columns(_err=pl.Series([refusal(refused[i]) for i in at]))
     rejects.write(rows, "_err")
     counts.sample(rows, "_err")
     counts.rejected += len(at)
     counts.errors["api_refused"] += len(at)
     counts.reasons.update(tally(rows.get_column("_err")))
     counts.flag(rows.select("_row", "_err").head(FLAGGED).rows())
-    if "_name" in rows.columns:  # not sent after all: out of the events per name
-        counts.count_names(per_name(rows, -1))
-    counts.count_kinds(rows, -1)
+

@@ -610,5 +610,5 @@ def refusals(
     found: tuple[tuple[int, str], ...], redact: Redact = _keep
 ) -> tuple[tuple[int, str], ...]:
     """``(op index, message)`` for each op the API refused (messages redacted, then
-    shortened; a refusal without a message says so)."""
-    return tuple((i, shorten(redact(text)) or "refused by Customer.io") for i, text in found)
+    shortened; empty for a refusal without a message)."""
+    return tuple((i, shorten(redact(text))) for i, text in found)
