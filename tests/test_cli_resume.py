@@ -30,8 +30,8 @@ import httpx
 import polars as pl
 import pytest
 
-from cio_cli.build.batches import Request
 from cio_cli.config import Config
+from cio_cli.encode.batches import Request
 from cio_cli.record import journal
 from cio_cli.record.journal import Acked
 from cio_cli.send.sender import HttpSink

@@ -16,13 +16,13 @@ from typing import Protocol, TypeVar
 
 import polars as pl
 
-from cio_cli.build.batches import Packer, Request
-from cio_cli.build.dedup import Fingerprints, FirstUse, Seen
-from cio_cli.build.events import ULID_LENGTH, encode, given_id, in_shard, per_name
 from cio_cli.check.contract import NULL_TEXTS, Layout, ReadOptions
 from cio_cli.check.inference import whole_rows
 from cio_cli.check.rows import Checked, check_rows, in_window, message, split, tally
 from cio_cli.check.rule_table import ANONYMOUS_KIND, DATA_TOO_LARGE
+from cio_cli.encode.batches import Packer, Request
+from cio_cli.encode.dedup import Fingerprints, FirstUse, Seen
+from cio_cli.encode.events import ULID_LENGTH, encode, given_id, in_shard, per_name
 from cio_cli.errors import FileChangedError, OutputError
 from cio_cli.importer.scan import InputFile, Progress, column_report
 from cio_cli.record.counts import FIRST_ROWS, FLAGGED, Counts
