@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from ulid import ULID
@@ -23,7 +23,6 @@ from ulid import ULID
 from cio_cli.check import contract
 from cio_cli.check import rule_table as c
 from cio_cli.errors import InvalidEventError, UsageError
-from cio_cli.send.api import Api, choose
 
 _EMAIL, _NUMBER = re.compile(c.EMAIL_INVALID.pattern), re.compile(c.NOT_A_NUMBER.pattern)
 _ZONED = re.compile(c.TIMESTAMP_ZONED_RE, re.A)
@@ -34,6 +33,17 @@ _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 NAME, PERSON, TIMESTAMP, ID = "the event name", "--person", "--timestamp", "--id"
 ANONYMOUS = "--anonymous-id"
 DATA = "the event data"
+
+
+class OneRequest(Protocol):
+    """What ``build_event`` needs of the chosen API (``send/api.py``'s ``Api.single``)."""
+
+    def single(
+        self, name: str, data: bytes, ts: int | None, event_id: str, person: str | None,
+        anonymous: str | None,
+    ) -> tuple[str, bytes]:  # fmt: skip
+        """``(path, body)`` of one event sent alone."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -287,7 +297,7 @@ def build_event(
     event_id: str | None,
     allow_semantic: bool,
     now: float,
-    api: Api | None = None,
+    api: OneRequest,
 ) -> SingleEvent:
     """Check one event against the rules (SPEC section 3) and build its request (``api``:
     the chosen API's).
@@ -314,5 +324,5 @@ def build_event(
     if recent:
         why = "no --timestamp" if ts is None else "the timestamp is within the last 72 hours"
         notes.append(f"note: {why}: this event can trigger live campaigns and send messages")
-    path, body = (api or choose()).single(name, data_bytes, ts, eid, who, anonymous)
+    path, body = api.single(name, data_bytes, ts, eid, who, anonymous)
     return SingleEvent(path, body, name, target, eid, ts, recent, (*notes, *ts_notes, *data_notes))

@@ -28,7 +28,8 @@ from cio_cli.importer.scan import InputFile, Progress, column_report
 from cio_cli.record.counts import FIRST_ROWS, FLAGGED, Counts
 from cio_cli.record.journal import Acked, Journal
 from cio_cli.record.rejects import RejectsWriter
-from cio_cli.send.api import Api, choose
+from cio_cli.send.api import Api
+from cio_cli.send.choice import choose
 
 MAX_DATA_BYTES = DATA_TOO_LARGE.limit
 REUSED = (

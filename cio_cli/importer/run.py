@@ -388,7 +388,7 @@ def _already_imported(
         if inp.shown not in prints or finished_counts(path) is None:
             continue  # no finished journal with counts: no need to wait for the hash
         header = make_header(
-            prints[inp.shown].result(), plan.send.config.destination, plan.shard_text
+            prints[inp.shown].result(), plan.api.destination(plan.send.config), plan.shard_text
         )
         found = finished_counts(path, header)
         counts = restored(found[0]) if found is not None else None
@@ -451,7 +451,7 @@ def _journals(
     for inp in inputs:
         if inp.shown not in prints:
             continue
-        destination = plan.send.config.destination
+        destination = plan.api.destination(plan.send.config)
         journal, note = Journal.open(
             _journal_path(plan, inp),
             prints[inp.shown].result(),
