@@ -71,6 +71,19 @@ class Config:
         return self._secrets.sub(REDACTED, text) if text else text
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """The credential options as typed on the command line (None: not typed); ``resolve``
+    reads the environment itself, ranking flags and variables."""
+
+    site_id: str | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)
+    region: str | None = None
+    base_url: str | None = None
+    api: str | None = None
+    pipelines_key: str | None = field(default=None, repr=False)
+
+
 def _given(value: str | None) -> str | None:
     """The value stripped of spaces, or None when absent or blank."""
     return value.strip() if value is not None and value.strip() else None

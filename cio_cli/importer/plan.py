@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cio_cli.check.contract import ReadOptions
-from cio_cli.config import Config, check_sending, resolve
+from cio_cli.config import Config, Credentials, check_sending, resolve
 from cio_cli.errors import UsageError
 from cio_cli.send.api import Api
 from cio_cli.send.choice import choose
@@ -123,7 +123,7 @@ class SendOptions:
     @classmethod
     def from_flags(
         cls,
-        credentials: dict[str, str | None],
+        credentials: Credentials,
         concurrency: int,
         rate: float,
         max_retries: int,
@@ -132,5 +132,8 @@ class SendOptions:
     ) -> SendOptions:
         """Check the bounds, then the credentials (flags, then environment); UsageError if wrong."""
         check_sending(max_retries, timeout, concurrency, rate)
-        config = resolve(**credentials, env=os.environ, gzip=gzip)
+        c = credentials
+        config = resolve(
+            c.site_id, c.api_key, c.region, c.base_url, os.environ, c.api, c.pipelines_key, gzip
+        )
         return cls(config, concurrency, rate, max_retries, timeout)
