@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 
 from gen import ensure  # noqa: E402 - bench/ is the script's directory
 
-from cio_cli.build import events
-from cio_cli.build.batches import Packer
-from cio_cli.build.dedup import Seen
 from cio_cli.check import inference, rows
 from cio_cli.check.contract import ReadOptions, layout
+from cio_cli.encode import events
+from cio_cli.encode.batches import Packer
+from cio_cli.encode.dedup import Seen
 from cio_cli.importer.emit import Emit, judge
 from cio_cli.importer.scan import kinds_of
 from cio_cli.read.files import CsvSource

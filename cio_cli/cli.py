@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import signal
 import sys
 import threading
-import time
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,8 +17,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperOption
 
 from cio_cli import __version__, config_file
-from cio_cli.check.contract import Identifier, ReadOptions, Unit
-from cio_cli.config import api_name, check_gzip
+from cio_cli.config import Credentials, api_name, check_gzip
 from cio_cli.errors import (
     CioError,
     InterruptedError_,
@@ -28,7 +25,8 @@ from cio_cli.errors import (
     TerminatedError,
     UsageError,
 )
-from cio_cli.importer.plan import ImportPlan, SendOptions, parse_shard
+from cio_cli.importer.plan import ImportPlan
+from cio_cli.importer.settings import ImportSettings, InputSettings, ValidateSettings
 from cio_cli.record.report import Reporter, Summary, ask
 
 EXIT_CODES = """\b
@@ -458,7 +456,7 @@ def _root(
     """Backfill events into Customer.io from CSV files, and send single events."""
 
 
-def _typed(ctx: typer.Context, **values: str | None) -> dict[str, str | None]:
+def _typed(ctx: typer.Context, **values: str | None) -> Credentials:
     """The credential options as typed on the command line (None when not typed).
 
     Typer reads CIO_SITE_ID and the others only to show them in --help: a value it took from
@@ -470,35 +468,13 @@ def _typed(ctx: typer.Context, **values: str | None) -> dict[str, str | None]:
     for name, value in values.items():
         source = ctx.get_parameter_source(name)
         typed[name] = None if source is not None and source.name == "ENVIRONMENT" else value
-    return typed
+    return Credentials(**typed)
 
 
 def _choice(value: str, allowed: type[StrEnum], flag: str) -> str:
     if value not in tuple(allowed):
         raise UsageError(f"{flag} {value!r} is not one of {'|'.join(allowed)}")
     return value
-
-
-def _overrides(pairs: list[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs or []:
-        col, sep, kind = pair.rpartition("=")
-        if not sep or not col:
-            raise UsageError(f"--type {pair!r} is not COLUMN=TYPE", "for example --type zip=string")
-        out[col] = kind
-    return out
-
-
-def _column_map(pairs: list[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs or []:
-        source, sep, target = pair.rpartition("=")
-        if not sep or not source or not target:
-            raise UsageError(
-                f"--map {pair!r} is not SOURCE=TARGET", "for example --map event_name=_cio_name"
-            )
-        out[source] = target
-    return out
 
 
 def _slots(command: Callable[..., Any]) -> list[config_file.Slot]:
@@ -537,33 +513,11 @@ def _configured(
     return config_file.merge(config, table, _slots(command), values, typed, others)
 
 
-def _read_options(
-    identifier: str,
-    unit: str,
-    assume_tz: str | None,
-    types: str,
-    type_: list[str] | None,
-    encoding: str,
-    semantic: bool,
-    api: str = "track",
-    map_: list[str] | None = None,
-    null_value: list[str] | None = None,
-) -> ReadOptions:
-    ident: Identifier = _choice(identifier, IdentifierChoice, "--identifier")  # type: ignore[assignment]
-    tunit: Unit = _choice(unit, UnitChoice, "--timestamp-unit")  # type: ignore[assignment]
-    kinds = _choice(types, TypesChoice, "--types")
-    return ReadOptions(
-        identifier=ident,
-        timestamp_unit=tunit,
-        assume_tz=assume_tz,
-        types="string" if kinds == "string" else "auto",
-        type_overrides=_overrides(type_),
-        encoding=encoding,
-        allow_semantic=semantic,
-        api=api,
-        column_map=_column_map(map_),
-        null_values=tuple(null_value or ()),
-    )
+def _check_choices(settings: InputSettings) -> None:
+    """--identifier, --timestamp-unit and --types: one of their choices (UsageError, exit 2)."""
+    _choice(settings.identifier, IdentifierChoice, "--identifier")
+    _choice(settings.timestamp_unit, UnitChoice, "--timestamp-unit")
+    _choice(settings.types, TypesChoice, "--types")
 
 
 def _guard(
@@ -659,15 +613,11 @@ def validate(
     given = {k: v for k, v in locals().items() if k not in ("ctx", "files", "config", "reporter")}
 
     def body() -> int:
-        o = _configured(ctx, validate, given, config)
-        reporter.json_mode, reporter.quiet = o["json"], o["quiet"]
-        name = api_name(o["api"], os.environ)
-        opts = _read_options(
-            o["identifier"], o["timestamp_unit"], o["assume_tz"], o["types"], o["type_"],
-            o["encoding"], o["allow_semantic"], name, o["map_"], o["null_value"],
-        )  # fmt: skip
-        plan = ImportPlan("validate", files, opts, rejects=o["rejects"], api_name=name)
-        return _run(plan, reporter)
+        settings = ValidateSettings(files, **_configured(ctx, validate, given, config))
+        reporter.json_mode, reporter.quiet = settings.json, settings.quiet
+        name = api_name(settings.api, os.environ)
+        _check_choices(settings)
+        return _run(settings.plan(name), reporter)
 
     _guard(reporter, body, _import_shape("validate", files, True))
 
@@ -724,31 +674,17 @@ def import_(
     dry = [dry_run]
 
     def body() -> int:
-        o = _configured(ctx, import_, given, config)
-        reporter.json_mode, reporter.quiet = o["json"], o["quiet"]
-        dry[0] = o["dry_run"]
+        s = ImportSettings(files, **_configured(ctx, import_, given, config))
+        reporter.json_mode, reporter.quiet = s.json, s.quiet
+        dry[0] = s.dry_run
         typed = _typed(
-            ctx, site_id=site_id, api_key=api_key, region=o["region"], base_url=o["base_url"],
-            api=o["api"], pipelines_key=pipelines_key,
+            ctx, site_id=s.site_id, api_key=s.api_key, region=s.region, base_url=s.base_url,
+            api=s.api, pipelines_key=s.pipelines_key,
         )  # fmt: skip
-        name = api_name(typed["api"], os.environ, typed["pipelines_key"], site_id, api_key)
-        check_gzip(name, o["gzip"])
-        opts = _read_options(
-            o["identifier"], o["timestamp_unit"], o["assume_tz"], o["types"], o["type_"],
-            o["encoding"], o["allow_semantic"], name, o["map_"], o["null_value"],
-        )  # fmt: skip
-        plan = ImportPlan(
-            "import", files, opts, dry_run=o["dry_run"], out=o["out"], rejects=o["rejects"],
-            allow_recent=o["allow_recent"], skip_recent=o["skip_recent"],
-            batch_bytes=o["batch_bytes"], restart=o["restart"], api_name=name,
-            shard=parse_shard(o["shard"]), journal=o["journal"],
-        )  # fmt: skip
-        if plan.sends:
-            typed["api"] = name
-            plan.send = SendOptions.from_flags(
-                typed, o["concurrency"], o["rate"], o["max_retries"], o["timeout"], o["gzip"]
-            )
-        return _run(plan, reporter)
+        name = api_name(typed.api, os.environ, typed.pipelines_key, s.site_id, s.api_key)
+        check_gzip(name, s.gzip)
+        _check_choices(s)
+        return _run(s.plan(name, typed), reporter)
 
     _guard(reporter, body, lambda exc: _import_shape("import", files, dry[0])(exc))
 
@@ -872,31 +808,19 @@ def send_event_command(
     """Send one event to Customer.io (Track API v1, or POST /v1/track with --api pipelines)."""
     reporter = Reporter(json, quiet)
     from cio_cli import send_event  # the network modules load only when used
-    from cio_cli.check.event_flags import build_event
     from cio_cli.one_request import Connection, report_result
 
     typed = _typed(
         ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url, api=api,
         pipelines_key=pipelines_key,
     )  # fmt: skip
-    conn = Connection(**typed, timeout=timeout, max_retries=max_retries, on_wait=reporter.note)
-    build = functools.partial(
-        build_event,
-        person,
-        anonymous_id,
-        name,
-        pairs or [],
-        data,
-        timestamp,
-        event_id,
-        allow_semantic,
+    conn = Connection.of(typed, timeout, max_retries, reporter.note)
+    settings = send_event.SendEventSettings(
+        name, person, anonymous_id, pairs, data, timestamp, event_id, allow_semantic, dry_run, conn
     )
 
     def body() -> int:
-        chosen = conn.api_of(os.environ)
-        make = lambda: build(time.time(), chosen)  # noqa: E731
-        result = send_event.run_send_event(make, conn, os.environ, dry_run)
-        return report_result(result, reporter)
+        return report_result(send_event.run(settings, os.environ), reporter)
 
     _guard(reporter, body, lambda exc: send_event.SendResult(None, dry_run).as_json())
 
@@ -929,7 +853,7 @@ def check_command(
         ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url, api=api,
         pipelines_key=pipelines_key,
     )  # fmt: skip
-    conn = Connection(**typed, timeout=timeout, max_retries=max_retries, on_wait=reporter.note)
+    conn = Connection.of(typed, timeout, max_retries, reporter.note)
 
     def body() -> int:
         return report_result(credentials_check.run_check(conn, os.environ), reporter)

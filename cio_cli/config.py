@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import SplitResult, urlsplit
 
+from cio_cli import apis
 from cio_cli.errors import UsageError
-from cio_cli.send.api import Api, choose
 
 DEFAULT_REGION = "us"
 CREDENTIALS_HINT = (
@@ -32,31 +32,25 @@ _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?", re.A)
 
 @dataclass(frozen=True, repr=False)
 class Config:
-    """Where, as whom and through which API (``api.choose``) to send. ``repr`` and
-    ``destination`` never show a credential."""
+    """Where, as whom and through which API (``apis.FACTS``' name: the sending side's
+    ``choice.choose`` picks its ``Api``) to send. ``repr`` never shows a credential."""
 
     site_id: str
     api_key: str
     base_url: str
-    api: Api = field(default_factory=lambda: choose(), compare=False)
+    api: str = field(default_factory=lambda: apis.DEFAULT, compare=False)
     pipelines_key: str = ""
     gzip: bool = False  # bodies sent gzip-compressed (Pipelines only)
 
     def __repr__(self) -> str:
         site = "<set>" if self.site_id else "<missing>"
         key = "<set>" if self.api_key else "<missing>"
-        if self.api.name == "pipelines":
+        if self.api == "pipelines":
             pk = "<set>" if self.pipelines_key else "<missing>"
             return f"Config(api='pipelines', base_url={self.base_url!r}, pipelines_key={pk})"
         return f"Config(base_url={self.base_url!r}, site_id={site}, api_key={key})"
 
     __str__ = __repr__
-
-    @property
-    def destination(self) -> str:
-        """What the journal is written for (the API's ``destination``: for Track, the base
-        URL plus a short hash of the site id); never the key."""
-        return self.api.destination(self)
 
     @cached_property
     def _secrets(self) -> re.Pattern[str]:
@@ -75,6 +69,19 @@ class Config:
         """``text`` (from the network) with the site id, the API key, the Pipelines key and
         the Basic tokens (``site:key``, ``key:``, raw and in Base64) replaced by ``[redacted]``."""
         return self._secrets.sub(REDACTED, text) if text else text
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The credential options as typed on the command line (None: not typed); ``resolve``
+    reads the environment itself, ranking flags and variables."""
+
+    site_id: str | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)
+    region: str | None = None
+    base_url: str | None = None
+    api: str | None = None
+    pipelines_key: str | None = field(default=None, repr=False)
 
 
 def _given(value: str | None) -> str | None:
@@ -241,15 +248,15 @@ def check_proxies(env: Mapping[str, str]) -> None:
 
 
 def base_url_for(
-    region: str | None, base_url: str | None, env: Mapping[str, str], api: Api | None = None
+    region: str | None, base_url: str | None, env: Mapping[str, str], api: str | None = None
 ) -> str:
-    """Resolve the API's base URL (``api``: the chosen one) from flags and environment (see
+    """Resolve the API's base URL (``api``: the chosen one's name) from flags and environment (see
     the module docstring).
 
     The region in effect (``--region``, else ``CIO_REGION``) must be valid even when a base
     URL overrides it.
     """
-    hosts = (api or choose()).hosts
+    hosts = apis.facts(api).hosts
     flag_url, flag_region = _given(base_url), _given(region)
     env_url, env_region = _given(env.get("CIO_BASE_URL")), _given(env.get("CIO_REGION"))
     if flag_region is not None:
@@ -283,14 +290,12 @@ def api_name(
     site_id: str | None = None, api_key: str | None = None,
 ) -> str:  # fmt: skip
     """The API cio talks to: ``--api``, else ``CIO_API``, else ``pipelines`` when only the
-    Pipelines key is given (flag or variable), else the default (``api.DEFAULT``: track).
+    Pipelines key is given (flag or variable), else the default (``apis.DEFAULT``: track).
     UsageError for an unknown name."""
-    from cio_cli.send import api as apis
-
     flag = _given(api)
     chosen = (flag or _given(env.get("CIO_API")) or "").lower()
     if chosen:
-        if chosen not in apis.REGISTRY:
+        if chosen not in apis.FACTS:
             source = "--api" if flag else "CIO_API"
             raise UsageError(f"{source} {chosen!r} is not one of track|pipelines")
         return chosen
@@ -316,9 +321,7 @@ def _check_value(value: str, names: str, hint: str) -> None:
 def _pipelines_env(key: str, region: str | None, env: Mapping[str, str]) -> Mapping[str, str]:
     """``env`` with a region-prefixed key's region as ``CIO_REGION`` (a --region or
     CIO_REGION that disagrees: UsageError naming both); a --base-url still wins."""
-    from cio_cli.send.pipelines import key_region
-
-    own = key_region(key)
+    own = apis.key_region(key)
     flag = _given(region)
     given, source = (flag, "--region") if flag else (_given(env.get("CIO_REGION")), "CIO_REGION")
     if own is not None and given is not None and given.lower() != own:
@@ -346,7 +349,6 @@ def resolve(
     """
     name = api_name(api, env, pipelines_key, site_id, api_key)
     check_gzip(name, gzip)
-    chosen = choose(name)
     if name == "pipelines":
         pk = _pick(pipelines_key, env, "CIO_PIPELINES_KEY")
         if pk is None:
@@ -355,10 +357,10 @@ def resolve(
                 hint=PIPELINES_HINT,
             )
         _check_value(pk, "--pipelines-key/CIO_PIPELINES_KEY", "copy the key again")
-        url = base_url_for(region, base_url, _pipelines_env(pk, region, env), chosen)
+        url = base_url_for(region, base_url, _pipelines_env(pk, region, env), name)
         check_proxies(env)
-        return Config("", "", url, chosen, pipelines_key=pk, gzip=gzip)
-    url = base_url_for(region, base_url, env, chosen)
+        return Config("", "", url, name, pipelines_key=pk, gzip=gzip)
+    url = base_url_for(region, base_url, env, name)
     check_proxies(env)
     site = _pick(site_id, env, "CIO_SITE_ID")
     key = _pick(api_key, env, "CIO_API_KEY")
@@ -367,7 +369,7 @@ def resolve(
     hint = "copy the value again from Customer.io's API Credentials"
     for value, names in ((site, "--site-id/CIO_SITE_ID"), (key, "--api-key/CIO_API_KEY")):
         _check_value(value, names, hint)
-    return Config(site_id=site, api_key=key, base_url=url, api=chosen)
+    return Config(site_id=site, api_key=key, base_url=url, api=name)
 
 
 MAX_CONCURRENCY = 256  # threads: one a request in flight

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from cio_cli.config import DEFAULT_REGION, Config
 from cio_cli.errors import CioError
 from cio_cli.one_request import Connection, OneResult
-from cio_cli.send.api import Api, choose
+from cio_cli.send.api import Api
+from cio_cli.send.choice import choose
 
 if TYPE_CHECKING:
     from cio_cli.send.transport import Transport
@@ -76,7 +77,7 @@ def check_credentials(config: Config, transport: Transport, expected: str) -> Ch
     is wrong (the error names the flag to pass); AbortError (exit 5) propagates when the
     credentials are refused or Customer.io cannot be reached.
     """
-    found = config.api.check_credentials(transport, config, expected)
+    found = choose(config.api).check_credentials(transport, config, expected)
     return CheckResult(expected, found.region, found.url, found.environment_id, found.error)
 
 

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import orjson
 
-from cio_cli.config import Config, api_name, base_url_for, check_sending, resolve
+from cio_cli.config import Config, Credentials, api_name, base_url_for, check_sending, resolve
 from cio_cli.errors import CioError
-from cio_cli.send.api import Api, choose
+from cio_cli.send.api import Api
+from cio_cli.send.choice import choose
 
 if TYPE_CHECKING:  # httpx loads only when a request is made: a dry run never needs it
     from cio_cli.send.transport import Transport
@@ -36,10 +37,22 @@ class Connection:
     max_retries: int = 8
     on_wait: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 
+    @classmethod
+    def of(
+        cls, typed: Credentials, timeout: float, max_retries: int,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> Connection:  # fmt: skip
+        """The connection of the credentials ``typed`` on the command line."""
+        c = typed
+        return cls(
+            c.site_id, c.api_key, c.region, c.base_url, c.api, c.pipelines_key, timeout,
+            max_retries, on_wait,
+        )  # fmt: skip
+
     def check_flags(self, env: Mapping[str, str]) -> str:
         """Check --timeout, --max-retries, --region and --base-url; the base URL."""
         check_sending(self.max_retries, self.timeout)
-        return base_url_for(self.region, self.base_url, env, self.api_of(env))
+        return base_url_for(self.region, self.base_url, env, self.api_of(env).name)
 
     def api_of(self, env: Mapping[str, str]) -> Api:
         """The API chosen by --api, CIO_API or the credentials given (``config.api_name``)."""

@@ -6,11 +6,12 @@ turns every CioError into the result's ``error``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cio_cli.check.event_flags import SingleEvent, show
+from cio_cli.check.event_flags import OneRequest, SingleEvent, build_event, show
 from cio_cli.errors import CioError
 from cio_cli.one_request import Connection, OneResult, json_line
 
@@ -97,3 +98,34 @@ def run_send_event(
             return send_one(event, transport, False)
     except CioError as exc:
         return SendResult(event, dry_run, error=exc)
+
+
+@dataclass(frozen=True)
+class SendEventSettings:
+    """What ``cio send-event`` was asked: the event's flags, ``--dry-run``, the connection."""
+
+    name: str
+    person: str | None = None
+    anonymous_id: str | None = None
+    pairs: list[str] | None = None  # -d KEY=VALUE|KEY:=JSON
+    data: str | None = None
+    timestamp: str | None = None
+    event_id: str | None = None
+    allow_semantic: bool = False
+    dry_run: bool = False
+    conn: Connection = field(default_factory=Connection)
+
+    def build(self, now: float, api: OneRequest) -> SingleEvent:
+        """The event checked against the rules, as ``api``'s request (``build_event``)."""
+        return build_event(
+            self.person, self.anonymous_id, self.name, self.pairs or [], self.data,
+            self.timestamp, self.event_id, self.allow_semantic, now, api,
+        )  # fmt: skip
+
+
+def run(settings: SendEventSettings, env: Mapping[str, str]) -> SendResult:
+    """``cio send-event``: the API chosen (UsageError for an unknown one), then
+    ``run_send_event``."""
+    chosen = settings.conn.api_of(env)
+    make = lambda: settings.build(time.time(), chosen)  # noqa: E731
+    return run_send_event(make, settings.conn, env, settings.dry_run)

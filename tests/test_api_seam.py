@@ -1,9 +1,9 @@
 """Issue 10 item 2: a seam per API. Everything that differs between Customer.io's APIs is
-behind ``cio_cli.send.api.Api``; the pipeline, sender, transport, journal and CLI never ask which
-API they hold.
+behind ``cio_cli.send.api.Api`` (what it allows, as data: ``cio_cli.apis.Facts``); the
+pipeline, sender, transport, journal and CLI never ask which API they hold.
 
 A toy API (another batch path, framing, op shape, answer shape and size limit), plugged in
-through ``api.choose``, drives a real ``cio import`` against the local fake server: the
+through ``choice.choose``, drives a real ``cio import`` against the local fake server: the
 server gets the toy's bodies, refused rows land in the rejects file, and the journal
 resumes. A grep keeps Track's paths and framing inside send/track.py.
 """
@@ -21,10 +21,10 @@ import orjson
 import polars as pl
 import pytest
 
+from cio_cli import apis
 from cio_cli.config import Config
-from cio_cli.send import api
-from cio_cli.send.api import Answer, OpParts, Workspace
-from cio_cli.send.transport import Transport
+from cio_cli.send import choice
+from cio_cli.send.api import Answer, Asker, OpParts, Workspace
 from tests.cli_support import cio, old, read_out, read_rejects, summary, write_csv
 from tests.fakecio import FakeCio, Reply
 
@@ -81,7 +81,7 @@ class Toy:
             return Answer("partial", found) if found else Answer("ok")
         return Answer("refused") if status == 422 else None
 
-    def check_credentials(self, transport: Transport, config: Config, expected: str) -> Workspace:
+    def check_credentials(self, transport: Asker, config: Config, expected: str) -> Workspace:
         return Workspace()
 
 
@@ -107,9 +107,12 @@ class ToyServer:
 
 @pytest.fixture
 def toy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ToyServer]:
-    """The toy chosen as cio's API (through ``api.choose``), and a fake server serving it."""
-    monkeypatch.setitem(api.REGISTRY, "toy", Toy)
-    monkeypatch.setattr(api, "DEFAULT", "toy")
+    """The toy chosen as cio's API (through ``choice.choose``), and a fake server serving it."""
+    facts = apis.Facts(Toy.name, Toy.hosts, Toy.person_kinds, Toy.name_format_warning,
+                       Toy.max_op_bytes, Toy.millis)  # fmt: skip
+    monkeypatch.setitem(apis.FACTS, "toy", facts)
+    monkeypatch.setitem(choice.REGISTRY, "toy", Toy)
+    monkeypatch.setattr(apis, "DEFAULT", "toy")
     yield ToyServer()
 
 

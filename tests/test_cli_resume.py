@@ -30,11 +30,12 @@ import httpx
 import polars as pl
 import pytest
 
-from cio_cli.build.batches import Request
 from cio_cli.config import Config
+from cio_cli.encode.batches import Request
 from cio_cli.record import journal
 from cio_cli.record.journal import Acked
 from cio_cli.send.sender import HttpSink
+from cio_cli.send.track import TRACK
 from cio_cli.send.transport import Transport
 from tests.cli_support import SUMMARY_KEYS, assert_accounting, cio, dry_run, old, read_rejects
 from tests.fakecio import FakeCio
@@ -253,7 +254,7 @@ def jline(kind: str, payload: str) -> bytes:
 
 def jheader(csv: Path, url: str, site: str = SITE) -> bytes:
     doc = {"version": 1, "fingerprint": journal.file_digest(csv),
-           "destination": Config(site, KEY, url).destination}  # fmt: skip
+           "destination": TRACK.destination(Config(site, KEY, url))}  # fmt: skip
     return jline("H", json.dumps(doc, separators=(",", ":")))
 
 
@@ -568,7 +569,7 @@ def test_journal_of_another_destination_is_not_resumed(
         assert len(other.events) == ROWS
         raw = journal_of(csv_path).read_bytes()
         assert other_site.encode() not in raw and KEY.encode() not in raw
-        assert Config(other_site, KEY, url).destination.encode() in raw
+        assert TRACK.destination(Config(other_site, KEY, url)).encode() in raw
         assert read_journal(journal_of(csv_path)).done
 
 

@@ -10,6 +10,7 @@ import pytest
 from cio_cli.config import Config, base_url_for, proxy_variables, resolve
 from cio_cli.errors import UsageError
 from cio_cli.send.track import HOSTS as REGION_HOSTS
+from cio_cli.send.track import TRACK
 
 US = "https://track.customer.io"
 EU = "https://track-eu.customer.io"
@@ -164,12 +165,12 @@ def test_repr_hides_the_credentials() -> None:
 def test_destination_hashes_the_site_id_and_never_holds_the_key() -> None:
     config = Config(site_id="SITE-SECRET-1", api_key="KEY-SECRET-2", base_url=US)
     digest = hashlib.sha256(b"SITE-SECRET-1").hexdigest()[:12]
-    assert config.destination == f"{US}#site-sha256={digest}"
-    assert "SECRET" not in config.destination
+    assert TRACK.destination(config) == f"{US}#site-sha256={digest}"
+    assert "SECRET" not in TRACK.destination(config)
     other_site = Config(site_id="other", api_key="KEY-SECRET-2", base_url=US)
     other_key = Config(site_id="SITE-SECRET-1", api_key="another", base_url=US)
-    assert other_site.destination != config.destination
-    assert other_key.destination == config.destination
+    assert TRACK.destination(other_site) != TRACK.destination(config)
+    assert TRACK.destination(other_key) == TRACK.destination(config)
 
 
 def test_config_is_frozen() -> None:

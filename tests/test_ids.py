@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from ulid import ULID
 
-from cio_cli.build import events
+from cio_cli.encode import events
 from cio_cli.importer import one_read, scan
 from tests.cli_support import dry_run, old, write_csv
 

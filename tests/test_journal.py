@@ -19,6 +19,7 @@ import pytest
 from cio_cli.config import Config
 from cio_cli.record import journal
 from cio_cli.record.journal import Acked, Journal, file_digest, ranges
+from cio_cli.send.track import TRACK
 
 PRINT = "sha256:" + "ab" * 32 + ":123"
 DEST = "http://127.0.0.1:9#site-sha256=0123456789ab"
@@ -157,12 +158,12 @@ def test_fingerprint_is_sha256_of_the_bytes_and_the_size(tmp_path: Path) -> None
 
 def test_destination_names_the_base_url_and_hides_both_credentials() -> None:
     cfg = Config(site_id="site-7d1f0c", api_key="key-93ab5e", base_url="http://127.0.0.1:9")
-    dest = cfg.destination
+    dest = TRACK.destination(cfg)
     assert dest.startswith("http://127.0.0.1:9")
     assert "site-7d1f0c" not in dest and "key-93ab5e" not in dest
-    assert dest != Config("site-other", "key-93ab5e", "http://127.0.0.1:9").destination
-    assert dest == Config("site-7d1f0c", "another-key", "http://127.0.0.1:9").destination
-    assert dest != Config("site-7d1f0c", "key-93ab5e", "http://127.0.0.1:10").destination
+    assert dest != TRACK.destination(Config("site-other", "key-93ab5e", "http://127.0.0.1:9"))
+    assert dest == TRACK.destination(Config("site-7d1f0c", "another-key", "http://127.0.0.1:9"))
+    assert dest != TRACK.destination(Config("site-7d1f0c", "key-93ab5e", "http://127.0.0.1:10"))
 
 
 # -- open, ack, finish -----------------------------------------------------------------------

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cio_cli.build import dedup
-from cio_cli.build.dedup import Fingerprints, Seen
+from cio_cli.encode import dedup
+from cio_cli.encode.dedup import Fingerprints, Seen
 
 fingerprint = st.one_of(
     st.integers(0, 2**64 - 1), st.integers(0, 40), st.integers(2**64 - 40, 2**64 - 1)

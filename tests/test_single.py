@@ -26,7 +26,7 @@ from cio_cli.cli import app  # the real commands, as a user runs them
 from cio_cli.errors import InvalidEventError, UsageError
 from cio_cli.one_request import Connection, report_result
 from cio_cli.record.report import Reporter
-from cio_cli.send.track import v1_body
+from cio_cli.send.track import TRACK, v1_body
 from tests.fakecio import FakeCio
 
 NOW = 1_750_000_000.0
@@ -47,7 +47,7 @@ def build(*, person: str | None = "u1", anonymous_id: str | None = None, name: s
           event_id: str | None = ULID, semantic: bool = False) -> event_flags.SingleEvent:
     """``build_event`` with defaults: person u1, an old timestamp, a given id."""
     return event_flags.build_event(person, anonymous_id, name, d or [], data, ts, event_id,
-                              semantic, NOW)
+                              semantic, NOW, TRACK)
 
 
 def body_of(event: event_flags.SingleEvent) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 import orjson
 
+from cio_cli.apis import facts
 from cio_cli.errors import UnimportableError, UsageError
-from cio_cli.send.api import choose
 
 NAME = "_cio_name"
 CUSTOMER_ID = "_cio_customer_id"
@@ -90,25 +90,26 @@ class ReadOptions:
     type_overrides: dict[str, str] = field(default_factory=dict)
     encoding: str = "utf-8"
     allow_semantic: bool = False
-    api: str = "track"  # --api: the API the events are for (``api.choose``'s name)
+    api: str = "track"  # --api: the API the events are for (``apis.FACTS``' name)
     column_map: dict[str, str] = field(default_factory=dict)  # --map SOURCE=TARGET ("-": drop)
     null_values: tuple[str, ...] = ()  # --null-value: cells read as empty
 
     @property
     def person_kinds(self) -> frozenset[str]:
-        """The kinds of ``_cio_customer_id`` the API takes (``Api.person_kinds``)."""
-        return choose(self.api).person_kinds
+        """The kinds of ``_cio_customer_id`` the API takes (``apis.Facts.person_kinds``)."""
+        return facts(self.api).person_kinds
 
     @property
     def millis(self) -> bool:
-        """Whether rows keep their milliseconds (``_sub``) for the API (``Api.millis``)."""
-        return choose(self.api).millis
+        """Whether rows keep their milliseconds (``_sub``) for the API
+        (``apis.Facts.millis``)."""
+        return facts(self.api).millis
 
     @property
     def warn_name_format(self) -> bool:
         """Whether names with spaces or ``*`` ``+`` ``|`` draw a warning
-        (``Api.name_format_warning``)."""
-        return choose(self.api).name_format_warning
+        (``apis.Facts.name_format_warning``)."""
+        return facts(self.api).name_format_warning
 
     def __post_init__(self) -> None:
         if self.assume_tz is not None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from ulid import ULID
@@ -23,7 +23,6 @@ from ulid import ULID
 from cio_cli.check import contract
 from cio_cli.check import rule_table as c
 from cio_cli.errors import InvalidEventError, UsageError
-from cio_cli.send.api import Api, choose
 
 _EMAIL, _NUMBER = re.compile(c.EMAIL_INVALID.pattern), re.compile(c.NOT_A_NUMBER.pattern)
 _ZONED = re.compile(c.TIMESTAMP_ZONED_RE, re.A)
@@ -34,6 +33,19 @@ _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 NAME, PERSON, TIMESTAMP, ID = "the event name", "--person", "--timestamp", "--id"
 ANONYMOUS = "--anonymous-id"
 DATA = "the event data"
+
+
+class OneRequest(Protocol):
+    """What ``build_event`` needs of the chosen API (``send/api.py``'s ``Api``)."""
+
+    name_format_warning: bool  # names with spaces or ``* + |`` draw a note (``apis.Facts``)
+
+    def single(
+        self, name: str, data: bytes, ts: int | None, event_id: str, person: str | None,
+        anonymous: str | None,
+    ) -> tuple[str, bytes]:  # fmt: skip
+        """``(path, body)`` of one event sent alone."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -76,7 +88,7 @@ def broken(rule: c.Rule, field: str, value: object = "", size: int = 0) -> Inval
     return InvalidEventError(rule.text(field, show(value), size), hint=rule.hint())
 
 
-def _check_name(name: str, allow_semantic: bool, api: Api) -> list[str]:
+def _check_name(name: str, allow_semantic: bool, api: OneRequest) -> list[str]:
     """The name's rules; the note on spaces or ``* + |`` only where the API's docs advise
     against them (``Api.name_format_warning``: Track, not Pipelines), as for files."""
     size = len(name.encode())
@@ -289,7 +301,7 @@ def build_event(
     event_id: str | None,
     allow_semantic: bool,
     now: float,
-    api: Api | None = None,
+    api: OneRequest,
 ) -> SingleEvent:
     """Check one event against the rules (SPEC section 3) and build its request (``api``:
     the chosen API's).
@@ -299,7 +311,6 @@ def build_event(
     the same command again sends a second event; pass ``--id`` to make a rerun a duplicate
     that Customer.io ignores.
     """
-    api = api or choose()
     target, who, anonymous = _target(person, anonymous_id)
     name = name.strip(c.WHITESPACE)
     notes = _check_name(name, allow_semantic, api)

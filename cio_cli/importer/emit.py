@@ -16,19 +16,20 @@ from typing import Protocol, TypeVar
 
 import polars as pl
 
-from cio_cli.build.batches import Packer, Request
-from cio_cli.build.dedup import Fingerprints, FirstUse, Seen
-from cio_cli.build.events import ULID_LENGTH, encode, given_id, in_shard
 from cio_cli.check.contract import NULL_TEXTS, Layout, ReadOptions
 from cio_cli.check.inference import whole_rows
 from cio_cli.check.rows import Checked, check_rows, in_window, message, split, tally
 from cio_cli.check.rule_table import DATA_TOO_LARGE
+from cio_cli.encode.batches import Packer, Request
+from cio_cli.encode.dedup import Fingerprints, FirstUse, Seen
+from cio_cli.encode.events import ULID_LENGTH, encode, given_id, in_shard
 from cio_cli.errors import FileChangedError, OutputError
 from cio_cli.importer.scan import InputFile, Progress, column_report
 from cio_cli.record.counts import FIRST_ROWS, FLAGGED, Counts
 from cio_cli.record.journal import Acked, Journal
 from cio_cli.record.rejects import RejectsWriter
-from cio_cli.send.api import Api, choose
+from cio_cli.send.api import Api
+from cio_cli.send.choice import choose
 
 MAX_DATA_BYTES = DATA_TOO_LARGE.limit
 REUSED = (

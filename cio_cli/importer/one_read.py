@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from cio_cli.build.events import warm_up
 from cio_cli.check.contract import Layout, ReadOptions
 from cio_cli.check.inference import Stats
 from cio_cli.check.rows import Checked, check_rows, in_window
+from cio_cli.encode.events import warm_up
 from cio_cli.importer.emit import Emit, Judged, Sink, emit_with, judge
 from cio_cli.importer.scan import InputFile, Progress, Scan, Scanning, kinds_of
 from cio_cli.record.counts import Counts

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cio_cli.check.contract import ReadOptions
-from cio_cli.config import Config, check_sending, resolve
+from cio_cli.config import Config, Credentials, check_sending, resolve
 from cio_cli.errors import UsageError
-from cio_cli.send.api import Api, choose
+from cio_cli.send.api import Api
+from cio_cli.send.choice import choose
 
 MAX_SHARDS = 1024
 SHARD_FORM = "I/N, whole numbers with 1 <= I <= N <= 1024 (for example --shard 2/3)"
@@ -63,8 +64,8 @@ class ImportPlan:
     @property
     def api(self) -> Api:
         """The API requests are built for: the credentials' (``Config.api``), else the one
-        ``api.choose`` picks (a dry run needs no credentials)."""
-        return self.send.config.api if self.send is not None else choose(self.api_name)
+        ``--api`` names (a dry run needs no credentials)."""
+        return choose(self.send.config.api if self.send is not None else self.api_name)
 
     @property
     def sends(self) -> bool:
@@ -122,7 +123,7 @@ class SendOptions:
     @classmethod
     def from_flags(
         cls,
-        credentials: dict[str, str | None],
+        credentials: Credentials,
         concurrency: int,
         rate: float,
         max_retries: int,
@@ -131,5 +132,8 @@ class SendOptions:
     ) -> SendOptions:
         """Check the bounds, then the credentials (flags, then environment); UsageError if wrong."""
         check_sending(max_retries, timeout, concurrency, rate)
-        config = resolve(**credentials, env=os.environ, gzip=gzip)
+        c = credentials
+        config = resolve(
+            c.site_id, c.api_key, c.region, c.base_url, os.environ, c.api, c.pipelines_key, gzip
+        )
         return cls(config, concurrency, rate, max_retries, timeout)

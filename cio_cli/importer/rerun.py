@@ -139,7 +139,7 @@ def _answered(plan: ImportPlan, arg: str, stack: ExitStack) -> tuple[Counts, int
         stack.callback(Lock.take(journal.with_name(journal.name + ".lock")).release)
     except (Locked, OSError):
         return None  # the usual way says why
-    header = make_header(file_digest(path), plan.send.config.destination, plan.shard_text)
+    header = make_header(file_digest(path), plan.api.destination(plan.send.config), plan.shard_text)
     found = finished_counts(journal, header)
     counts = restored(found[0]) if found is not None else None
     if found is None or counts is None:

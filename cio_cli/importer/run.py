@@ -239,10 +239,11 @@ def _two_passes(
     sink = _sink(plan, stack.enter_context(out_file(plan.out, inputs)), reporter)
     stack.callback(sink.close)
     stop = stack.enter_context(_first_ctrl_c(reporter, sink, armed=plan.sends))
+    shared = Pass2(plan, sink, now, stop, reporter)
     for inp in inputs:
         counts = Counts()
         try:
-            _emit_one(plan, inp, journals.get(inp.shown), sink, counts, now, stop, reporter)
+            _emit_one(shared, inp, journals.get(inp.shown), counts)
         finally:
             tally.add(inp, counts)
         if stop.is_set():
@@ -309,17 +310,22 @@ def _both_passes_at_once(
         raise
 
 
-def _emit_one(
-    plan: ImportPlan,
-    inp: InputFile,
-    journal: Journal | None,
-    sink: Sink,
-    counts: Counts,
-    now: int,
-    stop: Stop,
-    reporter: Reporter,
-) -> None:
+@dataclass(frozen=True)
+class Pass2:
+    """What pass 2 of every file of a run shares."""
+
+    plan: ImportPlan
+    sink: Sink
+    now: int
+    stop: Stop
+    reporter: Reporter
+
+
+def _emit_one(shared: Pass2, inp: InputFile, journal: Journal | None, counts: Counts) -> None:
     """Pass 2 for one file, with its journal when the import is real."""
+    plan, sink, now, stop, reporter = (
+        shared.plan, shared.sink, shared.now, shared.stop, shared.reporter
+    )  # fmt: skip
     how = Emit(
         now=now,
         batch_bytes=plan.batch_bytes,
@@ -392,7 +398,7 @@ def _already_imported(
         if inp.shown not in prints or finished_counts(path) is None:
             continue  # no finished journal with counts: no need to wait for the hash
         header = make_header(
-            prints[inp.shown].result(), plan.send.config.destination, plan.shard_text
+            prints[inp.shown].result(), plan.api.destination(plan.send.config), plan.shard_text
         )
         found = finished_counts(path, header)
         counts = restored(found[0]) if found is not None else None
@@ -455,7 +461,7 @@ def _journals(
     for inp in inputs:
         if inp.shown not in prints:
             continue
-        destination = plan.send.config.destination
+        destination = plan.api.destination(plan.send.config)
         journal, note = Journal.open(
             _journal_path(plan, inp),
             prints[inp.shown].result(),

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import polars as pl
 
-from cio_cli.build.events import warm_up
 from cio_cli.check.contract import NULL_TEXTS, Layout, ReadOptions, layout
 from cio_cli.check.inference import Inference, Nearly, Stats
 from cio_cli.check.rows import check_rows, identify, in_window, split
+from cio_cli.encode.events import warm_up
 from cio_cli.errors import UnimportableError
 from cio_cli.read.files import CsvSource, NeedAllColumns
 from cio_cli.record.counts import FIRST_ROWS, Column, Counts

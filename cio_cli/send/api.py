@@ -32,9 +32,9 @@ asks which one it is:
                           None leaves it to the transport (credentials, 404, ...: abort)
     check_credentials(..) ``cio check``: are the credentials (and region) right?
 
-``choose()`` is the one place that picks the API (Track by default, or Pipelines:
-``send/pipelines.py``); ``REGISTRY`` maps
-names to factories. A new API is one module implementing ``Api``, registered there.
+``send/choice.py``'s ``choose()`` is the one place that picks the API (Track by default, or
+Pipelines: ``send/pipelines.py``); its ``REGISTRY`` maps names to factories. A new API is its
+facts in ``apis.py`` and one module implementing ``Api``, registered there.
 This module imports neither polars nor httpx (``send-event`` and ``check`` must start
 fast): their types are named for the type checker only.
 """
@@ -42,7 +42,7 @@ fast): their types are named for the type checker only.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     import polars as pl  # noqa: TID251 (types only: never loaded at run time)
 
     from cio_cli.config import Config
-    from cio_cli.send.transport import Transport
 
 MESSAGE_LIMIT = 300
 
@@ -105,6 +104,18 @@ class Workspace:
     error: CioError | None = None
 
 
+class Asker(Protocol):
+    """What ``Api.check_credentials`` may ask of the transport (send/transport.py's)."""
+
+    def get_json(self, path: str) -> tuple[int, object]:
+        """GET ``path``: the status and the parsed JSON (None if not JSON)."""
+        ...
+
+    def post(self, path: str, body: bytes, ops: int | None = None) -> object:
+        """POST ``body`` to ``path``, as the transport does every request."""
+        ...
+
+
 class Api(Protocol):
     """One Customer.io API (see the module docstring)."""
 
@@ -149,30 +160,9 @@ class Api(Protocol):
         """What a final answer means for the request's ops; None: not this API's to say."""
         ...
 
-    def check_credentials(self, transport: Transport, config: Config, expected: str) -> Workspace:
+    def check_credentials(self, transport: Asker, config: Config, expected: str) -> Workspace:
         """``cio check``: ask the API; AbortError when it cannot be asked."""
         ...
-
-
-def _track() -> Api:
-    from cio_cli.send.track import TRACK
-
-    return TRACK
-
-
-def _pipelines() -> Api:
-    from cio_cli.send.pipelines import PIPELINES
-
-    return PIPELINES
-
-
-REGISTRY: dict[str, Callable[[], Api]] = {"track": _track, "pipelines": _pipelines}
-DEFAULT = "track"
-
-
-def choose(name: str | None = None) -> Api:
-    """The API cio talks to: ``name``'s, else the default (Track)."""
-    return REGISTRY[name or DEFAULT]()
 
 
 # -- helpers any API may use to read Customer.io's answers ----------------------------------

@@ -10,7 +10,7 @@ from typing import IO
 
 import orjson
 
-from cio_cli.build.batches import Request
+from cio_cli.encode.batches import Request
 from cio_cli.errors import OutputError
 from cio_cli.importer.scan import InputFile
 from cio_cli.record.counts import Counts

@@ -21,40 +21,27 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import orjson
 
-from cio_cli.send.api import Answer, OpParts, Workspace, batch_answer
+from cio_cli import apis
+from cio_cli.apis import key_region
+from cio_cli.send.api import Answer, Asker, OpParts, Workspace, batch_answer
 
 if TYPE_CHECKING:
     import polars as pl  # noqa: TID251 (types only: never loaded at run time)
 
     from cio_cli.config import Config
-    from cio_cli.send.transport import Transport
 
-HOSTS: Mapping[str, str] = MappingProxyType(
-    {"us": "https://cdp.customer.io", "eu": "https://cdp-eu.customer.io"}
-)
+HOSTS: Mapping[str, str] = apis.PIPELINES.hosts
 BATCH_PATH = "/v1/batch"
 TRACK_PATH = "/v1/track"
 TOO_LARGE = "over 32 KB: the Pipelines API has no larger form"
 TOO_LARGE_FOR_BATCH = "over --batch-bytes: the Pipelines API has no larger form"
 REFUSED = frozenset({400, 413})
-REGION_KEY = re.compile(r"^(pk|sk)_(us|eu)_")
-
-
-def key_region(key: str) -> str | None:
-    """The region of a region-prefixed key (``pk_eu_…`` → ``eu``), else None."""
-    found = REGION_KEY.match(key)
-    return found.group(2) if found else None
-
-
-ISO_MS = "%Y-%m-%dT%H:%M:%S%.3fZ"  # polars' strftime: the milliseconds, truncated
 
 
 def iso_ms(ts: int, ms: int = 0) -> str:
@@ -65,15 +52,15 @@ def iso_ms(ts: int, ms: int = 0) -> str:
 class Pipelines:
     """The Pipelines API: see the module docstring."""
 
-    name = "pipelines"
+    name = apis.PIPELINES.name
     hosts = HOSTS
     batch_path = BATCH_PATH
     batch_open = b'{"batch":['
     batch_close = b"]}"
-    max_op_bytes = 32_000
-    person_kinds = frozenset({"id"})
-    name_format_warning = False  # its docs advise names like "Video Started"
-    millis = True  # ISO-8601 with the row's own milliseconds
+    max_op_bytes = apis.PIPELINES.max_op_bytes
+    person_kinds = apis.PIPELINES.person_kinds
+    name_format_warning = apis.PIPELINES.name_format_warning
+    millis = apis.PIPELINES.millis
     alone_kinds: frozenset[str] = frozenset()
     credentials_hint = "check the Pipelines key (--pipelines-key or CIO_PIPELINES_KEY) and --region"
     paths_hint = "check --base-url (paths are added to it: /v1/batch, /v1/track)"
@@ -124,7 +111,7 @@ class Pipelines:
         """2xx ok; 207 as Track's (unreadable: retried); 400/413 the whole request refused."""
         return batch_answer(status, body, ops, REFUSED)
 
-    def check_credentials(self, transport: Transport, config: Config, expected: str) -> Workspace:
+    def check_credentials(self, transport: Asker, config: Config, expected: str) -> Workspace:
         """``POST /v1/batch`` ``{"batch":[]}`` in strict mode: 401/403 abort in the transport
         (exit 5); any other answer below 500 means the key works (5xx are retried, then
         abort)."""

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from cio_cli.apis import ISO_MS
 from cio_cli.check.rule_table import ANONYMOUS_KIND
 from cio_cli.send.api import OpParts
-from cio_cli.send.pipelines import ISO_MS
 
 
 def call_pieces(p: OpParts) -> list[pl.Expr]:

@@ -28,8 +28,8 @@ import threading
 
 import polars as pl
 
-from cio_cli.build.batches import Request
 from cio_cli.check.rows import tally
+from cio_cli.encode.batches import Request
 from cio_cli.errors import OutputError
 from cio_cli.record.counts import FLAGGED, Counts
 from cio_cli.record.journal import Journal, ranges

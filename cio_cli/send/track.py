@@ -22,25 +22,22 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import orjson
 
+from cio_cli import apis
 from cio_cli.check.rule_table import ANONYMOUS_KIND as ANONYMOUS
 from cio_cli.errors import AbortError, CioError
-from cio_cli.send.api import Answer, OpParts, Workspace, batch_answer
+from cio_cli.send.api import Answer, Asker, OpParts, Workspace, batch_answer
 
 if TYPE_CHECKING:
     import polars as pl  # noqa: TID251 (types only: never loaded at run time)
 
     from cio_cli.config import Config
-    from cio_cli.send.transport import Transport
 
-HOSTS: Mapping[str, str] = MappingProxyType(
-    {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
-)
+HOSTS: Mapping[str, str] = apis.TRACK.hosts
 BATCH_PATH = "/api/v2/batch"
 ANONYMOUS_PATH = "/api/v1/events"
 REGION_PATH = "/api/v1/accounts/region"
@@ -52,16 +49,16 @@ _NAMES = {"us": "US", "eu": "EU"}
 class Track:
     """The Track API: see the module docstring."""
 
-    name = "track"
+    name = apis.TRACK.name
     hosts = HOSTS
     batch_path = BATCH_PATH
     batch_open = b'{"batch":['
     batch_close = b"]}"
-    max_op_bytes = 32_000
+    max_op_bytes = apis.TRACK.max_op_bytes
     alone_kinds = frozenset({ANONYMOUS})
-    person_kinds = frozenset({"id", "email", "cio_id"})
-    name_format_warning = True  # Journeys pages advise names like new_sign_up
-    millis = False  # integer Unix seconds
+    person_kinds = apis.TRACK.person_kinds
+    name_format_warning = apis.TRACK.name_format_warning
+    millis = apis.TRACK.millis
     credentials_hint = (
         "check the site id, the API key and the region (--region us|eu, or --base-url)"
     )
@@ -111,7 +108,7 @@ class Track:
         """200/2xx ok; 207 the listed ops refused (unreadable: retried); 400/413/422 refused."""
         return batch_answer(status, body, ops, REFUSED)
 
-    def check_credentials(self, transport: Transport, config: Config, expected: str) -> Workspace:
+    def check_credentials(self, transport: Asker, config: Config, expected: str) -> Workspace:
         """``GET /api/v1/accounts/region``, and the region compared with ``expected``."""
         status, doc = transport.get_json(REGION_PATH)
         region = doc.get("region") if isinstance(doc, dict) else None

@@ -52,6 +52,7 @@ from cio_cli import __version__
 from cio_cli.config import Config
 from cio_cli.errors import AbortError, UsageError
 from cio_cli.send.api import Api, item_text, load, shorten
+from cio_cli.send.choice import choose
 
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
@@ -270,7 +271,7 @@ class Transport:
         self._rng = rng if rng is not None else random.Random()
         self._on_retry, self._on_wait, self._on_exchange = on_retry, on_wait, on_exchange
         self._redact: Redact = config.redact
-        self._api: Api = config.api
+        self._api: Api = choose(config.api)
         self._gzip = config.gzip
         self._watchdog = _Watchdog(clock)
         self._config, self._http = config, http
@@ -474,7 +475,7 @@ def _client(
             headers={
                 "User-Agent": f"cio/{__version__}",
                 "Content-Type": "application/json",
-                **config.api.auth_headers(config),
+                **choose(config.api).auth_headers(config),
             },
             timeout=timeout,
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),

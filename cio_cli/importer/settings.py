@@ -1,0 +1,127 @@
+"""The settings of ``validate`` and ``import``: one typed, frozen object per command, built
+by the CLI from its flags (then ``--config``'s values where no flag was typed), and turned
+into the run's plan here. Credentials are read later, flags then environment
+(``config.resolve``). No typer, no polars.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+from cio_cli.check.contract import Identifier, ReadOptions, Unit
+from cio_cli.config import Credentials
+from cio_cli.errors import UsageError
+from cio_cli.importer.plan import ImportPlan, SendOptions, parse_shard
+
+
+@dataclass(frozen=True)
+class InputSettings:
+    """The options of both commands: the files, how rows are read and judged, the output.
+    Names are the CLI's parameters (``type_`` is ``--type``, ``map_`` is ``--map``)."""
+
+    files: list[str]
+    identifier: str = "auto"
+    timestamp_unit: str = "auto"
+    assume_tz: str | None = None
+    types: str = "auto"
+    type_: list[str] | None = None
+    map_: list[str] | None = None
+    null_value: list[str] | None = None
+    encoding: str = "utf-8"
+    allow_semantic: bool = False
+    api: str | None = None
+    rejects: Path | None = None
+    json: bool = False
+    quiet: bool = False
+
+    def read_options(self, api: str) -> ReadOptions:
+        """How rows are read and judged, for the API ``api`` (its choices already checked)."""
+        return ReadOptions(
+            identifier=cast(Identifier, self.identifier),
+            timestamp_unit=cast(Unit, self.timestamp_unit),
+            assume_tz=self.assume_tz,
+            types="string" if self.types == "string" else "auto",
+            type_overrides=_overrides(self.type_),
+            encoding=self.encoding,
+            allow_semantic=self.allow_semantic,
+            api=api,
+            column_map=_column_map(self.map_),
+            null_values=tuple(self.null_value or ()),
+        )
+
+
+@dataclass(frozen=True)
+class ValidateSettings(InputSettings):
+    """What ``cio validate`` was asked."""
+
+    def plan(self, api: str) -> ImportPlan:
+        """The plan of a validation for the API ``api``; UsageError if it contradicts itself."""
+        return ImportPlan(
+            "validate", self.files, self.read_options(api), rejects=self.rejects, api_name=api
+        )
+
+
+@dataclass(frozen=True)
+class ImportSettings(InputSettings):
+    """What ``cio import`` was asked; the credentials as Typer read them (see ``Credentials``
+    for those typed on the command line)."""
+
+    dry_run: bool = False
+    allow_recent: bool = False
+    skip_recent: bool = False
+    batch_bytes: int = 475_000
+    concurrency: int = 128
+    rate: float = 100
+    max_retries: int = 8
+    timeout: float = 30
+    restart: bool = False
+    shard: str | None = None
+    journal: Path | None = None
+    gzip: bool = False
+    site_id: str | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)
+    pipelines_key: str | None = field(default=None, repr=False)
+    region: str | None = None
+    base_url: str | None = None
+    out: Path | None = None
+
+    def plan(self, api: str, credentials: Credentials) -> ImportPlan:
+        """The plan for the API ``api``; a real import's sending options resolve
+        ``credentials`` (flags, then environment). UsageError if anything is wrong."""
+        plan = ImportPlan(
+            "import", self.files, self.read_options(api), dry_run=self.dry_run, out=self.out,
+            rejects=self.rejects, allow_recent=self.allow_recent, skip_recent=self.skip_recent,
+            batch_bytes=self.batch_bytes, restart=self.restart, api_name=api,
+            shard=parse_shard(self.shard), journal=self.journal,
+        )  # fmt: skip
+        if plan.sends:
+            plan.send = SendOptions.from_flags(
+                dataclasses.replace(credentials, api=api),
+                self.concurrency, self.rate, self.max_retries, self.timeout, self.gzip,
+            )  # fmt: skip
+        return plan
+
+
+def _overrides(pairs: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        col, sep, kind = pair.rpartition("=")
+        if not sep or not col:
+            raise UsageError(f"--type {pair!r} is not COLUMN=TYPE", "for example --type zip=string")
+        out[col] = kind
+    return out
+
+
+def _column_map(pairs: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        source, sep, target = pair.rpartition("=")
+        if not sep or not source or not target:
+            raise UsageError(
+                f"--map {pair!r} is not SOURCE=TARGET", "for example --map event_name=_cio_name"
+            )
+        out[source] = target
+    return out
