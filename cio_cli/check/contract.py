@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -26,6 +27,9 @@ TIMESTAMP = "_cio_timestamp"
 EVENT_ID = "_cio_id"
 ROW = "_cio_row"
 ERROR = "_cio_error"
+# Beside a chunk's cells under --null-value: which cells it emptied and for which text
+# ("i:k;..." for cell c<i> and null_values[k]), so the rejects file keeps the text as read.
+NULLED = "_nulled"
 KNOWN = (NAME, CUSTOMER_ID, TIMESTAMP, EVENT_ID, ROW, ERROR, ANONYMOUS_ID)
 SEMANTIC = (
     "User Deleted",
@@ -145,6 +149,11 @@ class Layout:
     def ncols(self) -> int:
         """Number of columns in the header."""
         return len(self.header)
+
+    def raw(self, columns: Sequence[str]) -> list[str]:
+        """The columns that hold a row's cells as read, for the rejects file: every
+        ``c<i>``, and ``NULLED`` when the frame (``columns``) has it."""
+        return [f"c{i}" for i in range(self.ncols)] + ([NULLED] if NULLED in columns else [])
 
 
 def layout(

@@ -183,7 +183,7 @@ def check_rows(
     errors = _sums(mine[1], [(code, cond) for code, cond, _ in rules.errors])
     if bad.height:
         messages = [pl.when(cond).then(msg) for _, cond, msg in rules.errors]
-        raw = [f"c{i}" for i in range(lay.ncols)] + ([] if counted is None else ["_in"])
+        raw = lay.raw(bad.columns) + ([] if counted is None else ["_in"])
         err = pl.concat_str(messages, separator="; ", ignore_nulls=True)
         reasons = bad.select(pl.concat_list(messages).alias("_r")).explode("_r").drop_nulls()
         bad = bad.select(*raw, "_row", _err=err)
