@@ -113,3 +113,17 @@ def test_rows_refused_by_the_api_keep_the_text(tmp_path: Path, api: str) -> None
     assert [row[:5] for row in rejected(tmp_path / "e.csv.rejects.csv")[1:]] == [
         ["api_reject", "u2", t, "NULL", "3"]
     ]
+
+
+def test_a_column_dropped_or_renamed_by_map_keeps_its_header_and_text(tmp_path: Path) -> None:
+    t = str(old())
+    path = write_csv(tmp_path / "w.csv", ["event", "user", "ts", "plan", "note"],
+                     [["", "u1", t, "gold", "NULL"]])  # fmt: skip
+    done = cio("validate", path, "--map", "event=_cio_name", "--map", "user=_cio_customer_id",
+               "--map", "ts=_cio_timestamp", "--map", "plan=-", "--map", "note=comment",
+               "--null-value", "NULL", "--json")  # fmt: skip
+    assert done.exit_code == 1, done.stderr
+    assert rejected(tmp_path / "w.csv.rejects.csv") == [
+        ["event", "user", "ts", "plan", "note", "_cio_row", "_cio_error"],
+        ["", "u1", t, "gold", "NULL", "2", "_cio_name is empty"],
+    ]
