@@ -505,6 +505,10 @@ def _nulled(df: pl.DataFrame, nulls: tuple[str, ...]) -> pl.DataFrame:
     cells = [c for c in df.columns if c[0] == "c" and c[1:].isdigit()]
     if not nulls or not cells:
         return df
+    hit = df.select(pl.col(c).is_in(nulls).any() for c in cells).row(0) if df.height else ()
+    cells = [c for c, found in zip(cells, hit, strict=True) if found]
+    if not cells:  # every chunk has the column, for the frames put together later
+        return df.with_columns(pl.lit(None, dtype=pl.String).alias(NULLED))
     marks = pl.concat_str([_marked(c, nulls) for c in cells], separator=";", ignore_nulls=True)
     return df.with_columns(
         *(pl.when(pl.col(c).is_in(nulls)).then(None).otherwise(pl.col(c)).alias(c) for c in cells),
