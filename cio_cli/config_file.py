@@ -78,8 +78,10 @@ def merge(
                 f"keys are long option names: {', '.join(known)}",
             )
         found = _value(path, key, value, slot.kind)
-        if key in PAIRS:
-            values[slot.name] = [*found, *(given.get(slot.name) or [])]
+        if key in PAIRS:  # the flags win where both name one column
+            flags = given.get(slot.name) or []
+            named = {pair.rpartition("=")[0] for pair in flags}
+            values[slot.name] = [p for p in found if p.rpartition("=")[0] not in named] + flags
         elif slot.name not in typed and EXCLUSIVE.get(key) not in typed:
             values[slot.name] = found
     return values

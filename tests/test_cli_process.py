@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -157,25 +156,20 @@ def test_rejects_on_the_file_given_as_stdin_is_a_usage_error(tmp_path: Path) -> 
 
 @pytest.fixture
 def user_dir(tmp_path: Path) -> Iterator[Callable[[bool], Path]]:
-    """Make a directory the ``cio`` of ``as_user()`` can read, and write or not (as root:
-    one in /tmp that belongs to root, for a cio run as nobody)."""
+    """Make a directory the ``cio`` of ``as_user()`` can read, and write or not (read-only
+    is mode 0555, which binds root too once ``as_user`` took away its power to ignore modes)."""
     made: list[Path] = []
 
     def make(writable: bool) -> Path:
-        if os.geteuid() != 0:
-            where = tmp_path / f"dir{len(made)}"
-            where.mkdir()
-        else:
-            where = Path(tempfile.mkdtemp(prefix="cio-user-"))
-            where.chmod(0o777 if writable else 0o755)
+        where = tmp_path / f"dir{len(made)}"
+        where.mkdir()
+        where.chmod(0o755 if writable else 0o555)
         made.append(where)
         return where
 
     yield make
     for where in made:
         where.chmod(0o755)
-        if os.geteuid() == 0:
-            shutil.rmtree(where)
 
 
 @pytest.fixture
@@ -184,17 +178,23 @@ def read_only_dir(user_dir: Callable[[bool], Path]) -> Path:
     return user_dir(False)
 
 
+# As root: stay root (the checkout and its venv may lie under a 0700 home directory that no
+# other user can enter), but without the capabilities that override file modes, so that a
+# mode of 0555 or 0444 stops root's cio as it stops anyone's (capabilities(7)).
+NO_DAC = ["--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-dac_override,-dac_read_search"]
+
+
 def as_user(args: list[str], cwd: Path, env: dict[str, str] | None = None,
             read_only: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    """Run ``cio ARGS`` in ``cwd`` as a user without root's power to write anywhere
-    (nobody, as root; else ``cwd`` is made read-only first, unless told not to)."""
+    """Run ``cio ARGS`` in ``cwd`` bound by file modes (as root: without the capabilities
+    that override them), ``cwd`` made read-only first unless told not to."""
     prefix: list[str] = []
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
             pytest.skip("running as root without setpriv: cannot drop the power to write")
-        prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-    elif read_only:
+        prefix = [setpriv, *NO_DAC]
+    if read_only:
         cwd.chmod(0o555)
     return subprocess.run([*prefix, sys.executable, "-m", "cio_cli", *args], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
@@ -247,7 +247,7 @@ def test_a_journal_cio_cannot_append_to_stops_before_any_request(
     (where / "s.csv").write_text(HEADER + "purchase,u1,1600000000\n")
     journal = where / "s.csv.cio-journal"
     journal.write_text("H {}\n")
-    journal.chmod(0o444 if os.geteuid() != 0 else 0o644)  # as root: root's, for nobody
+    journal.chmod(0o444)
     env = {**os.environ, "CIO_SITE_ID": "site", "CIO_API_KEY": "key", "CIO_BASE_URL": fake_cio.url}
     done = as_user(["import", "s.csv", "--json"], where, env, read_only=False)
     assert done.returncode == 2, done.stderr

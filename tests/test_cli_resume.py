@@ -761,7 +761,7 @@ def test_already_imported_summary_keeps_the_accounting(tmp_path: Path) -> None:
         assert first.code == 1, first.stderr  # one row rejected
         assert_accounting(first.summary)
         again = run_cio(command(path, fake.url), tmp_path)
-        assert again.code == 0, again.stderr
+        assert again.code == 1, "the first run rejected a row: the rerun stays red"
         s = again.summary
         assert s["requests"] == 0 and s["rows"] == 4 and s["sent"] == s["resumed"] == 2
         assert_accounting(s)

@@ -333,7 +333,7 @@ def test_a_rerun_of_a_finished_import_hashes_the_file_without_reading_it(
         assert unread, "the first run reads the file"
         unread.clear()
         again = cio("import", path, "--json", *flags)
-        assert again.exit_code == 0, again.stderr
+        assert again.exit_code == 1, "the first run rejected a row: the rerun stays red"
         assert unread == [], "the rerun read the file"
         s2 = summary(again)
         assert "e.csv: already imported (50 rows acknowledged); nothing sent" in again.stderr
@@ -342,10 +342,10 @@ def test_a_rerun_of_a_finished_import_hashes_the_file_without_reading_it(
                 "last_timestamp", "columns")  # fmt: skip
         assert {k: s2[k] for k in same} == {k: s1[k] for k in same}
         assert s2["by_name"] == {"buy": 50}, "the events per name come from the journal"
-        assert (s2["resumed"], s2["requests"], s2["retries"], s2["exit_code"]) == (50, 0, 0, 0)
+        assert (s2["resumed"], s2["requests"], s2["retries"], s2["exit_code"]) == (50, 0, 0, 1)
         assert_accounting(s2)
         human = cio("import", path, *flags)
-        assert human.exit_code == 0 and unread == []
+        assert human.exit_code == 1 and unread == []
         assert "already imported" in human.stderr and "of which resumed" in human.stderr
         assert re.search(r"events per name\W+buy 50", human.stderr), human.stderr
         assert len(fake.events) == 50

@@ -7,9 +7,11 @@ nearest expected column.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import json
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -26,6 +28,10 @@ TIMESTAMP = "_cio_timestamp"
 EVENT_ID = "_cio_id"
 ROW = "_cio_row"
 ERROR = "_cio_error"
+IGNORED_COLUMNS = (ROW, ERROR)  # the rejects file's own columns: ignored in an input
+# Beside a chunk's cells under --null-value: which cells it emptied and for which text
+# ("i:k;..." for cell c<i> and null_values[k]), so the rejects file keeps the text as read.
+NULLED = "_nulled"
 KNOWN = (NAME, CUSTOMER_ID, TIMESTAMP, EVENT_ID, ROW, ERROR, ANONYMOUS_ID)
 SEMANTIC = (
     "User Deleted",
@@ -79,6 +85,27 @@ Identifier = Literal["auto", "id", "email", "per-row"]
 Unit = Literal["auto", "s", "ms"]
 
 
+TEXT_ENCODINGS = "utf-8, latin-1, cp1252, utf-16 or another text encoding Python knows"
+
+
+def text_encoding(name: str) -> None:
+    """UsageError (exit 2) unless ``name`` is a text encoding Python knows: not a codec
+    from bytes to bytes or text to text (base64, bz2, hex, quopri, rot13, uu, zlib)."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise UsageError(
+            f"--encoding {name!r} is not an encoding Python knows",
+            f"pass the file's text encoding: {TEXT_ENCODINGS}",
+        ) from None
+    if not getattr(info, "_is_text_encoding", True):  # as str.encode() refuses them
+        raise UsageError(
+            f"--encoding {name!r} is not a text encoding: the {info.name} codec turns bytes"
+            " into bytes or text into text, so it cannot read a CSV file",
+            f"pass the file's text encoding: {TEXT_ENCODINGS}",
+        )
+
+
 @dataclass(frozen=True)
 class ReadOptions:
     """How rows are read and judged (shared by validate and import)."""
@@ -112,6 +139,7 @@ class ReadOptions:
         return facts(self.api).name_format_warning
 
     def __post_init__(self) -> None:
+        text_encoding(self.encoding)
         if self.assume_tz is not None:
             try:
                 zoneinfo.ZoneInfo(self.assume_tz)
@@ -151,6 +179,11 @@ class Layout:
     def ncols(self) -> int:
         """Number of columns in the header."""
         return len(self.header)
+
+    def raw(self, columns: Sequence[str]) -> list[str]:
+        """The columns that hold a row's cells as read, for the rejects file: every
+        ``c<i>``, and ``NULLED`` when the frame (``columns``) has it."""
+        return [f"c{i}" for i in range(self.ncols)] + ([NULLED] if NULLED in columns else [])
 
 
 def layout(
@@ -196,7 +229,7 @@ def layout(
         timestamp=_column(found, TIMESTAMP),
         event_id=_column(found, EVENT_ID),
         data=tuple((col, key) for key, col in data),
-        kept=tuple(i for i, h in enumerate(renamed) if h not in (ROW, ERROR)),
+        kept=tuple(i for i, h in enumerate(renamed) if h not in IGNORED_COLUMNS),
         warnings=timestamp_warnings(pairs, header),
     )
 

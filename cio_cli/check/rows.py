@@ -31,7 +31,14 @@ from cio_cli.check.contract import (
     Layout,
     ReadOptions,
 )
-from cio_cli.check.values import BOOL_FORMS, json_cells, typed_value
+from cio_cli.check.values import (
+    BOOL_FORMS,
+    FLOAT_RANGE,
+    INT_RANGE,
+    json_cells,
+    out_of_range,
+    typed_value,
+)
 
 # -- row rules ------------------------------------------------------------------
 
@@ -145,6 +152,9 @@ def split(df: pl.DataFrame, mask: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame
     return df.filter(mask), df.filter(~mask)
 
 
+RANGES = {"int": INT_RANGE, "float": FLOAT_RANGE}  # --type kinds whose values are bounded
+
+
 def check_rows(
     df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int, counted: pl.Expr | None = None
 ) -> Checked:
@@ -186,7 +196,7 @@ def check_rows(
     errors = _sums(mine[1], [(code, cond) for code, cond, _ in rules.errors])
     if bad.height:
         messages = [pl.when(cond).then(msg) for _, cond, msg in rules.errors]
-        raw = [f"c{i}" for i in range(lay.ncols)] + ([] if counted is None else ["_in"])
+        raw = lay.raw(bad.columns) + ([] if counted is None else ["_in"])
         err = pl.concat_str(messages, separator="; ", ignore_nulls=True)
         broken = mine[1].select(pl.concat_list(messages).alias("_r"))  # this shard's
         reasons = broken.explode("_r").drop_nulls()
@@ -360,13 +370,19 @@ def _data_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
         elif key in overrides and overrides[key] != "string":
             kind = overrides[key]
             bad = cell.is_not_null() & typed_value(cell, kind).is_null()
-            rules.error(
-                "type_mismatch",
-                bad,
-                f"{key} ",
-                _quoted(cell),
-                f" is not {'an' if kind == 'int' else 'a'} {kind} (--type {key}={kind})",
-                f": {BOOL_FORMS}" if kind == "bool" else "",
-            )
+            rules.error("type_mismatch", bad, f"{key} ", _quoted(cell), _misfit(cell, key, kind))
     if email_cols:
         rules.warn("email_override", pl.any_horizontal(e.is_not_null() for e in email_cols))
+
+
+def _misfit(cell: pl.Expr, key: str, kind: str) -> pl.Expr:
+    """Why a cell does not fit ``--type key=kind``: not of its form, or (an int, a float)
+    beyond what the type holds, with the type that keeps it."""
+    plain = f" is not {'an' if kind == 'int' else 'a'} {kind} (--type {key}={kind})"
+    if kind == "bool":
+        return pl.lit(f"{plain}: {BOOL_FORMS}")
+    if kind not in RANGES:
+        return pl.lit(plain)
+    keeps = "json sends it as written" if kind == "float" else "string sends it as text"
+    ranged = f" is {RANGES[kind]} (--type {key}={kind}; --type {key}={keeps})"
+    return pl.when(out_of_range(cell, kind)).then(pl.lit(ranged)).otherwise(pl.lit(plain))

@@ -9,6 +9,7 @@ import polars as pl
 
 from cio_cli.check.contract import INT_RE, Layout, ReadOptions, load_json
 from cio_cli.check.rule_table import DATA_TOO_DEEP
+from cio_cli.check.typing_rule import SAFE_INT, SMALLEST_NORMAL
 
 
 def json_cells(df: pl.DataFrame, lay: Layout, opts: ReadOptions) -> pl.DataFrame:
@@ -54,21 +55,30 @@ FALSE_WORDS = ("false", "f", "no", "n", "0")
 BOOL_FORMS = "use true/false, t/f, yes/no, y/n or 1/0 (any case)"  # the rejection's fix
 
 
+# Numbers keep their meaning (SPEC section 2): an int within +-2**53 (no JSON reader loses
+# a digit), a float that a double holds (finite, and not rounded to 0.0 or to a subnormal).
+INT_RANGE = f"outside the int range ±2^53 (±{SAFE_INT:,}), beyond which JSON readers lose digits"
+FLOAT_RANGE = "outside the float range (a double: 0, or a size from 2.2e-308 to 1.8e308)"
+NUMBER_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+
+
 def typed_value(cell: pl.Expr, kind: str) -> pl.Expr:
-    """JSON text of a cell under ``--type COLUMN=kind``; null when it does not fit.
+    """JSON text of a cell under ``--type COLUMN=kind``; null when it does not fit, or
+    when its value would not survive as that type (``out_of_range``).
 
     ``json`` cells are parsed in Python (``_j_<col>``); here they pass through.
     """
     text = cell.str.strip_chars()
     if kind == "int":
+        value = text.cast(pl.Int64, strict=False)
         return (
-            pl.when(text.str.contains(INT_RE))
-            .then(text.cast(pl.Int64, strict=False))
+            pl.when(text.str.contains(INT_RE) & (value.abs() <= SAFE_INT))
+            .then(value)
             .cast(pl.String)
         )
     if kind == "float":
         value = text.cast(pl.Float64, strict=False)
-        return pl.when(value.is_finite()).then(value).cast(pl.String)
+        return pl.when(value.is_finite() & ~_underflows(text, value)).then(value).cast(pl.String)
     if kind == "bool":
         low = text.str.to_lowercase()
         return (
@@ -78,3 +88,22 @@ def typed_value(cell: pl.Expr, kind: str) -> pl.Expr:
             .then(pl.lit("false"))
         )
     return cell
+
+
+def out_of_range(cell: pl.Expr, kind: str) -> pl.Expr:
+    """True where a cell is written as a number of ``kind`` (int, float) whose value that
+    type cannot hold: an int beyond +-2**53, a float that overflows or underflows."""
+    text = cell.str.strip_chars()
+    if kind == "int":
+        held = (text.cast(pl.Int64, strict=False).abs() <= SAFE_INT).fill_null(False)
+        return text.str.contains(INT_RE) & ~held
+    if kind == "float":
+        value = text.cast(pl.Float64, strict=False)
+        return text.str.contains(NUMBER_RE) & (~value.is_finite() | _underflows(text, value))
+    return pl.lit(False)
+
+
+def _underflows(text: pl.Expr, value: pl.Expr) -> pl.Expr:
+    """A non-zero number whose double is 0.0 or subnormal (``1e-400``, ``1e-310``)."""
+    nonzero = text.str.replace(r"[eE].*$", "").str.contains("[1-9]")
+    return (nonzero & (value.abs() < SMALLEST_NORMAL)).fill_null(False)

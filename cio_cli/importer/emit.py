@@ -178,8 +178,7 @@ class Emitting:
             pl.col("_first").cast(pl.String),
             pl.lit(REUSED),
         )
-        raw = [f"c{i}" for i in range(self.rejects.lay.ncols)]
-        reused = reused.select(*raw, "_row", "_fp", _err=reason)
+        reused = reused.select(*self.rejects.lay.raw(reused.columns), "_row", "_fp", _err=reason)
         return events.drop("_first"), Fingerprints.of(events.get_column("_fp")), reused
 
     def finish(self) -> None:
@@ -266,7 +265,7 @@ def emit_with(
 ) -> bool:
     """Read ``inp`` once as ``reading`` says, and emit its verdicts (``emit``); False when
     ``reading`` threw the result away at the end (nothing more is sent then)."""
-    with RejectsWriter(inp.rejects_path, inp.lay, inp.source.path) as rejects:
+    with RejectsWriter(inp.rejects_path, inp.lay, inp.source.path, inp.source.nulls) as rejects:
         emitting = Emitting(how, counts, sink, rejects)
         try:
             for chunk in inp.source.chunks(reading.work):
@@ -344,7 +343,7 @@ def judge(
     plain: bool = False,
 ) -> Judged:
     """Encode a checked chunk (in a worker thread): what to reject, skip and send."""
-    raw = [f"c{i}" for i in range(lay.ncols)] + ["_row"]
+    raw = [*lay.raw(df.columns), "_row"]
     mine, bad, others, elsewhere = _shard_of(checked, how)
     outside = 0 if elsewhere is None else elsewhere.height + others
     here = df if not outside else checked.identified.filter(pl.col("_in"))  # this shard's rows

@@ -24,6 +24,7 @@ from typing import Any
 
 from cio_cli.importer.plan import ImportPlan
 from cio_cli.record.counts import Column, Counts
+from cio_cli.record.github import publish
 from cio_cli.record.journal import Lock, Locked, file_digest, finished_counts, make_header
 from cio_cli.record.outputs import check_run_outputs, journal_of, journalled, rejects_path
 from cio_cli.record.report import TOP_NAMES, Reporter, Summary
@@ -31,12 +32,13 @@ from cio_cli.record.top import Top
 
 # Per-run figures, not the file's: a rerun has its own (zero, or all rows resumed).
 NOT_STORED = frozenset(
-    {"resumed", "requests", "retries", "settled", "samples", "null_texts", "peak_in_flight"}
+    {"resumed", "requests", "retries", "finished_exit", "samples", "null_texts", "peak_in_flight"}
 )
 NEEDED = ("rows", "sent", "rejected", "skipped_recent", "duplicates")
 ANONYMOUS_COLUMN = "anonymous_column"  # stored beside the counts: --json shows "anonymous"
 COLUMNS = "columns"  # the columns report, a key a data column
 OLD_NAMES = "stored_names"  # an older cio's events per name: a plain {name: events}
+EXIT_CODE = "exit_code"  # the finished import's exit code (not stored before issue 21)
 
 
 def stored(counts: Counts, anonymous_column: bool = False) -> dict[str, object]:
@@ -56,12 +58,16 @@ def stored(counts: Counts, anonymous_column: bool = False) -> dict[str, object]:
         elif value is None or isinstance(value, int | float | str):
             out[f.name] = value
     out[COLUMNS] = {key: vars(col) for key, col in counts.columns.items()}
+    out[EXIT_CODE] = counts.exit_code
     return out
 
 
 def restored(doc: dict[str, Any]) -> Counts | None:
     """The counts of an "already imported" rerun from ``stored``'s record: every event sent
-    counts as resumed, the rejected and skipped rows as settled (reported by that run).
+    counts as resumed, and the run exits with the code that import had (``finished_exit``).
+    A record without the code (a ``cio`` before it was stored) is read the safe way: 1 when
+    it counts rejected rows, which is also what that import exited with (a journal is
+    finished only when no row was refused by the API or left out by --skip-recent).
     None when the record is not one ``stored`` wrote (then the file is read as before)."""
     if any(not isinstance(doc.get(name), int) for name in NEEDED):
         return None
@@ -90,8 +96,25 @@ def restored(doc: dict[str, Any]) -> Counts | None:
     except (TypeError, AttributeError):  # not what stored wrote: read the file as before
         return None
     counts.resumed = counts.sent
-    counts.settled = counts.rejected + counts.skipped_recent
+    code = doc.get(EXIT_CODE)
+    counts.finished_exit = code if isinstance(code, int) else counts.exit_code
     return counts
+
+
+def rejected_note(shown: str, counts: Counts, rejects: Path) -> str | None:
+    """For an already imported file whose import was red: how many rows it rejected, where
+    they are, and that this run exits as that one did; None when it was green."""
+    if not counts.exit_code:
+        return None
+    where = (
+        f"they are in {rejects}"
+        if rejects.is_file()
+        else f"they were written to {rejects}, which is gone now"
+    )
+    return (
+        f"{shown}: that import rejected {counts.rejected:,} row(s) and exited"
+        f" {counts.exit_code}; so does this run: {where} (fix them there and import that file)"
+    )
 
 
 def answer(plan: ImportPlan, reporter: Reporter) -> Summary | None:
@@ -120,13 +143,19 @@ def answer(plan: ImportPlan, reporter: Reporter) -> Summary | None:
             )
             total.add(counts)
             anonymous |= anonymous_column
-            if counts.settled and rejects_path(arg, plan).is_file():
-                rejects.append(str(rejects_path(arg, plan)))
+            kept = rejects_path(arg, plan)
+            if counts.rejected + counts.skipped_recent and kept.is_file():
+                rejects.append(str(kept))
+            if (note := rejected_note(arg, counts, kept)) is not None:
+                reporter.note(note)
     notes = [f"rejected and skipped rows are in {', '.join(rejects)}"] if rejects else []
     duration = time.monotonic() - started
-    return Summary(plan.command, list(plan.paths), total, rejects, False, duration, 0, notes,
-                   anonymous_column=anonymous, shard=plan.shard_text,
-                   per_row=plan.read.identifier == "per-row")  # fmt: skip
+    summary = Summary(plan.command, list(plan.paths), total, rejects, False, duration,
+                      total.exit_code, notes, anonymous_column=anonymous,
+                      shard=plan.shard_text,
+                      per_row=plan.read.identifier == "per-row")  # fmt: skip
+    publish(summary, reporter)
+    return summary
 
 
 def _answered(plan: ImportPlan, arg: str, stack: ExitStack) -> tuple[Counts, int, bool] | None:

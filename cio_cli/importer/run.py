@@ -34,7 +34,7 @@ from cio_cli.errors import (
 from cio_cli.importer.emit import Emit, Sink, emit
 from cio_cli.importer.one_read import scan_and_emit
 from cio_cli.importer.plan import ImportPlan
-from cio_cli.importer.rerun import restored, stored
+from cio_cli.importer.rerun import rejected_note, restored, stored
 from cio_cli.importer.scan import InputFile, Scan, open_input, scan
 from cio_cli.read.files import spool_stdin
 from cio_cli.record.counts import Counts
@@ -341,9 +341,7 @@ def _emit_one(shared: Pass2, inp: InputFile, journal: Journal | None, counts: Co
     try:
         with reporter.progress(inp.source.size, rows, how.phase) as shown, _naming(inp.shown):
             emit(inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c))
-        if journal is not None and journal.done:
-            counts.settled += counts.rejected  # reported by that run
-        elif journal is not None and not stop.is_set() and _complete(counts):
+        if journal is not None and not journal.done and not stop.is_set() and _complete(counts):
             journal.finish(stored(counts, inp.lay.anonymous_id is not None))
     except FileChangedError as exc:
         if plan.sends:
@@ -408,7 +406,10 @@ def _already_imported(
             f"{inp.shown}: already imported ({found[1]:,} rows acknowledged); nothing sent."
             " Pass --restart to send it all again"
         )
-        inp.rejects_written = counts.settled > 0 and inp.rejects_path.is_file()
+        inp.rejects_written = counts.rejected + counts.skipped_recent > 0
+        inp.rejects_written &= inp.rejects_path.is_file()
+        if (note := rejected_note(inp.shown, counts, inp.rejects_path)) is not None:
+            reporter.note(note)
         answered[inp.shown] = counts
     return answered
 
@@ -561,7 +562,6 @@ def _first_ctrl_c(reporter: Reporter, sink: Sink, armed: bool) -> Iterator[Stop]
 def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
     """The run's summary: counts, rejects files, the first problems, the window's note."""
     total, inputs = tally.total, tally.inputs
-    problems = total.rejected - total.settled  # rows left out by --skip-recent alone: exit 0
     rejects = [str(i.rejects_path) for i in inputs if i.rejects_written]
     notes = [f"row {row}: {reason}" for row, reason in total.samples]
     notes += _more_rows(total)
@@ -587,7 +587,7 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
         rejects_files=rejects,
         dry_run=not plan.sends,
         duration_s=duration,
-        exit_code=1 if problems else 0,
+        exit_code=total.exit_code,
         notes=notes,
         anonymous_column=any(i.lay.anonymous_id is not None for i in inputs),
         per_row=plan.read.identifier == "per-row",

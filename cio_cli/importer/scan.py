@@ -140,7 +140,7 @@ def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None 
         known = identify(df, inp.lay, opts)
         maybe, _ = split(known, known.select(window).to_series())
         if maybe.height:  # only rows in the window need every rule now
-            if len(df.columns) < inp.lay.ncols + 3:
+            if sum(c[0] == "c" and c[1:].isdigit() for c in df.columns) < inp.lay.ncols:
                 raise NeedAllColumns
             maybe = check_rows(maybe.drop("_cid", "_ts", "_kind", "_ms"), inp.lay, opts, now).good
         return stats, kinds_of(known), df.height, maybe.get_column("_row")

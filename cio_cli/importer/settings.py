@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from cio_cli.check.contract import Identifier, ReadOptions, Unit
+from cio_cli.check.contract import IGNORED_COLUMNS, Identifier, ReadOptions, Unit
 from cio_cli.config import Credentials
 from cio_cli.errors import UsageError
 from cio_cli.importer.plan import ImportPlan, SendOptions, parse_shard
@@ -116,12 +116,25 @@ def _overrides(pairs: list[str] | None) -> dict[str, str]:
 
 
 def _column_map(pairs: list[str] | None) -> dict[str, str]:
+    """``--map`` pairs as SOURCE -> TARGET; UsageError (exit 2) for a pair that is not
+    SOURCE=TARGET, a SOURCE mapped twice, or a TARGET that cio ignores in its input."""
     out: dict[str, str] = {}
     for pair in pairs or []:
         source, sep, target = pair.rpartition("=")
         if not sep or not source or not target:
             raise UsageError(
                 f"--map {pair!r} is not SOURCE=TARGET", "for example --map event_name=_cio_name"
+            )
+        if source in out:
+            raise UsageError(
+                f"--map {source}=... is given twice ({source}={out[source]} and {pair})",
+                "map each column once (a --map flag replaces the config file's for that column)",
+            )
+        if target in IGNORED_COLUMNS:
+            raise UsageError(
+                f"--map {pair}: {target} is a column of the rejects file, which cio ignores"
+                " in its input: the column would be dropped",
+                f"map {source} to another name (or to - to drop it)",
             )
         out[source] = target
     return out

@@ -40,6 +40,7 @@ from typing import BinaryIO, Generic, TypeVar
 
 import polars as pl
 
+from cio_cli.check.contract import NULLED
 from cio_cli.errors import FileChangedError, UnimportableError
 from cio_cli.read import boundaries, fallback
 
@@ -499,13 +500,29 @@ def _numbered(
 
 
 def _nulled(df: pl.DataFrame, nulls: tuple[str, ...]) -> pl.DataFrame:
-    """``df`` with every cell equal to one of ``nulls`` (``--null-value``) made empty."""
+    """``df`` with every cell equal to one of ``nulls`` (``--null-value``) made empty, and
+    ``NULLED`` saying which cells were (null where none was): the rejects file keeps them."""
     cells = [c for c in df.columns if c[0] == "c" and c[1:].isdigit()]
     if not nulls or not cells:
         return df
+    hit = df.select(pl.col(c).is_in(nulls).any() for c in cells).row(0) if df.height else ()
+    cells = [c for c, found in zip(cells, hit, strict=True) if found]
+    if not cells:  # every chunk has the column, for the frames put together later
+        return df.with_columns(pl.lit(None, dtype=pl.String).alias(NULLED))
+    marks = pl.concat_str([_marked(c, nulls) for c in cells], separator=";", ignore_nulls=True)
     return df.with_columns(
-        pl.when(pl.col(c).is_in(nulls)).then(None).otherwise(pl.col(c)).alias(c) for c in cells
+        *(pl.when(pl.col(c).is_in(nulls)).then(None).otherwise(pl.col(c)).alias(c) for c in cells),
+        pl.when(marks != "").then(marks).alias(NULLED),
     )
+
+
+def _marked(cell: str, nulls: tuple[str, ...]) -> pl.Expr:
+    """``i:k`` where the cell ``c<i>`` is ``nulls[k]``, else null."""
+    marks = (
+        pl.when(pl.col(cell) == text).then(pl.lit(f"{cell[1:]}:{k}"))
+        for k, text in enumerate(nulls)
+    )
+    return pl.coalesce(marks)
 
 
 def _without_blanks(df: pl.DataFrame) -> pl.DataFrame:

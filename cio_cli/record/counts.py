@@ -69,7 +69,7 @@ class Counts:
     warnings: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     samples: list[tuple[int, str]] = field(default_factory=list)
-    settled: int = 0  # rejected rows of an already-imported file: not new problems
+    finished_exit: int = 0  # an already-imported file: the exit code its finished import had
     null_texts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (column, text)
     peak_in_flight: int = 0  # the most requests in flight at once (a real import)
     empty: Counter[str] = field(default_factory=Counter)  # one file's empty cells, by data key
@@ -81,6 +81,13 @@ class Counts:
     flagged: list[tuple[int, str]] = field(default_factory=list)  # first rejected rows
     flagged_skipped: list[tuple[int, str]] = field(default_factory=list)  # first skipped rows
     untallied: list[pl.DataFrame] = field(default_factory=list, repr=False)  # sent, see tally
+
+    @property
+    def exit_code(self) -> int:
+        """1 when rows were rejected or refused by the API (rows left out by --skip-recent
+        alone do not count: the user asked for it), else 0; for a file already imported,
+        the code its finished import had: a rerun of a red import stays red."""
+        return max(1 if self.rejected else 0, self.finished_exit)
 
     @property
     def handled(self) -> int:
@@ -103,7 +110,6 @@ class Counts:
             "uuid_ids",
             "requests",
             "retries",
-            "settled",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.warnings.update(other.warnings)
@@ -111,6 +117,7 @@ class Counts:
         self.identifiers.update(other.identifiers)
         self.null_texts.update(other.null_texts)
         self.peak_in_flight = max(self.peak_in_flight, other.peak_in_flight)
+        self.finished_exit = max(self.finished_exit, other.finished_exit)
         for key, col in other.columns.items():
             if key in self.columns:
                 self.columns[key].merge(col)

@@ -20,7 +20,7 @@ from typing import IO
 
 import polars as pl
 
-from cio_cli.check.contract import ERROR, ROW, Layout
+from cio_cli.check.contract import ERROR, NULLED, ROW, Layout
 from cio_cli.errors import OutputError
 
 
@@ -74,9 +74,12 @@ class RejectsWriter:
     flight finish before the run stops.
     """
 
-    def __init__(self, path: Path, lay: Layout, like: Path | None = None) -> None:
+    def __init__(
+        self, path: Path, lay: Layout, like: Path | None = None, nulls: tuple[str, ...] = ()
+    ) -> None:
         self.path = path
         self.lay = lay
+        self.nulls = nulls  # --null-value: a cell it emptied is written as read
         self.mode = output_mode([like]) if like is not None else 0o644
         self.written = 0
         self.failed = False
@@ -112,14 +115,28 @@ class RejectsWriter:
         try:
             out = self._open()
             cols = [f"c{i}" for i in self.lay.kept]
+            nulled = [NULLED] if NULLED in df.columns else []
             writer = csv.writer(out, lineterminator="\r\n")
-            for record in df.select([*cols, "_row", reason_col]).iter_rows():
-                writer.writerow(["" if v is None else v for v in record])
+            for record in df.select([*cols, "_row", reason_col, *nulled]).iter_rows():
+                writer.writerow(self._as_read(record, len(cols)))
             out.flush()
         except OSError as exc:
             self.failed = True
             raise OutputError.writing(f"the rejects file {self.path}", exc) from None
         self.written += df.height
+
+    def _as_read(self, record: tuple[object, ...], ncells: int) -> list[object]:
+        """A row's cells, ``_cio_row`` and reason, each cell as read: one that
+        ``--null-value`` emptied gets its text back (from ``NULLED``, after the reason)."""
+        out = ["" if v is None else v for v in record[: ncells + 2]]
+        marks = record[ncells + 2] if len(record) > ncells + 2 else None
+        if isinstance(marks, str):
+            where = {i: k for k, i in enumerate(self.lay.kept)}
+            for mark in marks.split(";"):
+                cell, _, text = mark.partition(":")
+                if int(cell) in where:
+                    out[where[int(cell)]] = self.nulls[int(text)]
+        return out
 
     def _open(self) -> IO[str]:
         if self._file is None:
