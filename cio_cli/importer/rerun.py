@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cio_cli.importer.plan import ImportPlan
+from cio_cli.record import shown
 from cio_cli.record.counts import Column, Counts
 from cio_cli.record.journal import Lock, Locked, file_digest, finished_counts, make_header
 from cio_cli.record.outputs import check_run_outputs, journal_of, journalled, rejects_path
@@ -105,14 +106,15 @@ def answer(plan: ImportPlan, reporter: Reporter) -> Summary | None:
                 return None
             counts, acked, anonymous_column = found
             reporter.note(
-                f"{arg}: already imported ({acked:,} rows acknowledged); nothing sent."
+                f"{shown.line(arg)}: already imported ({acked:,} rows acknowledged); nothing sent."
                 " Pass --restart to send it all again"
             )
             total.add(counts)
             anonymous |= anonymous_column
             if counts.settled and rejects_path(arg, plan).is_file():
                 rejects.append(str(rejects_path(arg, plan)))
-    notes = [f"rejected and skipped rows are in {', '.join(rejects)}"] if rejects else []
+    shown_rejects = ", ".join(map(shown.plain, rejects))
+    notes = [f"rejected and skipped rows are in {shown_rejects}"] if rejects else []
     duration = time.monotonic() - started
     return Summary(plan.command, list(plan.paths), total, rejects, False, duration, 0, notes,
                    anonymous_column=anonymous, shard=plan.shard_text)  # fmt: skip

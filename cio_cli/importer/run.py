@@ -37,6 +37,7 @@ from cio_cli.importer.plan import ImportPlan
 from cio_cli.importer.rerun import restored, stored
 from cio_cli.importer.scan import InputFile, Scan, open_input, scan
 from cio_cli.read.files import spool_stdin
+from cio_cli.record import shown
 from cio_cli.record.counts import Counts
 from cio_cli.record.github import publish
 from cio_cli.record.journal import (
@@ -111,12 +112,12 @@ def _spool(arg: str) -> Path:
 
 
 @contextmanager
-def _naming(shown: str) -> Iterator[None]:
+def _naming(name: str) -> Iterator[None]:
     """Prefix the message of an error about a whole file with the file's name."""
     try:
         yield
     except UnimportableError as exc:
-        exc.message = f"{'stdin' if shown == '-' else shown}: {exc.message}"
+        exc.message = f"{'stdin' if name == '-' else name}: {exc.message}"
         raise
 
 
@@ -195,7 +196,7 @@ def run(
             tally.inputs = _open_all(plan, stack)
             for inp in tally.inputs:
                 for warning in inp.lay.warnings:
-                    reporter.note(f"warning: {inp.shown}: {warning}")
+                    reporter.note(f"warning: {shown.plain(inp.shown)}: {warning}")
             if _one_read(plan, tally.inputs):
                 _dry_run_one(plan, tally, stack, now, reporter)
             else:
@@ -228,8 +229,8 @@ def _two_passes(
     if not inputs:
         return
     for inp in inputs:
-        with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
-            scan(inp, plan.read, now, lambda p, b, c: shown.update(p, b, c))
+        with reporter.progress(inp.source.size) as display, _naming(inp.shown):
+            scan(inp, plan.read, now, lambda p, b, c: display.update(p, b, c))
     journals = _journals(plan, inputs, prints, stack, reporter)
     tally.recent_rows = _decide(plan, inputs, journals, confirm, reporter)
     sink = _sink(plan, stack.enter_context(out_file(plan.out, inputs)), reporter)
@@ -275,8 +276,8 @@ def _dry_run_one(
         found = _both_passes_at_once(plan, inp, how, counts, sink, reporter)
         if found is None:  # a column's type widened part-way: pass 2 as usual
             sink.start_over()
-            with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
-                emit(inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c))
+            with reporter.progress(inp.source.size) as display, _naming(inp.shown):
+                emit(inp, plan.read, how, counts, sink, lambda p, b, c: display.update(p, b, c))
             found = inp.scan
             assert found is not None
     finally:
@@ -294,9 +295,9 @@ def _both_passes_at_once(
 ) -> Scan | None:
     """``scan_and_emit``; an unimportable file leaves no ``--out`` that looks like its payloads."""
     try:
-        with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
+        with reporter.progress(inp.source.size) as display, _naming(inp.shown):
             return scan_and_emit(
-                inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c)
+                inp, plan.read, how, counts, sink, lambda p, b, c: display.update(p, b, c)
             )
     except BaseException:
         if plan.out is not None:
@@ -329,8 +330,8 @@ def _emit_one(
     sink.journal = journal
     rows = inp.scan.rows if inp.scan is not None else None
     try:
-        with reporter.progress(inp.source.size, rows, how.phase) as shown, _naming(inp.shown):
-            emit(inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c))
+        with reporter.progress(inp.source.size, rows, how.phase) as display, _naming(inp.shown):
+            emit(inp, plan.read, how, counts, sink, lambda p, b, c: display.update(p, b, c))
         if journal is not None and journal.done:
             counts.settled += counts.rejected  # reported by that run
         elif journal is not None and not stop.is_set() and _complete(counts):
@@ -395,8 +396,8 @@ def _already_imported(
         if found is None or counts is None:
             continue
         reporter.note(
-            f"{inp.shown}: already imported ({found[1]:,} rows acknowledged); nothing sent."
-            " Pass --restart to send it all again"
+            f"{shown.line(inp.shown)}: already imported ({found[1]:,} rows acknowledged);"
+            " nothing sent. Pass --restart to send it all again"
         )
         inp.rejects_written = counts.settled > 0 and inp.rejects_path.is_file()
         answered[inp.shown] = counts
@@ -463,15 +464,16 @@ def _journals(
         stack.callback(journal.close)
         journals[inp.shown] = journal
         if note:
-            reporter.note(f"{inp.shown}: {note}")
+            reporter.note(f"{shown.line(inp.shown)}: {note}")
         if journal.done:
             reporter.note(
-                f"{inp.shown}: already imported ({len(journal.acked):,} rows acknowledged);"
+                f"{shown.line(inp.shown)}: already imported"
+                f" ({len(journal.acked):,} rows acknowledged);"
                 " nothing sent. Pass --restart to send it all again"
             )
         elif len(journal.acked):
             reporter.note(
-                f"{inp.shown}: resuming: {len(journal.acked):,} rows were already"
+                f"{shown.line(inp.shown)}: resuming: {len(journal.acked):,} rows were already"
                 " acknowledged by Customer.io and are not sent again"
             )
     return journals
@@ -553,11 +555,11 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
     total, inputs = tally.total, tally.inputs
     problems = total.rejected - total.settled  # rows left out by --skip-recent alone: exit 0
     rejects = [str(i.rejects_path) for i in inputs if i.rejects_written]
-    notes = [f"row {row}: {reason}" for row, reason in total.samples]
+    notes = [f"row {row}: {shown.plain(reason)}" for row, reason in total.samples]
     if total.rejected > len(total.samples):
         notes.append(f"... and {total.rejected - len(total.samples):,} more rejected row(s)")
     if rejects:
-        notes.append(f"rejected and skipped rows are in {', '.join(rejects)}")
+        notes.append(f"rejected and skipped rows are in {', '.join(map(shown.plain, rejects))}")
     if rejects and plan.shard is not None:
         notes.append(
             f"shard {plan.shard_text}: the counts are this shard's; the rejects file also"
@@ -605,11 +607,12 @@ def null_text_notes(total: Counts) -> list[str]:
         by_column.setdefault(column, Counter())[text] += n
     notes = []
     for column, texts in by_column.items():
-        shown = sorted(texts)
-        flags = " ".join(f"--null-value {shlex.quote(t)}" for t in shown)
+        written = [shown.plain(t) for t in sorted(texts)]
+        flags = " ".join(f"--null-value {shown.plain(shlex.quote(t))}" for t in sorted(texts))
         notes.append(
-            f"warning: column {column!r} has {texts.total():,} cell(s) written"
-            f" {' or '.join(shown)}, read as text, not as empty: pass {flags} to read them as empty"
+            f"warning: column {shown.plain(repr(column))} has {texts.total():,} cell(s) written"
+            f" {' or '.join(written)}, read as text, not as empty: pass {flags} to read them as"
+            " empty"
         )
     return notes
 

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 from rich.console import Console
+from rich.text import Text
 
 from cio_cli.errors import CioError
+from cio_cli.record import shown
 from cio_cli.record.counts import Counts
 from cio_cli.record.progress import ProgressDisplay
 
@@ -126,21 +128,30 @@ class Reporter:
         self.json_mode = json_mode
         self.quiet = quiet
         self.out = out or sys.stdout
-        self.console = Console(file=err or sys.stderr, highlight=False, soft_wrap=True)
+        self.err = err or sys.stderr  # cio's own annotations go here, under --json
+        # markup and emoji codes off for everything: text from the input is never markup
+        self.console = Console(
+            file=shown.LineGuard(self.err),  # type: ignore[arg-type]  # a TextIO by duck typing
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+            emoji=False,
+        )
 
     def note(self, text: str) -> None:
-        """A line for people, on stderr (also with --json, which keeps stdout to itself)."""
-        self.console.print(text, markup=False)
+        """A line for people, on stderr (also with --json, which keeps stdout to itself);
+        text from the input in it is shown, never obeyed (record/shown.py)."""
+        self.console.print(shown.line(text), markup=False)
 
     def error(self, exc: CioError) -> None:
         """``error: ... / hint: ...`` on stderr (also with --json, which adds its object)."""
-        self.console.print(f"error: {exc.message}", markup=False, style="bold red")
+        self.console.print(shown.line(f"error: {exc.message}"), markup=False, style="bold red")
         if exc.hint:
-            self.console.print(f"hint: {exc.hint}", markup=False)
+            self.console.print(shown.line(f"hint: {exc.hint}"), markup=False)
 
     def json(self, obj: Mapping[str, Any]) -> None:
         """The one ``--json`` object of a run, as one line on stdout."""
-        self.out.write(orjson.dumps(obj).decode() + "\n")
+        self.out.write(shown.json_text(orjson.dumps(obj).decode()) + "\n")
         self.out.flush()
 
     def fail(self, exc: CioError, obj: Mapping[str, Any]) -> int:
@@ -160,12 +171,12 @@ class Reporter:
             self.json(s.as_json())
             return
         for line in s.notes + _reason_lines(s.counts):
-            self.console.print(line, markup=False)
+            self.note(line)
         self.console.print(_table(s))
         if s.counts.columns:
             self.console.print(_columns_table(s))
             for line in column_hints(s):
-                self.console.print(line, markup=False)
+                self.note(line)
 
     def progress(
         self, total_bytes: int, total_rows: int | None = None, phase: str = "checking"
@@ -201,7 +212,7 @@ def _table(s: Summary) -> Table:
     table.add_row("in 72-hour window", f"{c.recent:,}")
     table.add_row("requests", f"{c.requests:,}")
     if c.names or c.stored_names:
-        table.add_row("events per name", _top_names(c))
+        table.add_row("events per name", Text(_top_names(c)))
     if c.first_ts is not None:
         table.add_row("event time", f"{iso(c.first_ts)} to {iso(c.last_ts)}")
     if c.retries:
@@ -213,7 +224,7 @@ def _table(s: Summary) -> Table:
     for code, n in sorted(c.warnings.items()):
         table.add_row(f"  warning {code}", f"{n:,}")
     if s.rejects_files:
-        table.add_row("rejects file", ", ".join(s.rejects_files))
+        table.add_row("rejects file", Text(", ".join(map(shown.plain, s.rejects_files))))
     table.add_row("time", f"{s.duration_s:.2f} s")
     table.add_row("exit code", str(s.exit_code))
     return table
@@ -227,9 +238,9 @@ def _of_which(c: Counts) -> list[tuple[str, int]]:
 
 def _top_names(c: Counts) -> str:
     """``purchase 12,000, signup 300, ... (5 names)``: the commonest names, compactly."""
-    shown = ", ".join(f"{name} {n:,}" for name, n in c.top_names(SHOWN))
+    top = ", ".join(f"{shown.plain(name)} {n:,}" for name, n in c.top_names(SHOWN))
     more = c.name_count()
-    return shown + (f", ... ({more:,} names)" if more > SHOWN else "")
+    return top + (f", ... ({more:,} names)" if more > SHOWN else "")
 
 
 def _reason_lines(c: Counts) -> list[str]:
@@ -238,7 +249,7 @@ def _reason_lines(c: Counts) -> list[str]:
     if not reasons:
         return []
     lines = [f"rejected rows by reason (top {min(SHOWN, len(reasons))} of {len(reasons):,}):"]
-    return lines + [f"  {n:,} x {reason}" for reason, n in reasons[:SHOWN]]
+    return lines + [f"  {n:,} x {shown.plain(reason)}" for reason, n in reasons[:SHOWN]]
 
 
 def _columns_table(s: Summary) -> Table:
@@ -251,7 +262,7 @@ def _columns_table(s: Summary) -> Table:
     table.add_column("empty", justify="right")
     for key, col in s.counts.columns.items():
         mark = " *" if col.blocker_row is not None else ""
-        table.add_row(key, col.type + mark, f"{col.empty:,}")
+        table.add_row(Text(shown.line(key)), col.type + mark, f"{col.empty:,}")
     return table
 
 
@@ -263,11 +274,12 @@ def column_hints(s: Summary) -> list[str]:
     for key, col in s.counts.columns.items():
         if col.blocker_row is None:
             continue
-        where = f"row {col.blocker_row}" + (f" of {col.file}" if several else "")
+        where = f"row {col.blocker_row}" + (f" of {shown.plain(col.file)}" if several else "")
         then = "" if col.fix.startswith("--null-value") else NOT_FIT
         lines.append(
-            f"* {key!r} is sent as strings because of {where} ('{col.blocker_text}'):"
-            f" pass {col.fix} to send it as {col.becomes}{then}"
+            f"* {shown.plain(repr(key))} is sent as strings because of {where}"
+            f" ('{shown.plain(col.blocker_text)}'):"
+            f" pass {shown.plain(col.fix)} to send it as {col.becomes}{then}"
         )
     return lines
 
