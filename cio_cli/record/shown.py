@@ -19,7 +19,8 @@ writes one, it goes through one of these, chosen for the place it goes:
                       a workflow command's message or property value: plain, then GitHub's
                       own escapes (``%25``, ``%0D``, ``%0A``; ``%3A``, ``%2C`` in a property)
     json_text(text)   a JSON text for stdout: DEL, C1 controls and U+2028/9 (which JSON
-                      allows raw) as ``\\u`` escapes; the value is unchanged
+                      allows raw) as ``\\u`` escapes, and the ``[`` of ``##[`` as ``\\u005b``;
+                      the values are unchanged
     LineGuard         the last guard, round stderr: a line that would start with ``::``
                       gets its first colon written ``\\x3a`` (Rich tables wrap long cells)
 
@@ -108,10 +109,11 @@ def command_property(text: str) -> str:
 
 
 def json_text(text: str) -> str:
-    """A JSON text with the controls JSON lets through raw written as ``\\u`` escapes."""
-    if _JSON_RAW.search(text) is None:
-        return text
-    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    """A JSON text with the controls JSON lets through raw written as ``\\u`` escapes, and
+    no ``##[`` (only a string can hold one, where ``\\u005b`` means the same ``[``)."""
+    if _JSON_RAW.search(text) is not None:
+        text = _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text.replace(_OLD_COMMAND, "##\\u005b") if _OLD_COMMAND in text else text
 
 
 class LineGuard:
