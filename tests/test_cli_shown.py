@@ -32,7 +32,9 @@ from tests.fakecio import FakeCio, Reply
 
 T = str(old(10))
 REFUSE = "refuse-me"  # the event name the test API refuses, with the message it is given
-OWN_ANNOTATION = re.compile(r"::(error|warning) file=[^:\n]*,line=\d+,title=cio::|::notice title=cio::")
+OWN_ANNOTATION = re.compile(
+    r"::(error|warning) file=[^:\n]*,line=\d+,title=cio::|::notice title=cio::"
+)
 CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # any but \n
 NOT_TAGS = {"link_open", "image", "html_inline", "html_block"}
 AUTOLINK = re.compile(r"(?<!\\)://|www\.|(?<!\\)@", re.IGNORECASE)  # GitHub's bare autolinks
@@ -226,13 +228,20 @@ def test_api_messages_are_shown_never_obeyed(
     result = send(fake, path, env=actions(step))
     assert result.exit_code == 1, result.stderr
     assert_inert(result)
-    shown = ("[/x] bad ::error title=API::pwned \\x1b[2J ![t](https://evil.example/t.png)"
-             " (field name, invalid)")
+    shown = (
+        "[/x] bad ::error title=API::pwned \\x1b[2J ![t](https://evil.example/t.png)"
+        " (field name, invalid)"
+    )
     assert f"row 2: refused by Customer.io: {shown}" in result.stderr
-    assert f"::error file={path},line=2,title=cio::refused by Customer.io: {shown}\n" in result.stdout
+    assert (
+        f"::error file={path},line=2,title=cio::refused by Customer.io: {shown}\n" in result.stdout
+    )
     md = step.read_text(encoding="utf-8")
     assert_no_links(md)
-    assert "| refused by Customer.io: \\[/x\\] bad ::error title=API::pwned \\\\x1b\\[2J !\\[t\\](https\\://evil" in md
+    assert (
+        "| refused by Customer.io: \\[/x\\] bad ::error title=API::pwned \\\\x1b\\[2J !\\[t\\](https\\://evil"
+        in md
+    )
     body = {"meta": {"error": "[/x]\n::error::whole \x1b]0;T\x07"}}
     with FakeCio(routes={"/api/v2/batch": lambda _: (400, {}, orjson.dumps(body))}) as refusing:
         whole = send(refusing, write_csv(tmp_path / "w.csv", BASE, rows), env=actions(step))
@@ -274,7 +283,7 @@ def test_markdown_in_names_and_reasons_forms_no_link_or_image(tmp_path: Path) ->
     assert_no_links(md)
     assert "| \\[text\\](https\\://evil.example/a) | 1 |" in md
     assert "| !\\[x\\](https\\://evil.example/t.png) | 1 |" in md
-    assert "| &lt;img src=\"https\\://evil.example/p.png\"&gt; | 1 |" in md
+    assert '| &lt;img src="https\\://evil.example/p.png"&gt; | 1 |' in md
     assert "| see www\\.evil.example or a\\@evil.example | 1 |" in md
     assert "| \\:octocat: \\`x\\` &amp; &amp;lt;b&amp;gt; | 1 |" in md
     assert "_cio_timestamp '!\\[t\\](https\\://evil.example/ts.png)' is not a timestamp" in md
@@ -297,7 +306,10 @@ def test_a_file_name_in_the_step_summary_is_code_whatever_it_holds(tmp_path: Pat
 
 def hostile() -> st.SearchStrategy[str]:
     """Text made of the pieces above and arbitrary characters (no NUL: no file holds one)."""
-    piece = st.one_of(st.sampled_from(HOSTILE), st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=6))
+    piece = st.one_of(
+        st.sampled_from(HOSTILE),
+        st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=6),
+    )
     return st.lists(piece, min_size=1, max_size=4).map("".join)
 
 
@@ -323,8 +335,12 @@ def runs(fake: FakeCio, folder: Path, name: str, rows: Sequence[Sequence[str]],
     return imported, validated, step.read_text(encoding="utf-8")
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-          phases=[Phase.explicit, Phase.reuse, Phase.generate])  # each example runs cio twice
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)  # each example runs cio twice
 @given(name=hostile(), header=hostile(), cell=hostile(), stamp=hostile(), file=hostile(),
        api=hostile())  # fmt: skip
 def test_arbitrary_text_is_shown_never_obeyed(

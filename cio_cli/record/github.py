@@ -5,9 +5,8 @@ Annotations go to stdout as workflow commands, or to stderr under ``--json`` (st
 JSON object's). Text from the input is shown, never obeyed (record/shown.py): controls
 escaped as ``\\n``, ``\\x1b``, then GitHub's toolkit escapes (``%``, CR and LF in the message;
 those and ``:`` and ``,`` in a property); in the step summary, Markdown escaped so that it
-forms no link, image or HTML. Nothing here reads a credential: the
-report holds the counts, reasons, names, file names and the error's message, which never
-carry one.
+forms no link, image or HTML. Nothing here reads a credential: the report holds the counts,
+reasons, names, file names and the error's message, which never carry one.
 """
 
 from __future__ import annotations
@@ -133,4 +132,3 @@ def _counts_table(s: Summary) -> list[str]:
     ]
     kept = [(k, n) for k, n in rows if n or k not in ("of which resumed", "retries")]
     return ["| | count |", "|---|---:|", *(f"| {k} | {n:,} |" for k, n in kept)]
-

@@ -1,6 +1,9 @@
 """What people and scripts see: progress, the summary table, the JSON summary.
 
-Everything for people goes to stderr; ``--json`` prints one object on stdout.
+Everything for people goes to stderr; ``--json`` prints one object on stdout. Text from
+the input (names, reasons, headers, paths) is shown, never obeyed: a ``Text`` in a table,
+``markup=False`` elsewhere, escaped by record/shown.py, on a console that reads no markup
+or emoji codes and writes no line starting with ``::`` it did not mean.
 The core reports progress through a callback; this module subscribes.
 """
 
