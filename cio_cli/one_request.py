@@ -16,6 +16,7 @@ import orjson
 
 from cio_cli.config import Config, Credentials, api_name, base_url_for, check_sending, resolve
 from cio_cli.errors import CioError
+from cio_cli.record.shown import json_text
 from cio_cli.send.api import Api
 from cio_cli.send.choice import choose
 
@@ -111,8 +112,8 @@ class ResultReporter(Protocol):
 
 
 def json_line(obj: Mapping[str, Any]) -> str:
-    """One compact JSON line."""
-    return orjson.dumps(obj).decode() + "\n"
+    """One compact JSON line (controls JSON allows raw written as escapes: record/shown.py)."""
+    return json_text(orjson.dumps(obj).decode()) + "\n"
 
 
 def report_result(result: OneResult, reporter: ResultReporter) -> int:

@@ -106,7 +106,8 @@ def test_ten_annotations_of_each_kind_then_one_notice_with_the_totals(tmp_path: 
 
 
 def test_annotations_escape_the_path_and_the_reason(tmp_path: Path) -> None:
-    """Property values escape % CR LF : and ,; the message escapes % CR LF."""
+    """Property values escape % CR LF : and ,; the message escapes %, and shows a line break
+    from the input as ``\\r\\n`` (SPEC 6: shown, never obeyed), as every output does."""
     folder = tmp_path / "a,b:c%d"
     folder.mkdir()
     rows = [["purchase", "u1", "50%,\r\nx:y", "p"]]
@@ -115,7 +116,7 @@ def test_annotations_escape_the_path_and_the_reason(tmp_path: Path) -> None:
     assert result.exit_code == 1
     shown = str(path).replace("%", "%25").replace(":", "%3A").replace(",", "%2C")
     reason = (
-        "_cio_timestamp '50%25,%0D%0Ax:y' is not a timestamp: use Unix seconds, Unix"
+        "_cio_timestamp '50%25,\\r\\nx:y' is not a timestamp: use Unix seconds, Unix"
         " milliseconds, or ISO-8601 with Z or an offset"
     )
     assert result.stdout == f"::error file={shown},line=2,title=cio::{reason}\n"

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cio_cli.importer.plan import ImportPlan
+from cio_cli.record import shown
 from cio_cli.record.counts import Column, Counts
 from cio_cli.record.github import publish
 from cio_cli.record.journal import Lock, Locked, file_digest, finished_counts, make_header
@@ -138,7 +139,7 @@ def answer(plan: ImportPlan, reporter: Reporter) -> Summary | None:
                 return None
             counts, acked, anonymous_column = found
             reporter.note(
-                f"{arg}: already imported ({acked:,} rows acknowledged); nothing sent."
+                f"{shown.line(arg)}: already imported ({acked:,} rows acknowledged); nothing sent."
                 " Pass --restart to send it all again"
             )
             total.add(counts)
@@ -148,7 +149,8 @@ def answer(plan: ImportPlan, reporter: Reporter) -> Summary | None:
                 rejects.append(str(kept))
             if (note := rejected_note(arg, counts, kept)) is not None:
                 reporter.note(note)
-    notes = [f"rejected and skipped rows are in {', '.join(rejects)}"] if rejects else []
+    shown_rejects = ", ".join(map(shown.plain, rejects))
+    notes = [f"rejected and skipped rows are in {shown_rejects}"] if rejects else []
     duration = time.monotonic() - started
     summary = Summary(plan.command, list(plan.paths), total, rejects, False, duration,
                       total.exit_code, notes, anonymous_column=anonymous,

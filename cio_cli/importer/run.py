@@ -37,6 +37,7 @@ from cio_cli.importer.plan import ImportPlan
 from cio_cli.importer.rerun import rejected_note, restored, stored
 from cio_cli.importer.scan import InputFile, Scan, open_input, scan
 from cio_cli.read.files import spool_stdin
+from cio_cli.record import shown
 from cio_cli.record.counts import Counts
 from cio_cli.record.github import publish
 from cio_cli.record.journal import (
@@ -111,12 +112,12 @@ def _spool(arg: str) -> Path:
 
 
 @contextmanager
-def _naming(shown: str) -> Iterator[None]:
+def _naming(name: str) -> Iterator[None]:
     """Prefix the message of an error about a whole file with the file's name."""
     try:
         yield
     except UnimportableError as exc:
-        exc.message = f"{'stdin' if shown == '-' else shown}: {exc.message}"
+        exc.message = f"{'stdin' if name == '-' else name}: {exc.message}"
         raise
 
 
@@ -199,7 +200,7 @@ def run(plan: ImportPlan, reporter: Reporter, confirm: Ask | None = None) -> Sum
             tally.inputs = _open_all(plan, stack)
             for inp in tally.inputs:
                 for warning in inp.lay.warnings:
-                    reporter.note(f"warning: {inp.shown}: {warning}")
+                    reporter.note(f"warning: {shown.plain(inp.shown)}: {warning}")
             if _one_read(plan, tally.inputs):
                 _dry_run_one(plan, tally, stack, now, reporter)
             else:
@@ -232,8 +233,8 @@ def _two_passes(
     if not inputs:
         return
     for inp in inputs:
-        with reporter.progress(inp.source.size, rejects_known=False) as shown, _naming(inp.shown):
-            scan(inp, plan.read, now, lambda p, b, c: shown.update(p, b, c))
+        with reporter.progress(inp.source.size, rejects_known=False) as display, _naming(inp.shown):
+            scan(inp, plan.read, now, lambda p, b, c: display.update(p, b, c))
     journals = _journals(plan, inputs, prints, stack, reporter)
     tally.recent_rows = _decide(plan, inputs, journals, confirm, reporter)
     sink = _sink(plan, stack.enter_context(out_file(plan.out, inputs)), reporter)
@@ -280,8 +281,8 @@ def _dry_run_one(
         found = _both_passes_at_once(plan, inp, how, counts, sink, reporter)
         if found is None:  # a column's type widened part-way: pass 2 as usual
             sink.start_over()
-            with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
-                emit(inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c))
+            with reporter.progress(inp.source.size) as display, _naming(inp.shown):
+                emit(inp, plan.read, how, counts, sink, lambda p, b, c: display.update(p, b, c))
             found = inp.scan
             assert found is not None
     finally:
@@ -299,9 +300,9 @@ def _both_passes_at_once(
 ) -> Scan | None:
     """``scan_and_emit``; an unimportable file leaves no ``--out`` that looks like its payloads."""
     try:
-        with reporter.progress(inp.source.size) as shown, _naming(inp.shown):
+        with reporter.progress(inp.source.size) as display, _naming(inp.shown):
             return scan_and_emit(
-                inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c)
+                inp, plan.read, how, counts, sink, lambda p, b, c: display.update(p, b, c)
             )
     except BaseException:
         if plan.out is not None:
@@ -339,8 +340,8 @@ def _emit_one(shared: Pass2, inp: InputFile, journal: Journal | None, counts: Co
     sink.journal = journal
     rows = inp.scan.rows if inp.scan is not None else None
     try:
-        with reporter.progress(inp.source.size, rows, how.phase) as shown, _naming(inp.shown):
-            emit(inp, plan.read, how, counts, sink, lambda p, b, c: shown.update(p, b, c))
+        with reporter.progress(inp.source.size, rows, how.phase) as display, _naming(inp.shown):
+            emit(inp, plan.read, how, counts, sink, lambda p, b, c: display.update(p, b, c))
         if journal is not None and not journal.done and not stop.is_set() and _complete(counts):
             journal.finish(stored(counts, inp.lay.anonymous_id is not None))
     except FileChangedError as exc:
@@ -403,8 +404,8 @@ def _already_imported(
         if found is None or counts is None:
             continue
         reporter.note(
-            f"{inp.shown}: already imported ({found[1]:,} rows acknowledged); nothing sent."
-            " Pass --restart to send it all again"
+            f"{shown.line(inp.shown)}: already imported ({found[1]:,} rows acknowledged);"
+            " nothing sent. Pass --restart to send it all again"
         )
         inp.rejects_written = counts.rejected + counts.skipped_recent > 0
         inp.rejects_written &= inp.rejects_path.is_file()
@@ -474,15 +475,16 @@ def _journals(
         stack.callback(journal.close)
         journals[inp.shown] = journal
         if note:
-            reporter.note(f"{inp.shown}: {note}")
+            reporter.note(f"{shown.line(inp.shown)}: {note}")
         if journal.done:
             reporter.note(
-                f"{inp.shown}: already imported ({len(journal.acked):,} rows acknowledged);"
+                f"{shown.line(inp.shown)}: already imported"
+                f" ({len(journal.acked):,} rows acknowledged);"
                 " nothing sent. Pass --restart to send it all again"
             )
         elif len(journal.acked):
             reporter.note(
-                f"{inp.shown}: resuming: {len(journal.acked):,} rows were already"
+                f"{shown.line(inp.shown)}: resuming: {len(journal.acked):,} rows were already"
                 " acknowledged by Customer.io and are not sent again"
             )
     return journals
@@ -563,10 +565,10 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
     """The run's summary: counts, rejects files, the first problems, the window's note."""
     total, inputs = tally.total, tally.inputs
     rejects = [str(i.rejects_path) for i in inputs if i.rejects_written]
-    notes = [f"row {row}: {reason}" for row, reason in total.samples]
+    notes = [f"row {row}: {shown.plain(reason)}" for row, reason in total.samples]
     notes += _more_rows(total)
     if rejects:
-        notes.append(f"rejected and skipped rows are in {', '.join(rejects)}")
+        notes.append(f"rejected and skipped rows are in {', '.join(map(shown.plain, rejects))}")
     if rejects and plan.shard is not None:
         notes.append(
             f"shard {plan.shard_text}: the counts and the rejects file are this shard's rows"
@@ -623,11 +625,12 @@ def null_text_notes(total: Counts) -> list[str]:
         by_column.setdefault(column, Counter())[text] += n
     notes = []
     for column, texts in by_column.items():
-        shown = sorted(texts)
-        flags = " ".join(f"--null-value {shlex.quote(t)}" for t in shown)
+        written = [shown.plain(t) for t in sorted(texts)]
+        flags = " ".join(f"--null-value {shown.plain(shlex.quote(t))}" for t in sorted(texts))
         notes.append(
-            f"warning: column {column!r} has {texts.total():,} cell(s) written"
-            f" {' or '.join(shown)}, read as text, not as empty: pass {flags} to read them as empty"
+            f"warning: column {shown.plain(repr(column))} has {texts.total():,} cell(s) written"
+            f" {' or '.join(written)}, read as text, not as empty: pass {flags} to read them as"
+            " empty"
         )
     return notes
 

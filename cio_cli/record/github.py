@@ -2,10 +2,11 @@
 ``GITHUB_STEP_SUMMARY``, and workflow annotations for the first rejected and skipped rows.
 
 Annotations go to stdout as workflow commands, or to stderr under ``--json`` (stdout is the
-JSON object's). Values are escaped as GitHub's toolkit escapes them: ``%``, CR and LF in the
-message; those and ``:`` and ``,`` in a property. Nothing here reads a credential: the
-report holds the counts, reasons, names, file names and the error's message, which never
-carry one.
+JSON object's). Text from the input is shown, never obeyed (record/shown.py): controls
+escaped as ``\\n``, ``\\x1b``, then GitHub's toolkit escapes (``%``, CR and LF in the message;
+those and ``:`` and ``,`` in a property); in the step summary, Markdown escaped so that it
+forms no link, image or HTML. Nothing here reads a credential: the report holds the counts,
+reasons, names, file names and the error's message, which never carry one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 from collections.abc import Mapping
 
 from cio_cli.errors import CioError
+from cio_cli.record import shown
 from cio_cli.record.counts import FLAGGED, Counts
 from cio_cli.record.report import Flagged, Reporter, Summary, how_many, iso
 
@@ -41,7 +43,7 @@ def publish(
     """Under GitHub Actions: print the annotations and append the step summary; else nothing."""
     if environ.get("GITHUB_ACTIONS") != "true":
         return
-    stream = reporter.console.file if reporter.json_mode else reporter.out
+    stream = reporter.err if reporter.json_mode else reporter.out
     stream.write("".join(line + "\n" for line in annotation_lines(summary)))
     stream.flush()
     target = environ.get("GITHUB_STEP_SUMMARY")
@@ -51,7 +53,9 @@ def publish(
         with open(target, "a", encoding="utf-8") as file:
             file.write(markdown(summary, error))
     except OSError as exc:
-        reporter.note(f"warning: cannot write the step summary {target}: {exc.strerror}")
+        reporter.note(
+            f"warning: cannot write the step summary {shown.plain(target)}: {exc.strerror}"
+        )
 
 
 def annotation_lines(summary: Summary) -> list[str]:
@@ -64,46 +68,36 @@ def annotation_lines(summary: Summary) -> list[str]:
             lines.append(_annotation("warning" if f.skipped else "error", f))
     c = summary.counts
     if c.rejected > FLAGGED or c.skipped_recent > FLAGGED:
-        where = ", ".join(summary.rejects_files) or "the rejects file"
+        where = ", ".join(summary.rejects_files) or "the rejects file"  # escaped just below
         text = (
             f"{c.rejected} row(s) rejected and {c.skipped_recent} skipped as recent in all;"
             f" the first {FLAGGED} of each are annotated; every one is in {where}"
         )
-        lines.append(f"::notice title=cio::{escape_data(text)}")
+        lines.append(f"::notice title=cio::{shown.command_data(text)}")
     return lines
 
 
 def _annotation(level: str, f: Flagged) -> str:
-    props = f"file={escape_property(f.file)},line={f.row},title=cio"
-    return f"::{level} {props}::{escape_data(f.reason)}"
-
-
-def escape_data(text: str) -> str:
-    """A workflow command's message, escaped as GitHub's toolkit does."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    """A workflow command's property value, escaped as GitHub's toolkit does."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    props = f"file={shown.command_property(f.file)},line={f.row},title=cio"
+    return f"::{level} {props}::{shown.command_data(f.reason)}"
 
 
 def markdown(s: Summary, error: CioError | None = None) -> str:
     """The step summary: the counts, the outcome, the time range, reasons, names, rejects."""
     c = s.counts
     dry = " (dry run)" if s.dry_run and s.command != "validate" else ""
-    files = ", ".join(_code(f) for f in s.files)
+    files = ", ".join(shown.code(f) for f in s.files)
     out = [f"### cio {s.command}{dry}: {files}", ""]
     out += [*_counts_table(s), ""] if s.counted else []
     out.append(f"**Exit code {s.exit_code}**: {MEANINGS.get(s.exit_code, 'see cio --help')}")
     if error is not None:
-        hint = f" ({_md(error.hint)})" if error.hint else ""
-        out += ["", f"**Error**: {_md(error.message)}{hint}"]
+        hint = f" ({shown.markdown(error.hint)})" if error.hint else ""
+        out += ["", f"**Error**: {shown.markdown(error.message)}{hint}"]
     if c.first_ts is not None:
         out += ["", f"**Event time**: {iso(c.first_ts)} to {iso(c.last_ts)}"]
     out += _top_tables(c)
     if s.rejects_files:
-        out += ["", "**Rejects file**: " + ", ".join(_code(r) for r in s.rejects_files)]
+        out += ["", "**Rejects file**: " + ", ".join(shown.code(r) for r in s.rejects_files)]
     return "\n".join(out) + "\n\n"
 
 
@@ -114,12 +108,12 @@ def _top_tables(c: Counts) -> list[str]:
     if reasons:
         out += ["", f"**Rejected rows per reason** (top {len(reasons)} of {how_many(c.reasons)})"]
         out += ["", "| reason | rows |", "|---|---:|"]
-        out += [f"| {_md(reason)} | {n:,} |" for reason, n in reasons]
+        out += [f"| {shown.markdown(reason)} | {n:,} |" for reason, n in reasons]
     names = c.top_names(TOP)
     if names:
         out += ["", f"**Events per name** (top {len(names)} of {how_many(c.names)})"]
         out += ["", "| name | events |", "|---|---:|"]
-        out += [f"| {_md(name)} | {n:,} |" for name, n in names]
+        out += [f"| {shown.markdown(name)} | {n:,} |" for name, n in names]
     return out
 
 
@@ -136,17 +130,5 @@ def _counts_table(s: Summary) -> list[str]:
         ("requests", c.requests),
         ("retries", c.retries),
     ]
-    shown = [(k, n) for k, n in rows if n or k not in ("of which resumed", "retries")]
-    return ["| | count |", "|---|---:|", *(f"| {k} | {n:,} |" for k, n in shown)]
-
-
-def _md(text: str) -> str:
-    """Text for a Markdown table cell or line: one line, no table break, no HTML."""
-    return (
-        " ".join(text.splitlines()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-    )
-
-
-def _code(text: str) -> str:
-    """A file name as inline code, on one line (a backtick in it becomes a quote)."""
-    return "`" + " ".join(text.splitlines()).replace("`", "'") + "`"
+    kept = [(k, n) for k, n in rows if n or k not in ("of which resumed", "retries")]
+    return ["| | count |", "|---|---:|", *(f"| {k} | {n:,} |" for k, n in kept)]

@@ -1,6 +1,9 @@
 """What people and scripts see: progress, the summary table, the JSON summary.
 
-Everything for people goes to stderr; ``--json`` prints one object on stdout.
+Everything for people goes to stderr; ``--json`` prints one object on stdout. Text from
+the input (names, reasons, headers, paths) is shown, never obeyed: a ``Text`` in a table,
+``markup=False`` elsewhere, escaped by record/shown.py, on a console that reads no markup
+or emoji codes and writes no line starting with ``::`` it did not mean.
 The core reports progress through a callback; this module subscribes.
 """
 
@@ -14,8 +17,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 from rich.console import Console
+from rich.text import Text
 
 from cio_cli.errors import CioError
+from cio_cli.record import shown
 from cio_cli.record.counts import PERSON_KINDS, Counts
 from cio_cli.record.progress import ProgressDisplay
 from cio_cli.record.top import Top
@@ -153,21 +158,30 @@ class Reporter:
         self.json_mode = json_mode
         self.quiet = quiet
         self.out = out or sys.stdout
-        self.console = Console(file=err or sys.stderr, highlight=False, soft_wrap=True)
+        self.err = err or sys.stderr  # cio's own annotations go here, under --json
+        # markup and emoji codes off for everything: text from the input is never markup
+        self.console = Console(
+            file=shown.LineGuard(self.err),  # type: ignore[arg-type]  # a TextIO by duck typing
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+            emoji=False,
+        )
 
     def note(self, text: str) -> None:
-        """A line for people, on stderr (also with --json, which keeps stdout to itself)."""
-        self.console.print(text, markup=False)
+        """A line for people, on stderr (also with --json, which keeps stdout to itself);
+        text from the input in it is shown, never obeyed (record/shown.py)."""
+        self.console.print(shown.line(text), markup=False)
 
     def error(self, exc: CioError) -> None:
         """``error: ... / hint: ...`` on stderr (also with --json, which adds its object)."""
-        self.console.print(f"error: {exc.message}", markup=False, style="bold red")
+        self.console.print(shown.line(f"error: {exc.message}"), markup=False, style="bold red")
         if exc.hint:
-            self.console.print(f"hint: {exc.hint}", markup=False)
+            self.console.print(shown.line(f"hint: {exc.hint}"), markup=False)
 
     def json(self, obj: Mapping[str, Any]) -> None:
         """The one ``--json`` object of a run, as one line on stdout."""
-        self.out.write(orjson.dumps(obj).decode() + "\n")
+        self.out.write(shown.json_text(orjson.dumps(obj).decode()) + "\n")
         self.out.flush()
 
     def fail(self, exc: CioError, obj: Mapping[str, Any]) -> int:
@@ -187,12 +201,12 @@ class Reporter:
             self.json(s.as_json())
             return
         for line in s.notes + _reason_lines(s.counts):
-            self.console.print(line, markup=False)
+            self.note(line)
         self.console.print(_table(s))
         if s.counts.columns:
             self.console.print(_columns_table(s))
             for line in column_hints(s):
-                self.console.print(line, markup=False)
+                self.note(line)
 
     def progress(
         self,
@@ -237,7 +251,7 @@ def _table(s: Summary) -> Table:
     table.add_row("in 72-hour window", f"{c.recent:,}")
     table.add_row("requests", f"{c.requests:,}")
     if c.names:
-        table.add_row("events per name", _top_names(c))
+        table.add_row("events per name", Text(_top_names(c)))
     if c.first_ts is not None:
         table.add_row("event time", f"{iso(c.first_ts)} to {iso(c.last_ts)}")
     if c.retries:
@@ -249,7 +263,7 @@ def _table(s: Summary) -> Table:
     for code, n in sorted(c.warnings.items()):
         table.add_row(f"  warning {code}", f"{n:,}")
     if s.rejects_files:
-        table.add_row("rejects file", ", ".join(s.rejects_files))
+        table.add_row("rejects file", Text(", ".join(map(shown.plain, s.rejects_files))))
     table.add_row("time", f"{s.duration_s:.2f} s")
     table.add_row("exit code", str(s.exit_code))
     return table
@@ -263,9 +277,9 @@ def _of_which(c: Counts) -> list[tuple[str, int]]:
 
 def _top_names(c: Counts) -> str:
     """``purchase 12,000, signup 300, ... (5 names)``: the commonest names, compactly."""
-    shown = ", ".join(f"{name} {n:,}" for name, n in c.top_names(SHOWN))
+    top = ", ".join(f"{shown.plain(name)} {n:,}" for name, n in c.top_names(SHOWN))
     more = c.names.distinct() > SHOWN or c.names.folded
-    return shown + (f", ... ({how_many(c.names)} names)" if more else "")
+    return top + (f", ... ({how_many(c.names)} names)" if more else "")
 
 
 def _reason_lines(c: Counts) -> list[str]:
@@ -274,7 +288,7 @@ def _reason_lines(c: Counts) -> list[str]:
     if not reasons:
         return []
     lines = [f"rejected rows by reason (top {len(reasons)} of {how_many(c.reasons)}):"]
-    return lines + [f"  {n:,} x {reason}" for reason, n in reasons[:SHOWN]]
+    return lines + [f"  {n:,} x {shown.plain(reason)}" for reason, n in reasons[:SHOWN]]
 
 
 def _columns_table(s: Summary) -> Table:
@@ -287,7 +301,7 @@ def _columns_table(s: Summary) -> Table:
     table.add_column("empty", justify="right")
     for key, col in s.counts.columns.items():
         mark = " *" if col.blocker_row is not None else ""
-        table.add_row(key, col.type + mark, f"{col.empty:,}")
+        table.add_row(Text(shown.line(key)), col.type + mark, f"{col.empty:,}")
     return table
 
 
@@ -302,15 +316,16 @@ def column_hints(s: Summary) -> list[str]:
             continue
         if col.becomes == "json":
             lines.append(
-                f"* {key!r} is sent as strings, but every value is a JSON object or array:"
-                f" pass {col.fix} to send it as JSON"
+                f"* {shown.plain(repr(key))} is sent as strings, but every value is a JSON"
+                f" object or array: pass {shown.plain(col.fix)} to send it as JSON"
             )
             continue
-        where = f"row {col.blocker_row}" + (f" of {col.file}" if several else "")
+        where = f"row {col.blocker_row}" + (f" of {shown.plain(col.file)}" if several else "")
         then = "" if col.fix.startswith("--null-value") else NOT_FIT
         lines.append(
-            f"* {key!r} is sent as strings because of {where} ('{col.blocker_text}'):"
-            f" pass {col.fix} to send it as {col.becomes}{then}"
+            f"* {shown.plain(repr(key))} is sent as strings because of {where}"
+            f" ('{shown.plain(col.blocker_text)}'):"
+            f" pass {shown.plain(col.fix)} to send it as {col.becomes}{then}"
         )
     return lines
 
