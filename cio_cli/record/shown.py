@@ -31,6 +31,7 @@ from the file, a display ambiguity, never an instruction. The files ``cio`` writ
 
 from __future__ import annotations
 
+import io
 import re
 from typing import TextIO
 
@@ -120,8 +121,8 @@ class LineGuard:
     """A text stream (stderr) that writes no line starting with ``::``: the last guard,
     behind ``line`` where the text is put together. Everything else is passed on."""
 
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None) -> None:
+        self.stream = stream or io.StringIO()  # None: stderr was closed (cio ... 2>&-)
         self._fresh = True  # at the start of a line (or after only spaces on it)
 
     def write(self, text: str) -> int:
