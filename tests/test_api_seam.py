@@ -70,7 +70,8 @@ class Toy:
         return TOO_BIG
 
     def single(self, name: str, data: bytes, ts: int | None, event_id: str,
-               person: str | None, anonymous: str | None) -> tuple[str, bytes]:  # fmt: skip
+               person: str | None, anonymous: str | None, *, ms: int = 0,
+               ) -> tuple[str, bytes]:  # fmt: skip
         doc = {"who": person or anonymous, "what": name, "mid": event_id, "when": ts}
         return "/toy/one", orjson.dumps(doc | {"props": orjson.Fragment(data)})
 

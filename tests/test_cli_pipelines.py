@@ -351,6 +351,21 @@ def test_send_event_posts_one_call_to_v1_track(fake: FakeCio) -> None:
     assert refused.exit_code == 1 and "rejected by fake server" in refused.stderr
 
 
+@pytest.mark.parametrize(("given", "sent"), [
+    (f"{T}.993908", ".993Z"), (f"{T}993", ".993Z"), (f"{T}.5", ".500Z"), (str(T), ".000Z"),
+    (time.strftime("%Y-%m-%dT%H:%M:%S.0421Z", time.gmtime(T)), ".042Z"),
+    (time.strftime("%Y-%m-%d %H:%M:%S.7+00:00", time.gmtime(T)), ".700Z"),
+])  # fmt: skip
+def test_send_event_keeps_the_milliseconds_of_its_timestamp(given: str, sent: str) -> None:
+    args = ["send-event", "--name", "purchase", "--person", "42", "--timestamp", given,
+            "--id", "01ARZ3NDEKTSV4RRFFQ69G5FAV", "--dry-run"]  # fmt: skip
+    body = json.loads(cio(*args, "--api", "pipelines", "--pipelines-key", PK, env=NO_ENV).stdout)
+    assert body["body"]["timestamp"] == ISO_T.removesuffix(".000Z") + sent
+    assert_pipelines_track(body["body"])
+    track = json.loads(cio(*args, "--site-id", "s", "--api-key", "k", env=NO_ENV).stdout)
+    assert track["body"]["timestamp"] == T  # Track: whole seconds, as before
+
+
 def test_check_posts_an_empty_batch_in_strict_mode(fake: FakeCio) -> None:
     env = NO_ENV | {"CIO_BASE_URL": fake.url}
     ok = cio("check", "--api", "pipelines", "--pipelines-key", PK, env=env)

@@ -26,6 +26,7 @@ from cio_cli.errors import InvalidEventError, UsageError
 
 _EMAIL, _NUMBER = re.compile(c.EMAIL_INVALID.pattern), re.compile(c.NOT_A_NUMBER.pattern)
 _ZONED = re.compile(c.TIMESTAMP_ZONED_RE, re.A)
+_FRACTION = re.compile(r":[0-9]{2}[.,]([0-9]+)", re.A)  # an ISO time's fraction of a second
 _NAIVE = re.compile(c.TIMESTAMP_NO_ZONE.pattern, re.A)
 _ULID, _PLAIN = re.compile(c.ID_INVALID.pattern), re.compile(c.TIMESTAMP_NUMBER_RE, re.A)
 _UUID = re.compile(c.ID_UUID_RE)
@@ -42,7 +43,7 @@ class OneRequest(Protocol):
 
     def single(
         self, name: str, data: bytes, ts: int | None, event_id: str, person: str | None,
-        anonymous: str | None,
+        anonymous: str | None, *, ms: int = 0,
     ) -> tuple[str, bytes]:  # fmt: skip
         """``(path, body)`` of one event sent alone."""
         ...
@@ -131,8 +132,9 @@ def _identifier(value: str, flag: str, empty: c.Rule, too_long: c.Rule) -> str:
     return value
 
 
-def parse_timestamp(text: str | None, now: float) -> tuple[int | None, list[str]]:
-    """Unix seconds from ``--timestamp`` (None when absent or blank), and notes.
+def parse_timestamp(text: str | None, now: float) -> tuple[int | None, int, list[str]]:
+    """Unix seconds from ``--timestamp`` (None when absent or blank), the milliseconds
+    within that second (truncated, as a CSV cell's: Pipelines sends them), and notes.
 
     Accepted: Unix seconds (decimals floored), Unix milliseconds (any value >= 1e11), ISO-8601
     with ``Z`` or an offset (``T`` or a space, fractions of a second). InvalidEventError for
@@ -140,15 +142,18 @@ def parse_timestamp(text: str | None, now: float) -> tuple[int | None, list[str]
     """
     t, notes = (text or "").strip(c.WHITESPACE), []
     if not t:
-        return None, []
+        return None, 0, []
     if _PLAIN.fullmatch(t):
         value = Decimal(t)
         if value >= contract.MS_FROM:
             value /= 1000
             notes.append(f"note: --timestamp {t} was read as Unix milliseconds")
         ts = int(value.to_integral_value(rounding="ROUND_FLOOR"))
+        ms = int((value - ts) * 1000)
     elif _ZONED.fullmatch(t):
         ts = _iso_seconds(t)
+        fraction = _FRACTION.search(t)
+        ms = int(fraction.group(1)[:3].ljust(3, "0")) if fraction else 0
     elif _NAIVE.fullmatch(t):
         raise broken(c.TIMESTAMP_NO_ZONE, TIMESTAMP, t)
     else:
@@ -157,7 +162,7 @@ def parse_timestamp(text: str | None, now: float) -> tuple[int | None, list[str]
         raise broken(c.TIMESTAMP_FUTURE, TIMESTAMP, t)
     if ts < 0:
         raise broken(c.TIMESTAMP_BEFORE_1970, TIMESTAMP, t)
-    return ts, notes
+    return ts, ms, notes
 
 
 def _iso_seconds(text: str) -> int:
@@ -315,7 +320,7 @@ def build_event(
     name = name.strip(c.WHITESPACE)
     notes = _check_name(name, allow_semantic, api)
     data = parse_data(data_pairs, data_json)
-    ts, ts_notes = parse_timestamp(timestamp, now)
+    ts, ms, ts_notes = parse_timestamp(timestamp, now)
     given = _given_id(event_id)
     data_bytes, data_notes = check_data(data)
     eid = given or str(ULID())
@@ -328,5 +333,5 @@ def build_event(
     if recent:
         why = "no --timestamp" if ts is None else "the timestamp is within the last 72 hours"
         notes.append(f"note: {why}: this event can trigger live campaigns and send messages")
-    path, body = api.single(name, data_bytes, ts, eid, who, anonymous)
+    path, body = api.single(name, data_bytes, ts, eid, who, anonymous, ms=ms)
     return SingleEvent(path, body, name, target, eid, ts, recent, (*notes, *ts_notes, *data_notes))

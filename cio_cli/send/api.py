@@ -151,9 +151,10 @@ class Api(Protocol):
 
     def single(
         self, name: str, data: bytes, ts: int | None, event_id: str, person: str | None,
-        anonymous: str | None,
+        anonymous: str | None, *, ms: int = 0,
     ) -> tuple[str, bytes]:  # fmt: skip
-        """``(path, body)`` of one event sent alone (``cio send-event``)."""
+        """``(path, body)`` of one event sent alone (``cio send-event``); ``ms``: the
+        milliseconds within the second ``ts``, for an API whose timestamps carry them."""
         ...
 
     def answer(self, status: int, body: bytes, ops: int | None) -> Answer | None:

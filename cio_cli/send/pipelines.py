@@ -95,15 +95,16 @@ class Pipelines:
 
     def single(
         self, name: str, data: bytes, ts: int | None, event_id: str, person: str | None,
-        anonymous: str | None,
+        anonymous: str | None, *, ms: int = 0,
     ) -> tuple[str, bytes]:  # fmt: skip
-        """One ``track`` call to ``/v1/track``, by ``userId`` or ``anonymousId``."""
+        """One ``track`` call to ``/v1/track``, by ``userId`` or ``anonymousId``; ``ms``: the
+        milliseconds of the timestamp within its second ``ts`` (sent, never floored)."""
         body: dict[str, object] = {"type": "track"}
         body |= {"anonymousId": anonymous} if anonymous is not None else {"userId": person or ""}
         body["event"] = name
         if data.strip() not in (b"{}", b""):
             body["properties"] = orjson.Fragment(data)
-        body |= {"timestamp": iso_ms(ts)} if ts is not None else {}
+        body |= {"timestamp": iso_ms(ts, ms)} if ts is not None else {}
         body["messageId"] = event_id
         return TRACK_PATH, orjson.dumps(body)
 

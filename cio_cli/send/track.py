@@ -94,7 +94,7 @@ class Track:
 
     def single(
         self, name: str, data: bytes, ts: int | None, event_id: str, person: str | None,
-        anonymous: str | None,
+        anonymous: str | None, *, ms: int = 0,
     ) -> tuple[str, bytes]:  # fmt: skip
         """v1: ``/api/v1/customers/{id}/events``, or ``/api/v1/events`` with ``anonymous_id``."""
         body: dict[str, object] = {"name": name, "data": orjson.Fragment(data)}
