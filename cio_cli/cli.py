@@ -863,8 +863,8 @@ def check_command(
 
 # polars' allocator (jemalloc, configured by this variable when polars loads): one arena
 # for every thread, so that what one worker frees the next chunk reuses instead of each
-# thread keeping its own, and freed pages handed back within a second (README, "Memory").
-# A value set by the user wins.
+# thread keeping its own, and freed pages handed back within a second (docs/benchmarks.md,
+# "Memory"). A value set by the user wins.
 ALLOCATOR = ("_RJEM_MALLOC_CONF", "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0")
 
 

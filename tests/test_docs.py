@@ -161,3 +161,14 @@ def test_headings_become_the_anchors_github_makes() -> None:
     assert (
         _slug("`check` and `send-event` under Pipelines") == "check-and-send-event-under-pipelines"
     )
+
+
+README_MAX_LINES = 300  # what a user reads up front; the rest belongs in docs/
+
+
+def test_the_readme_stays_short() -> None:
+    """README.md holds only what a user needs up front, in at most 300 lines."""
+    lines = len((ROOT / "README.md").read_text(encoding="utf-8").splitlines())
+    assert lines <= README_MAX_LINES, (
+        f"README.md has {lines} lines, more than {README_MAX_LINES}: move detail to docs/"
+    )
