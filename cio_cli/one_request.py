@@ -28,12 +28,7 @@ if TYPE_CHECKING:  # httpx loads only when a request is made: a dry run never ne
 class Connection:
     """Credential and HTTP options shared by send-event and check (None: not given)."""
 
-    site_id: str | None = field(default=None, repr=False)
-    api_key: str | None = field(default=None, repr=False)
-    region: str | None = None
-    base_url: str | None = None
-    api: str | None = None
-    pipelines_key: str | None = field(default=None, repr=False)
+    credentials: Credentials = field(default_factory=Credentials)
     timeout: float = 30.0
     max_retries: int = 8
     on_wait: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
@@ -44,26 +39,28 @@ class Connection:
         on_wait: Callable[[str], None] | None = None,
     ) -> Connection:  # fmt: skip
         """The connection of the credentials ``typed`` on the command line."""
-        c = typed
-        return cls(
-            c.site_id, c.api_key, c.region, c.base_url, c.api, c.pipelines_key, timeout,
-            max_retries, on_wait,
-        )  # fmt: skip
+        return cls(typed, timeout, max_retries, on_wait)
+
+    @property
+    def region(self) -> str | None:
+        """``--region`` as typed (None: not typed)."""
+        return self.credentials.region
 
     def check_flags(self, env: Mapping[str, str]) -> str:
         """Check --timeout, --max-retries, --region and --base-url; the base URL."""
         check_sending(self.max_retries, self.timeout)
-        return base_url_for(self.region, self.base_url, env, self.api_of(env).name)
+        return base_url_for(self.region, self.credentials.base_url, env, self.api_of(env).name)
 
     def api_of(self, env: Mapping[str, str]) -> Api:
         """The API chosen by --api, CIO_API or the credentials given (``config.api_name``)."""
-        return choose(api_name(self.api, env, self.pipelines_key, self.site_id, self.api_key))
+        c = self.credentials
+        return choose(api_name(c.api, env, c.pipelines_key, c.site_id, c.api_key))
 
     def config(self, env: Mapping[str, str]) -> Config:
         """The Config; UsageError naming flag and variable when credentials are missing."""
+        c = self.credentials
         return resolve(
-            self.site_id, self.api_key, self.region, self.base_url, env, self.api,
-            self.pipelines_key,
+            c.site_id, c.api_key, c.region, c.base_url, env, c.api, c.pipelines_key
         )  # fmt: skip
 
     def transport(self, config: Config) -> Transport:

@@ -23,6 +23,7 @@ from typer.testing import CliRunner, Result
 from cio_cli import credentials_check, send_event
 from cio_cli.check import event_flags
 from cio_cli.cli import app  # the real commands, as a user runs them
+from cio_cli.config import Credentials
 from cio_cli.errors import InvalidEventError, UsageError
 from cio_cli.one_request import Connection, report_result
 from cio_cli.record.report import Reporter
@@ -557,7 +558,7 @@ def test_help_lists_exit_codes_and_environment() -> None:
 
 def test_run_send_event_and_report_result_with_a_reporter_on_stringio(fake_cio: FakeCio) -> None:
     err, out = io.StringIO(), io.StringIO()
-    conn = Connection("site", "key", None, fake_cio.url)
+    conn = Connection(Credentials("site", "key", None, fake_cio.url))
     result = send_event.run_send_event(lambda: build(), conn, {}, dry_run=False)
     assert (result.sent, result.status, result.exit_code) == (True, 200, 0)
     assert report_result(result, Reporter(False, False, err=err, out=out)) == 0
