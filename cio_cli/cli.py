@@ -172,7 +172,8 @@ Files = Annotated[
     list[str],
     typer.Argument(
         metavar="FILE...",
-        help="Files (.csv, .csv.gz, .parquet, .ndjson, .jsonl, .ndjson.gz, .jsonl.gz), or - for stdin.",
+        help="CSV, Parquet or NDJSON files (.csv, .parquet, .ndjson, .jsonl, each maybe .gz"
+        " but Parquet), or - for stdin.",
     ),
 ]
 IdentifierOpt = Annotated[

@@ -78,7 +78,9 @@ class NdjsonSource:
     def _open(self) -> BinaryIO:
         with open(self.path, "rb") as probe:
             gz = probe.read(2) == b"\x1f\x8b"
-        return gzip.GzipFile(self.path, "rb") if gz else open(self.path, "rb")  # noqa: SIM115
+        if gz:
+            return gzip.GzipFile(self.path, "rb")  # type: ignore[return-value]
+        return open(self.path, "rb")  # noqa: SIM115 - the caller closes it
 
     def bodies(self) -> Iterator[tuple[bytes, int]]:
         """Runs of whole lines, each with how many bytes of the file were read."""

@@ -116,8 +116,9 @@ class ParquetSource:
     def cells(self, batch: pl.DataFrame) -> pl.DataFrame:
         """A batch as text cells ``c<i>``, numbered from 0, ``--null-value`` applied."""
         df = batch.select(
-            (pl.lit(None, dtype=pl.String) if name in self.unsendable else as_text(name, dtype))
-            .alias(f"c{i}")
+            (
+                pl.lit(None, dtype=pl.String) if name in self.unsendable else as_text(name, dtype)
+            ).alias(f"c{i}")
             for i, (name, dtype) in enumerate(self.schema.items())
         )
         df = df.with_columns(

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Mapping
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
@@ -241,7 +241,8 @@ class ParquetRejects(RejectsWriter):
         except (OSError, pl.exceptions.PolarsError) as exc:
             if not self.failed:
                 self.failed = True
-                raise OutputError.writing(f"the rejects file {self.path}", OSError(str(exc))) from None
+                failure = OSError(str(exc))
+                raise OutputError.writing(f"the rejects file {self.path}", failure) from None
         finally:
             for part in self.parts:
                 part.unlink(missing_ok=True)
