@@ -130,6 +130,14 @@ class TypesChoice(StrEnum):
     STRING = "string"
 
 
+class FormatChoice(StrEnum):
+    """--format: how the input is read, where its name does not say."""
+
+    CSV = "csv"
+    PARQUET = "parquet"
+    NDJSON = "ndjson"
+
+
 class ApiChoice(StrEnum):
     """--api: which Customer.io API receives the events."""
 
@@ -161,7 +169,12 @@ INPUT, SAFETY, SENDING, CREDENTIALS, OUTPUT = "Input", "Safety", "Sending", "Cre
 
 # -- Input
 Files = Annotated[
-    list[str], typer.Argument(metavar="FILE...", help="CSV files (.csv, .csv.gz), or - for stdin.")
+    list[str],
+    typer.Argument(
+        metavar="FILE...",
+        help="CSV, Parquet or NDJSON files (.csv, .parquet, .ndjson, .jsonl, each maybe .gz"
+        " but Parquet), or - for stdin.",
+    ),
 ]
 IdentifierOpt = Annotated[
     IdentifierChoice,
@@ -183,6 +196,12 @@ TzOpt = Annotated[
         metavar="ZONE",
         help="Zone for timestamps without one, e.g. UTC.",
         rich_help_panel=INPUT,
+    ),
+]
+FormatOpt = Annotated[
+    FormatChoice | None,
+    _choice_option(
+        "--format", FormatChoice, "How to read the input when its name does not say (stdin).", INPUT
     ),
 ]
 TypesOpt = Annotated[
@@ -518,6 +537,8 @@ def _check_choices(settings: InputSettings) -> None:
     _choice(settings.identifier, IdentifierChoice, "--identifier")
     _choice(settings.timestamp_unit, UnitChoice, "--timestamp-unit")
     _choice(settings.types, TypesChoice, "--types")
+    if settings.format_ is not None:
+        _choice(settings.format_, FormatChoice, "--format")
 
 
 def _guard(
@@ -601,6 +622,7 @@ def validate(
     map_: MapOpt = None,
     null_value: NullOpt = None,
     encoding: EncodingOpt = "utf-8",
+    format_: FormatOpt = None,
     allow_semantic: SemanticOpt = False,
     api: ApiInputOpt = None,
     rejects: RejectsOpt = None,
@@ -608,7 +630,7 @@ def validate(
     quiet: QuietOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Check CSV files and report what would be sent; send nothing."""
+    """Check input files and report what would be sent; send nothing."""
     reporter = Reporter(json, quiet)
     given = {k: v for k, v in locals().items() if k not in ("ctx", "files", "config", "reporter")}
 
@@ -634,6 +656,7 @@ def import_(
     map_: MapOpt = None,
     null_value: NullOpt = None,
     encoding: EncodingOpt = "utf-8",
+    format_: FormatOpt = None,
     dry_run: DryRunOpt = False,
     allow_recent: AllowRecentOpt = False,
     skip_recent: SkipRecentOpt = False,
@@ -659,7 +682,7 @@ def import_(
     quiet: QuietOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Validate CSV files, then send their events to Customer.io.
+    """Validate input files, then send their events to Customer.io.
 
     A real import keeps a journal beside each file (<file>.cio-journal, or
     --journal PATH) of the rows Customer.io acknowledged: running the same command

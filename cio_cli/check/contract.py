@@ -28,11 +28,13 @@ TIMESTAMP = "_cio_timestamp"
 EVENT_ID = "_cio_id"
 ROW = "_cio_row"
 ERROR = "_cio_error"
-IGNORED_COLUMNS = (ROW, ERROR)  # the rejects file's own columns: ignored in an input
+LINE = "_cio_line"  # an NDJSON rejects file's line that was not a JSON object, as read
+IGNORED_COLUMNS = (ROW, ERROR, LINE)  # the rejects file's own columns: ignored in an input
 # Beside a chunk's cells under --null-value: which cells it emptied and for which text
 # ("i:k;..." for cell c<i> and null_values[k]), so the rejects file keeps the text as read.
 NULLED = "_nulled"
-KNOWN = (NAME, CUSTOMER_ID, TIMESTAMP, EVENT_ID, ROW, ERROR, ANONYMOUS_ID)
+KNOWN = (NAME, CUSTOMER_ID, TIMESTAMP, EVENT_ID, ROW, ERROR, ANONYMOUS_ID, LINE)
+RAW_LINE = "_line"  # beside an NDJSON chunk's cells: a line that is not an object, as read
 SEMANTIC = (
     "User Deleted",
     "Delete Person",
@@ -120,6 +122,10 @@ class ReadOptions:
     api: str = "track"  # --api: the API the events are for (``apis.FACTS``' name)
     column_map: dict[str, str] = field(default_factory=dict)  # --map SOURCE=TARGET ("-": drop)
     null_values: tuple[str, ...] = ()  # --null-value: cells read as empty
+    format: str | None = None  # --format: csv, parquet or ndjson (None: by the file's name)
+    # What a typed input (Parquet, NDJSON) says of a data column, by data key: "string",
+    # "float", "json" (sent so, as under --type) or "decimal" (numbers of a fixed scale)
+    declared: dict[str, str] = field(default_factory=dict)
 
     @property
     def person_kinds(self) -> frozenset[str]:
@@ -182,8 +188,9 @@ class Layout:
 
     def raw(self, columns: Sequence[str]) -> list[str]:
         """The columns that hold a row's cells as read, for the rejects file: every
-        ``c<i>``, and ``NULLED`` when the frame (``columns``) has it."""
-        return [f"c{i}" for i in range(self.ncols)] + ([NULLED] if NULLED in columns else [])
+        ``c<i>``, and ``NULLED`` and ``RAW_LINE`` when the frame (``columns``) has them."""
+        extra = [c for c in (NULLED, RAW_LINE) if c in columns]
+        return [f"c{i}" for i in range(self.ncols)] + extra
 
 
 def layout(

@@ -231,8 +231,14 @@ class Inference:
         return col in self.filled and (track is None or track.every)
 
     def _keeps_text(self, col: str) -> bool:
-        """Numbers keep their meaning: the decimals read back as written (typing_rule.py)."""
-        return col not in self.decimals or keeps_its_text(self.scales.get(col, Scale()))
+        """Numbers keep their meaning: the decimals read back as written (typing_rule.py),
+        as those of a column the file declares a DECIMAL do."""
+        if col not in self.decimals or self.opts.declared.get(self._key(col)) == "decimal":
+            return True  # a Parquet DECIMAL's scale is fixed by the file's schema
+        return keeps_its_text(self.scales.get(col, Scale()))
+
+    def _key(self, col: str) -> str:
+        return dict(self.lay.data).get(col, "")
 
     def types(self) -> dict[str, str]:
         """How each data column is sent: string, int, float, bool (true/false any case),

@@ -370,7 +370,10 @@ def _data_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
         elif key in overrides and overrides[key] != "string":
             kind = overrides[key]
             bad = cell.is_not_null() & typed_value(cell, kind).is_null()
-            rules.error("type_mismatch", bad, f"{key} ", _quoted(cell), _misfit(cell, key, kind))
+            why = _misfit(cell, key, kind)
+            if kind == "float" and opts.declared.get(key) == "float":  # the file's own floats
+                why = pl.lit(" is not a finite number: JSON has no NaN or infinity")
+            rules.error("type_mismatch", bad, f"{key} ", _quoted(cell), why)
     if email_cols:
         rules.warn("email_override", pl.any_horizontal(e.is_not_null() for e in email_cols))
 

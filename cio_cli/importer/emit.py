@@ -27,7 +27,7 @@ from cio_cli.errors import FileChangedError, OutputError
 from cio_cli.importer.scan import InputFile, Progress, column_report
 from cio_cli.record.counts import FIRST_ROWS, FLAGGED, Counts
 from cio_cli.record.journal import Acked, Journal
-from cio_cli.record.rejects import RejectsWriter
+from cio_cli.record.rejects import RejectsWriter, rejects_writer
 from cio_cli.send.api import Api
 from cio_cli.send.choice import choose
 
@@ -265,7 +265,7 @@ def emit_with(
 ) -> bool:
     """Read ``inp`` once as ``reading`` says, and emit its verdicts (``emit``); False when
     ``reading`` threw the result away at the end (nothing more is sent then)."""
-    with RejectsWriter(inp.rejects_path, inp.lay, inp.source.path, inp.source.nulls) as rejects:
+    with rejects_writer(inp.rejects_path, inp.lay, inp.source) as rejects:
         emitting = Emitting(how, counts, sink, rejects)
         try:
             for chunk in inp.source.chunks(reading.work):

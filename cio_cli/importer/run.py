@@ -234,7 +234,7 @@ def _two_passes(
         return
     for inp in inputs:
         with reporter.progress(inp.source.size, rejects_known=False) as display, _naming(inp.shown):
-            scan(inp, plan.read, now, lambda p, b, c: display.update(p, b, c))
+            scan(inp, inp.opts, now, lambda p, b, c: display.update(p, b, c))
     journals = _journals(plan, inputs, prints, stack, reporter)
     tally.recent_rows = _decide(plan, inputs, journals, confirm, reporter)
     sink = _sink(plan, stack.enter_context(out_file(plan.out, inputs)), reporter)
@@ -282,7 +282,7 @@ def _dry_run_one(
         if found is None:  # a column's type widened part-way: pass 2 as usual
             sink.start_over()
             with reporter.progress(inp.source.size) as display, _naming(inp.shown):
-                emit(inp, plan.read, how, counts, sink, lambda p, b, c: display.update(p, b, c))
+                emit(inp, inp.opts, how, counts, sink, lambda p, b, c: display.update(p, b, c))
             found = inp.scan
             assert found is not None
     finally:
@@ -302,7 +302,7 @@ def _both_passes_at_once(
     try:
         with reporter.progress(inp.source.size) as display, _naming(inp.shown):
             return scan_and_emit(
-                inp, plan.read, how, counts, sink, lambda p, b, c: display.update(p, b, c)
+                inp, inp.opts, how, counts, sink, lambda p, b, c: display.update(p, b, c)
             )
     except BaseException:
         if plan.out is not None:
@@ -341,7 +341,7 @@ def _emit_one(shared: Pass2, inp: InputFile, journal: Journal | None, counts: Co
     rows = inp.scan.rows if inp.scan is not None else None
     try:
         with reporter.progress(inp.source.size, rows, how.phase) as display, _naming(inp.shown):
-            emit(inp, plan.read, how, counts, sink, lambda p, b, c: display.update(p, b, c))
+            emit(inp, inp.opts, how, counts, sink, lambda p, b, c: display.update(p, b, c))
         if journal is not None and not journal.done and not stop.is_set() and _complete(counts):
             journal.finish(stored(counts, inp.lay.anonymous_id is not None))
     except FileChangedError as exc:

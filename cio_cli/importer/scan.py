@@ -8,6 +8,7 @@ so that the run can ask about them before pass 2 (importer/emit.py) sends a sing
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -16,12 +17,13 @@ from pathlib import Path
 
 import polars as pl
 
-from cio_cli.check.contract import NULL_TEXTS, Layout, ReadOptions, layout
+from cio_cli.check.contract import DROP, NULL_TEXTS, RESERVED_TYPES, Layout, ReadOptions, layout
 from cio_cli.check.inference import Inference, Nearly, Stats
 from cio_cli.check.rows import check_rows, identify, in_window, split
 from cio_cli.encode.events import warm_up
 from cio_cli.errors import UnimportableError
-from cio_cli.read.files import CsvSource, NeedAllColumns
+from cio_cli.read.files import NeedAllColumns
+from cio_cli.read.formats import Source, by_name, open_source
 from cio_cli.record.counts import FIRST_ROWS, Column, Counts
 
 Progress = Callable[[str, int, "Counts"], None]
@@ -45,10 +47,11 @@ class Scan:
 class InputFile:
     """One input: where it is, how it is shown, where its rejects go."""
 
-    source: CsvSource
+    source: Source
     shown: str
     rejects_path: Path
     lay: Layout
+    opts: ReadOptions = field(default_factory=ReadOptions)  # with what the file's types say
     scan: Scan | None = None
     rejects_written: bool = False
     spooled: bool = False  # stdin or a pipe, read into a temporary file: no journal
@@ -56,10 +59,40 @@ class InputFile:
 
 def open_input(path: Path, shown: str, rejects_path: Path, opts: ReadOptions) -> InputFile:
     """Open a file and check its header (raises UnimportableError)."""
-    source = CsvSource(path, opts.encoding)
+    fmt = by_name(shown, opts.format)
+    source = open_source(path, shown, fmt, opts.format is not None, opts.encoding)
     source.nulls = opts.null_values
     lay = layout(source.header, opts.type_overrides, opts.column_map)
-    return InputFile(source, shown, rejects_path, lay)
+    _refuse_unsendable(source, opts)
+    return InputFile(source, shown, rejects_path, lay, with_declared(source, lay, opts))
+
+
+def with_declared(source: Source, lay: Layout, opts: ReadOptions) -> ReadOptions:
+    """``opts`` with what the file's own types say of its data columns (by data key):
+    sent as string, float or json as under ``--type`` (which wins), or numbers of a
+    fixed scale. Under ``--types string`` only nested values stay JSON."""
+    declared = {}
+    for col, key in lay.data:
+        kind = source.declared.get(source.header[int(col[1:])])
+        if kind is not None and key not in RESERVED_TYPES and key not in opts.type_overrides:
+            if opts.types == "auto" or kind == "json":
+                declared[key] = kind
+    if not declared:
+        return opts
+    fixed = {k: v for k, v in declared.items() if v != "decimal"}
+    return dataclasses.replace(
+        opts, type_overrides={**fixed, **opts.type_overrides}, declared=declared
+    )
+
+
+def _refuse_unsendable(source: Source, opts: ReadOptions) -> None:
+    """A binary column that ``--map`` does not drop: the file is unimportable."""
+    kept = [c for c in source.unsendable if opts.column_map.get(c) != DROP]
+    if kept:
+        raise UnimportableError(
+            f"column {kept[0]!r} holds binary data, which JSON cannot carry",
+            f"leave it out with --map {shlex.quote(kept[0] + '=-')}",
+        )
 
 
 class Scanning:

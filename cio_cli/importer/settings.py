@@ -31,6 +31,7 @@ class InputSettings:
     map_: list[str] | None = None
     null_value: list[str] | None = None
     encoding: str = "utf-8"
+    format_: str | None = None
     allow_semantic: bool = False
     api: str | None = None
     rejects: Path | None = None
@@ -46,6 +47,7 @@ class InputSettings:
             types="string" if self.types == "string" else "auto",
             type_overrides=_overrides(self.type_),
             encoding=self.encoding,
+            format=self.format_,
             allow_semantic=self.allow_semantic,
             api=api,
             column_map=_column_map(self.map_),

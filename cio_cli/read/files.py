@@ -142,13 +142,17 @@ def spool_stdin(stream: BinaryIO | None = None) -> Path:
 
 
 class CsvSource:
-    """One CSV input, read as many times as asked, never whole."""
+    """One CSV input, read as many times as asked, never whole (a ``formats.Source``)."""
+
+    format = "csv"
 
     def __init__(self, path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYTES):
         self.path = path
         self.encoding = encoding
         self.block_bytes = block_bytes
         self.nulls: tuple[str, ...] = ()  # --null-value: cells read as empty
+        self.declared: dict[str, str] = {}  # text has no types of its own
+        self.unsendable: list[str] = []
         try:
             codecs.lookup(encoding)
         except LookupError as exc:

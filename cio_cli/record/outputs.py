@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cio_cli.errors import UsageError
+from cio_cli.read.formats import by_name, rejects_suffix
 
 if TYPE_CHECKING:
     from cio_cli.importer.plan import ImportPlan
@@ -23,11 +24,12 @@ def rejects_path(arg: str, plan: ImportPlan) -> Path:
     (stdin and pipes: the current directory)."""
     if plan.rejects is not None:
         return plan.rejects
+    suffix = rejects_suffix(by_name(arg, plan.read.format))  # in the input's own format
     if arg == "-":
-        return Path.cwd() / STDIN_REJECTS
+        return Path.cwd() / STDIN_REJECTS.replace(".rejects.csv", suffix)
     if is_pipe(Path(arg)):  # /dev/fd/63 has no room beside it: like stdin, the cwd
-        return Path.cwd() / (Path(arg).name + ".rejects.csv")
-    return Path(arg).with_name(Path(arg).name + _shard_part(plan) + ".rejects.csv")
+        return Path.cwd() / (Path(arg).name + suffix)
+    return Path(arg).with_name(Path(arg).name + _shard_part(plan) + suffix)
 
 
 def _shard_part(plan: ImportPlan) -> str:
