@@ -22,6 +22,7 @@ from cio_cli.check.rows import check_rows, identify, in_window, split
 from cio_cli.encode.events import warm_up
 from cio_cli.errors import UnimportableError
 from cio_cli.read.files import CsvSource, NeedAllColumns
+from cio_cli.read.places import Place
 from cio_cli.record.counts import FIRST_ROWS, Column, Counts
 
 Progress = Callable[[str, int, "Counts"], None]
@@ -54,9 +55,9 @@ class InputFile:
     spooled: bool = False  # stdin or a pipe, read into a temporary file: no journal
 
 
-def open_input(path: Path, shown: str, rejects_path: Path, opts: ReadOptions) -> InputFile:
-    """Open a file and check its header (raises UnimportableError)."""
-    source = CsvSource(path, opts.encoding)
+def open_input(place: Place, shown: str, rejects_path: Path, opts: ReadOptions) -> InputFile:
+    """Open an input wherever it lies and check its header (raises UnimportableError)."""
+    source = CsvSource(place, opts.encoding)
     source.nulls = opts.null_values
     lay = layout(source.header, opts.type_overrides, opts.column_map)
     return InputFile(source, shown, rejects_path, lay)
