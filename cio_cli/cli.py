@@ -561,7 +561,7 @@ def _import_shape(
     command: str, files: list[str], dry_run: bool
 ) -> Callable[[CioError], Mapping[str, Any]]:
     """validate's and import's ``--json`` object for a run stopped by an error."""
-    from cio_cli.read.places import shown_name  # a URL's query string is never shown
+    from cio_cli.read.urls import shown_name  # a URL's query string is never shown
 
     shown = [shown_name(f) for f in files]
     return lambda exc: Summary.stopped(command, shown, exc, dry_run).as_json()

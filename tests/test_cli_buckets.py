@@ -300,3 +300,15 @@ def test_an_object_replaced_between_the_passes_is_changed(
         assert f"{url} changed while cio was sending it" in result.stderr
         assert "0 event(s) were sent" in result.stderr
         assert not fake.requests
+
+
+def test_several_objects_take_no_rejects_or_journal_flag(bucket: Bucket) -> None:
+    for i in range(2):
+        bucket.put(f"export/part-00{i}.csv", _csv_bytes(rows(3, i * 3)))
+    pattern = bucket.url("export/part-*.csv")
+    with_rejects = cio("import", "--dry-run", "--rejects", "r.csv", pattern)
+    assert with_rejects.exit_code == 2
+    assert "error: --rejects takes one input file" in with_rejects.stderr
+    with_journal = cio("import", "--dry-run", "--journal", "j.cio-journal", pattern)
+    assert with_journal.exit_code == 2
+    assert "error: --journal takes one input file" in with_journal.stderr

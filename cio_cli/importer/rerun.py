@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from cio_cli.importer.plan import ImportPlan
-from cio_cli.read.places import Place, beside, is_url, place_of, shown_name
+from cio_cli.read.places import Place, place_of
+from cio_cli.read.urls import beside, is_url, shown_name
 from cio_cli.record import shown
 from cio_cli.record.counts import Column, Counts
 from cio_cli.record.github import publish

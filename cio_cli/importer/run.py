@@ -37,7 +37,8 @@ from cio_cli.importer.plan import ImportPlan
 from cio_cli.importer.rerun import rejected_note, restored, stored
 from cio_cli.importer.scan import InputFile, Scan, open_input, scan
 from cio_cli.read.files import spool_stdin
-from cio_cli.read.places import LocalFile, Place, is_url, place_of, shown_name
+from cio_cli.read.places import LocalFile, Place, place_of
+from cio_cli.read.urls import is_url, shown_name
 from cio_cli.record import shown
 from cio_cli.record.counts import Counts
 from cio_cli.record.github import publish

@@ -35,7 +35,7 @@ from obstore.exceptions import PermissionDeniedError, PreconditionError, Unauthe
 from obstore.store import HTTPStore, from_url
 
 from cio_cli.errors import AbortError, FileChangedError, UsageError
-from cio_cli.read.places import beside, shown_name
+from cio_cli.read.urls import beside, shown_name
 
 if TYPE_CHECKING:
     from obstore.store import ObjectStore, RetryConfig

@@ -8,11 +8,7 @@ named after (``beside``). The checking and encoding never ask which kind of plac
     LocalFile        a path on this machine (stdin and pipes are spooled to one first)
     RemoteObject     s3:// gs:// az:// https://, read by obstore (read/buckets.py)
 
-An input's URL may hold secrets: an https URL's query string (a presigned signature,
-a SAS token) and any ``user:password@``. ``shown_name`` is the one form of an input that
-goes anywhere (messages, ``--json``, the journal, the step summary): the query is
-shown as ``?***`` and the password as ``***``. The URL as given is kept only to read.
-
+How a URL is shown (never with its secrets) and where its outputs go: read/urls.py.
 Nothing here loads obstore: a local run never pays for it.
 """
 
@@ -21,12 +17,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 from typing import BinaryIO, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 from cio_cli.errors import UsageError
-
-SCHEMES = ("s3", "gs", "az", "https")
-HIDDEN = "***"
+from cio_cli.read.urls import is_url
 
 
 class Place(Protocol):
@@ -43,36 +36,6 @@ class Place(Protocol):
     def fingerprint(self) -> str:
         """What the journal keys this input on (no secret in it)."""
         ...
-
-
-def is_url(arg: str) -> bool:
-    """Is ``arg`` an object-storage or https URL (rather than a path or ``-``)?"""
-    scheme, sep, _ = arg.partition("://")
-    return bool(sep) and scheme.lower() in SCHEMES
-
-
-def shown_name(arg: str) -> str:
-    """``arg`` as outputs show it: a URL's query string as ``?***``, its password as
-    ``***``, no fragment; paths and ``-`` as they are."""
-    if not is_url(arg):
-        return arg
-    parts = urlsplit(arg)
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}:{HIDDEN}@{host}" if ":" in user else f"{HIDDEN}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, HIDDEN if parts.query else "", ""))
-
-
-def object_name(arg: str) -> str:
-    """The last segment of a URL's path (``part-000.csv``), the name local outputs take."""
-    return urlsplit(arg).path.rstrip("/").rpartition("/")[2] or "object"
-
-
-def beside(arg: str) -> Path:
-    """The path an input's journal and rejects file are named after: the file itself, or
-    for a URL its object name in the working directory."""
-    return Path.cwd() / object_name(arg) if is_url(arg) else Path(arg)
 
 
 class LocalFile:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cio_cli.errors import UsageError
-from cio_cli.read.places import beside, is_url, shown_name
+from cio_cli.read.urls import beside, is_url, shown_name
 
 if TYPE_CHECKING:
     from cio_cli.importer.plan import ImportPlan
