@@ -161,7 +161,12 @@ INPUT, SAFETY, SENDING, CREDENTIALS, OUTPUT = "Input", "Safety", "Sending", "Cre
 
 # -- Input
 Files = Annotated[
-    list[str], typer.Argument(metavar="FILE...", help="CSV files (.csv, .csv.gz), or - for stdin.")
+    list[str],
+    typer.Argument(
+        metavar="FILE...",
+        help="CSV files (.csv, .csv.gz), - for stdin, or s3:// gs:// az:// https:// URLs"
+        " (a * in the object's name: every object it matches, in name order).",
+    ),
 ]
 IdentifierOpt = Annotated[
     IdentifierChoice,

@@ -312,3 +312,11 @@ def test_several_objects_take_no_rejects_or_journal_flag(bucket: Bucket) -> None
     with_journal = cio("import", "--dry-run", "--journal", "j.cio-journal", pattern)
     assert with_journal.exit_code == 2
     assert "error: --journal takes one input file" in with_journal.stderr
+
+
+def test_two_objects_of_one_name_would_share_outputs_a_usage_error(bucket: Bucket) -> None:
+    a = bucket.put("2025/events.csv", _csv_bytes(rows(3)))
+    b = bucket.put("2026/events.csv", _csv_bytes(rows(3, 3)))
+    result = cio("import", "--dry-run", a, b)
+    assert result.exit_code == 2
+    assert "are the same file" in result.stderr and "events.csv.rejects.csv" in result.stderr
