@@ -24,9 +24,8 @@ import urllib.request
 from pathlib import Path
 
 import obstore
-from obstore.store import S3Store
-
 from gen import DATA, ensure  # noqa: E402 - bench/ is the script's directory
+from obstore.store import S3Store
 
 KEYS = {"AWS_ACCESS_KEY_ID": "AKIAFAKEBENCH", "AWS_SECRET_ACCESS_KEY": "fake-bench-secret"}
 
