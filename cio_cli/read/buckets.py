@@ -41,10 +41,6 @@ if TYPE_CHECKING:
     from obstore.store import ObjectStore, RetryConfig
 
 CHUNK = 1 << 20  # bytes asked of the stream at a time
-RETRY: RetryConfig = {
-    "max_retries": int(os.environ.get("CIO_STORE_RETRIES", "5")),
-    "retry_timeout": timedelta(seconds=60),
-}
 ACCESS_HINT = (
     "check the store's credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE"
     " or an instance role (and AWS_ENDPOINT_URL for an S3-compatible store);"
@@ -82,13 +78,22 @@ def store_errors(shown: str) -> Iterator[None]:
         ) from None
 
 
+def _retry() -> RetryConfig:
+    """Retries of a failed request to a store: 5xx, dropped connections (``CIO_STORE_RETRIES``
+    times, default 5, within a minute); 403 and 404 are never retried."""
+    return {
+        "max_retries": int(os.environ.get("CIO_STORE_RETRIES", "5")),
+        "retry_timeout": timedelta(seconds=60),
+    }
+
+
 def _split(url: str) -> tuple[ObjectStore, str]:
     """The store of ``url`` (its bucket, or the https URL itself) and the object's key in it."""
     parts = urlsplit(url)
     if parts.scheme == "https":
-        return HTTPStore.from_url(url, retry_config=RETRY), ""
+        return HTTPStore.from_url(url, retry_config=_retry()), ""
     root = f"{parts.scheme}://{parts.netloc}"
-    store = from_url(root, retry_config=RETRY, **_aws_profile(parts.scheme))
+    store = from_url(root, retry_config=_retry(), **_aws_profile(parts.scheme))
     return store, parts.path.lstrip("/")
 
 
