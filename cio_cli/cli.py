@@ -173,7 +173,8 @@ Files = Annotated[
     typer.Argument(
         metavar="FILE...",
         help="CSV, Parquet or NDJSON files (.csv, .parquet, .ndjson, .jsonl, each maybe .gz"
-        " but Parquet), or - for stdin.",
+        " but Parquet), - for stdin, or s3:// gs:// az:// https:// URLs (a * in the"
+        " object's name: every object it matches, in name order).",
     ),
 ]
 IdentifierOpt = Annotated[
@@ -567,6 +568,7 @@ def _run(plan: ImportPlan, reporter: Reporter) -> int:
     """Hand a validate or import plan on; its summary is the command's output."""
     from cio_cli.importer.rerun import answer  # an already imported file: no polars
 
+    plan.expand()  # s3://bucket/export/part-*.csv: the objects it matches, in name order
     summary = answer(plan, reporter)
     if summary is None:
         from cio_cli.importer.run import run  # polars loads here, for validate and import only
@@ -581,7 +583,10 @@ def _import_shape(
     command: str, files: list[str], dry_run: bool
 ) -> Callable[[CioError], Mapping[str, Any]]:
     """validate's and import's ``--json`` object for a run stopped by an error."""
-    return lambda exc: Summary.stopped(command, files, exc, dry_run).as_json()
+    from cio_cli.read.urls import shown_name  # a URL's query string is never shown
+
+    shown = [shown_name(f) for f in files]
+    return lambda exc: Summary.stopped(command, shown, exc, dry_run).as_json()
 
 
 def _stopped_early(terminated: bool) -> InterruptedError_:

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cio_cli.read import parquet as parquet_reader
+from cio_cli.read.places import LocalFile
 from tests.cli_support import cio, old, summary
 from tests.fakecio import FakeCio
 
@@ -229,7 +230,7 @@ def test_parquet_rows_are_read_in_batches(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(parquet_reader, "BATCH_ROWS", 1000)
     events = _events(5500)
     path = _write(events, tmp_path / "big.parquet")
-    batches = list(parquet_reader.ParquetSource(path).batches())
+    batches = list(parquet_reader.ParquetSource(LocalFile(path)).batches())
     assert len(batches) >= 5 and max(b.height for b in batches) <= 1000
     assert pl.concat(batches).equals(events)
     body, s, _ = _dry(path)

@@ -291,7 +291,8 @@ def emit_with(
 
 def _changed(inp: InputFile) -> FileChangedError:
     return FileChangedError(
-        f"{inp.source.path} changed while cio was reading it", "run again once the file is complete"
+        f"{inp.source.place.shown} changed while cio was reading it",
+        "run again once the file is complete",
     )
 
 

@@ -87,6 +87,14 @@ class ImportPlan:
         """Events in the campaign-trigger window need --allow-recent, --skip-recent or a yes."""
         return self.sends and not (self.allow_recent or self.skip_recent)
 
+    def expand(self) -> None:
+        """Replace each URL pattern (``s3://b/export/part-*.csv``) by the objects it matches,
+        in name order, and check the plan again (``--journal`` takes one input)."""
+        from cio_cli.read.places import expand
+
+        self.paths = expand(self.paths)
+        self.__post_init__()
+
     def __post_init__(self) -> None:
         """A plan that contradicts itself is a usage error (exit 2) before anything is opened."""
         if self.allow_recent and self.skip_recent:

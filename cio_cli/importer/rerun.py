@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from cio_cli.importer.plan import ImportPlan
+from cio_cli.read.places import Place, place_of
+from cio_cli.read.urls import beside, is_url, shown_name
 from cio_cli.record import shown
 from cio_cli.record.counts import Column, Counts
 from cio_cli.record.github import publish
-from cio_cli.record.journal import Lock, Locked, file_digest, finished_counts, make_header
+from cio_cli.record.journal import Lock, Locked, finished_counts, make_header
 from cio_cli.record.outputs import check_run_outputs, journal_of, journalled, rejects_path
 from cio_cli.record.report import TOP_NAMES, Reporter, Summary
 from cio_cli.record.top import Top
@@ -126,10 +128,11 @@ def answer(plan: ImportPlan, reporter: Reporter) -> Summary | None:
         return None
     if plan.rejects is not None and len(plan.paths) > 1:
         return None  # a usage error: the usual way says so
-    if not all(a != "-" and journalled(a, plan) and Path(a).is_file() for a in plan.paths):
+    local = [a for a in plan.paths if not is_url(a)]
+    if not all(a != "-" and journalled(a, plan) and Path(a).is_file() for a in local):
         return None
-    if any(finished_counts(journal_of(Path(a), plan)) is None for a in plan.paths):
-        return None  # not finished (or by an older cio): no need to hash
+    if any(finished_counts(journal_of(beside(a), plan)) is None for a in plan.paths):
+        return None  # not finished (or by an older cio): no need to hash (nor ask the store)
     check_run_outputs(plan)
     total, rejects, anonymous = Counts(), [], False
     with ExitStack() as stack:
@@ -138,21 +141,23 @@ def answer(plan: ImportPlan, reporter: Reporter) -> Summary | None:
             if found is None:
                 return None
             counts, acked, anonymous_column = found
+            name = shown_name(arg)
             reporter.note(
-                f"{shown.line(arg)}: already imported ({acked:,} rows acknowledged); nothing sent."
-                " Pass --restart to send it all again"
+                f"{shown.line(name)}: already imported ({acked:,} rows acknowledged); nothing"
+                " sent. Pass --restart to send it all again"
             )
             total.add(counts)
             anonymous |= anonymous_column
             kept = rejects_path(arg, plan)
             if counts.rejected + counts.skipped_recent and kept.is_file():
                 rejects.append(str(kept))
-            if (note := rejected_note(arg, counts, kept)) is not None:
+            if (note := rejected_note(name, counts, kept)) is not None:
                 reporter.note(note)
     shown_rejects = ", ".join(map(shown.plain, rejects))
     notes = [f"rejected and skipped rows are in {shown_rejects}"] if rejects else []
     duration = time.monotonic() - started
-    summary = Summary(plan.command, list(plan.paths), total, rejects, False, duration,
+    files = [shown_name(a) for a in plan.paths]
+    summary = Summary(plan.command, files, total, rejects, False, duration,
                       total.exit_code, notes, anonymous_column=anonymous,
                       shard=plan.shard_text,
                       per_row=plan.read.identifier == "per-row")  # fmt: skip
@@ -164,13 +169,14 @@ def _answered(plan: ImportPlan, arg: str, stack: ExitStack) -> tuple[Counts, int
     """One file's stored counts, rows acknowledged and whether it has an anonymous column,
     under its journal's lock (held until ``stack`` closes); None to run as usual."""
     assert plan.send is not None
-    path = Path(arg)
-    journal = journal_of(path, plan)
+    journal = journal_of(beside(arg), plan)
     try:
         stack.callback(Lock.take(journal.with_name(journal.name + ".lock")).release)
     except (Locked, OSError):
         return None  # the usual way says why
-    header = make_header(file_digest(path), plan.api.destination(plan.send.config), plan.shard_text)
+    place: Place = place_of(arg)  # an object is asked for its size and ETag, not read
+    header = make_header(place.fingerprint(), plan.api.destination(plan.send.config),
+                         plan.shard_text)  # fmt: skip
     found = finished_counts(journal, header)
     counts = restored(found[0]) if found is not None else None
     if found is None or counts is None:

@@ -37,6 +37,8 @@ from cio_cli.importer.plan import ImportPlan
 from cio_cli.importer.rerun import rejected_note, restored, stored
 from cio_cli.importer.scan import InputFile, Scan, open_input, scan
 from cio_cli.read.files import spool_stdin
+from cio_cli.read.places import LocalFile, Place, place_of
+from cio_cli.read.urls import is_url, shown_name
 from cio_cli.record import shown
 from cio_cli.record.counts import Counts
 from cio_cli.record.github import publish
@@ -44,7 +46,6 @@ from cio_cli.record.journal import (
     Journal,
     Lock,
     Locked,
-    file_digest,
     finished_counts,
     make_header,
 )
@@ -87,15 +88,17 @@ def _open_all(plan: ImportPlan, stack: ExitStack) -> list[InputFile]:
         )
     inputs = []
     for arg in plan.paths:
-        path, rejects = Path(arg), rejects_path(arg, plan)
-        spooled = arg == "-" or is_pipe(path)
+        rejects, name = rejects_path(arg, plan), shown_name(arg)
+        spooled = arg == "-" or not is_url(arg) and is_pipe(Path(arg))
+        place: Place
         if spooled:
             path = _spool(arg)
             stack.callback(path.unlink, missing_ok=True)
-        elif not path.is_file():
-            raise UsageError(f"no such file: {arg}", "check the path")
-        with _naming(arg):
-            inputs.append(open_input(path, arg, rejects, plan.read))
+            place = LocalFile(path)
+        else:
+            place = place_of(arg)  # exit 2 for a missing file or object
+        with _naming(name):
+            inputs.append(open_input(place, name, rejects, plan.read))
         inputs[-1].spooled = spooled
     return inputs
 
@@ -513,7 +516,7 @@ def _fingerprints(
         return {}
     pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="cio-hash"))
     return {
-        i.shown: pool.submit(file_digest, i.source.path) for i in inputs if _journalled(plan, i)
+        i.shown: pool.submit(i.source.place.fingerprint) for i in inputs if _journalled(plan, i)
     }
 
 

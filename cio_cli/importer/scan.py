@@ -24,6 +24,7 @@ from cio_cli.encode.events import warm_up
 from cio_cli.errors import UnimportableError
 from cio_cli.read.files import NeedAllColumns
 from cio_cli.read.formats import Source, by_name, open_source
+from cio_cli.read.places import Place
 from cio_cli.record.counts import FIRST_ROWS, Column, Counts
 
 Progress = Callable[[str, int, "Counts"], None]
@@ -57,10 +58,11 @@ class InputFile:
     spooled: bool = False  # stdin or a pipe, read into a temporary file: no journal
 
 
-def open_input(path: Path, shown: str, rejects_path: Path, opts: ReadOptions) -> InputFile:
-    """Open a file and check its header (raises UnimportableError)."""
+def open_input(place: Place, shown: str, rejects_path: Path, opts: ReadOptions) -> InputFile:
+    """Open an input in its format, wherever it lies, and check its header (raises
+    UnimportableError)."""
     fmt = by_name(shown, opts.format)
-    source = open_source(path, shown, fmt, opts.format is not None, opts.encoding)
+    source = open_source(place, shown, fmt, opts.format is not None, opts.encoding)
     source.nulls = opts.null_values
     lay = layout(source.header, opts.type_overrides, opts.column_map)
     _refuse_unsendable(source, opts)

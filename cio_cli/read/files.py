@@ -43,6 +43,7 @@ import polars as pl
 from cio_cli.check.contract import NULLED
 from cio_cli.errors import FileChangedError, UnimportableError
 from cio_cli.read import boundaries, fallback
+from cio_cli.read.places import LocalFile, Place
 
 A = TypeVar("A")
 T = TypeVar("T")
@@ -142,12 +143,16 @@ def spool_stdin(stream: BinaryIO | None = None) -> Path:
 
 
 class CsvSource:
-    """One CSV input, read as many times as asked, never whole (a ``formats.Source``)."""
+    """One CSV input, read as many times as asked, never whole, wherever it lies
+    (``place``: a local file or an object in a bucket, read/places.py; a ``formats.Source``)."""
 
     format = "csv"
 
-    def __init__(self, path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYTES):
-        self.path = path
+    def __init__(
+        self, place: Place | Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYTES
+    ) -> None:
+        self.place = LocalFile(place) if isinstance(place, Path) else place
+        self.path = self.place.beside  # where outputs are named after (the file, or ./name)
         self.encoding = encoding
         self.block_bytes = block_bytes
         self.nulls: tuple[str, ...] = ()  # --null-value: cells read as empty
@@ -159,7 +164,8 @@ class CsvSource:
             raise UnimportableError(
                 f"unknown encoding {encoding!r}", "pass a Python codec name such as latin-1"
             ) from exc
-        self.size = path.stat().st_size
+        self.size = self.place.size
+        self._gz: bool | None = None  # gzip bytes? known at the first read
         self._bom = 0  # bytes of a UTF-8 BOM at the start, for byte offsets in messages
         self.header, self._header_end = self._read_header()
         # body offset -> (CRC-32, plain text?) of a body that parsed exactly in an earlier pass
@@ -168,10 +174,13 @@ class CsvSource:
     # -- opening and decoding -------------------------------------------------
 
     def _open(self) -> tuple[BinaryIO, _Tell]:
-        if self._gzipped():
-            gz = gzip.GzipFile(self.path, "rb")
-            return gz, _Tell(gz.fileobj)  # type: ignore[arg-type,return-value]
-        raw = open(self.path, "rb")  # noqa: SIM115 - the caller closes it
+        raw = self.place.open()
+        if self._gz is None:
+            self._gz = _peek(raw, 2) == b"\x1f\x8b"
+        if self._gz:
+            gz = gzip.GzipFile(fileobj=raw, mode="rb")
+            gz.myfileobj = raw  # type: ignore[assignment]  # closed with it
+            return gz, _Tell(raw)  # type: ignore[return-value]
         return raw, _Tell(raw)
 
     def _utf8_blocks(self, stream: BinaryIO) -> Iterator[bytes]:
@@ -218,8 +227,7 @@ class CsvSource:
         )
 
     def _gzipped(self) -> bool:
-        with open(self.path, "rb") as probe:
-            return probe.read(2) == b"\x1f\x8b"
+        return bool(self._gz)
 
     # -- the header -----------------------------------------------------------
 
@@ -326,7 +334,7 @@ class CsvSource:
         known = self._verified.get(offset)
         if known is not None and known[0] != crc:
             raise FileChangedError(
-                f"{self.path} changed while cio was reading it",
+                f"{self.place.shown} changed while cio was reading it",
                 "run again once the file is complete",
             )
         return known
@@ -432,6 +440,12 @@ class CsvSource:
                 row += frame.height
         except fallback.OpenQuote as exc:
             raise open_quote_error(first_row + exc.records, exc.mid_cell) from exc
+
+
+def _peek(stream: BinaryIO, size: int) -> bytes:
+    """The first ``size`` bytes of a stream just opened, left to be read."""
+    peek = getattr(stream, "peek", None)
+    return peek(size)[:size] if peek is not None else b""
 
 
 CR_HINT = (

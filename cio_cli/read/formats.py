@@ -8,8 +8,11 @@ naming what the bytes show and the flag that reads them so, never an encoding.
 
 Every reader (``read/files.py``'s CSV, ``read/parquet.py``, ``read/ndjson.py``) is a
 ``Source``: a header, chunks of text cells numbered by record, and what its own types say
-of each column (``declared``). The checking and encoding never ask which one it is; a
-remote location can hand a reader a URL where a local one hands it a path.
+of each column (``declared``). The checking and encoding never ask which one it is. Each
+reader reads its bytes from a ``Place`` (read/places.py: a local file or an object in a
+bucket), which it asks nothing about where the bytes lie: CSV and NDJSON read
+``Place.open()`` forward; Parquet hands ``Place.location()`` to polars' own scanner,
+which seeks to the footer and reads the row groups by range, locally or from the store.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from cio_cli.errors import UnimportableError
+from cio_cli.read.urls import is_url, object_name
 
 if TYPE_CHECKING:
     import polars as pl
 
     from cio_cli.read.files import Chunk
+    from cio_cli.read.places import Place
 
 T = TypeVar("T")
 FORMATS = ("csv", "parquet", "ndjson")
@@ -43,7 +48,8 @@ class Source(Protocol):
     types send a column (``ReadOptions.declared``).
     """
 
-    path: Path
+    place: Place  # where its bytes lie
+    path: Path  # what its outputs are named after (``Place.beside``)
     size: int
     header: list[str]
     nulls: tuple[str, ...]
@@ -64,12 +70,17 @@ def by_name(name: str, given: str | None) -> str:
     """The format of input ``name``: ``--format`` if given, else its name's ending."""
     if given is not None:
         return given
-    low = name.lower()
+    low = _named(name).lower()
     if low.endswith(".parquet"):
         return "parquet"
     if low.endswith(NDJSON_SUFFIXES):
         return "ndjson"
     return "csv"
+
+
+def _named(name: str) -> str:
+    """An input's name as its format is told by: a URL's object name (no query string)."""
+    return object_name(name) if is_url(name) else name
 
 
 def rejects_suffix(fmt: str) -> str:
@@ -88,14 +99,14 @@ def shown_by_bytes(head: bytes) -> str | None:
     return None
 
 
-def check_bytes(path: Path, name: str, fmt: str, given: bool) -> None:
-    """UnimportableError (exit 3) when the file's first bytes contradict ``fmt``.
+def check_bytes(place: Place, name: str, fmt: str, given: bool) -> None:
+    """UnimportableError (exit 3) when the input's first bytes contradict ``fmt``.
 
     ``given``: the format came from ``--format`` (then gzip data is read as compressed
     text whatever the name); ``name`` is the input as the user gave it.
     """
-    with open(path, "rb") as probe:
-        head = probe.read(64)
+    head = place.first(64)
+    name = _named(name)
     shows = shown_by_bytes(head)
     gz = name.lower().endswith(".gz") or name == "-" or given
     if shows == "gzip" and (fmt == "parquet" or not gz):
@@ -122,17 +133,18 @@ def _contradicts(fmt: str, what: str, fix: str) -> UnimportableError:
     return UnimportableError(f"the file is read as {SHOWN[fmt]}, but its bytes are {what}", fix)
 
 
-def open_source(path: Path, name: str, fmt: str, given: bool, encoding: str) -> Source:
-    """The reader of one input (raises UnimportableError when it cannot be read)."""
-    check_bytes(path, name, fmt, given)
+def open_source(place: Place, name: str, fmt: str, given: bool, encoding: str) -> Source:
+    """The reader of one input, wherever it lies (raises UnimportableError when it cannot
+    be read)."""
+    check_bytes(place, name, fmt, given)
     if fmt == "parquet":
         from cio_cli.read.parquet import ParquetSource
 
-        return ParquetSource(path)
+        return ParquetSource(place)
     if fmt == "ndjson":
         from cio_cli.read.ndjson import NdjsonSource
 
-        return NdjsonSource(path)
+        return NdjsonSource(place)
     from cio_cli.read.files import CsvSource
 
-    return CsvSource(path, encoding)
+    return CsvSource(place, encoding)

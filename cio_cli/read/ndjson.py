@@ -21,14 +21,14 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import orjson
 import polars as pl
 
 from cio_cli.check.contract import RAW_LINE as LINE
-from cio_cli.read.files import WORKERS, Chunk, _nulled, _read, ordered_map
+from cio_cli.read.files import WORKERS, Chunk, _nulled, _peek, _read, _Tell, ordered_map
+from cio_cli.read.places import Place
 
 T = TypeVar("T")
 BLOCK = 2 << 20
@@ -67,25 +67,28 @@ class NdjsonSource:
 
     format = "ndjson"
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.size = path.stat().st_size
+    def __init__(self, place: Place) -> None:
+        self.place = place
+        self.path = place.beside  # what outputs are named after
+        self.size = place.size
         self.nulls: tuple[str, ...] = ()
         self.unsendable: list[str] = []
         self.header, self.declared = self._survey()
         self._json = [self.declared.get(h) == "json" for h in self.header]
 
-    def _open(self) -> BinaryIO:
-        with open(self.path, "rb") as probe:
-            gz = probe.read(2) == b"\x1f\x8b"
-        if gz:
-            return gzip.GzipFile(self.path, "rb")  # type: ignore[return-value]
-        return open(self.path, "rb")  # noqa: SIM115 - the caller closes it
+    def _open(self) -> tuple[BinaryIO, _Tell]:
+        """The place's bytes read forward (a file, or an object's GET), gunzipped when
+        they are gzip; and how many of its bytes were read."""
+        raw = self.place.open()
+        if _peek(raw, 2) == b"\x1f\x8b":
+            gz = gzip.GzipFile(fileobj=raw, mode="rb")
+            gz.myfileobj = raw  # type: ignore[assignment]  # closed with it
+            return gz, _Tell(raw)  # type: ignore[return-value]
+        return raw, _Tell(raw)
 
     def bodies(self) -> Iterator[tuple[bytes, int]]:
         """Runs of whole lines, each with how many bytes of the file were read."""
-        stream = self._open()
-        raw = getattr(stream, "fileobj", stream)
+        stream, raw = self._open()
         with stream:
             carry = b""
             while block := _read(stream, BLOCK):
@@ -93,10 +96,10 @@ class NdjsonSource:
                 if cut < 0:
                     carry += block
                     continue
-                yield carry + block[: cut + 1], raw.tell()
+                yield carry + block[: cut + 1], raw.done()
                 carry = block[cut + 1 :]
             if carry:
-                yield carry, raw.tell()
+                yield carry, raw.done()
 
     def _survey(self) -> tuple[list[str], dict[str, str]]:
         """Every key in the order first seen, and what its values make of it."""

@@ -13,18 +13,24 @@ dates and times are strings (never re-typed), floats are floats, a decimal of a 
 scale is a number, nested values are JSON; integers and booleans are typed by the same
 rule as a CSV column's text, so the same events give the same bodies. Row 1 is the
 first record: Parquet has no header row.
+
+Where the file lies is the ``Place``'s business (read/places.py): its ``location()`` is
+a path, or a URL that polars' own cloud reader reads by ranged GETs (the footer, then one
+row group at a time), so an object in a bucket streams in memory as a local file does,
+with no local copy. Each pass ends by asking the place whether it is still the input
+first seen (an object's ETag), as the CSV reader's byte checks do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import TypeVar
 
 import polars as pl
 
 from cio_cli.errors import UnimportableError
 from cio_cli.read.files import WORKERS, Chunk, _nulled, ordered_map
+from cio_cli.read.places import Place
 
 T = TypeVar("T")
 BATCH_ROWS = 25_000  # rows a chunk: about the rows of a 2 MB CSV block, so memory is alike
@@ -92,26 +98,43 @@ class ParquetSource:
 
     format = "parquet"
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.size = path.stat().st_size
+    def __init__(self, place: Place) -> None:
+        self.place = place
+        self.path = place.beside  # what outputs are named after
+        self.size = place.size
         self.nulls: tuple[str, ...] = ()
         try:
-            self.schema = pl.scan_parquet(path).collect_schema()
-            self.rows = int(pl.scan_parquet(path).select(pl.len()).collect().item())
+            self.schema = self._scan().collect_schema()
+            self.rows = int(self._scan().select(pl.len()).collect().item())
         except (pl.exceptions.PolarsError, OSError) as exc:
-            raise UnimportableError(f"the file cannot be read as Parquet ({exc})", HINT) from exc
+            raise self._unreadable(exc) from exc
         self.header = list(self.schema)
         kinds = {name: declared_kind(dtype) for name, dtype in self.schema.items()}
         self.declared = {name: k for name, k in kinds.items() if k and k != "binary"}
         self.unsendable = [name for name, k in kinds.items() if k == "binary"]
 
+    def _scan(self) -> pl.LazyFrame:
+        """polars' scanner on the place: a path, or a URL read by ranges (footer, then
+        row groups) with the store's credentials; never a pattern, never hive columns."""
+        where, options = self.place.location()
+        return pl.scan_parquet(
+            where, storage_options=options, glob=False, hive_partitioning=False
+        )
+
+    def _unreadable(self, exc: BaseException) -> UnimportableError:
+        """The file cannot be read as Parquet; polars' message names a URL as given (a
+        signature in its query): a remote input shows only the error's kind."""
+        why = str(exc) if self.place.location()[1] is None else type(exc).__name__
+        return UnimportableError(f"the file cannot be read as Parquet ({why})", HINT)
+
     def batches(self) -> Iterator[pl.DataFrame]:
-        """The file's rows in batches of ``BATCH_ROWS``, as polars reads them."""
+        """The file's rows in batches of ``BATCH_ROWS``, as polars reads them; then the
+        place must still be the input first seen."""
         try:
-            yield from pl.scan_parquet(self.path).collect_batches(chunk_size=BATCH_ROWS)
+            yield from self._scan().collect_batches(chunk_size=BATCH_ROWS)
         except pl.exceptions.PolarsError as exc:
-            raise UnimportableError(f"the file cannot be read as Parquet ({exc})", HINT) from exc
+            raise self._unreadable(exc) from exc
+        self.place.unchanged()
 
     def cells(self, batch: pl.DataFrame) -> pl.DataFrame:
         """A batch as text cells ``c<i>``, numbered from 0, ``--null-value`` applied."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from cio_cli.errors import UsageError
 from cio_cli.read.formats import by_name, rejects_suffix
+from cio_cli.read.urls import beside, is_url, shown_name
 
 if TYPE_CHECKING:
     from cio_cli.importer.plan import ImportPlan
@@ -21,15 +22,16 @@ JOURNAL_SUFFIX = ".cio-journal"
 
 def rejects_path(arg: str, plan: ImportPlan) -> Path:
     """Where the rejected rows of input ``arg`` go: ``--rejects``, else beside the input
-    (stdin and pipes: the current directory)."""
+    (stdin, pipes and objects in a bucket: the current directory)."""
     if plan.rejects is not None:
         return plan.rejects
     suffix = rejects_suffix(by_name(arg, plan.read.format))  # in the input's own format
     if arg == "-":
         return Path.cwd() / STDIN_REJECTS.replace(".rejects.csv", suffix)
-    if is_pipe(Path(arg)):  # /dev/fd/63 has no room beside it: like stdin, the cwd
+    if not is_url(arg) and is_pipe(Path(arg)):  # /dev/fd/63 has no room beside it: the cwd
         return Path.cwd() / (Path(arg).name + suffix)
-    return Path(arg).with_name(Path(arg).name + _shard_part(plan) + suffix)
+    named = beside(arg)  # the file, or ./<object name> for a URL
+    return named.with_name(named.name + _shard_part(plan) + suffix)
 
 
 def _shard_part(plan: ImportPlan) -> str:
@@ -50,7 +52,7 @@ def journalled(arg: str, plan: ImportPlan | None = None) -> bool:
     only with ``--journal``."""
     if plan is not None and plan.journal is not None:
         return True
-    return arg != "-" and not is_pipe(Path(arg))
+    return arg != "-" and (is_url(arg) or not is_pipe(Path(arg)))
 
 
 def is_pipe(path: Path) -> bool:
@@ -67,7 +69,7 @@ def check_run_outputs(plan: ImportPlan) -> None:
         hint = "give --journal another path"
         if plan.sends:
             _make_folder(plan.journal, hint)
-    journals = [journal_of(Path(a), plan) for a in plan.paths if journalled(a, plan)]
+    journals = [journal_of(beside(a), plan) for a in plan.paths if journalled(a, plan)]
     outputs = [  # journals first: where one cannot be written, --rejects alone is no way out
         Output(f"the journal {j}", j, hint, replaced=True, appended=True)
         for j in (journals if plan.writes_journal else [])
@@ -84,7 +86,8 @@ def check_run_outputs(plan: ImportPlan) -> None:
         # file there is checked when a row needs it (exit 5 then, naming it)
         lazy = not plan.sends and plan.rejects is None
         outputs.append(Output(label, rejects_path(arg, plan), hint, replaced=True, lazy=lazy))
-    check_outputs([(a, Path("/dev/stdin" if a == "-" else a)) for a in plan.paths], outputs)
+    inputs = [(shown_name(a), Path("/dev/stdin" if a == "-" else a)) for a in plan.paths]
+    check_outputs(inputs, outputs)
 
 
 def _make_folder(journal: Path, hint: str) -> None:

@@ -1,0 +1,45 @@
+"""Input URLs as plain text: which arguments are URLs, how they are shown, what they are named.
+
+An input's URL may hold secrets: an https URL's query string (a presigned signature,
+a SAS token) and any ``user:password@``. ``shown_name`` is the one form of an input that
+goes anywhere (messages, ``--json``, the journal, the step summary, annotations): the query
+is shown as ``?***`` and the password as ``***``. The URL as given is kept only to read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+SCHEMES = ("s3", "gs", "az", "https")
+HIDDEN = "***"
+
+
+def is_url(arg: str) -> bool:
+    """Is ``arg`` an object-storage or https URL (rather than a path or ``-``)?"""
+    scheme, sep, _ = arg.partition("://")
+    return bool(sep) and scheme.lower() in SCHEMES
+
+
+def shown_name(arg: str) -> str:
+    """``arg`` as outputs show it: a URL's query string as ``?***``, its password as
+    ``***``, no fragment; paths and ``-`` as they are."""
+    if not is_url(arg):
+        return arg
+    parts = urlsplit(arg)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.partition(':')[0]}:{HIDDEN}@{host}" if ":" in user else f"{HIDDEN}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, HIDDEN if parts.query else "", ""))
+
+
+def object_name(arg: str) -> str:
+    """The last segment of a URL's path (``part-000.csv``), the name local outputs take."""
+    return urlsplit(arg).path.rstrip("/").rpartition("/")[2] or "object"
+
+
+def beside(arg: str) -> Path:
+    """The path an input's journal and rejects file are named after: the file itself, or
+    for a URL its object name in the working directory."""
+    return Path.cwd() / object_name(arg) if is_url(arg) else Path(arg)
