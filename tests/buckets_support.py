@@ -4,7 +4,9 @@
 that reads a bucket gets the environment a user would have (``AWS_ENDPOINT_URL``,
 ``AWS_ALLOW_HTTP``, fake keys) and its own bucket. ``Proxy`` sits between ``cio`` and
 moto when a test must see which requests ``cio`` made (a rerun that must not read the
-object) or make the store refuse access (403). No traffic leaves 127.0.0.1.
+object) or make the store refuse access (403). No traffic leaves 127.0.0.1. The fixtures
+``moto_url`` and ``bucket`` (``moto_fixture``, ``bucket_fixture``) are imported by each
+test module that reads a bucket.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import http.server
 import os
 import threading
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import obstore
+import pytest
+from moto.server import ThreadedMotoServer
 from obstore.store import S3Store
 
 KEY_ID = "AKIAFAKECIOTEST00KEY"
@@ -139,3 +144,27 @@ def environment(extra: dict[str, str]) -> dict[str, str]:
     """This process's environment with ``extra`` (for a ``cio`` subprocess)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CIO_"))}
     return env | extra
+
+
+@pytest.fixture(scope="session", name="moto_url")
+def moto_fixture() -> Iterator[str]:
+    """The moto S3 server, once for the session, on 127.0.0.1."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(name="bucket")
+def bucket_fixture(moto_url: str, request: pytest.FixtureRequest,
+           monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Bucket:  # fmt: skip
+    """A bucket of its own for each test, the store's environment set, cwd a fresh folder."""
+    for key, value in aws_env(moto_url).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    return Bucket(moto_url, name)

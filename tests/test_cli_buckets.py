@@ -16,11 +16,9 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.buckets_support import (
     KEY_ID,
@@ -29,7 +27,9 @@ from tests.buckets_support import (
     Bucket,
     Proxy,
     aws_env,
+    bucket_fixture,  # noqa: F401 - the fixture ``bucket``
     environment,
+    moto_fixture,  # noqa: F401 - the fixture ``moto_url``
 )
 from tests.cli_support import block_bytes, cio, kill_after, old, read_out, summary, write_csv
 from tests.fakecio import FakeCio
@@ -38,30 +38,6 @@ HEADER = ["_cio_name", "_cio_customer_id", "_cio_timestamp", "plan", "note"]
 SITE, KEY = "site-b0c4e7", "key-51d2aa"
 WAIT = 60.0
 T0 = old(10)  # the rows' first timestamp, one for the whole module: the same rows, the same ids
-
-
-@pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
-    """The moto S3 server, once for the session, on 127.0.0.1."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def bucket(moto_url: str, request: pytest.FixtureRequest,
-           monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Bucket:  # fmt: skip
-    """A bucket of its own for each test, the store's environment set, cwd a fresh folder."""
-    for key, value in aws_env(moto_url).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
-    return Bucket(moto_url, name)
 
 
 def rows(n: int, start: int = 0, bad: int | None = None) -> list[list[str]]:

@@ -144,10 +144,10 @@ class RemoteObject:
                 options["if_match"] = self.etag
             return bytes(obstore.get(store, key, options=options).bytes())  # type: ignore[arg-type]
 
-    def location(self) -> tuple[str, dict[str, str] | None]:
+    def location(self) -> tuple[str, dict[str, int] | None]:
         """The URL as given, for polars' own cloud readers (object_store, as obstore is: the
         same credentials from the environment), with the store's retries."""
-        return self.url, {"max_retries": os.environ.get("CIO_STORE_RETRIES", "5")}
+        return self.url, {"max_retries": _retry()["max_retries"]}
 
     def unchanged(self) -> None:
         """The object's ETag is still the one first seen (one more HEAD)."""

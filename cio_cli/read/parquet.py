@@ -128,8 +128,10 @@ class ParquetSource:
         return UnimportableError(f"the file cannot be read as Parquet ({why})", HINT)
 
     def batches(self) -> Iterator[pl.DataFrame]:
-        """The file's rows in batches of ``BATCH_ROWS``, as polars reads them; then the
-        place must still be the input first seen."""
+        """The file's rows in batches of ``BATCH_ROWS``, as polars reads them; before and
+        after, the place must still be the input first seen (polars' ranged reads are not
+        pinned to an ETag as ``Place.open()`` is)."""
+        self.place.unchanged()
         try:
             yield from self._scan().collect_batches(chunk_size=BATCH_ROWS)
         except pl.exceptions.PolarsError as exc:

@@ -40,7 +40,7 @@ class Place(Protocol):
         """A new stream of the input's bytes from the first (the caller closes it)."""
         ...
 
-    def location(self) -> tuple[str, dict[str, str] | None]:
+    def location(self) -> tuple[str, dict[str, int] | None]:
         """What polars' own scanners read (a path, or the URL as given) and the storage
         options they need with it (None for a local file); never shown."""
         ...
@@ -74,7 +74,7 @@ class LocalFile:
         """The file, opened for reading."""
         return open(self.path, "rb")  # noqa: SIM115 - the caller closes it
 
-    def location(self) -> tuple[str, dict[str, str] | None]:
+    def location(self) -> tuple[str, dict[str, int] | None]:
         """The file's path."""
         return str(self.path), None
 
