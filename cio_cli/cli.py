@@ -130,6 +130,13 @@ class TypesChoice(StrEnum):
     STRING = "string"
 
 
+class KindChoice(StrEnum):
+    """--kind: what each row is."""
+
+    EVENTS = "events"
+    PEOPLE = "people"
+
+
 class ApiChoice(StrEnum):
     """--api: which Customer.io API receives the events."""
 
@@ -194,6 +201,28 @@ TypeOpt = Annotated[
         "--type",
         metavar="COLUMN=TYPE",
         help="TYPE is string, int, float, bool or json (repeatable).",
+        rich_help_panel=INPUT,
+    ),
+]
+KindOpt = Annotated[
+    KindChoice,
+    _choice_option(
+        "--kind", KindChoice, "What each row is: an event, or a person to add or update.", INPUT
+    ),
+]
+UpdateOnlyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--update-only",
+        help="People: update existing people only, never create one (Track).",
+        rich_help_panel=INPUT,
+    ),
+]
+ClearEmptyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--clear-empty",
+        help="People: an empty cell removes the attribute (sent as null), not left as it is.",
         rich_help_panel=INPUT,
     ),
 ]
@@ -518,6 +547,7 @@ def _check_choices(settings: InputSettings) -> None:
     _choice(settings.identifier, IdentifierChoice, "--identifier")
     _choice(settings.timestamp_unit, UnitChoice, "--timestamp-unit")
     _choice(settings.types, TypesChoice, "--types")
+    _choice(settings.kind, KindChoice, "--kind")
 
 
 def _guard(
@@ -593,6 +623,7 @@ def _sigterm_unwinds() -> Iterator[None]:
 def validate(
     ctx: typer.Context,
     files: Files,
+    kind: KindOpt = KindChoice.EVENTS,
     identifier: IdentifierOpt = IdentifierChoice.AUTO,
     timestamp_unit: UnitOpt = UnitChoice.AUTO,
     assume_tz: TzOpt = None,
@@ -626,6 +657,7 @@ def validate(
 def import_(
     ctx: typer.Context,
     files: Files,
+    kind: KindOpt = KindChoice.EVENTS,
     identifier: IdentifierOpt = IdentifierChoice.AUTO,
     timestamp_unit: UnitOpt = UnitChoice.AUTO,
     assume_tz: TzOpt = None,
@@ -634,6 +666,8 @@ def import_(
     map_: MapOpt = None,
     null_value: NullOpt = None,
     encoding: EncodingOpt = "utf-8",
+    update_only: UpdateOnlyOpt = False,
+    clear_empty: ClearEmptyOpt = False,
     dry_run: DryRunOpt = False,
     allow_recent: AllowRecentOpt = False,
     skip_recent: SkipRecentOpt = False,

@@ -58,7 +58,7 @@ def open_input(path: Path, shown: str, rejects_path: Path, opts: ReadOptions) ->
     """Open a file and check its header (raises UnimportableError)."""
     source = CsvSource(path, opts.encoding)
     source.nulls = opts.null_values
-    lay = layout(source.header, opts.type_overrides, opts.column_map)
+    lay = layout(source.header, opts.type_overrides, opts.column_map, opts.people)
     return InputFile(source, shown, rejects_path, lay)
 
 
@@ -102,7 +102,8 @@ class Scanning:
         return result
 
 
-REPORTED = {"tf": "bool", "reserved_number": "float"}  # types as the columns report names them
+# types as the columns report names them
+REPORTED = {"tf": "bool", "reserved_number": "float", "seconds": "int"}
 
 
 def column_report(inp: InputFile, found: Scan, empty: Mapping[str, int]) -> dict[str, Column]:
@@ -132,7 +133,7 @@ def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None 
     warm_up()  # pass 2 needs the ULID table; build it while this pass reads
     scanning = Scanning(inp, opts)
     infer = scanning.infer
-    window = in_window(now)
+    window = in_window(now, inp.lay)
     shown = Counts()
 
     def work(df: pl.DataFrame, plain: bool) -> tuple[Stats, pl.DataFrame, int, pl.Series]:

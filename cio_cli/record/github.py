@@ -93,8 +93,11 @@ def markdown(s: Summary, error: CioError | None = None) -> str:
     if error is not None:
         hint = f" ({shown.markdown(error.hint)})" if error.hint else ""
         out += ["", f"**Error**: {shown.markdown(error.message)}{hint}"]
+    if s.heads_up is not None:
+        out += ["", f"**Note**: {shown.markdown(s.heads_up)}"]
     if c.first_ts is not None:
-        out += ["", f"**Event time**: {iso(c.first_ts)} to {iso(c.last_ts)}"]
+        what = "Update time" if s.people else "Event time"
+        out += ["", f"**{what}**: {iso(c.first_ts)} to {iso(c.last_ts)}"]
     out += _top_tables(c)
     if s.rejects_files:
         out += ["", "**Rejects file**: " + ", ".join(shown.code(r) for r in s.rejects_files)]

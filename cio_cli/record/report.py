@@ -87,6 +87,8 @@ class Summary:
     shard: str | None = None  # --shard I/N: "I/N", shown in the table and in --json
     per_row: bool = False  # --identifier per-row: the events per identifier kind are shown
     flagged: list[Flagged] = field(default_factory=list)  # the first rejected and skipped rows
+    people: bool = False  # --kind people: no by_name in --json (a person has no event name)
+    heads_up: str | None = None  # said once before a real people import, kept for the CI report
 
     @property
     def counted(self) -> bool:
@@ -136,7 +138,7 @@ class Summary:
                 for key, col in c.columns.items()
             },
             "by_reason": by_reason(c),
-            "by_name": c.names.shown(TOP_NAMES),
+            **({} if self.people else {"by_name": c.names.shown(TOP_NAMES)}),
             "first_timestamp": iso(c.first_ts),
             "last_timestamp": iso(c.last_ts),
             "requests": c.requests,
