@@ -267,7 +267,9 @@ def test_a_file_of_people_without_kind_gets_the_hint_and_event_columns_are_refus
     assert result.exit_code == 3
     assert result.stderr.endswith(
         "people.csv: missing required column _cio_name\nhint: if each row is a person (an"
-        " identifier and attributes), not an event, pass --kind people\n"
+        " identifier and attributes), not an event, pass --kind people; the header has"
+        " '_cio_customer_id', 'email', 'first_name', 'plan', 'seats', 'created_at',"
+        " '_cio_timestamp'\n"
     )
     mapped = write_csv(tmp_path / "users.csv", ["user_id", "plan"], [["u1", "pro"]])
     hinted = cio("validate", mapped)

@@ -380,10 +380,11 @@ def _missing(
     ]
     maps = " ".join(f"--map {sources[0]}={col}" for col, sources in looks.items() if sources)
     people_like = not people and _looks_like_people(absent, looks, header)
-    blind = [col for col in absent if not looks[col] and not (people_like and col == NAME)]
+    blind = [col for col in absent if not looks[col]]
     hint = f"{', '.join(parts)}: pass {maps}" if parts else ""
     if blind:
         near = [n for col in blind for n in difflib.get_close_matches(col, header, 1, 0.6)]
+        near = [] if people_like else near  # first_name is no misspelt _cio_name
         shown = ", ".join(repr(h) for h in header[:12])
         found = f"the header has {shown}"
         if len(blind) == len(near) == 1:
