@@ -6,6 +6,7 @@ server on 127.0.0.1, which stores Track identify ops and Pipelines identify call
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -300,6 +301,7 @@ def test_the_note_is_said_once_before_a_real_import_and_in_the_step_summary(
     report = step.read_text(encoding="utf-8")
     assert report.count("**Note**: adding or updating people can make them join segments") == 1
     assert "older than the person's last change" in report and "Events per name" not in report
+    assert "72-hour" not in report and "**Update time**" in report
     dry = cio("import", path, "--kind", "people", "--dry-run", "--quiet", env=NO_ENV)
     assert dry.exit_code == 0 and "segment" not in dry.stderr, "said before a real import only"
 
@@ -377,3 +379,30 @@ def test_the_window_flags_of_events(tmp_path: Path, flag: str) -> None:
     assert "--skip-recent goes with events: a person's update has no 72-hour window" in (
         result.stderr
     )
+
+
+def test_every_input_the_events_path_reads_gives_the_same_people(tmp_path: Path) -> None:
+    path = people_file(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    gz = tmp_path / "people.csv.gz"
+    gz.write_bytes(gzip.compress(text.encode("utf-8")))
+    bodies = []
+    for source, stdin in ((path, None), (gz, None), ("-", text)):
+        out = tmp_path / "out.ndjson"
+        result = cio("import", source, "--kind", "people", "--dry-run", "--out", out, "--quiet",
+                     input=stdin, env=NO_ENV)  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        bodies.append(out.read_bytes())
+    assert bodies[0] == bodies[1] == bodies[2]
+    assert [op for line in read_out(out) for op in line["batch"]] == EXPECTED_TRACK
+
+
+def test_a_finished_people_import_reruns_as_already_imported(
+    tmp_path: Path, fake_cio: FakeCio
+) -> None:
+    path = people_file(tmp_path)
+    finished(track(fake_cio.url, path, "--quiet"), 0)
+    again = track(fake_cio.url, path, "--quiet")
+    s = finished(again, 0)
+    assert "already imported" in again.stderr and s["resumed"] == 3
+    assert len(fake_cio.people) == 3, "nothing sent again"

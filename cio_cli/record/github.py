@@ -133,5 +133,8 @@ def _counts_table(s: Summary) -> list[str]:
         ("requests", c.requests),
         ("retries", c.retries),
     ]
-    kept = [(k, n) for k, n in rows if n or k not in ("of which resumed", "retries")]
+    optional = ("of which resumed", "retries")
+    if s.people:  # a person's update has no 72-hour window
+        optional += ("skipped (recent)", "in 72-hour window")
+    kept = [(k, n) for k, n in rows if n or k not in optional]
     return ["| | count |", "|---|---:|", *(f"| {k} | {n:,} |" for k, n in kept)]
