@@ -133,7 +133,7 @@ def _counts_table(s: Summary) -> list[str]:
         ("requests", c.requests),
         ("retries", c.retries),
     ]
-    optional = ("of which resumed", "retries")
+    optional: tuple[str, ...] = ("of which resumed", "retries")
     if s.people:  # a person's update has no 72-hour window
         optional += ("skipped (recent)", "in 72-hour window")
     kept = [(k, n) for k, n in rows if n or k not in optional]
