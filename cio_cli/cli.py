@@ -138,6 +138,13 @@ class FormatChoice(StrEnum):
     NDJSON = "ndjson"
 
 
+class KindChoice(StrEnum):
+    """--kind: what each row is."""
+
+    EVENTS = "events"
+    PEOPLE = "people"
+
+
 class ApiChoice(StrEnum):
     """--api: which Customer.io API receives the events."""
 
@@ -213,6 +220,28 @@ TypeOpt = Annotated[
         "--type",
         metavar="COLUMN=TYPE",
         help="TYPE is string, int, float, bool or json (repeatable).",
+        rich_help_panel=INPUT,
+    ),
+]
+KindOpt = Annotated[
+    KindChoice,
+    _choice_option(
+        "--kind", KindChoice, "What each row is: an event, or a person to add or update.", INPUT
+    ),
+]
+UpdateOnlyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--update-only",
+        help="People: update existing people only, never create one (Track).",
+        rich_help_panel=INPUT,
+    ),
+]
+ClearEmptyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--clear-empty",
+        help="People: an empty cell removes the attribute (sent as null), not left as it is.",
         rich_help_panel=INPUT,
     ),
 ]
@@ -539,6 +568,7 @@ def _check_choices(settings: InputSettings) -> None:
     _choice(settings.types, TypesChoice, "--types")
     if settings.format_ is not None:
         _choice(settings.format_, FormatChoice, "--format")
+    _choice(settings.kind, KindChoice, "--kind")
 
 
 def _guard(
@@ -614,6 +644,7 @@ def _sigterm_unwinds() -> Iterator[None]:
 def validate(
     ctx: typer.Context,
     files: Files,
+    kind: KindOpt = KindChoice.EVENTS,
     identifier: IdentifierOpt = IdentifierChoice.AUTO,
     timestamp_unit: UnitOpt = UnitChoice.AUTO,
     assume_tz: TzOpt = None,
@@ -648,6 +679,7 @@ def validate(
 def import_(
     ctx: typer.Context,
     files: Files,
+    kind: KindOpt = KindChoice.EVENTS,
     identifier: IdentifierOpt = IdentifierChoice.AUTO,
     timestamp_unit: UnitOpt = UnitChoice.AUTO,
     assume_tz: TzOpt = None,
@@ -657,6 +689,8 @@ def import_(
     null_value: NullOpt = None,
     encoding: EncodingOpt = "utf-8",
     format_: FormatOpt = None,
+    update_only: UpdateOnlyOpt = False,
+    clear_empty: ClearEmptyOpt = False,
     dry_run: DryRunOpt = False,
     allow_recent: AllowRecentOpt = False,
     skip_recent: SkipRecentOpt = False,

@@ -349,7 +349,7 @@ def judge(
     here = df if not outside else checked.identified.filter(pl.col("_in"))  # this shard's rows
     good, too_big = _too_large(encode(mine, lay, types, how.api, plain), raw, checked)
     parts = [bad, too_big]
-    recent = good.select(in_window(how.now)).to_series()
+    recent = good.select(in_window(how.now, lay)).to_series()
     n_recent = int(recent.sum())
     skipped = 0
     if how.skip_recent and n_recent:
@@ -403,7 +403,7 @@ def _ids_elsewhere(elsewhere: pl.DataFrame | None, lay: Layout, how: Emit) -> pl
     if elsewhere is None or lay.event_id is None or elsewhere.height == 0:
         return None
     if how.skip_recent:
-        elsewhere = elsewhere.filter(~in_window(how.now))
+        elsewhere = elsewhere.filter(~in_window(how.now, lay))
     key = given_id(elsewhere, lay.event_id).str.to_uppercase().hash(7)
     return elsewhere.select("_row", _idk=key).drop_nulls("_idk")
 

@@ -155,7 +155,8 @@ def answer(plan: ImportPlan, reporter: Reporter) -> Summary | None:
     summary = Summary(plan.command, list(plan.paths), total, rejects, False, duration,
                       total.exit_code, notes, anonymous_column=anonymous,
                       shard=plan.shard_text,
-                      per_row=plan.read.identifier == "per-row")  # fmt: skip
+                      per_row=plan.read.identifier == "per-row",
+                      people=plan.read.kind == "people")  # fmt: skip
     publish(summary, reporter)
     return summary
 

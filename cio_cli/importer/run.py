@@ -69,6 +69,7 @@ class Tally:
     inputs: list[InputFile] = field(default_factory=list)
     total: Counts = field(default_factory=Counts)
     recent_rows: list[int] = field(default_factory=list)
+    heads_up: str | None = None  # said before a real people import (PEOPLE_NOTE)
     flagged: list[Flagged] = field(default_factory=list)  # per file: first rejected, skipped rows
 
     def add(self, inp: InputFile, counts: Counts) -> None:
@@ -119,6 +120,13 @@ def _naming(name: str) -> Iterator[None]:
     except UnimportableError as exc:
         exc.message = f"{'stdin' if name == '-' else name}: {exc.message}"
         raise
+
+
+PEOPLE_NOTE = (
+    "adding or updating people can make them join segments and start segment-triggered"
+    " campaigns, as a recent event can; and Customer.io may skip an update whose"
+    " _cio_timestamp is older than the person's last change (it still answers 200)"
+)
 
 
 def _window_note(recent: int, rows: list[int]) -> str:
@@ -237,6 +245,9 @@ def _two_passes(
             scan(inp, inp.opts, now, lambda p, b, c: display.update(p, b, c))
     journals = _journals(plan, inputs, prints, stack, reporter)
     tally.recent_rows = _decide(plan, inputs, journals, confirm, reporter)
+    if plan.sends and plan.read.kind == "people":
+        tally.heads_up = PEOPLE_NOTE
+        reporter.note(f"note: {PEOPLE_NOTE}")
     sink = _sink(plan, stack.enter_context(out_file(plan.out, inputs)), reporter)
     stack.callback(sink.close)
     stop = stack.enter_context(_first_ctrl_c(reporter, sink, armed=plan.sends))
@@ -595,6 +606,8 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
         per_row=plan.read.identifier == "per-row",
         shard=plan.shard_text,
         flagged=tally.flagged,
+        people=plan.read.kind == "people",
+        heads_up=tally.heads_up,
     )
 
 

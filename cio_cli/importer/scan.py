@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from cio_cli.check.contract import DROP, NULL_TEXTS, RESERVED_TYPES, Layout, ReadOptions, layout
+from cio_cli.check.contract import DROP, NULL_TEXTS, Layout, ReadOptions, layout
 from cio_cli.check.inference import Inference, Nearly, Stats
 from cio_cli.check.rows import check_rows, identify, in_window, split
 from cio_cli.encode.events import warm_up
@@ -62,7 +62,7 @@ def open_input(path: Path, shown: str, rejects_path: Path, opts: ReadOptions) ->
     fmt = by_name(shown, opts.format)
     source = open_source(path, shown, fmt, opts.format is not None, opts.encoding)
     source.nulls = opts.null_values
-    lay = layout(source.header, opts.type_overrides, opts.column_map)
+    lay = layout(source.header, opts.type_overrides, opts.column_map, opts.people)
     _refuse_unsendable(source, opts)
     return InputFile(source, shown, rejects_path, lay, with_declared(source, lay, opts))
 
@@ -74,7 +74,7 @@ def with_declared(source: Source, lay: Layout, opts: ReadOptions) -> ReadOptions
     declared = {}
     for col, key in lay.data:
         kind = source.declared.get(source.header[int(col[1:])])
-        if kind is not None and key not in RESERVED_TYPES and key not in opts.type_overrides:
+        if kind is not None and key not in opts.reserved_types and key not in opts.type_overrides:
             if opts.types == "auto" or kind == "json":
                 declared[key] = kind
     if not declared:
@@ -135,7 +135,8 @@ class Scanning:
         return result
 
 
-REPORTED = {"tf": "bool", "reserved_number": "float"}  # types as the columns report names them
+# types as the columns report names them
+REPORTED = {"tf": "bool", "reserved_number": "float", "seconds": "int"}
 
 
 def column_report(inp: InputFile, found: Scan, empty: Mapping[str, int]) -> dict[str, Column]:
@@ -165,7 +166,7 @@ def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None 
     warm_up()  # pass 2 needs the ULID table; build it while this pass reads
     scanning = Scanning(inp, opts)
     infer = scanning.infer
-    window = in_window(now)
+    window = in_window(now, inp.lay)
     shown = Counts()
 
     def work(df: pl.DataFrame, plain: bool) -> tuple[Stats, pl.DataFrame, int, pl.Series]:

@@ -162,7 +162,9 @@ class Counts:
         self.untallied = []
         if not sent.height:
             return
-        self.names.update(sent.group_by("_name").len().iter_rows())
+        named = sent.drop_nulls("_name")  # a person's update (--kind people) has no name
+        if named.height:
+            self.names.update(named.group_by("_name").len().iter_rows())
         times = sent.get_column("_ts")
         self.span(times.min(), times.max())  # type: ignore[arg-type]
         kinds = sent.get_column("_kind")

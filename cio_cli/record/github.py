@@ -93,8 +93,11 @@ def markdown(s: Summary, error: CioError | None = None) -> str:
     if error is not None:
         hint = f" ({shown.markdown(error.hint)})" if error.hint else ""
         out += ["", f"**Error**: {shown.markdown(error.message)}{hint}"]
+    if s.heads_up is not None:
+        out += ["", f"**Note**: {shown.markdown(s.heads_up)}"]
     if c.first_ts is not None:
-        out += ["", f"**Event time**: {iso(c.first_ts)} to {iso(c.last_ts)}"]
+        what = "Update time" if s.people else "Event time"
+        out += ["", f"**{what}**: {iso(c.first_ts)} to {iso(c.last_ts)}"]
     out += _top_tables(c)
     if s.rejects_files:
         out += ["", "**Rejects file**: " + ", ".join(shown.code(r) for r in s.rejects_files)]
@@ -130,5 +133,8 @@ def _counts_table(s: Summary) -> list[str]:
         ("requests", c.requests),
         ("retries", c.retries),
     ]
-    kept = [(k, n) for k, n in rows if n or k not in ("of which resumed", "retries")]
+    optional: tuple[str, ...] = ("of which resumed", "retries")
+    if s.people:  # a person's update has no 72-hour window
+        optional += ("skipped (recent)", "in 72-hour window")
+    kept = [(k, n) for k, n in rows if n or k not in optional]
     return ["| | count |", "|---|---:|", *(f"| {k} | {n:,} |" for k, n in kept)]
