@@ -241,6 +241,16 @@ DryRunOpt = Annotated[
         rich_help_panel=SAFETY,
     ),
 ]
+MaxRejectedOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-rejected",
+        metavar="N|P%",
+        help="Exit 0 when the row rules reject at most N rows (or P% of the rows), with a"
+        " warning; above it exit 1 and send nothing.",
+        rich_help_panel=SAFETY,
+    ),
+]
 AllowRecentOpt = Annotated[
     bool,
     typer.Option(
@@ -432,7 +442,8 @@ OutOpt = Annotated[
     typer.Option(
         "--out",
         metavar="FILE",
-        help="With --dry-run: write every request, one JSON line each.",
+        help="With --dry-run: write every request, one JSON line each; with a real import:"
+        " each acknowledged request and its HTTP status (an audit record).",
         rich_help_panel=OUTPUT,
     ),
 ]
@@ -602,6 +613,7 @@ def validate(
     null_value: NullOpt = None,
     encoding: EncodingOpt = "utf-8",
     allow_semantic: SemanticOpt = False,
+    max_rejected: MaxRejectedOpt = None,
     api: ApiInputOpt = None,
     rejects: RejectsOpt = None,
     json: JsonOpt = False,
@@ -638,6 +650,7 @@ def import_(
     allow_recent: AllowRecentOpt = False,
     skip_recent: SkipRecentOpt = False,
     allow_semantic: SemanticOpt = False,
+    max_rejected: MaxRejectedOpt = None,
     batch_bytes: BatchBytesOpt = 475_000,
     concurrency: ConcurrencyOpt = 128,
     rate: RateOpt = 100,
