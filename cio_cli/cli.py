@@ -33,7 +33,9 @@ EXIT_CODES = """\b
 Exit codes:
   0    every row sent (import), or no invalid row (validate)
   1    finished, but some rows were rejected or undeliverable: see the
-       rejects file (rows left out by --skip-recent alone exit 0)
+       rejects file (rows left out by --skip-recent alone exit 0; rows the
+       rules reject within --max-rejected too); above --max-rejected, a
+       real import sends nothing
   2    usage: bad flags, missing credentials, an output file that is an
        input or cannot be written
   3    the file cannot be imported at all (columns, encoding, mixed
