@@ -186,8 +186,7 @@ def test_every_cio_command_of_the_workflow_runs_as_the_job_runs_it(
     ((check, result),) = run_job(workflow, "validate", values, github)
     assert check[0] == "validate" and "--max-rejected" in check
     assert result.exit_code == 0, (check, result.stdout, result.stderr)
-    keys = {"pipelines_key": PIPELINES_KEY} if api == "pipelines" else {}
-    with FakeCio(SITE, KEY, **keys) as fake:
+    with FakeCio(SITE, KEY, pipelines_key=PIPELINES_KEY) as fake:
         for shard in workflow["jobs"]["import"]["strategy"]["matrix"]["shard"]:
             shard_values = values | {"matrix.shard": str(shard)}
             ((command, result),) = run_job(
