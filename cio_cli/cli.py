@@ -680,8 +680,8 @@ def import_(
     --journal PATH) of the rows Customer.io acknowledged: running the same command
     again after a crash, Ctrl-C, SIGTERM or exit 5 resumes where it stopped, and
     once the import finished it says "already imported" after hashing the file. A
-    journal of another destination is set aside (<file>.cio-journal.<tag>) and
-    found again; one import of a file runs at a time. --shard I/N sends the events
+    journal of another destination is set aside (<file>.cio-journal.<tag>, the
+    last 3 kept) and found again; one import of a file runs at a time. --shard I/N sends the events
     of one shard (<file>.shard-I-of-N.cio-journal), checking the whole file.
     """
     reporter = Reporter(json, quiet)
