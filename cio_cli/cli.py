@@ -33,7 +33,9 @@ EXIT_CODES = """\b
 Exit codes:
   0    every row sent (import), or no invalid row (validate)
   1    finished, but some rows were rejected or undeliverable: see the
-       rejects file (rows left out by --skip-recent alone exit 0)
+       rejects file (rows left out by --skip-recent alone exit 0; rows the
+       rules reject within --max-rejected too); above --max-rejected, a
+       real import sends nothing
   2    usage: bad flags, missing credentials, an output file that is an
        input or cannot be written
   3    the file cannot be imported at all (columns, encoding, mixed
@@ -289,6 +291,16 @@ DryRunOpt = Annotated[
         rich_help_panel=SAFETY,
     ),
 ]
+MaxRejectedOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-rejected",
+        metavar="N|P%",
+        help="Exit 0 when the row rules reject at most N rows (or P% of the rows), with a"
+        " warning; above it exit 1 and send nothing.",
+        rich_help_panel=SAFETY,
+    ),
+]
 AllowRecentOpt = Annotated[
     bool,
     typer.Option(
@@ -480,7 +492,8 @@ OutOpt = Annotated[
     typer.Option(
         "--out",
         metavar="FILE",
-        help="With --dry-run: write every request, one JSON line each.",
+        help="With --dry-run: write every request, one JSON line each; with a real import:"
+        " each acknowledged request and its HTTP status (an audit record).",
         rich_help_panel=OUTPUT,
     ),
 ]
@@ -655,6 +668,7 @@ def validate(
     encoding: EncodingOpt = "utf-8",
     format_: FormatOpt = None,
     allow_semantic: SemanticOpt = False,
+    max_rejected: MaxRejectedOpt = None,
     api: ApiInputOpt = None,
     rejects: RejectsOpt = None,
     json: JsonOpt = False,
@@ -695,6 +709,7 @@ def import_(
     allow_recent: AllowRecentOpt = False,
     skip_recent: SkipRecentOpt = False,
     allow_semantic: SemanticOpt = False,
+    max_rejected: MaxRejectedOpt = None,
     batch_bytes: BatchBytesOpt = 475_000,
     concurrency: ConcurrencyOpt = 128,
     rate: RateOpt = 100,
@@ -722,8 +737,8 @@ def import_(
     --journal PATH) of the rows Customer.io acknowledged: running the same command
     again after a crash, Ctrl-C, SIGTERM or exit 5 resumes where it stopped, and
     once the import finished it says "already imported" after hashing the file. A
-    journal of another destination is set aside (<file>.cio-journal.<tag>) and
-    found again; one import of a file runs at a time. --shard I/N sends the events
+    journal of another destination is set aside (<file>.cio-journal.<tag>, the
+    last 3 kept) and found again; one import of a file runs at a time. --shard I/N sends the events
     of one shard (<file>.shard-I-of-N.cio-journal), checking the whole file.
     """
     reporter = Reporter(json, quiet)

@@ -79,6 +79,8 @@ class Judged:
     reasons: Counter[str] = field(default_factory=Counter)  # rejected rows per reason
     outside: int = 0  # rows of other shards (``rows`` counts them: the file's rows read)
     other_ids: pl.DataFrame | None = None  # their events' ``_idk`` and ``_row``
+    ruled: int = 0  # rows the row rules rejected, this shard's
+    ruled_file: int = 0  # rows the row rules rejected, every shard's
 
 
 class Sink(Protocol):
@@ -326,6 +328,8 @@ def _account(
     rejects.write(bad, "_err")
     counts.rows += judged.rows - judged.outside
     counts.rejected += judged.invalid
+    counts.ruled += judged.ruled
+    counts.ruled_file += judged.ruled_file
     counts.skipped_recent += judged.skipped
     counts.recent += judged.recent
     counts.errors.update(judged.errors)
@@ -375,6 +379,8 @@ def judge(
         checked.reasons,
         outside,
         _ids_elsewhere(elsewhere, lay, how),
+        bad.height,
+        checked.bad.height,
     )
 
 

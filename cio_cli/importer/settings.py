@@ -14,7 +14,7 @@ from typing import cast
 from cio_cli.check.contract import IGNORED_COLUMNS, Identifier, Kind, ReadOptions, Unit
 from cio_cli.config import Credentials
 from cio_cli.errors import UsageError
-from cio_cli.importer.plan import ImportPlan, SendOptions, parse_shard
+from cio_cli.importer.plan import ImportPlan, SendOptions, parse_max_rejected, parse_shard
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class InputSettings:
     allow_semantic: bool = False
     api: str | None = None
     rejects: Path | None = None
+    max_rejected: str | None = None
     json: bool = False
     quiet: bool = False
     kind: str = "events"
@@ -87,8 +88,9 @@ class ValidateSettings(InputSettings):
     def plan(self, api: str) -> ImportPlan:
         """The plan of a validation for the API ``api``; UsageError if it contradicts itself."""
         return ImportPlan(
-            "validate", self.files, self.read_options(api), rejects=self.rejects, api_name=api
-        )
+            "validate", self.files, self.read_options(api), rejects=self.rejects, api_name=api,
+            max_rejected=parse_max_rejected(self.max_rejected),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class ImportSettings(InputSettings):
             rejects=self.rejects, allow_recent=self.allow_recent, skip_recent=self.skip_recent,
             batch_bytes=self.batch_bytes, restart=self.restart, api_name=api,
             shard=parse_shard(self.shard), journal=self.journal,
+            max_rejected=parse_max_rejected(self.max_rejected),
         )  # fmt: skip
         if plan.sends:
             plan.send = SendOptions.from_flags(

@@ -23,6 +23,7 @@ from cio_cli.errors import CioError
 from cio_cli.record import shown
 from cio_cli.record.counts import PERSON_KINDS, Counts
 from cio_cli.record.progress import ProgressDisplay
+from cio_cli.record.threshold import Decision
 from cio_cli.record.top import Top
 
 if TYPE_CHECKING:  # rich.table loads only when shown
@@ -89,12 +90,14 @@ class Summary:
     flagged: list[Flagged] = field(default_factory=list)  # the first rejected and skipped rows
     people: bool = False  # --kind people: no by_name in --json (a person has no event name)
     heads_up: str | None = None  # said once before a real people import, kept for the CI report
+    max_rejected: Decision | None = None  # --max-rejected's decision, when given
+    held: bool = False  # above --max-rejected before a real import: nothing sent or counted
 
     @property
     def counted(self) -> bool:
         """Are the counts worth a table? Not for exit 3 or 4 (the file cannot be imported,
         or the import was refused): nothing was sent, and the rows were not all counted."""
-        return self.exit_code not in NOTHING_COUNTED
+        return self.exit_code not in NOTHING_COUNTED and not self.held
 
     def __post_init__(self) -> None:
         self.counts.tally()  # the events sent, counted per name, before anything shows them
@@ -137,6 +140,7 @@ class Summary:
                 key: {"type": col.type, "empty": col.empty, "blocker_row": col.blocker_row}
                 for key, col in c.columns.items()
             },
+            **({"max_rejected": self.max_rejected.as_json()} if self.max_rejected else {}),
             "by_reason": by_reason(c),
             **({} if self.people else {"by_name": c.names.shown(TOP_NAMES)}),
             "first_timestamp": iso(c.first_ts),
