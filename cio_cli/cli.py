@@ -33,7 +33,9 @@ EXIT_CODES = """\b
 Exit codes:
   0    every row sent (import), or no invalid row (validate)
   1    finished, but some rows were rejected or undeliverable: see the
-       rejects file (rows left out by --skip-recent alone exit 0)
+       rejects file (rows left out by --skip-recent alone exit 0; rows the
+       rules reject within --max-rejected too); above --max-rejected, a
+       real import sends nothing
   2    usage: bad flags, missing credentials, an output file that is an
        input or cannot be written
   3    the file cannot be imported at all (columns, encoding, mixed
@@ -138,6 +140,13 @@ class FormatChoice(StrEnum):
     NDJSON = "ndjson"
 
 
+class KindChoice(StrEnum):
+    """--kind: what each row is."""
+
+    EVENTS = "events"
+    PEOPLE = "people"
+
+
 class ApiChoice(StrEnum):
     """--api: which Customer.io API receives the events."""
 
@@ -217,6 +226,28 @@ TypeOpt = Annotated[
         rich_help_panel=INPUT,
     ),
 ]
+KindOpt = Annotated[
+    KindChoice,
+    _choice_option(
+        "--kind", KindChoice, "What each row is: an event, or a person to add or update.", INPUT
+    ),
+]
+UpdateOnlyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--update-only",
+        help="People: update existing people only, never create one (Track).",
+        rich_help_panel=INPUT,
+    ),
+]
+ClearEmptyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--clear-empty",
+        help="People: an empty cell removes the attribute (sent as null), not left as it is.",
+        rich_help_panel=INPUT,
+    ),
+]
 MapOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -258,6 +289,16 @@ DryRunOpt = Annotated[
     typer.Option(
         "--dry-run",
         help="Send nothing: check and build, and show what would be sent.",
+        rich_help_panel=SAFETY,
+    ),
+]
+MaxRejectedOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-rejected",
+        metavar="N|P%",
+        help="Exit 0 when the row rules reject at most N rows (or P% of the rows), with a"
+        " warning; above it exit 1 and send nothing.",
         rich_help_panel=SAFETY,
     ),
 ]
@@ -452,7 +493,8 @@ OutOpt = Annotated[
     typer.Option(
         "--out",
         metavar="FILE",
-        help="With --dry-run: write every request, one JSON line each.",
+        help="With --dry-run: write every request, one JSON line each; with a real import:"
+        " each acknowledged request and its HTTP status (an audit record).",
         rich_help_panel=OUTPUT,
     ),
 ]
@@ -540,6 +582,7 @@ def _check_choices(settings: InputSettings) -> None:
     _choice(settings.types, TypesChoice, "--types")
     if settings.format_ is not None:
         _choice(settings.format_, FormatChoice, "--format")
+    _choice(settings.kind, KindChoice, "--kind")
 
 
 def _guard(
@@ -619,6 +662,7 @@ def _sigterm_unwinds() -> Iterator[None]:
 def validate(
     ctx: typer.Context,
     files: Files,
+    kind: KindOpt = KindChoice.EVENTS,
     identifier: IdentifierOpt = IdentifierChoice.AUTO,
     timestamp_unit: UnitOpt = UnitChoice.AUTO,
     assume_tz: TzOpt = None,
@@ -629,6 +673,7 @@ def validate(
     encoding: EncodingOpt = "utf-8",
     format_: FormatOpt = None,
     allow_semantic: SemanticOpt = False,
+    max_rejected: MaxRejectedOpt = None,
     api: ApiInputOpt = None,
     rejects: RejectsOpt = None,
     json: JsonOpt = False,
@@ -653,6 +698,7 @@ def validate(
 def import_(
     ctx: typer.Context,
     files: Files,
+    kind: KindOpt = KindChoice.EVENTS,
     identifier: IdentifierOpt = IdentifierChoice.AUTO,
     timestamp_unit: UnitOpt = UnitChoice.AUTO,
     assume_tz: TzOpt = None,
@@ -662,10 +708,13 @@ def import_(
     null_value: NullOpt = None,
     encoding: EncodingOpt = "utf-8",
     format_: FormatOpt = None,
+    update_only: UpdateOnlyOpt = False,
+    clear_empty: ClearEmptyOpt = False,
     dry_run: DryRunOpt = False,
     allow_recent: AllowRecentOpt = False,
     skip_recent: SkipRecentOpt = False,
     allow_semantic: SemanticOpt = False,
+    max_rejected: MaxRejectedOpt = None,
     batch_bytes: BatchBytesOpt = 475_000,
     concurrency: ConcurrencyOpt = 128,
     rate: RateOpt = 100,
@@ -693,8 +742,8 @@ def import_(
     --journal PATH) of the rows Customer.io acknowledged: running the same command
     again after a crash, Ctrl-C, SIGTERM or exit 5 resumes where it stopped, and
     once the import finished it says "already imported" after hashing the file. A
-    journal of another destination is set aside (<file>.cio-journal.<tag>) and
-    found again; one import of a file runs at a time. --shard I/N sends the events
+    journal of another destination is set aside (<file>.cio-journal.<tag>, the
+    last 3 kept) and found again; one import of a file runs at a time. --shard I/N sends the events
     of one shard (<file>.shard-I-of-N.cio-journal), checking the whole file.
     """
     reporter = Reporter(json, quiet)

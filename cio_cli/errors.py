@@ -1,6 +1,7 @@
 """The one error tree of cio. Each error carries its exit code and a hint.
 
     CioError                      exit code, message, hint
+    ├── TooManyRejectedError 1    above --max-rejected before a real import; nothing sent
     ├── UsageError           2    bad flags, missing credentials
     ├── UnimportableError    3    the file cannot be imported at all
     │   └── FileChangedError 3    the file changed between the two passes
@@ -35,6 +36,12 @@ class CioError(Exception):
         self.message = message
         self.hint = hint
         self.summary: Any = None  # the run's partial summary, when it stopped midway
+
+
+class TooManyRejectedError(CioError):
+    """The row rules rejected more rows than --max-rejected allows; nothing sent (exit 1)."""
+
+    exit_code = 1
 
 
 class UsageError(CioError):

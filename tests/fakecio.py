@@ -23,6 +23,13 @@ and behaves like the parts of the Track API that ``cio`` uses:
 Events named ``api_reject`` are refused (207 error or v1 400, message "rejected by fake
 server"); pass ``reject=`` a predicate over the normalized event to change that, or ``None``.
 
+People: a Track ``identify`` op (``{"type":"person","identifiers","action":"identify",
+"timestamp"?,"attributes"}``, no ``name`` or ``id``) and a Pipelines ``identify`` call
+(``userId``/``anonymousId``, ``traits``, ``timestamp``?, ``messageId``) are checked as such and
+stored in ``people``, normalized to ``{"identifiers", "timestamp", "attributes", "id"}`` (``id``
+the ``messageId``, None on Track; ``api`` ``"pipelines"`` for calls), every accepted update in
+arrival order. A person whose identifier is ``api_reject`` is refused as an event named so is.
+
 Accepted events are normalized to ``{"identifiers", "name", "id", "timestamp", "attributes"}``.
 ``events`` lists every accepted event, repeats included; ``events_by_id`` keeps the first event
 per id and ``duplicate_ids`` counts the repeats (Customer.io ignores them). ``requests`` records
@@ -112,7 +119,10 @@ Problem = tuple[str, str]  # (field, message)
 
 
 def reject_api_reject(event: Mapping[str, Any]) -> bool:
-    """Default rejection predicate: refuse events named exactly ``api_reject``."""
+    """Default rejection predicate: refuse events named exactly ``api_reject``, and people
+    (no ``name``) identified as ``api_reject``."""
+    if "name" not in event:
+        return "api_reject" in event["identifiers"].values()
     return event.get("name") == "api_reject"
 
 
@@ -170,6 +180,19 @@ def _identifiers_problem(identifiers: Any) -> str | None:
     return None
 
 
+def _identify_problem(op: dict[str, Any]) -> Problem | None:
+    """A Track ``identify`` op's problem: identifiers, an integer timestamp, attributes."""
+    message = _identifiers_problem(op.get("identifiers"))
+    if message:
+        return "identifiers", message
+    if "timestamp" in op and not _is_int(op["timestamp"]):
+        return "timestamp", "timestamp must be an integer (Unix seconds)"
+    if not isinstance(op.get("attributes", {}), dict):
+        return "attributes", "attributes must be an object"
+    extra = set(op) - {"type", "identifiers", "action", "timestamp", "attributes"}
+    return ("", f"unexpected keys {sorted(extra)}") if extra else None
+
+
 def op_problem(op: Any) -> Problem | None:
     """Return ``(field, message)`` if a batch op is invalid, else None."""
     if not isinstance(op, dict):
@@ -182,6 +205,8 @@ def op_problem(op: Any) -> Problem | None:
         return "", f"operation is larger than {MAX_OP_BYTES} bytes ({size})"
     if op.get("type") != "person":
         return "type", 'type must be "person"'
+    if op.get("action") == "identify":
+        return _identify_problem(op)
     if op.get("action") != "event":
         return "action", 'action must be "event"'
     message = _identifiers_problem(op.get("identifiers"))
@@ -201,16 +226,24 @@ def call_problem(call: Any) -> Problem | None:
     size = len(orjson.dumps(call))
     if size > MAX_OP_BYTES:
         return "", f"call is larger than 32 KB ({size} bytes)"
-    if call.get("type") != "track":
-        return "type", 'type must be "track"'
+    if call.get("type") not in ("track", "identify"):
+        return "type", 'type must be "track" or "identify"'
     people = [k for k in PIPELINES_PERSON_KEYS if k in call]
     if len(people) != 1 or not isinstance(call[people[0]], str) or not call[people[0]]:
         return "userId", "exactly one of userId and anonymousId must be a non-empty string"
+    if call["type"] == "identify":
+        if not isinstance(call.get("traits", {}), dict):
+            return "traits", "traits must be an object"
+        return _stamp_problem(call)
     event = call.get("event")
     if not isinstance(event, str) or not event.strip():
         return "event", "event cannot be blank"
     if "properties" in call and not isinstance(call["properties"], dict):
         return "properties", "properties must be an object"
+    return _stamp_problem(call)
+
+
+def _stamp_problem(call: dict[str, Any]) -> Problem | None:
     stamp = call.get("timestamp")
     if "timestamp" in call and not (isinstance(stamp, str) and _ISO_MS.fullmatch(stamp)):
         return "timestamp", "timestamp must be ISO-8601 UTC with milliseconds"
@@ -414,6 +447,7 @@ class FakeCio:
             self._duplicates: Counter[str] = Counter()
             self._requests: list[RequestRecord] = []
             self._calls: list[Any] = []
+            self._people: list[Event] = []
             self._accepted = 0
 
     @property
@@ -433,6 +467,12 @@ class FakeCio:
         """id -> how many times it was received again after the first time."""
         with self._lock:
             return Counter(self._duplicates)
+
+    @property
+    def people(self) -> list[Event]:
+        """Every accepted person's update (identify op or call), in arrival order."""
+        with self._lock:
+            return list(self._people)
 
     @property
     def calls(self) -> list[Any]:
@@ -461,6 +501,10 @@ class FakeCio:
     def _store(self, events: list[Event]) -> None:
         with self._lock:
             for event in events:
+                if "name" not in event:  # a person's update
+                    self._accepted += 1
+                    self._people.append(event)
+                    continue
                 self._accepted += 1
                 event_id = event["id"]
                 if event_id in self._seen:
@@ -563,9 +607,11 @@ class FakeCio:
         for index, op in enumerate(ops):
             problem = op_problem(op)
             if problem is None:
-                event = {"identifiers": dict(op["identifiers"]), "name": op["name"],
-                         "id": op["id"], "timestamp": op.get("timestamp"),
+                event = {"identifiers": dict(op["identifiers"]), "name": op.get("name"),
+                         "id": op.get("id"), "timestamp": op.get("timestamp"),
                          "attributes": op.get("attributes", {})}
+                if op["action"] == "identify":
+                    del event["name"]
                 if not self._rejected(event):
                     good.append(event)
                     continue
@@ -590,9 +636,12 @@ class FakeCio:
             problem = call_problem(call)
             if problem is None:
                 person = next(k for k in PIPELINES_PERSON_KEYS if k in call)
-                event = {"identifiers": {person: call[person]}, "name": call["event"],
+                event = {"identifiers": {person: call[person]}, "name": call.get("event"),
                          "id": call.get("messageId"), "timestamp": call.get("timestamp"),
                          "attributes": call.get("properties", {}), "api": "pipelines"}
+                if call["type"] == "identify":
+                    del event["name"]
+                    event["attributes"] = call.get("traits", {})
                 if not self._rejected(event):
                     good.append(event)
                     continue

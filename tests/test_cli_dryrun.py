@@ -596,13 +596,6 @@ def test_rejects_option_with_several_files_is_a_usage_error(tmp_path: Path) -> N
         assert "--rejects" in result.stderr
 
 
-def test_out_without_dry_run_is_a_usage_error(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "e.csv", BASE, [["e", "u1", str(T), "p"]])
-    result = cio("import", path, "--out", tmp_path / "o.ndjson")
-    assert result.exit_code == 2
-    assert "--dry-run" in result.stderr
-
-
 def test_no_rejects_file_when_nothing_is_rejected(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "e.csv", BASE, [["e", "u1", str(T), "p"]])
     out = dry_run(path)

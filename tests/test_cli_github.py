@@ -160,7 +160,7 @@ def test_the_step_summary_has_the_counts_the_outcome_and_the_tops(tmp_path: Path
     assert result.exit_code == 1
     text = step.read_text(encoding="utf-8")
     assert text.startswith("earlier step\n"), "appended, never overwritten"
-    assert f"### cio import (dry run): `{path}`\n" in text
+    assert f"### cio import `{path}` (dry run)\n" in text
     assert (
         "| | count |\n|---|---:|\n| rows | 9 |\n| would send | 4 |\n| duplicates | 1 |\n"
         "| rejected | 2 |\n| skipped (recent) | 2 |\n| in 72-hour window | 2 |\n| requests | 1 |\n"
@@ -188,7 +188,7 @@ def test_the_step_summary_of_a_clean_run_and_of_an_unimportable_file(tmp_path: P
     broken = write_csv(tmp_path / "broken.csv", ["name", "who"], [["ok", "u1"]])
     assert cio("validate", broken, env=actions(step)).exit_code == 3
     first, second = step.read_text(encoding="utf-8").split("### ")[1:]
-    assert first.startswith("cio validate: `")
+    assert first.startswith("cio validate `")
     assert "**Exit code 0**: finished: no row was rejected or undeliverable" in first
     assert "| ok | 1 |" in first and "Rejects file" not in first
     assert "**Exit code 3**: the file cannot be imported at all" in second

@@ -141,7 +141,7 @@ def test_markup_in_a_name_header_and_path_is_shown_by_a_real_import_and_its_reru
     assert summary(as_json)["by_name"] == {"[/y]": 1, "[bold]b": 1}
     assert fake.requests[0].status == 200 and len(fake.requests) == 1
     md = step.read_text(encoding="utf-8")
-    assert f"### cio import: `{path}`" in md
+    assert f"### cio import `{path}`" in md
     assert "| \\[/y\\] | 1 |" in md and "| \\[bold\\]b | 1 |" in md
 
 
@@ -297,7 +297,7 @@ def test_a_file_name_in_the_step_summary_is_code_whatever_it_holds(tmp_path: Pat
     step = tmp_path / "step.md"
     assert cio("validate", path, env=actions(step)).exit_code == 0
     md = step.read_text(encoding="utf-8")
-    assert f"### cio validate: ``{path}``\n" in md
+    assert f"### cio validate ``{path}``\n" in md
     assert {t.type for t in tokens(md)} & NOT_TAGS == set()
 
 

@@ -1,9 +1,13 @@
 """SPEC section 9's workflow to copy (examples/github-actions-backfill.yml): it is the workflow
-the docs promise (manual dispatch with the file as input, credentials from secrets,
-``cio validate`` first, a matrix of shards with cached journals, rejects uploaded), and every
-``cio`` command in its ``run:`` steps is accepted by the real CLI: each is run as the job
-would run it (expressions and variables filled in) against the test server, and the shards
-together store every event of the sample file exactly once.
+the docs promise (manual dispatch with the file or object URL, the API, a config file, the
+recent-events choice and the rejected-rows threshold as inputs, credentials of either API from
+secrets in the sending step only, cio from a pinned source the user sets, ``cio validate``
+first, a matrix of shards with cached journals, rejects and the audit record uploaded), and
+every ``cio`` command in its ``run:`` steps is accepted by the real CLI: each is run as the
+job would run it (expressions and variables filled in) under ``GITHUB_ACTIONS=true`` against
+the test server. On a file with a few invalid rows and recent events, within the threshold
+the shards together store every valid event exactly once; above it, validate exits 1 and an
+import sends nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "examples" / "github-actions-backfill.yml"
 SAMPLE = ROOT / "sample_csvs" / "clean_backfill.csv"
 SITE, KEY = "site-from-secrets", "key-from-secrets"
+PIPELINES_KEY = "pipelines-key-from-secrets"
+SECRETS = {"secrets.CIO_SITE_ID": SITE, "secrets.CIO_API_KEY": KEY,
+           "secrets.CIO_PIPELINES_KEY": PIPELINES_KEY}  # fmt: skip
+INPUTS = {"inputs.api": "track", "inputs.config": "", "inputs.recent": "skip",
+          "inputs.max_rejected": "10%"}  # fmt: skip
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
@@ -52,7 +62,7 @@ def fill(text: str, values: dict[str, str]) -> str:
         if expression in values:
             return values[expression]
         if expression.startswith("secrets."):
-            return {"secrets.CIO_SITE_ID": SITE, "secrets.CIO_API_KEY": KEY}[expression]
+            return SECRETS[expression]
         if expression.startswith("vars.CIO_REGION"):
             return "us"
         if expression.startswith("github."):
@@ -94,62 +104,124 @@ def test_the_workflow_has_what_the_readme_promises() -> None:
     workflow = load()
     trigger = workflow["on"] if "on" in workflow else workflow[True]  # YAML 1.1: `on` is true
     inputs = trigger["workflow_dispatch"]["inputs"]
-    assert inputs["file"]["required"] is True
+    assert inputs["file"]["required"] is True and "URL" in inputs["file"]["description"]
+    assert inputs["api"]["options"] == ["track", "pipelines"]
+    assert inputs["recent"]["options"] == ["skip", "allow"]
+    assert {"config", "max_rejected"} <= set(inputs)
     validate, imports = workflow["jobs"]["validate"], workflow["jobs"]["import"]
     assert imports["needs"] == "validate"
     assert imports["strategy"]["matrix"]["shard"] == [1, 2, 3, 4]
     (sending,) = [s for s in steps(imports) if str(s.get("run", "")).startswith("cio import")]
-    assert sending["env"]["CIO_SITE_ID"] == "${{ secrets.CIO_SITE_ID }}"
-    assert sending["env"]["CIO_API_KEY"] == "${{ secrets.CIO_API_KEY }}"
-    assert "secrets." not in str(imports.get("env")), "pip and the cache never see the key"
-    assert "secrets." not in str(validate), "validation needs no credentials"
+    names = ("CIO_SITE_ID", "CIO_API_KEY", "CIO_PIPELINES_KEY")
+    assert sending["env"] == {name: f"${{{{ secrets.{name} }}}}" for name in names}
+    others = [s for s in steps(imports) if s is not sending]
+    assert "secrets." not in str(imports.get("env")) + str(others), "pip never sees a key"
+    assert "secrets." not in str(validate) + str(workflow["env"]), "validation needs no credentials"
     runs = [str(s.get("run", "")) for s in steps(validate)]
-    assert any(r.startswith("cio validate ") for r in runs)
-    assert any("pip install" in r for r in runs + [str(s.get("run", "")) for s in steps(imports)])
+    assert any(r.startswith("cio validate ") and "--max-rejected" in r for r in runs)
+    assert "--max-rejected" in sending["run"] and '"$CIO_RECENT"' in sending["run"]
+    install = [r for r in runs if "pip install" in r]
+    assert install and "placeholder" in install[0]  # stops until CIO_PACKAGE is replaced
     package = str(workflow["env"]["CIO_PACKAGE"])
     assert package.startswith(
-        tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"] + " @ git+"
     )
+    assert "@v" in package, "pinned to a tag"
     restore, save = uses(imports, "actions/cache/restore"), uses(imports, "actions/cache/save")
     assert len(restore) == len(save) == 1 and save[0]["if"] == "always()"
     assert restore[0]["with"]["path"] == save[0]["with"]["path"] == ".cio"
     assert str(imports["env"]["JOURNAL"]).startswith(".cio/")
     uploads = uses(imports, "actions/upload-artifact")
-    assert uploads[0]["if"] == "always()" and uploads[0]["with"]["path"] == "**/*.rejects.csv"
+    assert uploads[0]["if"] == "always()"
+    assert uploads[0]["with"]["path"].split() == ["**/*.rejects.*", "sent-shard-*.ndjson"]
     assert "${{ matrix.shard }}" in uploads[0]["with"]["name"]
 
 
-def test_every_cio_command_of_the_workflow_runs_as_the_job_runs_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The validate job's command, then each shard's import against the test server: none is
-    a usage error, and the shards store every event of the file once between them."""
-    monkeypatch.chdir(tmp_path)
+def export(tmp_path: Path, invalid: int) -> tuple[Path, int]:
+    """The sample file and, after it, ``invalid`` rows without a name and three recent
+    events; and how many valid, old events it holds."""
     sample = tmp_path / "data" / "events.csv"
-    sample.parent.mkdir()
+    sample.parent.mkdir(exist_ok=True)
     shutil.copy(SAMPLE, sample)
     want = dry_run(sample).summary["sent"]
+    header = sample.read_text(encoding="utf-8").splitlines()[0].split(",")
+    now = int(time.time())
+    rows = [("", f"bad{i}", now - 30 * 86_400) for i in range(invalid)]
+    rows += [("signup", f"new{i}", now - 3600) for i in range(3)]
+    with open(sample, "a", encoding="utf-8") as f:
+        for name, person, ts in rows:
+            cells = {"_cio_name": name, "_cio_customer_id": person, "_cio_timestamp": str(ts)}
+            f.write(",".join(cells.get(column, "") for column in header) + "\n")
     for stale in tmp_path.glob("data/*.rejects.csv"):
         stale.unlink()
+    return sample, want
+
+
+def run_job(
+    workflow: dict[str, Any], name: str, values: dict[str, str], more: dict[str, str | None]
+) -> list[tuple[list[str], Any]]:
+    """Run each ``cio`` command of job ``name`` as the runner would, under GitHub Actions."""
+    job = workflow["jobs"][name]
+    ran = []
+    for command, env in cio_commands(job, job_env(workflow, job, values), values):
+        full = {**env, "GITHUB_ACTIONS": "true", **more}
+        ran.append((command, cio(*command, env=full)))
+    return ran
+
+
+@pytest.mark.parametrize("api", ["track", "pipelines"])
+def test_every_cio_command_of_the_workflow_runs_as_the_job_runs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: str
+) -> None:
+    """The validate job's command, then each shard's import against the test server, on a
+    file with 3 invalid rows (10% of its 37 rows allows 3) and 3 recent events: none is a usage error,
+    each exits 0, and the shards store every valid event once between them."""
+    monkeypatch.chdir(tmp_path)
+    sample, want = export(tmp_path, invalid=3)
+    assert dry_run(sample).summary["rows"] == 37
     workflow = load()
-    validate, imports = workflow["jobs"]["validate"], workflow["jobs"]["import"]
-    values = {"inputs.file": "data/events.csv"}
-    ((check, _),) = cio_commands(validate, job_env(workflow, validate, values), values)
-    assert check[0] == "validate"
-    result = cio(*check)
+    values = INPUTS | {"inputs.file": "data/events.csv", "inputs.api": api}
+    step = tmp_path / "step.md"
+    github = {"GITHUB_STEP_SUMMARY": str(step), "CIO_REGION": None}
+    ((check, result),) = run_job(workflow, "validate", values, github)
+    assert check[0] == "validate" and "--max-rejected" in check
     assert result.exit_code == 0, (check, result.stdout, result.stderr)
-    with FakeCio(SITE, KEY) as fake:
-        for shard in imports["strategy"]["matrix"]["shard"]:
+    with FakeCio(SITE, KEY, pipelines_key=PIPELINES_KEY) as fake:
+        for shard in workflow["jobs"]["import"]["strategy"]["matrix"]["shard"]:
             shard_values = values | {"matrix.shard": str(shard)}
-            env = job_env(workflow, imports, shard_values)
-            ((command, env),) = cio_commands(imports, env, shard_values)
-            assert command[0] == "import"
-            result = cio(*command, env={**env, "CIO_BASE_URL": fake.url, "CIO_REGION": None})
-            assert result.exit_code != 2, (command, result.stderr)
+            ((command, result),) = run_job(
+                workflow, "import", shard_values, github | {"CIO_BASE_URL": fake.url}
+            )
+            assert command[0] == "import" and "--skip-recent" in command
             assert result.exit_code == 0, (command, result.stdout, result.stderr)
+            env = job_env(workflow, workflow["jobs"]["import"], shard_values)
             assert Path(env["JOURNAL"]).is_file(), "the journal is where the cache looks"
+            assert Path(env["SENT"]).is_file(), "the audit record is where the upload looks"
         ids = [e["id"] for e in fake.events]
     assert len(ids) == len(set(ids)) == want
+    assert all(e.get("api", "track") == api for e in fake.events)
+    text = step.read_text(encoding="utf-8")
+    assert "### cio validate `data/events.csv`" in text
+    assert "### cio import `data/events.csv` (shard 4/4)" in text
+    assert text.count("**within**") == 5
+
+
+def test_above_the_threshold_validate_stops_the_workflow_and_import_sends_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    sample, _ = export(tmp_path, invalid=8)
+    workflow = load()
+    values = INPUTS | {"inputs.file": "data/events.csv"}
+    github = {"GITHUB_STEP_SUMMARY": str(tmp_path / "step.md"), "CIO_REGION": None}
+    ((_, result),) = run_job(workflow, "validate", values, github)
+    assert result.exit_code == 1, result.stderr
+    with FakeCio(SITE, KEY) as fake:
+        ((_, result),) = run_job(
+            workflow, "import", values | {"matrix.shard": "1"}, github | {"CIO_BASE_URL": fake.url}
+        )
+        assert fake.requests == []
+    assert result.exit_code == 1 and "error: nothing sent: 8 of " in result.stderr
 
 
 def test_the_docs_show_the_same_workflow() -> None:

@@ -56,6 +56,15 @@ RESERVED_TYPES = {
     **dict.fromkeys(NUMBER_KEYS, "a number, sent as written"),
     CURRENCY_KEY: "an ISO 4217 code, sent as a string",
 }
+# --kind people: the attributes whose rules and types are fixed (SPEC 13)
+EMAIL_ATTRIBUTE = "email"
+CREATED_AT = "created_at"
+PEOPLE_RESERVED_TYPES = {
+    EMAIL_ATTRIBUTE: "an email address, sent as a string",
+    CREATED_AT: "a timestamp in any accepted form, sent as integer Unix seconds",
+}
+Kind = Literal["events", "people"]
+KINDS = ("events", "people")
 WINDOW_S = 72 * 3600
 FUTURE_S = 600
 MS_FROM = 100_000_000_000
@@ -126,6 +135,23 @@ class ReadOptions:
     # What a typed input (Parquet, NDJSON) says of a data column, by data key: "string",
     # "float", "json" (sent so, as under --type) or "decimal" (numbers of a fixed scale)
     declared: dict[str, str] = field(default_factory=dict)
+    kind: Kind = "events"  # --kind: each row is an event, or adds or updates a person
+    update_only: bool = False  # --update-only (people, Track): never create a person
+    clear_empty: bool = False  # --clear-empty (people): an empty cell removes the attribute
+
+    @property
+    def people(self) -> People | None:
+        """With ``--kind people``: how attributes are sent (the layout and the encoder read
+        it); None for events."""
+        if self.kind != "people":
+            return None
+        return People(update_only=self.update_only, clear_empty=self.clear_empty)
+
+    @property
+    def reserved_types(self) -> dict[str, str]:
+        """The data keys whose type is fixed, for the kind of row: an event's ``recipient``,
+        ``revenue``, ``currency`` ...; a person's ``email`` and ``created_at``."""
+        return PEOPLE_RESERVED_TYPES if self.kind == "people" else RESERVED_TYPES
 
     @property
     def person_kinds(self) -> frozenset[str]:
@@ -159,20 +185,29 @@ class ReadOptions:
                 raise UsageError(
                     f"--type {col}={kind}: unknown type", f"use one of {', '.join(TYPE_NAMES)}"
                 )
-            if col in RESERVED_TYPES:
+            if col in self.reserved_types:
                 raise UsageError(
                     f"--type {col}={kind}: {col} is a reserved key whose type is fixed"
-                    f" ({RESERVED_TYPES[col]})",
+                    f" ({self.reserved_types[col]})",
                     f"leave out --type {col}",
                 )
 
 
 @dataclass(frozen=True)
+class People:
+    """``--kind people``: each row adds or updates one person (SPEC 13)."""
+
+    update_only: bool = False  # "_update": true in the attributes (Track)
+    clear_empty: bool = False  # an empty cell is sent as null (the attribute is removed)
+
+
+@dataclass(frozen=True)
 class Layout:
-    """Where each role sits in the file: polars column names ``c<i>``."""
+    """Where each role sits in the file: polars column names ``c<i>``. ``people`` is set
+    for a file of people (``--kind people``): no ``name``, and its options."""
 
     header: tuple[str, ...]
-    name: str
+    name: str | None
     customer_id: str | None  # None: a file of anonymous events only
     anonymous_id: str | None
     timestamp: str | None
@@ -180,6 +215,11 @@ class Layout:
     data: tuple[tuple[str, str], ...]  # (column, key), sorted by key
     kept: tuple[int, ...]  # input columns written to the rejects file
     warnings: tuple[str, ...] = ()  # about the header (a timestamp-like column sent as data)
+    people: People | None = None  # --kind people
+
+    def key_of(self, key: str) -> str | None:
+        """The column (``c<i>``) of the data key ``key``, or None."""
+        return next((col for col, k in self.data if k == key), None)
 
     @property
     def ncols(self) -> int:
@@ -197,13 +237,15 @@ def layout(
     original: list[str],
     overrides: dict[str, str] | None = None,
     column_map: dict[str, str] | None = None,
+    people: People | None = None,
 ) -> Layout:
     """Check the header and say where each column goes; raise if unimportable.
 
     ``column_map`` (``--map``) renames headers first (``-`` drops a column); the header
     rules then judge the renamed header, and the rejects file keeps the original one.
     ``_cio_name`` is required, and ``_cio_customer_id`` unless ``_cio_anonymous_id`` is
-    there (a file may have both: each row then fills one).
+    there (a file may have both: each row then fills one). A file of people
+    (``people``) needs ``_cio_customer_id`` alone and refuses the columns of events.
     """
     mapping = column_map or {}
     renamed = mapped_header(original, mapping)
@@ -214,13 +256,15 @@ def layout(
         if h not in KNOWN and (h.strip().lower().startswith("_cio_") or h.strip() in KNOWN):
             raise _near_miss(h, i)
     pairs = [(o, r) for o, r in zip(original, renamed, strict=True) if r and o not in mapping]
+    if people is not None:
+        _refuse_event_columns(found)
     absent = [
         required
-        for required in (NAME, CUSTOMER_ID)
+        for required in ((CUSTOMER_ID,) if people is not None else (NAME, CUSTOMER_ID))
         if required not in found and not (required == CUSTOMER_ID and ANONYMOUS_ID in found)
     ]
     if absent:
-        raise _missing(absent, pairs, header)
+        raise _missing(absent, pairs, header, people is not None)
     for col in overrides or {}:
         if col not in found or col.startswith("_cio_"):
             raise UsageError(
@@ -230,14 +274,15 @@ def layout(
     data = sorted((h, f"c{i}") for h, i in found.items() if h not in KNOWN)
     return Layout(
         header=tuple(original),
-        name=f"c{found[NAME]}",
+        name=_column(found, NAME),
         customer_id=_column(found, CUSTOMER_ID),
         anonymous_id=_column(found, ANONYMOUS_ID),
         timestamp=_column(found, TIMESTAMP),
         event_id=_column(found, EVENT_ID),
         data=tuple((col, key) for key, col in data),
         kept=tuple(i for i, h in enumerate(renamed) if h not in IGNORED_COLUMNS),
-        warnings=timestamp_warnings(pairs, header),
+        warnings=() if people is not None else timestamp_warnings(pairs, header),
+        people=people,
     )
 
 
@@ -304,12 +349,36 @@ def _near_miss(h: str, i: int) -> UnimportableError:
     return UnimportableError(f"unknown column {h!r} (column {i + 1})", hint)
 
 
+PEOPLE_ONLY = {  # columns of events that a file of people refuses, and why
+    NAME: "a person has no event name",
+    ANONYMOUS_ID: "people are added or updated by _cio_customer_id (an anonymous profile"
+    " comes from its events)",
+    EVENT_ID: "a person's update has no event id (cio derives one from the row)",
+}
+KIND_PEOPLE_HINT = (
+    "if each row is a person (an identifier and attributes), not an event, pass --kind people"
+)
+
+
+def _refuse_event_columns(found: dict[str, int]) -> None:
+    """With ``--kind people``: a ``_cio_name``, ``_cio_anonymous_id`` or ``_cio_id`` column
+    makes the file unimportable (it is more likely a file of events than people)."""
+    for col, why in PEOPLE_ONLY.items():
+        if col in found:
+            raise UnimportableError(
+                f"--kind people: the file has a {col} column (column {found[col] + 1}), and {why}",
+                f"for a file of events leave out --kind people; to import people from it,"
+                f" pass --map {col}=- to drop the column",
+            )
+
+
 def _missing(
-    absent: list[str], pairs: list[tuple[str, str]], header: list[str]
+    absent: list[str], pairs: list[tuple[str, str]], header: list[str], people: bool = False
 ) -> UnimportableError:
-    """One message naming every missing required column, with the ``--map`` to pass."""
+    """One message naming every missing required column, with the ``--map`` to pass; a
+    file of events that looks like people gets the hint ``--kind people`` first."""
     looks = {col: _looks_like(col, pairs) for col in (*absent, TIMESTAMP)}
-    if TIMESTAMP in header:
+    if TIMESTAMP in header or people:
         del looks[TIMESTAMP]
     parts = [
         f"{' or '.join(repr(s) for s in sources)} looks like {col}"
@@ -317,17 +386,29 @@ def _missing(
         if sources
     ]
     maps = " ".join(f"--map {sources[0]}={col}" for col, sources in looks.items() if sources)
+    people_like = not people and _looks_like_people(absent, looks, header)
     blind = [col for col in absent if not looks[col]]
     hint = f"{', '.join(parts)}: pass {maps}" if parts else ""
     if blind:
         near = [n for col in blind for n in difflib.get_close_matches(col, header, 1, 0.6)]
+        near = [] if people_like else near  # first_name is no misspelt _cio_name
         shown = ", ".join(repr(h) for h in header[:12])
         found = f"the header has {shown}"
         if len(blind) == len(near) == 1:
             found = f"found {near[0]!r}: rename it to {blind[0]}"
         hint = f"{hint}; {found}" if hint else found
+    if people_like:
+        hint = f"{KIND_PEOPLE_HINT}; {hint}" if hint else KIND_PEOPLE_HINT
     plural = "s" if len(absent) > 1 else ""
     return UnimportableError(f"missing required column{plural} {', '.join(absent)}", hint)
+
+
+def _looks_like_people(absent: list[str], looks: dict[str, list[str]], header: list[str]) -> bool:
+    """No event name (nor a column like one), but an identifier and attributes."""
+    if NAME not in absent or looks.get(NAME):
+        return False
+    ids = set(looks.get(CUSTOMER_ID, [])) | ({CUSTOMER_ID} & set(header))
+    return bool(ids) and any(h not in KNOWN and h not in ids for h in header)
 
 
 def _looks_like(col: str, pairs: list[tuple[str, str]]) -> list[str]:

@@ -31,8 +31,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from cio_cli.check.contract import (
-    CURRENCY_KEY,
-    EMAIL_KEYS,
+    CREATED_AT,
     NULL_TEXTS,
     NUMBER_KEYS,
     Layout,
@@ -148,7 +147,7 @@ class Inference:
         """Data columns whose type is inferred (not reserved, not overridden)."""
         if self.opts.types == "string":
             return []
-        fixed = set(EMAIL_KEYS) | set(NUMBER_KEYS) | {CURRENCY_KEY} | set(self.opts.type_overrides)
+        fixed = set(self.opts.reserved_types) | set(self.opts.type_overrides)
         return [col for col, key in self.lay.data if key not in fixed]
 
     def copy(self) -> Inference:
@@ -242,12 +241,16 @@ class Inference:
 
     def types(self) -> dict[str, str]:
         """How each data column is sent: string, int, float, bool (true/false any case),
-        tf (t/f), json, reserved_number, or as_<kind> under ``--type``."""
+        tf (t/f), json, reserved_number (an event's ``revenue``, ``value``), seconds (a
+        person's ``created_at``), or as_<kind> under ``--type``."""
         out: dict[str, str] = {}
         inferred = set(self.columns())
+        people = self.lay.people is not None
         for col, key in self.lay.data:
-            if key in NUMBER_KEYS:
+            if key in NUMBER_KEYS and not people:
                 out[col] = "reserved_number"
+            elif key == CREATED_AT and people:
+                out[col] = "seconds"
             elif key in self.opts.type_overrides:
                 kind = self.opts.type_overrides[key]
                 out[col] = kind if kind in ("string", "json") else f"as_{kind}"

@@ -9,6 +9,7 @@ pass needs.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,8 +20,10 @@ from cio_cli.check import rule_table as c
 from cio_cli.check import timestamps
 from cio_cli.check.contract import (
     ANONYMOUS_ID,
+    CREATED_AT,
     CURRENCY_KEY,
     CUSTOMER_ID,
+    EMAIL_ATTRIBUTE,
     EMAIL_KEYS,
     EVENT_ID,
     ISO_4217,
@@ -169,7 +172,7 @@ def check_rows(
     ``counted`` (over ``_cid``: the rows of this run's shard) adds ``_in`` to every
     row, rejected ones included; only those rows count in the errors, warnings and reasons.
     """
-    name = pl.col(lay.name).str.strip_chars()
+    name = pl.col(lay.name).str.strip_chars() if lay.name else pl.lit(None, pl.String)
     forms = timestamps.forms(df, lay)
     textual = forms[0]
     df = identify(df, lay, opts, forms).with_columns(_name=pl.when(name != "").then(name))
@@ -180,15 +183,19 @@ def check_rows(
     df = json_cells(df, lay, opts)
     rules = _Rules()
     _field_count(rules, lay)
-    _name_rules(rules, opts, df)
+    if lay.people is None:
+        _name_rules(rules, opts, df)
     _person_rules(rules, lay, opts)
     _timestamp_rules(rules, lay, opts, now, textual)
+    if lay.people is not None:
+        df = _attribute_rules(rules, df, lay, opts)
     if lay.event_id is not None:
         eid = pl.col(lay.event_id).str.strip_chars()
         ulid, uuid = eid.str.contains(c.ID_INVALID.pattern), eid.str.contains(c.ID_UUID_RE)
         bad_id = eid.is_not_null() & ~ulid & ~uuid
         rules.broken(c.ID_INVALID, bad_id, EVENT_ID, eid)
-    _data_rules(rules, lay, opts)
+    if lay.people is None:
+        _data_rules(rules, lay, opts)
     mask = df.select(pl.any_horizontal(cond for _, cond, _ in rules.errors)).to_series()
     bad, good = split(df, mask)
     mine = (good, bad) if counted is None else (good.filter("_in"), bad.filter("_in"))
@@ -332,13 +339,49 @@ def _timestamp_rules(
     rules.warn("timestamp_ms", pl.col("_ms") & ts.is_not_null())
 
 
-def in_window(now: int) -> pl.Expr:
-    """True for events that can trigger campaigns: no timestamp, or the last 72 hours."""
+def in_window(now: int, lay: Layout) -> pl.Expr:
+    """True for events that can trigger campaigns: no timestamp, or the last 72 hours.
+    A person's update is never in the window (a real people import has its note instead)."""
+    if lay.people is not None:
+        return pl.lit(False)
     ts = pl.col("_ts")
     return ts.is_null() | (ts >= now - WINDOW_S)
 
 
 # -- data rules -------------------------------------------------------------------
+
+
+def seconds_column(col: str) -> str:
+    """The column ``check_rows`` adds beside a person's ``created_at`` (``c<i>``): its
+    Unix seconds, as the encoder sends them."""
+    return f"_s_{col}"
+
+
+def _attribute_rules(
+    rules: _Rules, df: pl.DataFrame, lay: Layout, opts: ReadOptions
+) -> pl.DataFrame:
+    """A person's ``email`` must be an email address; ``created_at`` any timestamp form
+    (read as ``_cio_timestamp`` is, to ``seconds_column``); the chunk with those seconds."""
+    if (email := lay.key_of(EMAIL_ATTRIBUTE)) is not None:
+        cell = pl.col(email)
+        bad = cell.is_not_null() & ~cell.str.contains(c.EMAIL_ATTRIBUTE_INVALID.pattern)
+        rules.broken(c.EMAIL_ATTRIBUTE_INVALID, bad, EMAIL_ATTRIBUTE, cell)
+    if (created := lay.key_of(CREATED_AT)) is None:
+        return df
+    as_ts = dataclasses.replace(lay, timestamp=created)
+    textual, decimals = timestamps.forms(df, as_ts)
+    name = seconds_column(created)
+    df = df.with_columns(timestamps.seconds(as_ts, opts, textual, decimals).alias(name))
+    seconds = pl.col(name)
+    t = timestamps.text(as_ts) if textual else pl.col(created)
+    naive = t.str.contains(c.TIMESTAMP_NO_ZONE.pattern) if textual else pl.lit(False)
+    unreadable = t.is_not_null() & seconds.is_null()
+    if opts.assume_tz is None:
+        rules.broken(c.TIMESTAMP_NO_ZONE, naive, CREATED_AT, t)
+        unreadable = unreadable & ~naive
+    rules.broken(c.CREATED_AT_INVALID, unreadable, CREATED_AT, t)
+    rules.broken(c.TIMESTAMP_BEFORE_1970, seconds < 0, CREATED_AT, t)
+    return df
 
 
 def _data_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:

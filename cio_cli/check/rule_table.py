@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cio_cli.check.contract import (
+    ADDR,
     EMAIL_RE,
     FUTURE_S,
     ISO_NAIVE_RE,
@@ -152,6 +153,12 @@ DATA_TOO_DEEP = Rule(
 )
 EMAIL_INVALID = Rule(
     "email_override_invalid", "{field} {value} is not an email address", pattern=EMAIL_RE
+)
+EMAIL_ATTRIBUTE_INVALID = Rule(  # --kind people: a person's email attribute, a bare address
+    "email_invalid", "{field} {value} is not an email address", pattern=rf"^{ADDR}$"
+)
+CREATED_AT_INVALID = Rule(  # --kind people: created_at takes every timestamp form
+    "created_at_invalid", "{field} {value} is not a timestamp", fix=FORMS, sep=": "
 )
 NOT_A_NUMBER = Rule("not_a_number", "{field} {value} is not a number", pattern=JSON_NUMBER_RE)
 CURRENCY_INVALID = Rule(

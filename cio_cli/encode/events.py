@@ -6,8 +6,12 @@ the 48-bit time part is the event timestamp in milliseconds (0 without one),
 the 80 random bits are the first 80 bits of SHA-256 over the UTF-8 bytes of
 the canonical event, the compact JSON array ``[name, kind, value, timestamp or
 null, data]`` with ``data`` exactly as sent (keys sorted, no spaces, non-ASCII
-as is). The same row gives the same id on every run and machine, so Customer.io
-drops a re-sent event as a duplicate. The dedup fingerprint is the next 64
+as is). A person's update (``--kind people``) hashes ``[null, kind, value, timestamp
+or null, attributes]``, its attributes as built from the row (``null`` for the empty
+cells under ``--clear-empty``; without ``"_update"``, which is the run's, not the
+row's): Pipelines sends its id as the ``messageId``; Track's identify op takes no id, so
+there it only finds duplicates. The same row gives the same id on every run and machine,
+so Customer.io drops a re-sent event as a duplicate. The dedup fingerprint is the next 64
 bits of the same hash (with a given ``_cio_id`` appended to the hashed text).
 """
 
@@ -20,6 +24,7 @@ import polars as pl
 import polars_hash as plh
 
 from cio_cli.check.contract import CURRENCY_KEY, Layout
+from cio_cli.check.rows import seconds_column
 from cio_cli.check.values import typed_value
 from cio_cli.send.api import Api, OpParts
 
@@ -120,6 +125,8 @@ def _value(col: str, kind: str) -> pl.Expr:
         return cell.str.strip_chars()
     if kind.startswith("as_"):
         return typed_value(cell, kind.removeprefix("as_"))
+    if kind == "seconds":  # a person's created_at, read as check_rows read it
+        return pl.col(seconds_column(col)).cast(pl.String)
     return pl.col(f"_j_{col}")  # json
 
 
@@ -131,11 +138,16 @@ def data_pieces(
     Concatenate them with ``ignore_nulls=True``: every piece of an empty cell
     is null and drops out (the literals of a column that has empty cells in
     this chunk, ``full_cols`` aside, are null where its cell is empty). The
-    text starts with a comma (unless empty); drop it.
+    text starts with a comma (unless empty); drop it. A person's attributes under
+    ``--clear-empty`` keep their empty cells, as ``null``.
     """
     pieces: list[pl.Expr] = []
+    clear = lay.people is not None and lay.people.clear_empty
     for col, key in lay.data:
         prefix = "," + orjson.dumps(key).decode() + ":"
+        if clear and col not in full_cols:
+            pieces += [pl.lit(prefix), _value_or_null(col, types[col], plain, key)]
+            continue
         if types[col] == "string":
             parts = _string_pieces(col, plain, prefix, upper=key == CURRENCY_KEY)
         else:
@@ -145,6 +157,15 @@ def data_pieces(
             parts = [pl.when(filled).then(p) if p.meta.is_literal() else p for p in parts]
         pieces += parts
     return pieces
+
+
+def _value_or_null(col: str, kind: str, plain: set[str], key: str) -> pl.Expr:
+    """A cell's JSON value, or ``null`` where it is empty (``--clear-empty``)."""
+    if kind == "string":
+        parts = _string_pieces(col, plain, upper=key == CURRENCY_KEY)
+    else:
+        parts = [_value(col, kind)]
+    return pl.concat_str(parts).fill_null("null")
 
 
 def _ulid(hex_digest: pl.Expr) -> list[pl.Expr]:
@@ -178,6 +199,8 @@ def _op_parts(lay: Layout, plain: set[str], api_millis: bool) -> OpParts:
         ts_text=pl.col("_tstext"),
         ms=pl.col("_sub") if api_millis else pl.lit(0),
         data=pl.col("_inner"),
+        identify=lay.people is not None,
+        update_only=lay.people is not None and lay.people.update_only,
     )
 
 
@@ -207,9 +230,10 @@ def encode(
     pieces = data_pieces(lay, types, plain, full) or [pl.lit(",")]
     inner = pl.concat_str(pieces, ignore_nulls=True)
     df = df.with_columns(_inner=inner.str.slice(1), _tstext=pl.col("_ts").cast(pl.String))
+    name = [pl.lit("null")] if lay.people is not None else _string_pieces("_name", plain)
     canon = [
         pl.lit("["),
-        *_string_pieces("_name", plain),
+        *name,
         pl.lit(',"'),
         pl.col("_kind"),
         *_string_pieces("_cid", plain, '",', ","),

@@ -79,6 +79,8 @@ class Judged:
     reasons: Counter[str] = field(default_factory=Counter)  # rejected rows per reason
     outside: int = 0  # rows of other shards (``rows`` counts them: the file's rows read)
     other_ids: pl.DataFrame | None = None  # their events' ``_idk`` and ``_row``
+    ruled: int = 0  # rows the row rules rejected, this shard's
+    ruled_file: int = 0  # rows the row rules rejected, every shard's
 
 
 class Sink(Protocol):
@@ -327,6 +329,8 @@ def _account(
     rejects.write(bad, "_err")
     counts.rows += judged.rows - judged.outside
     counts.rejected += judged.invalid
+    counts.ruled += judged.ruled
+    counts.ruled_file += judged.ruled_file
     counts.skipped_recent += judged.skipped
     counts.recent += judged.recent
     counts.errors.update(judged.errors)
@@ -350,7 +354,7 @@ def judge(
     here = df if not outside else checked.identified.filter(pl.col("_in"))  # this shard's rows
     good, too_big = _too_large(encode(mine, lay, types, how.api, plain), raw, checked)
     parts = [bad, too_big]
-    recent = good.select(in_window(how.now)).to_series()
+    recent = good.select(in_window(how.now, lay)).to_series()
     n_recent = int(recent.sum())
     skipped = 0
     if how.skip_recent and n_recent:
@@ -376,6 +380,8 @@ def judge(
         checked.reasons,
         outside,
         _ids_elsewhere(elsewhere, lay, how),
+        bad.height,
+        checked.bad.height,
     )
 
 
@@ -404,7 +410,7 @@ def _ids_elsewhere(elsewhere: pl.DataFrame | None, lay: Layout, how: Emit) -> pl
     if elsewhere is None or lay.event_id is None or elsewhere.height == 0:
         return None
     if how.skip_recent:
-        elsewhere = elsewhere.filter(~in_window(how.now))
+        elsewhere = elsewhere.filter(~in_window(how.now, lay))
     key = given_id(elsewhere, lay.event_id).str.to_uppercase().hash(7)
     return elsewhere.select("_row", _idk=key).drop_nulls("_idk")
 

@@ -63,7 +63,7 @@ class ScanAsYouGo:
     def __init__(self, inp: InputFile, opts: ReadOptions, how: Emit) -> None:
         self.inp, self.opts, self.how = inp, opts, how
         self.scanning = Scanning(inp, opts)
-        self.window = in_window(how.now)
+        self.window = in_window(how.now, inp.lay)
         self.settled: dict[str, str] = {}  # column -> the one type every chunk so far gave it
         self.widened = False
         self.scanned: Scan | None = None

@@ -6,9 +6,11 @@ No polars: the CLI builds a plan (which checks itself) before the run's modules 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from cio_cli.check.contract import ReadOptions
@@ -37,6 +39,45 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     )
 
 
+MAX_REJECTED_FORM = (
+    "N (a whole number of rows, 0 or more) or P% (a share of the rows, 0% to 100%),"
+    " for example --max-rejected 50 or --max-rejected 0.5%"
+)
+PERCENT = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?%")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """``--max-rejected N`` or ``P%``: how many rows the row rules may reject, in all the
+    run's files together, for the run to exit 0 (and a real import to send)."""
+
+    text: str  # as given, stripped
+    count: int | None = None
+    percent: Decimal | None = None
+
+    def limit(self, rows: int) -> int:
+        """The most rejected rows allowed among ``rows`` (a share rounded down)."""
+        if self.count is not None:
+            return self.count
+        return int((self.percent or Decimal(0)) * rows / 100)
+
+
+def parse_max_rejected(text: str | None) -> Threshold | None:
+    """``--max-rejected N|P%`` as a ``Threshold``; None when not given. UsageError (exit 2)
+    for anything else (``-1``, ``101%``, ``abc``)."""
+    if text is None:
+        return None
+    value = text.strip()
+    if value.isascii() and value.isdigit():
+        return Threshold(value, count=int(value))
+    if value.isascii() and PERCENT.fullmatch(value) and Decimal(value[:-1]) <= 100:
+        return Threshold(value, percent=Decimal(value[:-1]))
+    raise UsageError(
+        f"--max-rejected takes {MAX_REJECTED_FORM}; got {text!r}",
+        "give the most rows the rules may reject before nothing is sent",
+    )
+
+
 @dataclass
 class ImportPlan:
     """Everything ``validate`` and ``import`` were asked to do.
@@ -58,6 +99,7 @@ class ImportPlan:
     restart: bool = False
     shard: tuple[int, int] | None = None  # --shard I/N: only the events of shard I of N
     journal: Path | None = None  # --journal PATH: the journal there, not beside the input
+    max_rejected: Threshold | None = None  # --max-rejected N|P%
     api_name: str = "track"  # --api (config.api_name): the API of a dry run's requests
     clock: Callable[[], float] = field(default=time.time)
 
@@ -99,8 +141,6 @@ class ImportPlan:
         """A plan that contradicts itself is a usage error (exit 2) before anything is opened."""
         if self.allow_recent and self.skip_recent:
             raise UsageError("--allow-recent and --skip-recent contradict each other")
-        if self.out is not None and not self.dry_run:
-            raise UsageError("--out goes with --dry-run", "add --dry-run to write the requests")
         if self.shard is not None and any(p == "-" for p in self.paths):
             raise UsageError(
                 "--shard cannot read stdin: every shard reads the whole file",

@@ -22,6 +22,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from cio_cli.errors import OutputError
 from cio_cli.importer.plan import ImportPlan
 from cio_cli.read.places import Place, place_of
 from cio_cli.read.urls import beside, is_url, shown_name
@@ -101,6 +102,7 @@ def restored(doc: dict[str, Any]) -> Counts | None:
     counts.resumed = counts.sent
     code = doc.get(EXIT_CODE)
     counts.finished_exit = code if isinstance(code, int) else counts.exit_code
+    counts.tolerated = code == 0  # green with rejected rows: within --max-rejected
     return counts
 
 
@@ -153,6 +155,7 @@ def answer(plan: ImportPlan, reporter: Reporter) -> Summary | None:
                 rejects.append(str(kept))
             if (note := rejected_note(name, counts, kept)) is not None:
                 reporter.note(note)
+    _no_requests(plan)
     shown_rejects = ", ".join(map(shown.plain, rejects))
     notes = [f"rejected and skipped rows are in {shown_rejects}"] if rejects else []
     duration = time.monotonic() - started
@@ -160,9 +163,21 @@ def answer(plan: ImportPlan, reporter: Reporter) -> Summary | None:
     summary = Summary(plan.command, files, total, rejects, False, duration,
                       total.exit_code, notes, anonymous_column=anonymous,
                       shard=plan.shard_text,
-                      per_row=plan.read.identifier == "per-row")  # fmt: skip
+                      per_row=plan.read.identifier == "per-row",
+                      people=plan.read.kind == "people")  # fmt: skip
     publish(summary, reporter)
     return summary
+
+
+def _no_requests(plan: ImportPlan) -> None:
+    """``--out``, the audit record of this run's requests: none (the file is emptied)."""
+    if plan.out is None:
+        return
+    try:
+        with open(plan.out, "wb"):
+            pass
+    except OSError as exc:
+        raise OutputError.writing(f"--out {plan.out}", exc) from None
 
 
 def _answered(plan: ImportPlan, arg: str, stack: ExitStack) -> tuple[Counts, int, bool] | None:

@@ -28,6 +28,7 @@ from cio_cli.errors import (
     InterruptedError_,
     RefusedError,
     TerminatedError,
+    TooManyRejectedError,
     UnimportableError,
     UsageError,
 )
@@ -57,6 +58,7 @@ from cio_cli.record.outputs import (
 )
 from cio_cli.record.rejects import narrow_mode, output_mode, remove_file
 from cio_cli.record.report import CHOICES, Ask, Flagged, Reporter, Summary
+from cio_cli.record.threshold import Decision
 from cio_cli.send.dry_run import DryRunSink, out_file
 
 RESUME_HINT = "run the same command again: it resumes where this run stopped"
@@ -70,7 +72,9 @@ class Tally:
     inputs: list[InputFile] = field(default_factory=list)
     total: Counts = field(default_factory=Counts)
     recent_rows: list[int] = field(default_factory=list)
+    heads_up: str | None = None  # said before a real people import (PEOPLE_NOTE)
     flagged: list[Flagged] = field(default_factory=list)  # per file: first rejected, skipped rows
+    decision: Decision | None = None  # --max-rejected, once decided
 
     def add(self, inp: InputFile, counts: Counts) -> None:
         """Fold one file's counts in, keeping its first rejected and skipped rows by file."""
@@ -122,6 +126,13 @@ def _naming(name: str) -> Iterator[None]:
     except UnimportableError as exc:
         exc.message = f"{'stdin' if name == '-' else name}: {exc.message}"
         raise
+
+
+PEOPLE_NOTE = (
+    "adding or updating people can make them join segments and start segment-triggered"
+    " campaigns, as a recent event can; and Customer.io may skip an update whose"
+    " _cio_timestamp is older than the person's last change (it still answers 200)"
+)
 
 
 def _window_note(recent: int, rows: list[int]) -> str:
@@ -185,7 +196,7 @@ def _sink(plan: ImportPlan, out: IO[bytes] | None, reporter: Reporter) -> Sink:
         on_wait=reporter.note,
         on_exchange=lambda seconds, trouble: sink[0].exchanged(seconds, trouble),
     )
-    sink.append(HttpSink(transport, opts.concurrency))
+    sink.append(HttpSink(transport, opts.concurrency, out))
     return sink[0]
 
 
@@ -210,6 +221,7 @@ def run(plan: ImportPlan, reporter: Reporter, confirm: Ask | None = None) -> Sum
                 _two_passes(plan, tally, stack, now, confirm, reporter)
     except CioError as exc:
         exc.summary = _summary(plan, tally, time.monotonic() - started)
+        exc.summary.held = isinstance(exc, TooManyRejectedError)
         exc.summary.exit_code = exc.exit_code
         publish(exc.summary, reporter, exc)
         raise
@@ -235,23 +247,59 @@ def _two_passes(
     inputs = [i for i in tally.inputs if i.shown not in answered]
     if not inputs:
         return
+    every_rule = plan.max_rejected is not None and plan.sends
     for inp in inputs:
         with reporter.progress(inp.source.size, rejects_known=False) as display, _naming(inp.shown):
-            scan(inp, inp.opts, now, lambda p, b, c: display.update(p, b, c))
+            scan(inp, inp.opts, now, lambda p, b, c: display.update(p, b, c), every_rule)
+    if every_rule:
+        _before_sending(plan, inputs, tally)
     journals = _journals(plan, inputs, prints, stack, reporter)
     tally.recent_rows = _decide(plan, inputs, journals, confirm, reporter)
+    if plan.sends and plan.read.kind == "people":
+        tally.heads_up = PEOPLE_NOTE
+        reporter.note(f"note: {PEOPLE_NOTE}")
     sink = _sink(plan, stack.enter_context(out_file(plan.out, inputs)), reporter)
     stack.callback(sink.close)
     stop = stack.enter_context(_first_ctrl_c(reporter, sink, armed=plan.sends))
     shared = Pass2(plan, sink, now, stop, reporter)
     for inp in inputs:
-        counts = Counts()
+        counts = Counts(tolerated=tally.decision is not None and tally.decision.within)
         try:
             _emit_one(shared, inp, journals.get(inp.shown), counts)
         finally:
             tally.add(inp, counts)
         if stop.is_set():
             raise stop.error()
+
+
+def _decision(plan: ImportPlan, tally: Tally) -> Decision | None:
+    """--max-rejected's decision: made before sending by a real import, else from the
+    counts of the rows read (the whole file's rows the rules rejected, whatever the shard)."""
+    if plan.max_rejected is None or tally.decision is not None:
+        return tally.decision
+    scans = [i.scan for i in tally.inputs if i.scan is not None]
+    if not scans:
+        return None
+    rows = sum(s.rows for s in scans)
+    limit = plan.max_rejected.limit(rows)
+    return Decision(plan.max_rejected.text, tally.total.ruled_file, rows, limit)
+
+
+def _before_sending(plan: ImportPlan, inputs: list[InputFile], tally: Tally) -> None:
+    """A real import's --max-rejected decision (``tally.decision``), from pass 1's count of
+    the rows the rules reject; above it, nothing is sent (exit 1)."""
+    assert plan.max_rejected is not None
+    scans = [i.scan for i in inputs if i.scan is not None]
+    rows = sum(s.rows for s in scans)
+    found = tally.decision = Decision(
+        plan.max_rejected.text, sum(s.ruled for s in scans), rows, plan.max_rejected.limit(rows)
+    )
+    if not found.within:
+        raise TooManyRejectedError(
+            f"nothing sent: {found.text()}",
+            "see the rows with cio validate (it writes them to the rejects file), fix them"
+            " there, or raise --max-rejected",
+        )
 
 
 def _one_read(plan: ImportPlan, inputs: list[InputFile]) -> bool:
@@ -567,6 +615,8 @@ def _first_ctrl_c(reporter: Reporter, sink: Sink, armed: bool) -> Iterator[Stop]
 def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
     """The run's summary: counts, rejects files, the first problems, the window's note."""
     total, inputs = tally.total, tally.inputs
+    decision = _decision(plan, tally)
+    total.tolerated = decision is not None and decision.within
     rejects = [str(i.rejects_path) for i in inputs if i.rejects_written]
     notes = [f"row {row}: {shown.plain(reason)}" for row, reason in total.samples]
     notes += _more_rows(total)
@@ -582,6 +632,7 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
             _window_note(total.recent, tally.recent_rows) + "; a real import asks first,"
             " or takes --allow-recent / --skip-recent"
         )
+    notes += _threshold_note(plan, decision)
     notes += _alone_note(plan, total)
     notes += null_text_notes(total)
     notes += _name_format_note(total)
@@ -598,7 +649,19 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
         per_row=plan.read.identifier == "per-row",
         shard=plan.shard_text,
         flagged=tally.flagged,
+        people=plan.read.kind == "people",
+        heads_up=tally.heads_up,
+        max_rejected=decision,
     )
+
+
+def _threshold_note(plan: ImportPlan, decision: Decision | None) -> list[str]:
+    """--max-rejected's decision for people: a warning within it, what it means above it."""
+    if decision is None or decision.rejected == 0:
+        return []
+    if decision.within:
+        return [f"warning: {decision.text()}: they do not make exit 1; see the rejects file"]
+    return [f"{decision.text()}: exit 1, and a real import sends nothing"]
 
 
 def _more_rows(total: Counts) -> list[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from cio_cli.check.contract import DROP, NULL_TEXTS, RESERVED_TYPES, Layout, ReadOptions, layout
+from cio_cli.check.contract import DROP, NULL_TEXTS, Layout, ReadOptions, layout
 from cio_cli.check.inference import Inference, Nearly, Stats
 from cio_cli.check.rows import check_rows, identify, in_window, split
 from cio_cli.encode.events import warm_up
@@ -42,6 +42,7 @@ class Scan:
     recent_rows: list[int] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)
     first_of_kind: dict[str, int] = field(default_factory=dict)
+    ruled: int = 0  # rows the row rules reject (counted only when ``scan(every_rule=True)``)
 
 
 @dataclass
@@ -64,7 +65,7 @@ def open_input(place: Place, shown: str, rejects_path: Path, opts: ReadOptions) 
     fmt = by_name(shown, opts.format)
     source = open_source(place, shown, fmt, opts.format is not None, opts.encoding)
     source.nulls = opts.null_values
-    lay = layout(source.header, opts.type_overrides, opts.column_map)
+    lay = layout(source.header, opts.type_overrides, opts.column_map, opts.people)
     _refuse_unsendable(source, opts)
     return InputFile(source, shown, rejects_path, lay, with_declared(source, lay, opts))
 
@@ -76,7 +77,7 @@ def with_declared(source: Source, lay: Layout, opts: ReadOptions) -> ReadOptions
     declared = {}
     for col, key in lay.data:
         kind = source.declared.get(source.header[int(col[1:])])
-        if kind is not None and key not in RESERVED_TYPES and key not in opts.type_overrides:
+        if kind is not None and key not in opts.reserved_types and key not in opts.type_overrides:
             if opts.types == "auto" or kind == "json":
                 declared[key] = kind
     if not declared:
@@ -107,12 +108,20 @@ class Scanning:
         self.result = Scan(types={})
 
     def fold(
-        self, first_row: int, size: int, stats: Stats, kinds: pl.DataFrame, recent: pl.Series
+        self,
+        first_row: int,
+        size: int,
+        stats: Stats,
+        kinds: pl.DataFrame,
+        recent: pl.Series,
+        ruled: int = 0,
     ) -> None:
-        """Count a chunk: its rows, column statistics, identifier kinds and rows in the window."""
+        """Count a chunk: its rows, column statistics, identifier kinds, rows in the window
+        and, when every rule was applied, the rows they reject."""
         self.infer.add(stats, first_row)
         result = self.result
         result.rows += size
+        result.ruled += ruled
         for kind, n, first in kinds.iter_rows():
             if kind is None:
                 continue
@@ -137,7 +146,8 @@ class Scanning:
         return result
 
 
-REPORTED = {"tf": "bool", "reserved_number": "float"}  # types as the columns report names them
+# types as the columns report names them
+REPORTED = {"tf": "bool", "reserved_number": "float", "seconds": "int"}
 
 
 def column_report(inp: InputFile, found: Scan, empty: Mapping[str, int]) -> dict[str, Column]:
@@ -162,33 +172,45 @@ def kinds_of(known: pl.DataFrame) -> pl.DataFrame:
     return known.group_by("_kind").agg(pl.len().alias("n"), pl.col("_row").min().alias("first"))
 
 
-def scan(inp: InputFile, opts: ReadOptions, now: int, progress: Progress | None = None) -> Scan:
-    """Pass 1: types, identifier kinds and the campaign-trigger window."""
+def scan(
+    inp: InputFile,
+    opts: ReadOptions,
+    now: int,
+    progress: Progress | None = None,
+    every_rule: bool = False,
+) -> Scan:
+    """Pass 1: types, identifier kinds and the campaign-trigger window; with
+    ``every_rule`` (--max-rejected before a real import), also how many rows the row rules
+    reject, every column read and every rule applied to every row."""
     warm_up()  # pass 2 needs the ULID table; build it while this pass reads
     scanning = Scanning(inp, opts)
     infer = scanning.infer
-    window = in_window(now)
+    window = in_window(now, inp.lay)
     shown = Counts()
 
-    def work(df: pl.DataFrame, plain: bool) -> tuple[Stats, pl.DataFrame, int, pl.Series]:
+    def work(df: pl.DataFrame, plain: bool) -> tuple[Stats, pl.DataFrame, int, pl.Series, int]:
         stats = infer.stats(df)
+        if every_rule:
+            checked = check_rows(df, inp.lay, opts, now)
+            recent = checked.good.filter(window).get_column("_row")
+            return stats, kinds_of(checked.identified), df.height, recent, checked.bad.height
         known = identify(df, inp.lay, opts)
         maybe, _ = split(known, known.select(window).to_series())
         if maybe.height:  # only rows in the window need every rule now
             if sum(c[0] == "c" and c[1:].isdigit() for c in df.columns) < inp.lay.ncols:
                 raise NeedAllColumns
             maybe = check_rows(maybe.drop("_cid", "_ts", "_kind", "_ms"), inp.lay, opts, now).good
-        return stats, kinds_of(known), df.height, maybe.get_column("_row")
+        return stats, kinds_of(known), df.height, maybe.get_column("_row"), 0
 
     def columns() -> list[int]:
         lay = inp.lay
         needed = {lay.customer_id, lay.anonymous_id, lay.timestamp, *infer.open_columns()}
         return sorted(int(c[1:]) for c in needed if c is not None)
 
-    projected = columns if inp.lay.timestamp is not None else None
+    projected = columns if inp.lay.timestamp is not None and not every_rule else None
     for chunk in inp.source.chunks(work, projected):
-        stats, kinds, size, recent = chunk.result
-        scanning.fold(chunk.first_row, size, stats, kinds, recent)
+        stats, kinds, size, recent, ruled = chunk.result
+        scanning.fold(chunk.first_row, size, stats, kinds, recent, ruled)
         if progress:
             shown.rows = scanning.result.rows
             progress("checking", chunk.bytes_done, shown)

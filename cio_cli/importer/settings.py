@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from cio_cli.check.contract import IGNORED_COLUMNS, Identifier, ReadOptions, Unit
+from cio_cli.check.contract import IGNORED_COLUMNS, Identifier, Kind, ReadOptions, Unit
 from cio_cli.config import Credentials
 from cio_cli.errors import UsageError
-from cio_cli.importer.plan import ImportPlan, SendOptions, parse_shard
+from cio_cli.importer.plan import ImportPlan, SendOptions, parse_max_rejected, parse_shard
 
 
 @dataclass(frozen=True)
@@ -35,11 +35,16 @@ class InputSettings:
     allow_semantic: bool = False
     api: str | None = None
     rejects: Path | None = None
+    max_rejected: str | None = None
     json: bool = False
     quiet: bool = False
+    kind: str = "events"
+    update_only: bool = False
+    clear_empty: bool = False
 
     def read_options(self, api: str) -> ReadOptions:
         """How rows are read and judged, for the API ``api`` (its choices already checked)."""
+        self._check_people(api)
         return ReadOptions(
             identifier=cast(Identifier, self.identifier),
             timestamp_unit=cast(Unit, self.timestamp_unit),
@@ -52,7 +57,28 @@ class InputSettings:
             api=api,
             column_map=_column_map(self.map_),
             null_values=tuple(self.null_value or ()),
+            kind=cast(Kind, str(self.kind)),
+            update_only=self.update_only,
+            clear_empty=self.clear_empty,
         )
+
+    def _check_people(self, api: str) -> None:
+        """``--update-only`` and ``--clear-empty`` go with ``--kind people``, and
+        ``--update-only`` with the Track API; UsageError (exit 2) otherwise."""
+        if self.kind != "people":
+            for flag, given in (("--update-only", self.update_only),
+                                ("--clear-empty", self.clear_empty)):  # fmt: skip
+                if given:
+                    raise UsageError(
+                        f"{flag} goes with --kind people: it says how people are updated",
+                        "add --kind people if each row is a person, or leave the flag out",
+                    )
+        if self.update_only and api == "pipelines":
+            raise UsageError(
+                "--update-only cannot be sent with --api pipelines: its identify call has no"
+                " switch that stops it from creating people",
+                "use --api track (its _update attribute), or leave out --update-only",
+            )
 
 
 @dataclass(frozen=True)
@@ -62,8 +88,9 @@ class ValidateSettings(InputSettings):
     def plan(self, api: str) -> ImportPlan:
         """The plan of a validation for the API ``api``; UsageError if it contradicts itself."""
         return ImportPlan(
-            "validate", self.files, self.read_options(api), rejects=self.rejects, api_name=api
-        )
+            "validate", self.files, self.read_options(api), rejects=self.rejects, api_name=api,
+            max_rejected=parse_max_rejected(self.max_rejected),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -93,11 +120,17 @@ class ImportSettings(InputSettings):
     def plan(self, api: str, credentials: Credentials) -> ImportPlan:
         """The plan for the API ``api``; a real import's sending options resolve
         ``credentials`` (flags, then environment). UsageError if anything is wrong."""
+        if self.skip_recent and self.kind == "people":
+            raise UsageError(
+                "--skip-recent goes with events: a person's update has no 72-hour window",
+                "leave out --skip-recent (cio notes once that people can join segments)",
+            )
         plan = ImportPlan(
             "import", self.files, self.read_options(api), dry_run=self.dry_run, out=self.out,
             rejects=self.rejects, allow_recent=self.allow_recent, skip_recent=self.skip_recent,
             batch_bytes=self.batch_bytes, restart=self.restart, api_name=api,
             shard=parse_shard(self.shard), journal=self.journal,
+            max_rejected=parse_max_rejected(self.max_rejected),
         )  # fmt: skip
         if plan.sends:
             plan.send = SendOptions.from_flags(

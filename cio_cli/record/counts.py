@@ -66,6 +66,9 @@ class Counts:
     # kind of _cio_customer_id (resumed ones included)
     requests: int = 0
     retries: int = 0
+    ruled: int = 0  # of ``rejected``, the rows the row rules rejected (this shard's)
+    ruled_file: int = 0  # the rows the row rules rejected in the whole file, whatever the shard
+    tolerated: bool = False  # --max-rejected: ``ruled`` is within it, so does not make exit 1
     warnings: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     samples: list[tuple[int, str]] = field(default_factory=list)
@@ -85,9 +88,11 @@ class Counts:
     @property
     def exit_code(self) -> int:
         """1 when rows were rejected or refused by the API (rows left out by --skip-recent
-        alone do not count: the user asked for it), else 0; for a file already imported,
+        alone do not count: the user asked for it; nor do rows the row rules rejected
+        within --max-rejected, ``tolerated``), else 0; for a file already imported,
         the code its finished import had: a rerun of a red import stays red."""
-        return max(1 if self.rejected else 0, self.finished_exit)
+        counted = self.rejected - (self.ruled if self.tolerated else 0)
+        return max(1 if counted else 0, self.finished_exit)
 
     @property
     def handled(self) -> int:
@@ -110,6 +115,8 @@ class Counts:
             "uuid_ids",
             "requests",
             "retries",
+            "ruled",
+            "ruled_file",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.warnings.update(other.warnings)
@@ -118,6 +125,7 @@ class Counts:
         self.null_texts.update(other.null_texts)
         self.peak_in_flight = max(self.peak_in_flight, other.peak_in_flight)
         self.finished_exit = max(self.finished_exit, other.finished_exit)
+        self.tolerated |= other.tolerated  # a file's own code stays in its finished_exit
         for key, col in other.columns.items():
             if key in self.columns:
                 self.columns[key].merge(col)
@@ -162,7 +170,9 @@ class Counts:
         self.untallied = []
         if not sent.height:
             return
-        self.names.update(sent.group_by("_name").len().iter_rows())
+        named = sent.drop_nulls("_name")  # a person's update (--kind people) has no name
+        if named.height:
+            self.names.update(named.group_by("_name").len().iter_rows())
         times = sent.get_column("_ts")
         self.span(times.min(), times.max())  # type: ignore[arg-type]
         kinds = sent.get_column("_kind")

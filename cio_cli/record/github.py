@@ -85,20 +85,34 @@ def _annotation(level: str, f: Flagged) -> str:
 def markdown(s: Summary, error: CioError | None = None) -> str:
     """The step summary: the counts, the outcome, the time range, reasons, names, rejects."""
     c = s.counts
-    dry = " (dry run)" if s.dry_run and s.command != "validate" else ""
-    files = ", ".join(shown.code(f) for f in s.files)
-    out = [f"### cio {s.command}{dry}: {files}", ""]
+    out = [heading(s), ""]
     out += [*_counts_table(s), ""] if s.counted else []
+    if s.max_rejected is not None:
+        out += [f"**--max-rejected {shown.markdown(s.max_rejected.threshold)}**: "
+                f"{shown.markdown(s.max_rejected.text().partition('; ')[0])};"
+                f" allowed {s.max_rejected.limit:,}: **{s.max_rejected.word}**", ""]  # fmt: skip
     out.append(f"**Exit code {s.exit_code}**: {MEANINGS.get(s.exit_code, 'see cio --help')}")
     if error is not None:
         hint = f" ({shown.markdown(error.hint)})" if error.hint else ""
         out += ["", f"**Error**: {shown.markdown(error.message)}{hint}"]
+    if s.heads_up is not None:
+        out += ["", f"**Note**: {shown.markdown(s.heads_up)}"]
     if c.first_ts is not None:
-        out += ["", f"**Event time**: {iso(c.first_ts)} to {iso(c.last_ts)}"]
+        what = "Update time" if s.people else "Event time"
+        out += ["", f"**{what}**: {iso(c.first_ts)} to {iso(c.last_ts)}"]
     out += _top_tables(c)
     if s.rejects_files:
         out += ["", "**Rejects file**: " + ", ".join(shown.code(r) for r in s.rejects_files)]
     return "\n".join(out) + "\n\n"
+
+
+def heading(s: Summary) -> str:
+    """``### cio import `events.csv` (shard 2/4, dry run)``: the command, the files (as code
+    spans, escaped), then the shard and whether it is a dry run."""
+    files = ", ".join(shown.code(f) for f in s.files)
+    more = [f"shard {s.shard}"] if s.shard is not None else []
+    more += ["dry run"] if s.dry_run and s.command != "validate" else []
+    return f"### cio {s.command} {files}" + (f" ({', '.join(more)})" if more else "")
 
 
 def _top_tables(c: Counts) -> list[str]:
@@ -130,5 +144,8 @@ def _counts_table(s: Summary) -> list[str]:
         ("requests", c.requests),
         ("retries", c.retries),
     ]
-    kept = [(k, n) for k, n in rows if n or k not in ("of which resumed", "retries")]
+    optional: tuple[str, ...] = ("of which resumed", "retries")
+    if s.people:  # a person's update has no 72-hour window
+        optional += ("skipped (recent)", "in 72-hour window")
+    kept = [(k, n) for k, n in rows if n or k not in optional]
     return ["| | count |", "|---|---:|", *(f"| {k} | {n:,} |" for k, n in kept)]

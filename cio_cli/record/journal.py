@@ -26,8 +26,9 @@ journalled: a resumed run judges them again.
 A journal is never overwritten by a run for another file or destination: it is
 set aside as ``<input>.cio-journal.<tag>``, the tag a hash of its header
 (version, fingerprint, destination), where a later run with that file and
-destination finds it again and moves it back. ``--restart`` leaves the journal
-in place until the new run writes its first record, then sets it aside the same
+destination finds it again and moves it back; the last ``KEPT_ASIDE`` (3) set aside
+beside an input are kept, older ones removed, and the note names them. ``--restart``
+leaves the journal in place until the new run writes its first record, then sets it aside the same
 way; the new run's finish removes it. A journal that acknowledges nothing (a
 header alone) is removed instead; one without a readable header is kept as
 ``<input>.cio-journal.unreadable``. While a real import runs it holds an OS lock
@@ -56,6 +57,7 @@ from cio_cli.errors import OutputError
 VERSION = 1
 SYNC_EVERY_S = 1.0
 KEPT_UNTIL = "it is kept until this run writes its own"
+KEPT_ASIDE = 3  # journals set aside per input (and shard), the most recently set aside
 
 
 def file_digest(path: Path) -> str:
@@ -168,10 +170,10 @@ class Journal:
             os.replace(aside, path)
             note = f"{why}: it was set aside as {kept.name}, and" if why and kept else ""
             note += f" the journal kept for this file and destination ({aside.name}) is back"
-            return cls._resume(path, header, earlier), note.strip()
+            return cls._resume(path, header, earlier), _pruned(path, note.strip())
         note = f"not resuming: {why}; starting over" if why else ""
         note += f" (that journal is kept as {kept.name})" if kept else ""
-        return cls._fresh(path, header), note
+        return cls._fresh(path, header), _pruned(path, note)
 
     @classmethod
     def _resume(cls, path: Path, header: dict[str, object], found: _Found) -> Journal:
@@ -223,6 +225,7 @@ class Journal:
         with self._writing():
             if self._file is None and self._ignored is not None:  # --restart: now its own
                 _set_aside(self.path, self._ignored)
+                _prune(self.path)
                 _write_header(self.path, self.header)
                 self._ignored = None
             if self._file is None:
@@ -337,7 +340,37 @@ def _set_aside(path: Path, found: _Found) -> Path | None:
         return None
     kept = path.with_name(f"{path.name}.{_tag(_header(found.records)) or 'unreadable'}")
     os.replace(path, kept)
+    os.utime(kept)  # when it was set aside: the newest are kept (``_prune``)
     return kept
+
+
+def _prune(path: Path) -> list[str]:
+    """Keep the ``KEPT_ASIDE`` journals set aside beside ``path`` most recently (by the time
+    they were set aside); remove the older ones. Returns the names removed."""
+    pattern = re.compile(re.escape(path.name) + r"\.[0-9a-f]{12}")
+    try:
+        aside = [p for p in path.parent.iterdir() if pattern.fullmatch(p.name)]
+        aside.sort(key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
+    except OSError:
+        return []
+    removed = []
+    for old in aside[KEPT_ASIDE:]:
+        with suppress(OSError):
+            old.unlink()
+            removed.append(old.name)
+    return sorted(removed)
+
+
+def _pruned(path: Path, note: str) -> str:
+    """``_prune``, and ``note`` (what was set aside) ending with what it removed."""
+    removed = _prune(path)
+    if not removed:
+        return note
+    more = (
+        f"older journals set aside for other destinations were removed ({', '.join(removed)}):"
+        f" cio keeps the last {KEPT_ASIDE} of each input"
+    )
+    return f"{note}; {more}" if note else more
 
 
 class Locked(Exception):

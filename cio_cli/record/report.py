@@ -23,6 +23,7 @@ from cio_cli.errors import CioError
 from cio_cli.record import shown
 from cio_cli.record.counts import PERSON_KINDS, Counts
 from cio_cli.record.progress import ProgressDisplay
+from cio_cli.record.threshold import Decision
 from cio_cli.record.top import Top
 
 if TYPE_CHECKING:  # rich.table loads only when shown
@@ -87,12 +88,16 @@ class Summary:
     shard: str | None = None  # --shard I/N: "I/N", shown in the table and in --json
     per_row: bool = False  # --identifier per-row: the events per identifier kind are shown
     flagged: list[Flagged] = field(default_factory=list)  # the first rejected and skipped rows
+    people: bool = False  # --kind people: no by_name in --json (a person has no event name)
+    heads_up: str | None = None  # said once before a real people import, kept for the CI report
+    max_rejected: Decision | None = None  # --max-rejected's decision, when given
+    held: bool = False  # above --max-rejected before a real import: nothing sent or counted
 
     @property
     def counted(self) -> bool:
         """Are the counts worth a table? Not for exit 3 or 4 (the file cannot be imported,
         or the import was refused): nothing was sent, and the rows were not all counted."""
-        return self.exit_code not in NOTHING_COUNTED
+        return self.exit_code not in NOTHING_COUNTED and not self.held
 
     def __post_init__(self) -> None:
         self.counts.tally()  # the events sent, counted per name, before anything shows them
@@ -135,8 +140,9 @@ class Summary:
                 key: {"type": col.type, "empty": col.empty, "blocker_row": col.blocker_row}
                 for key, col in c.columns.items()
             },
+            **({"max_rejected": self.max_rejected.as_json()} if self.max_rejected else {}),
             "by_reason": by_reason(c),
-            "by_name": c.names.shown(TOP_NAMES),
+            **({} if self.people else {"by_name": c.names.shown(TOP_NAMES)}),
             "first_timestamp": iso(c.first_ts),
             "last_timestamp": iso(c.last_ts),
             "requests": c.requests,
@@ -247,13 +253,15 @@ def _table(s: Summary) -> Table:
         table.add_row("  by identifier", ", ".join(f"{k} {n:,}" for k, n in per_kind(c).items()))
     table.add_row("duplicates", f"{c.duplicates:,}")
     table.add_row("rejected", f"{c.rejected:,}")
-    table.add_row("skipped (recent)", f"{c.skipped_recent:,}")
-    table.add_row("in 72-hour window", f"{c.recent:,}")
+    if not s.people:  # a person's update has no 72-hour window
+        table.add_row("skipped (recent)", f"{c.skipped_recent:,}")
+        table.add_row("in 72-hour window", f"{c.recent:,}")
     table.add_row("requests", f"{c.requests:,}")
     if c.names:
         table.add_row("events per name", Text(_top_names(c)))
     if c.first_ts is not None:
-        table.add_row("event time", f"{iso(c.first_ts)} to {iso(c.last_ts)}")
+        what = "update time" if s.people else "event time"
+        table.add_row(what, f"{iso(c.first_ts)} to {iso(c.last_ts)}")
     if c.retries:
         table.add_row("retries", f"{c.retries:,}")
     if c.peak_in_flight:

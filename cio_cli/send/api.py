@@ -66,7 +66,9 @@ class OpParts:
     ``_cio_anonymous_id``, whose ``cid`` is then the anonymous id); ``ts`` is Unix seconds
     (null when the row has none) and ``ts_text`` the same as text; ``ms`` the milliseconds
     within that second (0-999, when ``Api.millis``: the ``_sub`` column); ``data`` is the event
-    data's JSON object without its braces (``"k":v,...``, maybe empty).
+    data's JSON object without its braces (``"k":v,...``, maybe empty). With ``identify`` the
+    row is a person's update (``--kind people``): ``data`` holds its attributes, ``name``
+    is null, and ``update_only`` asks the API never to create the person.
     """
 
     name: list[pl.Expr]
@@ -77,6 +79,8 @@ class OpParts:
     ts_text: pl.Expr
     ms: pl.Expr
     data: pl.Expr
+    identify: bool = False  # --kind people: the op adds or updates a person (no name)
+    update_only: bool = False  # --update-only: never create a person (Track's ``_update``)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,42 @@ def _close(f: IO[bytes], quiet: bool = False) -> None:
             raise OutputError.writing(f"--out {f.name}", exc) from None
 
 
+def request_line(req: Request) -> bytes:
+    """A request as ``--out`` writes it: the batch body as is, a single request as
+    ``{"path": ..., "body": ...}``; without the newline."""
+    if req.batch:
+        return req.payload()
+    return orjson.dumps({"path": req.path, "body": orjson.Fragment(req.payload())})
+
+
+class OutLines:
+    """Writes ``--out``'s lines. A reader that closed its pipe ends the writing quietly;
+    any other failed write is an ``OutputError``."""
+
+    def __init__(self, out: IO[bytes] | None) -> None:
+        self.out = out
+
+    def write(self, line: bytes) -> None:
+        """Write one line (the newline added)."""
+        if self.out is None:
+            return
+        try:
+            self.out.write(line + b"\n")
+        except BrokenPipeError:
+            self.out = None
+        except OSError as exc:
+            raise OutputError.writing(f"--out {self.out.name}", exc) from None
+
+
+def audit_line(req: Request, status: int, refused: list[int]) -> bytes:
+    """A real import's ``--out`` line for an acknowledged request: its HTTP status and its
+    body as a dry run writes it; after a 207, the positions of the ops it refused."""
+    line: dict[str, object] = {"status": status, "body": orjson.Fragment(request_line(req))}
+    if status == 207 or refused:
+        line["refused"] = refused
+    return orjson.dumps(line)
+
+
 class DryRunSink:
     """Counts what would be sent; with ``--out``, writes each request as a JSON line.
 
@@ -59,23 +95,13 @@ class DryRunSink:
     """
 
     def __init__(self, out: IO[bytes] | None) -> None:
-        self.out = out
+        self.lines = OutLines(out)
         self.journal: Journal | None = None
 
     def send(self, req: Request, counts: Counts, rejects: RejectsWriter) -> None:
         """Write the request line (if asked) and count its rows as sent."""
-        if self.out is not None:
-            if req.batch:
-                line = req.payload() + b"\n"
-            else:
-                body = {"path": req.path, "body": orjson.Fragment(req.payload())}
-                line = orjson.dumps(body) + b"\n"
-            try:
-                self.out.write(line)
-            except BrokenPipeError:
-                self.out = None
-            except OSError as exc:
-                raise OutputError.writing(f"--out {self.out.name}", exc) from None
+        if self.lines.out is not None:
+            self.lines.write(request_line(req))
         counts.count_sent(req.events)
 
     def drain(self, counts: Counts, rejects: RejectsWriter) -> None:
@@ -86,12 +112,13 @@ class DryRunSink:
 
     def start_over(self) -> None:
         """Forget every request written so far (the file is seekable: see ``_one_read``)."""
-        if self.out is not None:
+        out = self.lines.out
+        if out is not None:
             try:
-                self.out.seek(0)
-                self.out.truncate()
+                out.seek(0)
+                out.truncate()
             except OSError as exc:
-                raise OutputError.writing(f"--out {self.out.name}", exc) from None
+                raise OutputError.writing(f"--out {out.name}", exc) from None
 
     def close(self) -> None:
         """Nothing to release."""

@@ -14,14 +14,41 @@ from cio_cli.send.api import OpParts
 
 
 def call_pieces(p: OpParts) -> list[pl.Expr]:
+    """The ``track`` call of an event (``track_pieces``), or the ``identify`` call of a
+    person's update (``identify_pieces``)."""
+    return identify_pieces(p) if p.identify else track_pieces(p)
+
+
+def _iso(p: OpParts) -> pl.Expr:
+    """The row's timestamp as ISO-8601 with its own milliseconds (null without one)."""
+    millis = p.ts.cast(pl.Int64) * 1000 + p.ms.fill_null(0)
+    return pl.from_epoch(millis, time_unit="ms").dt.strftime(ISO_MS)
+
+
+def identify_pieces(p: OpParts) -> list[pl.Expr]:
+    """``{"type":"identify","userId":V,"traits":{...},"timestamp":ISO,"messageId":ULID}``
+    (``traits`` always, maybe empty; no ``timestamp`` key when the row has none)."""
+    return [
+        pl.lit('{"type":"identify","userId":'),
+        *p.cid,
+        pl.lit(',"traits":{'),
+        p.data,
+        pl.lit("}"),
+        pl.concat_str([pl.lit(',"timestamp":"'), _iso(p), pl.lit('"')]),
+        pl.lit(',"messageId":'),
+        *p.event_id,
+        pl.lit("}"),
+    ]
+
+
+def track_pieces(p: OpParts) -> list[pl.Expr]:
     """``{"type":"track","userId":V,"event":N,"properties":{...},"timestamp":ISO,
     "messageId":ULID}`` as pieces of one ``concat_str(ignore_nulls=True)``: ``anonymousId``
     for an anonymous row (kind ``anonymous_id``), no ``properties`` key when the data is
     empty, no ``timestamp`` key when the row has none; the timestamp with the row's own
     milliseconds (``p.ms``)."""
     who = pl.when(p.kind == ANONYMOUS_KIND).then(pl.lit("anonymousId")).otherwise(pl.lit("userId"))
-    millis = p.ts.cast(pl.Int64) * 1000 + p.ms.fill_null(0)
-    iso = pl.from_epoch(millis, time_unit="ms").dt.strftime(ISO_MS)
+    iso = _iso(p)
     return [
         pl.lit('{"type":"track","'),
         who,

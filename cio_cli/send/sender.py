@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from typing import IO
 
 import polars as pl
 
@@ -34,6 +35,7 @@ from cio_cli.errors import OutputError
 from cio_cli.record.counts import FLAGGED, Counts
 from cio_cli.record.journal import Journal, ranges
 from cio_cli.record.rejects import RejectsWriter
+from cio_cli.send.dry_run import OutLines, audit_line
 from cio_cli.send.transport import Outcome, Stopped, Transport
 from cio_cli.send.window import Window
 
@@ -46,8 +48,11 @@ _Done = tuple[Request, Outcome | BaseException, BaseException | None]  # and a j
 class HttpSink:
     """Sends requests through a ``Transport``, as many in flight as the window allows."""
 
-    def __init__(self, transport: Transport, concurrency: int) -> None:
+    def __init__(
+        self, transport: Transport, concurrency: int, out: IO[bytes] | None = None
+    ) -> None:
         self.journal: Journal | None = None  # the current file's, set by the caller
+        self.audit = OutLines(out)  # --out: each acknowledged request, with its status
         self.interrupted = False
         self.transport = transport
         self.window = Window(concurrency, lambda: transport.pacer.current_rate)
@@ -190,9 +195,11 @@ class HttpSink:
     def _handle(self, req: Request, out: Outcome, counts: Counts, rejects: RejectsWriter) -> None:
         rows = req.events.height
         if out.kind == "ok":  # journalled by the worker (``_journal``)
+            self.audit.write(audit_line(req, out.status, []))
             counts.count_sent(req.events)
         elif out.kind == "partial":
             refused = _refused(out, rows)
+            self.audit.write(audit_line(req, out.status, sorted(refused)))
             kept = pl.Series([i not in refused for i in range(rows)])
             counts.count_sent(req.events.filter(kept))
             _reject(req.events, refused, counts, rejects)

@@ -5,6 +5,9 @@
 - ``POST /api/v2/batch`` ``{"batch":[op,...]}``, each op ``{"type":"person","action":
   "event","identifiers":{kind:V},"name":N,"id":ULID,"timestamp":T,"attributes":{...}}``
   (built column-wise in ``send/track_ops.py``), at most 32,000 bytes.
+- A person's update (``--kind people``): ``{"type":"person","identifiers":{kind:V},
+  "action":"identify","timestamp":T,"attributes":{...}}`` in the same batches; one too
+  large for a batch is rejected (v1's ``PUT /api/v1/customers/{id}`` is not used).
 - An op too large for a batch goes alone through v1 ``POST /api/v1/customers/{id}/events``
   ``{"name","data","timestamp","id"}``; so does ``cio send-event`` (``/api/v1/events`` with
   ``anonymous_id`` for an anonymous one).
@@ -46,6 +49,18 @@ REFUSED = frozenset({400, 413, 422})
 _NAMES = {"us": "US", "eu": "EU"}
 
 
+def _identify_too_large(size: int, limit: int) -> str:
+    """Why a person's update too large for a batch is rejected, with the fix."""
+    what = f"more than Customer.io takes in one op ({limit:,})" if size > limit else (
+        "more than --batch-bytes leaves for one op: raise --batch-bytes"
+    )
+    return (
+        f"the person's update is {size:,} bytes of JSON, {what}; cio sends people only in"
+        " batches: split its attributes over several rows of the person (each row updates"
+        " only the attributes it has)"
+    )
+
+
 class Track:
     """The Track API: see the module docstring."""
 
@@ -80,11 +95,14 @@ class Track:
 
         return op_pieces(parts)
 
-    def alone(self, op: str) -> tuple[str, bytes]:
+    def alone(self, op: str) -> tuple[str, bytes] | str:
         """The v1 request of one op (its data is at most 100,000 bytes: checked before):
-        ``/api/v1/events`` for an anonymous one, else ``/api/v1/customers/{id}/events``."""
+        ``/api/v1/events`` for an anonymous one, else ``/api/v1/customers/{id}/events``.
+        A person's update (``identify``) has no larger form cio sends: why, for its row."""
         at = op.index(ATTRIBUTES)  # the first: before it, quotes in strings are escaped
         head = orjson.loads(op[:at] + "}")
+        if head.get("action") == "identify":
+            return _identify_too_large(len(op.encode("utf-8")), self.max_op_bytes)
         data = op[at + len(ATTRIBUTES) : -1]  # as built: numbers exactly as the op has them
         ((kind, ident),) = head["identifiers"].items()
         ts = head.get("timestamp")

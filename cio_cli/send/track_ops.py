@@ -11,6 +11,38 @@ from cio_cli.send.api import OpParts
 
 
 def op_pieces(p: OpParts) -> list[pl.Expr]:
+    """The op of an event (``event_pieces``) or of a person's update (``identify_pieces``)."""
+    return identify_pieces(p) if p.identify else event_pieces(p)
+
+
+UPDATE_ONLY = '"_update":true'
+
+
+def identify_pieces(p: OpParts) -> list[pl.Expr]:
+    """``{"type":"person","identifiers":{kind:V},"action":"identify","timestamp":T,
+    "attributes":{...}}`` (no ``timestamp`` key when the row has none; ``"_update":true``
+    last in the attributes with ``--update-only``). No ``id``: the identify op takes none."""
+    attributes = p.data
+    if p.update_only:
+        attributes = (
+            pl.when(p.data == "")
+            .then(pl.lit(UPDATE_ONLY))
+            .otherwise(pl.concat_str([p.data, pl.lit("," + UPDATE_ONLY)]))
+        )
+    return [
+        pl.lit('{"type":"person","identifiers":{"'),
+        p.kind,
+        pl.lit('":'),
+        *p.cid,
+        pl.lit('},"action":"identify"'),
+        pl.concat_str([pl.lit(',"timestamp":'), p.ts_text]),
+        pl.lit(',"attributes":{'),
+        attributes,
+        pl.lit("}}"),
+    ]
+
+
+def event_pieces(p: OpParts) -> list[pl.Expr]:
     """``{"type":"person","action":"event","identifiers":{kind:V},"name":N,"id":ULID,
     "timestamp":T,"attributes":{...}}`` as pieces of one ``concat_str(ignore_nulls=True)``
     (no ``timestamp`` key when the row has none)."""
