@@ -296,3 +296,19 @@ def test_two_objects_of_one_name_would_share_outputs_a_usage_error(bucket: Bucke
     result = cio("import", "--dry-run", a, b)
     assert result.exit_code == 2
     assert "are the same file" in result.stderr and "events.csv.rejects.csv" in result.stderr
+
+
+@pytest.mark.parametrize("url", [
+    "http://store.example/x.csv?X-Amz-Credential=AKIASECRET1&X-Amz-Signature=sig0secret",
+    "ftp://user:pw0secret@store.example/x.csv",
+    "s3a://bucket/x.csv?sig=sig0secret",
+])  # fmt: skip
+def test_an_unread_scheme_is_exit_2_and_shown_without_its_secrets(url: str) -> None:
+    for command in (["validate", url], ["import", url, "--dry-run"]):
+        got = cio(*command)
+        assert got.exit_code == 2, got.stderr
+        assert "cio reads s3://, gs://, az:// and https:// URLs" in got.stderr
+        assert "rows" not in got.stderr  # no zero-filled table before a usage error
+        as_json = cio(*command, "--json")
+        for text in (got.stdout, got.stderr, as_json.stdout, as_json.stderr):
+            assert "secret" not in text.lower(), text

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from cio_cli.errors import FileChangedError, UsageError
-from cio_cli.read.urls import is_url
+from cio_cli.read.urls import is_url, looks_like_url, shown_name
 
 
 class Place(Protocol):
@@ -102,6 +102,12 @@ def place_of(arg: str) -> Place:
         from cio_cli.read.buckets import RemoteObject  # obstore loads for URLs only
 
         return RemoteObject.head(arg)
+    if looks_like_url(arg):  # http://, s3a://...: never echoed whole (a query may sign it)
+        raise UsageError(
+            f"{shown_name(arg)}: cio reads s3://, gs://, az:// and https:// URLs, not"
+            f" {arg.partition('://')[0]}://",
+            "give the object as one of those (https:// for a web address), or download it first",
+        )
     path = Path(arg)
     if not path.is_file():
         raise UsageError(f"no such file: {arg}", "check the path")

@@ -8,11 +8,20 @@ is shown as ``?***`` and the password as ``***``. The URL as given is kept only 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 SCHEMES = ("s3", "gs", "az", "https")
 HIDDEN = "***"
+
+
+ANY_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # a scheme: http://, ftp://, s3a://...
+
+
+def looks_like_url(arg: str) -> bool:
+    """Does ``arg`` start with a scheme (``http://``, ``s3a://``), read or not?"""
+    return ANY_URL.match(arg) is not None
 
 
 def is_url(arg: str) -> bool:
@@ -24,7 +33,7 @@ def is_url(arg: str) -> bool:
 def shown_name(arg: str) -> str:
     """``arg`` as outputs show it: a URL's query string as ``?***``, its password as
     ``***``, no fragment; paths and ``-`` as they are."""
-    if not is_url(arg):
+    if not looks_like_url(arg):
         return arg
     parts = urlsplit(arg)
     netloc = parts.netloc

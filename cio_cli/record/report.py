@@ -36,7 +36,7 @@ CHOICES = "y = send them, n = send nothing, s = skip them (to the rejects file, 
 Ask = Callable[[str], str]  # asks the window prompt's question, returns one of ANSWERS
 TOP_NAMES = 100  # by_name in --json
 SHOWN = 3  # reasons and names in the human summary
-NOTHING_COUNTED = (3, 4)  # exit codes of runs stopped before their rows were counted
+NOTHING_COUNTED = (2, 3, 4)  # exit codes of runs stopped before their rows were counted
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,9 @@ class Summary:
 
     @property
     def counted(self) -> bool:
-        """Are the counts worth a table? Not for exit 3 or 4 (the file cannot be imported,
-        or the import was refused): nothing was sent, and the rows were not all counted."""
+        """Are the counts worth a table? Not for exit 2, 3 or 4 (a usage error, a file that
+        cannot be imported, an import refused): nothing was sent, and the rows were not all
+        counted."""
         return self.exit_code not in NOTHING_COUNTED and not self.held
 
     def __post_init__(self) -> None:
