@@ -312,3 +312,20 @@ def test_an_unread_scheme_is_exit_2_and_shown_without_its_secrets(url: str) -> N
         as_json = cio(*command, "--json")
         for text in (got.stdout, got.stderr, as_json.stdout, as_json.stderr):
             assert "secret" not in text.lower(), text
+
+
+@pytest.mark.parametrize("arg", [
+    " https://store.example/x.csv?X-Amz-Signature=sig0secret",  # pasted with a space
+    "\thttps://store.example/x.csv?X-Amz-Signature=sig0secret",
+    '"https://store.example/x.csv?sv=2024&sig=sig0secret"',  # pasted with its quotes
+    "'s3://user:pw0secret@bucket/x.csv'",
+])  # fmt: skip
+def test_a_url_after_spaces_or_quotes_is_no_file_shown_without_its_secrets(arg: str) -> None:
+    for command in (["validate", arg], ["import", arg, "--dry-run"]):
+        got = cio(*command)
+        assert got.exit_code == 2, got.stderr
+        assert "no such file:" in got.stderr
+        assert "a URL starts with its scheme" in got.stderr
+        as_json = cio(*command, "--json")
+        for text in (got.stdout, got.stderr, as_json.stdout, as_json.stderr):
+            assert "secret" not in text.lower(), text

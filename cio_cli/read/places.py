@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from cio_cli.errors import FileChangedError, UsageError
-from cio_cli.read.urls import is_url, looks_like_url, shown_name
+from cio_cli.read.urls import holds_url, is_url, looks_like_url, shown_name
 
 
 class Place(Protocol):
@@ -109,6 +109,12 @@ def place_of(arg: str) -> Place:
             "give the object as one of those (https:// for a web address), or download it first",
         )
     path = Path(arg)
+    if not path.is_file() and holds_url(arg):  # " https://...": pasted with a space or quotes
+        raise UsageError(
+            f"no such file: {shown_name(arg)}",
+            "a URL starts with its scheme (s3://, gs://, az://, https://): remove the spaces"
+            " or quotes before it",
+        )
     if not path.is_file():
         raise UsageError(f"no such file: {arg}", "check the path")
     return LocalFile(path, arg)

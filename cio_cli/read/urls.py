@@ -17,6 +17,7 @@ HIDDEN = "***"
 
 
 ANY_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # a scheme: http://, ftp://, s3a://...
+INNER_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # one after spaces or a quote
 
 
 def looks_like_url(arg: str) -> bool:
@@ -30,11 +31,19 @@ def is_url(arg: str) -> bool:
     return bool(sep) and scheme.lower() in SCHEMES
 
 
+def holds_url(arg: str) -> bool:
+    """Does a scheme (``https://``) stand anywhere in ``arg``: a URL pasted after a space
+    or in quotes is no path, and its secrets are hidden all the same?"""
+    return INNER_URL.search(arg) is not None
+
+
 def shown_name(arg: str) -> str:
     """``arg`` as outputs show it: a URL's query string as ``?***``, its password as
-    ``***``, no fragment; paths and ``-`` as they are."""
+    ``***``, no fragment, also when it comes after spaces or a quote; paths and ``-`` as
+    they are."""
     if not looks_like_url(arg):
-        return arg
+        inner = INNER_URL.search(arg)
+        return arg if inner is None else arg[: inner.start()] + shown_name(arg[inner.start() :])
     parts = urlsplit(arg)
     netloc = parts.netloc
     if "@" in netloc:
