@@ -12,9 +12,11 @@ import sends nothing.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
+import subprocess
 import time
 import tomllib
 from pathlib import Path
@@ -157,13 +159,37 @@ def export(tmp_path: Path, invalid: int) -> tuple[Path, int]:
     return sample, want
 
 
+def read_input(job: dict[str, Any], file: str, tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """Run the job's step that reads the file input, as the runner would (the dispatch's
+    event in ``GITHUB_EVENT_PATH``): its log, and the variables it set (GITHUB_ENV and its
+    outputs, as ``steps.file.outputs.NAME``)."""
+    (step,) = [s for s in steps(job) if s.get("id") == "file"]
+    event, env, out = tmp_path / "event.json", tmp_path / "github_env", tmp_path / "github_output"
+    event.write_text(json.dumps({"inputs": {"file": file}}), encoding="utf-8")
+    env.write_text("", encoding="utf-8")
+    out.write_text("", encoding="utf-8")
+    paths = {"GITHUB_EVENT_PATH": str(event), "GITHUB_ENV": str(env), "GITHUB_OUTPUT": str(out)}
+    run = subprocess.run(["bash", "-e", "-c", step["run"]], env={"PATH": "/usr/bin:/bin"} | paths,
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    found = dict(line.split("=", 1) for line in env.read_text(encoding="utf-8").splitlines())
+    for line in out.read_text(encoding="utf-8").splitlines():
+        name, _, value = line.partition("=")
+        found[f"steps.file.outputs.{name}"] = value
+    return run.stdout, found
+
+
 def run_job(
     workflow: dict[str, Any], name: str, values: dict[str, str], more: dict[str, str | None]
 ) -> list[tuple[list[str], Any]]:
-    """Run each ``cio`` command of job ``name`` as the runner would, under GitHub Actions."""
+    """Run each ``cio`` command of job ``name`` as the runner would, under GitHub Actions,
+    after the job's step that reads the file input."""
     job = workflow["jobs"][name]
+    _, read = read_input(job, values["inputs.file"], Path.cwd())
+    values = values | {k: v for k, v in read.items() if k.startswith("steps.")}
     ran = []
-    for command, env in cio_commands(job, job_env(workflow, job, values), values):
+    start = job_env(workflow, job, values) | {"CIO_FILE": read["CIO_FILE"]}
+    for command, env in cio_commands(job, start, values):
         full = {**env, "GITHUB_ACTIONS": "true", **more}
         ran.append((command, cio(*command, env=full)))
     return ran
@@ -232,3 +258,40 @@ def test_the_docs_show_the_same_workflow() -> None:
     assert f"```yaml\n{text.rstrip()}\n```" in shown
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "`examples/github-actions-backfill.yml`" in readme and "(docs/ci.md)" in readme
+
+
+SIGNED = "https://bucket.s3.amazonaws.com/export/events.csv?X-Amz-Credential=AKIAX&X-Amz-Signature=sig0secret"
+
+
+@pytest.mark.parametrize("job", ["validate", "import"])
+def test_a_signed_url_as_the_file_is_masked_before_any_log_shows_it(
+    tmp_path: Path, job: str
+) -> None:
+    """The file input reaches no env block, cache key or concurrency group (each is printed
+    in the run's log or listed on its pages); each job's first step reads it from the event,
+    masks a URL's query and password, and the cache key takes a hash of it."""
+    workflow = load()
+    text = WORKFLOW.read_text(encoding="utf-8")
+    assert "inputs.file }}" not in text, "never an expression: it would be shown or cached"
+    steps_of = steps(workflow["jobs"][job])
+    assert steps_of[0].get("id") == "file"
+    log, found = read_input(workflow["jobs"][job], SIGNED, tmp_path)
+    assert "::add-mask::X-Amz-Credential=AKIAX&X-Amz-Signature=sig0secret" in log.splitlines()
+    assert found["CIO_FILE"] == SIGNED
+    assert re.fullmatch(r"[0-9a-f]{16}", found["steps.file.outputs.key"])
+    log, found = read_input(workflow["jobs"][job], "s3://user:pw0secret@bucket/x.csv", tmp_path)
+    assert log.splitlines() == ["::add-mask::user:pw0secret"]
+    log, found = read_input(workflow["jobs"][job], "data/events@2024.csv", tmp_path)
+    assert log == "" and found["CIO_FILE"] == "data/events@2024.csv"
+
+
+def test_a_file_that_looks_like_an_option_stays_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file input such as ``--help`` is a missing file (exit 2), never an option that
+    lets validate pass and the shards import nothing."""
+    monkeypatch.chdir(tmp_path)
+    values = INPUTS | {"inputs.file": "--help"}
+    github = {"GITHUB_STEP_SUMMARY": str(tmp_path / "step.md"), "CIO_REGION": None}
+    ((_, result),) = run_job(load(), "validate", values, github)
+    assert result.exit_code == 2 and "no such file: --help" in result.stderr
