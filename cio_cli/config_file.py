@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cio_cli.errors import UsageError
+from cio_cli.read.urls import LOCAL_HINT, url_for_local
 
 CREDENTIALS = {
     "site_id": "CIO_SITE_ID",
@@ -39,6 +40,9 @@ class Slot:
 
 def read(path: str) -> dict[str, Any]:
     """The file's table; UsageError (exit 2) when it cannot be read or is not TOML."""
+    url = url_for_local(path)
+    if url is not None:  # its query may be a signature: never echoed
+        raise UsageError(f"--config {url}: cio reads a local file, not a URL", LOCAL_HINT)
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)

@@ -329,3 +329,20 @@ def test_a_url_after_spaces_or_quotes_is_no_file_shown_without_its_secrets(arg: 
         as_json = cio(*command, "--json")
         for text in (got.stdout, got.stderr, as_json.stdout, as_json.stderr):
             assert "secret" not in text.lower(), text
+
+
+@pytest.mark.parametrize("option", ["--out", "--rejects", "--config"])
+def test_a_url_given_for_a_local_file_is_exit_2_shown_without_its_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, option: str
+) -> None:
+    """cio writes its outputs (and reads --config) on this machine: a URL there is a usage
+    error, never a folder named https: holding the signature, nor a message echoing it."""
+    monkeypatch.chdir(tmp_path)
+    data = write_csv(tmp_path / "events.csv", HEADER, rows(3))
+    url = "https://store.example/out/x.ndjson?X-Amz-Signature=sig0secret"
+    got = cio("import", data, "--dry-run", option, url)
+    assert got.exit_code == 2, got.stderr
+    assert "a local file, not a URL" in got.stderr
+    for text in (got.stdout, got.stderr):
+        assert "secret" not in text.lower(), text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv"]

@@ -14,9 +14,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 SCHEMES = ("s3", "gs", "az", "https")
 HIDDEN = "***"
+LOCAL_HINT = "give a local file; copy it to the store afterwards with the store's own tool"
 
 
 ANY_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # a scheme: http://, ftp://, s3a://...
+PATH_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/+")  # a Path keeps one / of https://
 INNER_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # one after spaces or a quote
 
 
@@ -61,3 +63,10 @@ def beside(arg: str) -> Path:
     """The path an input's journal and rejects file are named after: the file itself, or
     for a URL its object name in the working directory."""
     return Path.cwd() / object_name(arg) if is_url(arg) else Path(arg)
+
+
+def url_for_local(text: str) -> str | None:
+    """A URL given where cio takes a local path (``--out https://...``; a ``Path`` has
+    made it ``https:/...``), as shown without its secrets; None for a path."""
+    match = PATH_URL.match(text)
+    return None if match is None else shown_name(f"{match.group(1)}://{text[match.end() :]}")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from cio_cli.errors import UsageError
 from cio_cli.read.formats import by_name, rejects_suffix
-from cio_cli.read.urls import beside, is_url, shown_name
+from cio_cli.read.urls import LOCAL_HINT, beside, is_url, shown_name, url_for_local
 
 if TYPE_CHECKING:
     from cio_cli.importer.plan import ImportPlan
@@ -64,6 +64,11 @@ def check_run_outputs(plan: ImportPlan) -> None:
     """Before anything is read or written: no output is an input or another output, and
     each can be written (usage errors, exit 2). Stdin counts as an input when it is a file.
     The one place that lists a run's outputs: a new output file belongs here."""
+    named = ("--out", plan.out), ("--rejects", plan.rejects), ("--journal", plan.journal)
+    for flag, given in named:
+        url = None if given is None else url_for_local(str(given))
+        if url is not None:  # never a folder named https: holding the signature
+            raise UsageError(f"{flag} {url}: cio writes a local file, not a URL", LOCAL_HINT)
     hint = "the journal is kept beside the input: move the input to a directory you can write"
     if plan.journal is not None:
         hint = "give --journal another path"
