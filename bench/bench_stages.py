@@ -69,7 +69,8 @@ def stages(count: int, warehouse: bool) -> None:
     for body in bodies:
         parsed = timed("parsing + byte checks", source.parse, body)
         assert parsed is not None
-        df, plain = parsed
+        df = timed("blank lines + nulls", source._cells, parsed[0])
+        plain = parsed[1]
         inferred.add(timed("type inference", inferred.stats, df))
         checked = timed("row rules", rows.check_rows, df, lay, opts, now)
         timed("kinds + window", kinds_of, checked.identified)

@@ -64,6 +64,9 @@ def uuid_as_ulid(uuid: pl.Expr) -> pl.Expr:
     parts = [pl.lit(PAIRS).gather(top.cast(pl.UInt32))]
     for i in range(6):  # then six times 20 bits: four characters each
         v = digits.str.slice(2 + 5 * i, 5).str.to_integer(base=16, strict=False)
+        if _QUADS:  # one gather of the 20-bit table, once built
+            parts += [pl.lit(_QUADS[0]).gather(v.cast(pl.UInt32))]
+            continue
         parts += [pl.lit(PAIRS).gather((v // 1024).cast(pl.UInt32))]
         parts += [pl.lit(PAIRS).gather((v % 1024).cast(pl.UInt32))]
     return pl.concat_str(parts)
