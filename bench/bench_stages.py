@@ -26,7 +26,6 @@ from gen import ensure  # noqa: E402 - bench/ is the script's directory
 
 from cio_cli.check import inference, rows
 from cio_cli.check.contract import ReadOptions, layout
-from cio_cli.encode import events
 from cio_cli.encode.batches import Packer
 from cio_cli.encode.dedup import Seen
 from cio_cli.importer.emit import Emit, judge
@@ -64,7 +63,6 @@ def stages(count: int, warehouse: bool) -> None:
     bodies = timed("cutting into chunks", lambda: list(source.bodies()))
     lay = layout(source.header, opts.type_overrides, opts.column_map)
     inferred, how = inference.Inference(lay, opts), Emit(now=now, batch_bytes=475_000)
-    events._build_quads()
     seen, packer = Seen(), Packer(how.batch_bytes, how.api)
     for body in bodies:
         parsed = timed("parsing + byte checks", source.parse, body)
