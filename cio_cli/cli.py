@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
@@ -28,9 +28,11 @@ from cio_cli.errors import (
     TerminatedError,
     UsageError,
 )
-from cio_cli.importer.plan import ImportPlan
-from cio_cli.importer.settings import ImportSettings, InputSettings, ValidateSettings
 from cio_cli.record.report import Reporter, Summary, ask
+
+if TYPE_CHECKING:  # validate and import load them when they run (send-event never does)
+    from cio_cli.importer.plan import ImportPlan
+    from cio_cli.importer.settings import InputSettings
 
 EXIT_CODES = """\b
 Exit codes:
@@ -752,6 +754,8 @@ def validate(
     given = {k: v for k, v in locals().items() if k not in ("ctx", "files", "config", "reporter")}
 
     def body() -> int:
+        from cio_cli.importer.settings import ValidateSettings
+
         settings = ValidateSettings(files, **_configured(ctx, validate, given, config))
         reporter.json_mode, reporter.quiet = settings.json, settings.quiet
         name = api_name(settings.api, os.environ)
@@ -818,6 +822,8 @@ def import_(
     dry = [dry_run]
 
     def body() -> int:
+        from cio_cli.importer.settings import ImportSettings
+
         s = ImportSettings(files, **_configured(ctx, import_, given, config))
         reporter.json_mode, reporter.quiet = s.json, s.quiet
         dry[0] = s.dry_run
