@@ -6,7 +6,8 @@ Usage: POLARS_MAX_THREADS=1 python bench/bench_stages.py [--warehouse] [--profil
 Runs the one-read dry run's stages in order over every chunk of
 bench/data/events_<ROWS>.csv (bench/gen.py; generated once), or with ``--warehouse``
 bench/data/warehouse_<ROWS>.csv read with its flags (bench/gen_warehouse.py), in this
-process and without worker threads, and prints the seconds each stage took in all.
+process and without worker threads, and prints the CPU seconds each stage took in all
+(steadier than wall time on a shared machine).
 ``--profile N`` adds the N functions that took the most time of their own (cProfile),
 which splits the stages further (a timestamp form, the JSON column, the ids).
 """
@@ -37,9 +38,9 @@ SPENT: collections.defaultdict[str, float] = collections.defaultdict(float)
 
 
 def timed(stage: str, fn: Callable[..., T], *args: Any) -> T:
-    start = time.perf_counter()
+    start = time.process_time()
     result = fn(*args)
-    SPENT[stage] += time.perf_counter() - start
+    SPENT[stage] += time.process_time() - start
     return result
 
 
