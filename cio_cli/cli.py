@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from cio_cli import __version__, config_file
@@ -104,9 +103,16 @@ class _Group(TyperGroup):
 def _plain_values(param: object) -> None:
     """Coerce ``param``'s values by ``_PlainValue`` (Typer's own coercion builds a pydantic
     adapter for every parameter of the command that runs, even one left at its default)."""
-    if isinstance(param, TyperOption | TyperArgument) and param._runtime_param is None:
+    if _SEAM and isinstance(param, TyperOption | TyperArgument) and param._runtime_param is None:
         param._runtime_param = _PlainValue.of(param.type_descriptor)
 
+
+try:  # Typer's coercion seam (private, Typer 0.29): without it, Typer coerces as it always did
+    from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
+
+    _SEAM = True
+except ImportError:  # pragma: no cover - another Typer: slower to start, nothing else
+    RuntimeParam, _SEAM = object, False  # type: ignore[assignment,misc]
 
 _INT, _FLOAT = re.compile(r"-?[0-9]{1,15}"), re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
 _UNSET: Any = object()
