@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import threading
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperArgument, TyperCommand, TyperOption
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from cio_cli import __version__, config_file
 from cio_cli.config import Credentials, api_name, check_gzip
@@ -25,9 +27,11 @@ from cio_cli.errors import (
     TerminatedError,
     UsageError,
 )
-from cio_cli.importer.plan import ImportPlan
-from cio_cli.importer.settings import ImportSettings, InputSettings, ValidateSettings
 from cio_cli.record.report import Reporter, Summary, ask
+
+if TYPE_CHECKING:  # validate and import load them when they run (send-event never does)
+    from cio_cli.importer.plan import ImportPlan
+    from cio_cli.importer.settings import InputSettings
 
 EXIT_CODES = """\b
 Exit codes:
@@ -58,15 +62,6 @@ Environment:
   CIO_BASE_URL               overrides the host (--base-url)
   CIO_CONFIG                 a TOML file of long options (--config)"""
 
-app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
-    rich_markup_mode=None,
-    help="Backfill events into Customer.io from CSV files, and send single events.",
-    epilog=EXIT_CODES,
-)
-
 
 class PanelCommand(TyperCommand):
     """A command whose ``--help`` groups its options in rich panels.
@@ -79,6 +74,7 @@ class PanelCommand(TyperCommand):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**{**kwargs, "rich_markup_mode": "rich"})
         for param in self.params:
+            _plain_values(param)
             if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
                 param.metavar = ""
             elif isinstance(param, TyperArgument) and param.metavar is not None:
@@ -89,7 +85,80 @@ class PanelCommand(TyperCommand):
         option = super().get_help_option(ctx)
         if option is not None:
             option.metavar = ""
+            _plain_values(option)
         return option
+
+
+class _Group(TyperGroup):
+    """The ``cio`` group: Typer's, with its ``--help`` coerced without pydantic."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        """Typer's ``--help``, coerced by ``_PlainValue``."""
+        option = super().get_help_option(ctx)
+        if option is not None:
+            _plain_values(option)
+        return option
+
+
+def _plain_values(param: object) -> None:
+    """Coerce ``param``'s values by ``_PlainValue`` (Typer's own coercion builds a pydantic
+    adapter for every parameter of the command that runs, even one left at its default)."""
+    if _SEAM and isinstance(param, TyperOption | TyperArgument) and param._runtime_param is None:
+        param._runtime_param = _PlainValue.of(param.type_descriptor)
+
+
+try:  # Typer's coercion seam (private, Typer 0.29): without it, Typer coerces as it always did
+    from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
+
+    _SEAM = True
+except ImportError:  # pragma: no cover - another Typer: slower to start, nothing else
+    RuntimeParam, _SEAM = object, False  # type: ignore[assignment,misc]
+
+_INT, _FLOAT = re.compile(r"-?[0-9]{1,15}"), re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class _PlainValue(RuntimeParam):
+    """Typer's coercion of an option's value, without pydantic for what a command line
+    gives most: a string for a ``str`` (or ``parser=str``) option, plain digits for an
+    ``int`` or ``float``, a default of the option's own type. Any other value goes to
+    Typer's own coercion, which loads pydantic (40-50 ms of every start), so every
+    message stays Typer's (docs/benchmarks.md, "Start-up")."""
+
+    descriptor: TypeDescriptor
+
+    @classmethod
+    def of(cls, descriptor: TypeDescriptor) -> _PlainValue:
+        """The coercion of the option ``descriptor`` describes."""
+        return cls(descriptor.parameter_info, descriptor.annotation, descriptor)
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+        plain = self._plain(value)
+        if plain is _UNSET:
+            typer_own = build_runtime_param(self.descriptor)
+            return typer_own._coerce_value(value, param=param, ctx=ctx)
+        return plain
+
+    def _plain(self, value: Any) -> Any:
+        """``value`` coerced as Typer would, or ``_UNSET`` when Typer has to say."""
+        kind: Any = self.annotation
+        parser = self.parameter_info.parser
+        if typing.get_origin(kind) is list and typing.get_args(kind) == (str,) and not parser:
+            if isinstance(value, list | tuple) and all(type(v) is str for v in value):
+                return list(value)
+        elif (parser is str or (kind is str and not parser)) and type(value) is str:
+            return value
+        elif not parser and kind is bool and type(value) is bool:
+            return value
+        elif not parser and kind in (int, float):
+            if type(value) is kind:
+                return value
+            if type(value) is int or (type(value) is str and _INT.fullmatch(value)):
+                return kind(value)
+            if kind is float and type(value) is str and _FLOAT.fullmatch(value):
+                return float(value)
+        return _UNSET
 
 
 class _NamedArgument(TyperArgument):
@@ -106,6 +175,17 @@ class _NamedArgument(TyperArgument):
     def get_error_hint(self) -> str:
         """``'files'`` in Typer's messages (``Missing argument 'files'.``), as before."""
         return f"'{self.name}'"
+
+
+app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    help="Backfill events into Customer.io from CSV files, and send single events.",
+    epilog=EXIT_CODES,
+)
 
 
 class IdentifierChoice(StrEnum):
@@ -685,6 +765,8 @@ def validate(
     given = {k: v for k, v in locals().items() if k not in ("ctx", "files", "config", "reporter")}
 
     def body() -> int:
+        from cio_cli.importer.settings import ValidateSettings
+
         settings = ValidateSettings(files, **_configured(ctx, validate, given, config))
         reporter.json_mode, reporter.quiet = settings.json, settings.quiet
         name = api_name(settings.api, os.environ)
@@ -751,6 +833,8 @@ def import_(
     dry = [dry_run]
 
     def body() -> int:
+        from cio_cli.importer.settings import ImportSettings
+
         s = ImportSettings(files, **_configured(ctx, import_, given, config))
         reporter.json_mode, reporter.quiet = s.json, s.quiet
         dry[0] = s.dry_run

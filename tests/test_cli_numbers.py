@@ -14,9 +14,11 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from cio_cli.check.contract import load_json
 from tests.cli_support import block_bytes, cio, dry_run, summary, write_csv
 from tests.fakecio import FakeCio
 from tests.openapi_support import assert_pipelines_batch
@@ -245,3 +247,32 @@ def test_the_server_receives_the_milliseconds(tmp_path: Path) -> None:
         assert summary(result)["sent"] == len(FORMS)
         got = {e["identifiers"]["userId"]: e["timestamp"] for e in fake.events}
     assert got == {f"u{i}": iso for i, iso in enumerate(ISO)}
+
+
+def json_numbers() -> st.SearchStrategy[str]:
+    """Numbers as a warehouse writes them in JSON: prices, long decimals, exponents, big ints."""
+    fraction = st.from_regex(r"[0-9]{1,20}", fullmatch=True)
+    decimal = st.builds(lambda i, f: f"{i}.{f}", st.integers(-(10**18), 10**18), fraction)
+    return st.one_of(
+        decimal,
+        st.from_regex(r"-?(0|[1-9][0-9]{0,2})(\.[0-9]{1,3})?[eE][+-]?[0-9]{1,3}", fullmatch=True),
+        st.integers(-(10**25), 10**25).map(str),
+        st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    )
+
+
+@settings(max_examples=15, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(numbers=st.lists(json_numbers(), min_size=1, max_size=30))
+def test_a_json_columns_numbers_keep_their_value_whichever_way_it_is_parsed(
+    tmp_path: Path, numbers: list[str]
+) -> None:
+    """``--type COL=json`` sends each number as orjson writes it if that keeps its value, else
+    as written: cells whose decimals orjson writes exactly skip the slow exact parse, and
+    send the bytes the exact parse gives (``load_json``, the reference)."""
+    column = [f'{{"b":{n},"a":[{n}],"s":"{n}"}}' for n in numbers]
+    got = out_of(tmp_path, column, "--type", "x=json").decode()
+    for cell in column:
+        reference = orjson.dumps(load_json(cell), option=orjson.OPT_SORT_KEYS).decode()
+        assert f'"x":{reference}' in got, (cell, reference)
+    assert got.count('"x":{') == len(column)

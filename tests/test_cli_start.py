@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,45 @@ def test_sending_and_checking_through_pipelines_never_load_polars() -> None:
         code, loaded = run_cio("check", env=env)
         assert (code, "polars" in loaded) == (0, False)
         assert [r.path for r in fake.requests] == ["/v1/track", "/v1/batch"]
+
+
+def test_a_dry_run_of_one_event_loads_neither_pydantic_nor_python_ulid() -> None:
+    """Typer coerces a value through pydantic (40-50 ms of a start) and python-ulid loads
+    importlib.metadata: the values a command line gives, and a new ULID, need neither."""
+    code, loaded = run_cio(
+        "send-event", "--person", "u1", "--name", "x", "--dry-run", "--timeout", "5",
+        "--max-retries", "3", "-d", "plan=pro", "--api", "track", "--region", "eu",
+    )  # fmt: skip
+    assert (code, "pydantic" in loaded, "ulid" in loaded) == (0, False, False)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--timeout", "5x", "Input should be a valid number, unable to parse string as a number"),
+        ("--timeout", "1e2", ""),
+        ("--max-retries", "1.5", "Input should be a valid integer, unable to parse string as an"),
+        ("--max-retries", " 7 ", ""),
+    ],
+)
+def test_a_value_typer_has_to_judge_still_gets_typers_word(
+    flag: str, value: str, message: str
+) -> None:
+    """What the plain coercion does not take goes to Typer's own (and pydantic's words)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cio_cli", "send-event", "--person", "u1", "--name", "x",
+         "--dry-run", flag, value],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == (2 if message else 0), done.stderr
+    assert message in done.stderr
+
+
+def test_a_uuid_id_is_the_ulid_python_ulid_makes_of_it() -> None:
+    from ulid import ULID
+
+    from cio_cli.check.event_flags import new_ulid, ulid_text
+
+    for bits in (0, 1, 2**128 - 1, *(uuid.uuid4().int for _ in range(200))):
+        assert ulid_text(bits) == str(ULID.from_int(bits))
+    assert abs(ULID.from_str(new_ulid()).timestamp - time.time()) < 5

@@ -3,23 +3,17 @@
 The id of an event without ``_cio_id`` is the ULID whose 48-bit time is the
 timestamp in milliseconds (0 without one) and whose 80 random bits are the first
 80 bits of SHA-256 over the compact JSON ``[name, kind, value, timestamp, data]``.
-Here that is recomputed with ``hashlib`` and python-ulid, for both ways cio
-writes base32 (the 10-bit table, used until the 20-bit one is built, and the
-20-bit table).
+Here that is recomputed with ``hashlib`` and python-ulid.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from ulid import ULID
 
-from cio_cli.encode import events
-from cio_cli.importer import one_read, scan
 from tests.cli_support import dry_run, old, write_csv
 
 T = old(10)
@@ -51,20 +45,7 @@ EXPECTED = [
 ]
 
 
-@pytest.fixture(params=["10-bit", "20-bit"])
-def table(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Run with the 20-bit table not built (and not building) or built."""
-    if request.param == "10-bit":
-        monkeypatch.setattr(events, "_QUADS", [])
-        monkeypatch.setattr(one_read, "warm_up", lambda: None)
-        monkeypatch.setattr(scan, "warm_up", lambda: None)
-    else:
-        events._build_quads()
-        assert events._QUADS
-    yield request.param
-
-
-def test_ids_are_sha256_of_the_canonical_event_as_a_ulid(tmp_path: Path, table: str) -> None:
+def test_ids_are_sha256_of_the_canonical_event_as_a_ulid(tmp_path: Path) -> None:
     out = dry_run(write_csv(tmp_path / "e.csv", HEADER, ROWS))
     assert out.code == 0, out.summary
     assert [op["id"] for op in out.ops] == EXPECTED

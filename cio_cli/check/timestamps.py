@@ -125,16 +125,14 @@ def _is_ms(value: pl.Expr, unit: Unit) -> pl.Expr:
 
 
 def _zoned(t: pl.Expr) -> pl.Expr:
+    """Unix seconds of a timestamp of ``ISO_ZONED_RE``. The offset is read as written, with or
+    without a space before it, a colon or minutes (``%#z``): three rewrites, not seven."""
     iso = (
         t.str.replace(r"^(\d{4}-\d{2}-\d{2})[Tt ]", "${1}T")
         .str.replace(r"(?:[Zz]| UTC)$", "+00:00")
-        .str.replace(" +", "+", literal=True)  # the only space left is before the zone
-        .str.replace(" -", "-", literal=True)
-        .str.replace(r"([+-]\d{2})$", "${1}:00")
-        .str.replace(r"([+-]\d{2})(\d{2})$", "${1}:${2}")
-        .str.replace(r"T(\d{2}:\d{2})([+-])", "T${1}:00${2}")
+        .str.replace(r"T(\d{2}:\d{2})([ +-])", "T${1}:00${2}")
     )
-    parsed = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="ms")
+    parsed = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f %#z", strict=False, time_unit="ms")
     return parsed.dt.epoch("s")
 
 

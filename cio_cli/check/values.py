@@ -17,7 +17,11 @@ def json_cells(df: pl.DataFrame, lay: Layout, opts: ReadOptions) -> pl.DataFrame
     and ``_je_<col>``, why a cell was refused."""
     for col, key in lay.data:
         if opts.type_overrides.get(key) == "json":
-            found = [canonical_json(v) for v in df.get_column(col).to_list()]
+            cell = pl.col(col)
+            lose, rounds = cell.str.contains(MAY_LOSE), cell.str.contains(MAY_ROUND)
+            risks = df.select(lose.alias("lose"), rounds.alias("rounds"))
+            cells = zip(df.get_column(col).to_list(), *(s.to_list() for s in risks), strict=True)
+            found = [canonical_json(v, may_lose, may_round) for v, may_lose, may_round in cells]
             df = df.with_columns(
                 pl.Series(f"_j_{col}", [j for j, _ in found], dtype=pl.String),
                 pl.Series(f"_je_{col}", [why for _, why in found], dtype=pl.String),
@@ -27,21 +31,37 @@ def json_cells(df: pl.DataFrame, lay: Layout, opts: ReadOptions) -> pl.DataFrame
 
 NOT_JSON = "is not valid JSON"
 TOO_DEEP = DATA_TOO_DEEP.text("", "").strip()  # the message, after the key and the cell
-_MAY_LOSE = re.compile(r"[0-9][.eE]|[0-9]{19}")  # a decimal, an exponent or a long integer
+MAY_LOSE = r"[0-9][.eE]|[0-9]{19}"  # a decimal, an exponent or a long integer
+# A number with an exponent or more than 15 digits (a decimal of up to 15 significant
+# digits and no exponent is the decimal of the double it reads as, so orjson writes it
+# with its value); digits in strings count too, which only sends a cell the slow way.
+MAY_ROUND = r"[0-9][eE]|(?:[0-9]\.?){16}"
+_MAY_LOSE, _MAY_ROUND = re.compile(MAY_LOSE), re.compile(MAY_ROUND)
 
 
-def canonical_json(text: str | None) -> tuple[str | None, str | None]:
+def canonical_json(
+    text: str | None, may_lose: bool | None = None, may_round: bool | None = None
+) -> tuple[str | None, str | None]:
     """Compact JSON with sorted keys, or None and why (``NOT_JSON``, ``TOO_DEEP``).
 
     Numbers keep their value exactly: a number is written as orjson writes it when
     that text has the same value (``1.10`` becomes ``1.1``, as ever), and as written
     otherwise (``1e-400``, integers beyond 64 bits, more digits than a double holds).
+    ``may_lose`` and ``may_round`` are whether ``text`` has ``MAY_LOSE`` and ``MAY_ROUND``,
+    when the caller knows (``json_cells`` finds them for a whole column at once).
     """
     if text is None:
         return None, None
+    if may_lose is None:
+        may_lose = _MAY_LOSE.search(text) is not None
     try:
-        if _MAY_LOSE.search(text) is None:  # no number that orjson could round
+        if not may_lose:  # no number that orjson could round
             return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS).decode(), None
+        if not (_MAY_ROUND.search(text) is not None if may_round is None else may_round):
+            try:  # decimals that orjson writes with their value
+                return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS).decode(), None
+            except (ValueError, TypeError):
+                pass  # refused: said in load_json's words, as before
         return orjson.dumps(load_json(text), option=orjson.OPT_SORT_KEYS).decode(), None
     except RecursionError:
         return None, TOO_DEEP

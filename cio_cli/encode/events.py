@@ -17,8 +17,6 @@ bits of the same hash (with a given ``_cio_id`` appended to the hashed text).
 
 from __future__ import annotations
 
-import threading
-
 import orjson
 import polars as pl
 import polars_hash as plh
@@ -29,31 +27,9 @@ from cio_cli.check.values import typed_value
 from cio_cli.send.api import Api, OpParts
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Ten bits a gather: a 16 KB table stays in the cache, where a 20-bit one (16 MB) made each
+# gather a cache miss and cost a 1M-row dry run 0.1 CPU-s and about 20 MB more.
 PAIRS = pl.Series("pairs", [CROCKFORD[i >> 5] + CROCKFORD[i & 31] for i in range(1024)])
-
-
-_QUADS_LOCK = threading.Lock()
-_QUADS: list[pl.Series] = []  # the table of ``_build_quads``, once built
-
-
-def _build_quads() -> None:
-    """The four Crockford base32 characters of every 20-bit number (built once, 30-90 ms).
-
-    Until it is built, ids come from the 10-bit ``PAIRS`` (the same text, a
-    little slower per row), so that no chunk waits for it.
-    """
-    with _QUADS_LOCK:
-        if not _QUADS:
-            pairs = PAIRS.to_list()
-            text = "".join(a + ("\n" + a).join(pairs) + "\n" for a in pairs).encode()
-            quads = pl.read_csv(text, has_header=False, schema={"q": pl.String})
-            _QUADS.append(quads.to_series())
-
-
-def warm_up() -> None:
-    """Build the ULID table in a background thread while the first chunks are read."""
-    if not _QUADS:
-        threading.Thread(target=_build_quads, name="cio-ulid-table", daemon=True).start()
 
 
 def uuid_as_ulid(uuid: pl.Expr) -> pl.Expr:
@@ -172,16 +148,9 @@ def _ulid(hex_digest: pl.Expr) -> list[pl.Expr]:
     """A ULID's pieces: 48-bit time (ms) then the first 80 bits of the hash, Crockford base32."""
     millis = pl.col("_ts").fill_null(0) * 1000  # 48 bits in a 50-bit, 10-character field
     hashed = [hex_digest.str.slice(5 * i, 5).str.to_integer(base=16) for i in range(4)]
-    if not _QUADS:  # ten bits a gather while the 20-bit table is being built
-        tens = [millis // (1 << b) % 1024 for b in (40, 30, 20, 10, 0)]
-        tens += [part for v in hashed for part in (v // 1024, v % 1024)]
-        return [pl.lit(PAIRS).gather(v.cast(pl.UInt32)) for v in tens]
-    quads = pl.lit(_QUADS[0])
-    twenties = [millis // (1 << 20) % (1 << 20), millis % (1 << 20), *hashed]
-    return [
-        pl.lit(PAIRS).gather((millis // (1 << 40)).cast(pl.UInt32)),
-        *(quads.gather(v.cast(pl.UInt32)) for v in twenties),
-    ]
+    tens = [millis // (1 << b) % 1024 for b in (40, 30, 20, 10, 0)]
+    tens += [part for v in hashed for part in (v // 1024, v % 1024)]
+    return [pl.lit(PAIRS).gather(v.cast(pl.UInt32)) for v in tens]
 
 
 def _op_parts(lay: Layout, plain: set[str], api_millis: bool) -> OpParts:

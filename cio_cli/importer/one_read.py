@@ -21,7 +21,6 @@ import polars as pl
 from cio_cli.check.contract import Layout, ReadOptions
 from cio_cli.check.inference import Stats
 from cio_cli.check.rows import Checked, check_rows, in_window
-from cio_cli.encode.events import warm_up
 from cio_cli.importer.emit import Emit, Judged, Sink, emit_with, judge
 from cio_cli.importer.scan import InputFile, Progress, Scan, Scanning, kinds_of
 from cio_cli.record.counts import Counts
@@ -43,7 +42,6 @@ def scan_and_emit(
     and runs pass 2 (``emit``), which starts the rejects file over. An error
     (an unimportable file) removes the rejects file.
     """
-    warm_up()
     reading = ScanAsYouGo(inp, opts, how)
     mine = Counts()
     try:

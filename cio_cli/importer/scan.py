@@ -20,7 +20,6 @@ import polars as pl
 from cio_cli.check.contract import DROP, NULL_TEXTS, Layout, ReadOptions, layout
 from cio_cli.check.inference import Inference, Nearly, Stats
 from cio_cli.check.rows import check_rows, identify, in_window, split
-from cio_cli.encode.events import warm_up
 from cio_cli.errors import UnimportableError
 from cio_cli.read.files import NeedAllColumns
 from cio_cli.read.formats import Source, by_name, open_source
@@ -182,7 +181,6 @@ def scan(
     """Pass 1: types, identifier kinds and the campaign-trigger window; with
     ``every_rule`` (--max-rejected before a real import), also how many rows the row rules
     reject, every column read and every rule applied to every row."""
-    warm_up()  # pass 2 needs the ULID table; build it while this pass reads
     scanning = Scanning(inp, opts)
     infer = scanning.infer
     window = in_window(now, inp.lay)
