@@ -1,3 +1,3 @@
-"""cio: backfill events into Customer.io from CSV files, safely and fast."""
+"""cio: backfill events and people into Customer.io from CSV, Parquet and NDJSON files, safely."""
 
 __version__ = "0.1.0"

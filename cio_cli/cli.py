@@ -110,7 +110,8 @@ def _plain_values(param: object) -> None:
 try:  # Typer's coercion seam (private, Typer 0.29): without it, Typer coerces as it always did
     from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
 
-    _SEAM = True
+    _SEAM = typer.__version__.split(".")[:2] == ["0", "29"]  # the Typer it was written for:
+    # another one's private seam may differ, so it coerces as it always did (a slower start)
 except ImportError:  # pragma: no cover - another Typer: slower to start, nothing else
     RuntimeParam, _SEAM = object, False  # type: ignore[assignment,misc]
 
@@ -183,7 +184,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
-    help="Backfill events into Customer.io from CSV files, and send single events.",
+    help="Backfill events and people into Customer.io from CSV, Parquet and NDJSON files"
+    " (local or in a bucket), and send single events.",
     epilog=EXIT_CODES,
 )
 
@@ -595,7 +597,7 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    """Backfill events into Customer.io from CSV files, and send single events."""
+    """Backfill events and people into Customer.io from files, and send single events."""
 
 
 def _typed(ctx: typer.Context, **values: str | None) -> Credentials:
