@@ -8,7 +8,8 @@ A key absent from a line is an empty cell; ``null`` is empty too. A line that is
 JSON object (an array, a number, broken JSON) is a rejected row, not the end of the
 file; a blank line is skipped but counted, so row N is line N (row 1 is the first line:
 there is no header). Cells are text as every reader gives them (read/files.py), plus
-``_line``: the line as read when it is not an object, for the rejects file.
+``_line``: the line as read when it is not an object, for the rejects file (or an object's
+``_cio_line``: a rejects file imported again keeps the line it holds).
 
 What a key's values are decides how it is sent (``declared``): a key with an object or
 an array anywhere is JSON (every value sent as it is); else a key with a string is a
@@ -26,6 +27,7 @@ from typing import Any, BinaryIO, TypeVar
 import orjson
 import polars as pl
 
+from cio_cli.check.contract import LINE as KEPT_LINE
 from cio_cli.check.contract import RAW_LINE as LINE
 from cio_cli.read.files import WORKERS, Chunk, _nulled, _peek, _read, _Tell, ordered_map
 from cio_cli.read.places import Place
@@ -149,7 +151,8 @@ class NdjsonSource:
                 continue
             nf.append(ncols)
             extra.append(None)
-            raw.append(None)
+            kept = record.get(KEPT_LINE)  # a rejects file's line imported again, as it was
+            raw.append(kept if isinstance(kept, str) else None)
             for cells, key, as_json in zip(columns, self.header, self._json, strict=True):
                 cells.append(_text(record.get(key), as_json))
         df = pl.DataFrame(
