@@ -7,10 +7,15 @@ Each test runs the real CLI; the fake server stands in for Customer.io where a r
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from cio_cli.read import ndjson
 from tests.cli_support import cio, old, summary
+from tests.fakecio import FakeCio
 
 TS = old()
 
@@ -41,3 +46,44 @@ def test_an_ndjson_rejects_file_imported_again_unchanged_keeps_the_lines_that_we
     rows = _lines(tmp_path / "again.ndjson.rejects.ndjson")
     assert [r.get("_cio_line") for r in rows] == [None, "[1,2]", "not json"]
     assert rows[0]["_cio_customer_id"] == "u1" and [r["_cio_row"] for r in rows] == [1, 2, 3]
+
+
+@pytest.fixture
+def edited_between_passes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path, str], None]]:
+    """Rewrite an NDJSON file with ``text`` as pass 2 starts reading it (as an export job
+    still writing it would), the same number of lines."""
+    edits: dict[str, tuple[Path, str]] = {}
+    calls = []
+    chunks = ndjson.NdjsonSource.chunks
+
+    def late(self: ndjson.NdjsonSource, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        calls.append(1)
+        if len(calls) == 2 and "edit" in edits:
+            where, text = edits["edit"]
+            where.write_text(text)
+        return chunks(self, *args, **kwargs)
+
+    monkeypatch.setattr(ndjson.NdjsonSource, "chunks", late)
+    yield lambda where, text: edits.__setitem__("edit", (where, text))
+
+
+def test_an_ndjson_file_edited_between_the_passes_stops_before_sending_what_pass_1_never_saw(
+    tmp_path: Path, fake_cio: FakeCio, edited_between_passes: Callable[[Path, str], None]
+) -> None:
+    """Pass 2 sent the edited lines with pass 1's keys: a key added meanwhile was dropped
+    without a word, exit 0, and the journal finished for bytes that were not sent; the
+    rerun started over and sent each event again under a new id (its data had changed)."""
+    path = tmp_path / "e.ndjson"
+    path.write_text("".join(json.dumps(_event(i)) + "\n" for i in range(5)))
+    edited = "".join(json.dumps(_event(i, coupon="X")) + "\n" for i in range(5))
+    edited_between_passes(path, edited)
+    flags = ["--base-url", fake_cio.url, "--site-id", "site", "--api-key", "key", "--json"]
+    result = cio("import", path, *flags)
+    assert result.exit_code == 5, result.stderr
+    assert "changed while cio was" in summary(result)["error"]
+    assert all("coupon" not in e["attributes"] for e in fake_cio.events)
+    again = cio("import", path, *flags)
+    assert again.exit_code == 0, again.stderr
+    assert {e["id"] for e in fake_cio.events} == set(fake_cio.events_by_id)
+    latest = {e["identifiers"]["id"]: e["attributes"] for e in fake_cio.events}
+    assert latest == {f"u{i}": {"coupon": "X"} for i in range(5)}

@@ -172,16 +172,20 @@ class NdjsonSource:
         columns: Callable[[], list[int] | None] | None = None,
     ) -> Iterator[Chunk[T]]:
         """``work`` over every run of lines in worker threads; yielded in file order, the
-        first line being row 1."""
+        first line being row 1. Before and after, the place must still be the input first
+        seen: the header and the types are the survey's, and pass 2 sends what pass 1 judged
+        (the row count alone misses a line edited in place)."""
 
         def job(body: tuple[bytes, int]) -> tuple[int, T]:
             df, lines = self.cells(body[0])
             return lines, work(df, False)
 
+        self.place.unchanged()
         row = 1
         for (_, done), (lines, result) in ordered_map(job, self.bodies(), WORKERS):
             yield Chunk(result, row, lines, done)
             row += lines
+        self.place.unchanged()
 
 
 def _record(line: bytes) -> tuple[dict[str, Any] | None, str]:
