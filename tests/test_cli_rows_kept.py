@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from cio_cli.read import ndjson
-from tests.cli_support import cio, old, summary
+from tests.cli_support import cio, old, summary, write_csv
 from tests.fakecio import FakeCio
 
 TS = old()
@@ -87,3 +87,18 @@ def test_an_ndjson_file_edited_between_the_passes_stops_before_sending_what_pass
     assert {e["id"] for e in fake_cio.events} == set(fake_cio.events_by_id)
     latest = {e["identifiers"]["id"]: e["attributes"] for e in fake_cio.events}
     assert latest == {f"u{i}": {"coupon": "X"} for i in range(5)}
+
+
+def test_every_shard_exits_1_when_the_whole_file_is_above_max_rejected(tmp_path: Path) -> None:
+    """The file's rejected rows all belong to one person, in one shard: the other shard's
+    dry run said 'above' and exited 0, while its real import sends nothing
+    and exits 1 (a dry run decides as the import does, SPEC 9)."""
+    rows = [["ev", f"u{i}", str(TS + i), "a"] for i in range(40)]
+    rows += [["", "bad", str(TS), "a"]] * 6
+    path = write_csv(tmp_path / "e.csv", ["_cio_name", "_cio_customer_id", "_cio_timestamp",
+                                          "plan"], rows)  # fmt: skip
+    for shard in ("1/2", "2/2"):
+        result = cio("import", path, "--dry-run", "--shard", shard, "--max-rejected", "5", "--json")
+        s = summary(result)
+        assert s["max_rejected"]["decision"] == "above"
+        assert result.exit_code == s["exit_code"] == 1, (shard, s)
