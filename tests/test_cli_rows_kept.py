@@ -6,11 +6,13 @@ Each test runs the real CLI; the fake server stands in for Customer.io where a r
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from cio_cli.read import ndjson
@@ -102,3 +104,30 @@ def test_every_shard_exits_1_when_the_whole_file_is_above_max_rejected(tmp_path:
         s = summary(result)
         assert s["max_rejected"]["decision"] == "above"
         assert result.exit_code == s["exit_code"] == 1, (shard, s)
+
+
+def test_parquet_time_and_duration_columns_are_sent_whole_and_come_back_in_the_rejects_file(
+    tmp_path: Path,
+) -> None:
+    """A Time column went out as '12:34:56' for 12:34:56.789 and made the rejects file
+    unwritable (exit 5, 'free some space', the rejected rows in no file, every rerun the
+    same); a Duration column was a traceback. Both are text (ISO-8601 for a duration), and
+    the rejects file holds their values as read."""
+    times = [dt.time(12, 34, 56, 789000), dt.time(0, 0), None]
+    spans = [dt.timedelta(days=400, hours=2, seconds=4, microseconds=5), dt.timedelta(0), None]
+    df = pl.DataFrame({
+        "_cio_name": ["ev", "", ""], "_cio_customer_id": ["u1", "u2", "u3"],
+        "_cio_timestamp": [TS] * 3, "at": times,
+        "span": pl.Series(spans, dtype=pl.Duration("ns")),
+    })  # fmt: skip
+    path = tmp_path / "e.parquet"
+    df.write_parquet(path)
+    out = tmp_path / "out.ndjson"
+    result = cio("import", path, "--dry-run", "--json", "--out", out)
+    assert result.exit_code == 1, result.stderr
+    assert summary(result)["rejected"] == 2
+    (op,) = [op for line in _lines(out) for op in line["batch"]]
+    assert op["attributes"] == {"at": "12:34:56.789", "span": "P400DT2H4.000005S"}
+    rejects = pl.read_parquet(tmp_path / "e.parquet.rejects.parquet")
+    assert rejects.schema["at"] == pl.Time and rejects.schema["span"] == pl.Duration("ns")
+    assert rejects["at"].to_list() == times[1:] and rejects["span"].to_list() == spans[1:]
