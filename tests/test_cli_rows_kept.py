@@ -131,3 +131,21 @@ def test_parquet_time_and_duration_columns_are_sent_whole_and_come_back_in_the_r
     rejects = pl.read_parquet(tmp_path / "e.parquet.rejects.parquet")
     assert rejects.schema["at"] == pl.Time and rejects.schema["span"] == pl.Duration("ns")
     assert rejects["at"].to_list() == times[1:] and rejects["span"].to_list() == spans[1:]
+
+
+def test_a_parquet_fixed_size_array_comes_back_in_the_rejects_file(tmp_path: Path) -> None:
+    """An Array column (also inside a struct) made the rejects file unwritable: polars
+    decodes JSON into lists only, so every rejected row was in no file (exit 5)."""
+    pair = pl.Array(pl.Int64, 2)
+    df = pl.DataFrame({
+        "_cio_name": ["ev", ""], "_cio_customer_id": ["u1", "u2"], "_cio_timestamp": [TS] * 2,
+        "pair": pl.Series([[1, 2], [3, None]], dtype=pair),
+        "deep": pl.Series([None, {"p": [5, 6]}], dtype=pl.Struct({"p": pair})),
+    })  # fmt: skip
+    path = tmp_path / "e.parquet"
+    df.write_parquet(path)
+    result = cio("validate", path, "--json")
+    assert result.exit_code == 1, result.stderr
+    rejects = pl.read_parquet(tmp_path / "e.parquet.rejects.parquet")
+    assert rejects.schema["pair"] == pair and rejects.schema["deep"] == df.schema["deep"]
+    assert rejects.select("pair", "deep").rows() == df.select("pair", "deep").rows()[1:]

@@ -95,12 +95,21 @@ def from_text(col: str, dtype: pl.DataType) -> pl.Expr:
     if isinstance(dtype, pl.Duration):
         return _iso_duration(cell).cast(dtype)
     if isinstance(dtype, NESTED):
-        return cell.str.json_decode(dtype)
+        return cell.str.json_decode(_listed(dtype)).cast(dtype)
     if isinstance(dtype, pl.Boolean):
         return pl.when(cell.is_not_null()).then(cell == "true")
     if isinstance(dtype, pl.Null):
         return cell
     return cell.cast(dtype, strict=False)
+
+
+def _listed(dtype: pl.DataType) -> pl.DataType:
+    """``dtype`` with every fixed-size array a list: polars decodes JSON into lists only."""
+    if isinstance(dtype, pl.Array | pl.List):
+        return pl.List(_listed(dtype.inner))
+    if isinstance(dtype, pl.Struct):
+        return pl.Struct({f.name: _listed(f.dtype) for f in dtype.fields})
+    return dtype
 
 
 def _iso_duration(cell: pl.Expr) -> pl.Expr:
