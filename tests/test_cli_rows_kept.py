@@ -149,3 +149,19 @@ def test_a_parquet_fixed_size_array_comes_back_in_the_rejects_file(tmp_path: Pat
     rejects = pl.read_parquet(tmp_path / "e.parquet.rejects.parquet")
     assert rejects.schema["pair"] == pair and rejects.schema["deep"] == df.schema["deep"]
     assert rejects.select("pair", "deep").rows() == df.select("pair", "deep").rows()[1:]
+
+
+def test_ndjson_numbers_no_double_holds_are_sent_as_written(tmp_path: Path) -> None:
+    """1e400 (valid JSON) and NaN (as some exporters write it) went out as the string
+    'null', and the rejects file held null: the value was gone. They are now their own
+    text, as a CSV cell 1e400 is, and come back as written."""
+    path = tmp_path / "e.ndjson"
+    lines = [json.dumps(_event(1))[:-1] + ', "x": 1e400}', json.dumps(_event(2))[:-1] + ', "x": NaN}',
+             json.dumps(_event(3, _cio_name=""))[:-1] + ', "x": -1E+999}']  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.ndjson"
+    result = cio("import", path, "--dry-run", "--json", "--out", out)
+    assert result.exit_code == 1, result.stderr
+    ops = [op for line in _lines(out) for op in line["batch"]]
+    assert [op["attributes"] for op in ops] == [{"x": "1e400"}, {"x": "NaN"}]
+    assert '"x":-1E+999,' in (tmp_path / "e.ndjson.rejects.ndjson").read_text()

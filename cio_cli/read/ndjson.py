@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, TypeVar
 
@@ -40,8 +41,15 @@ def _loads(line: bytes) -> Any:
     """The JSON value of a line; ValueError when it is not JSON."""
     try:
         return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return json.loads(line)  # integers beyond 64 bits, which orjson refuses
+    except orjson.JSONDecodeError:  # integers beyond 64 bits, 1e400, NaN: orjson refuses
+        return json.loads(line, parse_float=_as_written, parse_constant=orjson.Fragment)
+
+
+def _as_written(text: str) -> float | orjson.Fragment:
+    """A JSON number as a float, or as its own text when no double holds it (1e400 would be
+    inf, written back as null)."""
+    value = float(text)
+    return value if math.isfinite(value) else orjson.Fragment(text)
 
 
 def _kind(value: Any) -> str:
