@@ -165,3 +165,18 @@ def test_ndjson_numbers_no_double_holds_are_sent_as_written(tmp_path: Path) -> N
     ops = [op for line in _lines(out) for op in line["batch"]]
     assert [op["attributes"] for op in ops] == [{"x": "1e400"}, {"x": "NaN"}]
     assert '"x":-1E+999,' in (tmp_path / "e.ndjson.rejects.ndjson").read_text()
+
+
+def test_an_ndjson_rejects_file_is_never_told_to_rename_its_raw_line_to_the_event_name(
+    tmp_path: Path,
+) -> None:
+    """The rows rejected for an empty _cio_name lose the key in the rejects file (an empty
+    string is an empty cell); imported again, the hint said "found '_cio_line': rename it
+    to _cio_name", which would send each broken line's text as an event's name."""
+    path = tmp_path / "e.ndjson"
+    path.write_text(json.dumps(_event(1, _cio_name="")) + "\nnot json\n")
+    assert cio("validate", path).exit_code == 1
+    result = cio("validate", tmp_path / "e.ndjson.rejects.ndjson")
+    assert result.exit_code == 3
+    assert "missing required column _cio_name" in result.stderr
+    assert "rename" not in result.stderr and "the header has '_cio_customer_id'" in result.stderr
