@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from cio_cli.errors import UnimportableError
 from cio_cli.read.files import WORKERS, Chunk, _nulled, ordered_map
@@ -103,7 +104,7 @@ def from_text(col: str, dtype: pl.DataType) -> pl.Expr:
     return cell.cast(dtype, strict=False)
 
 
-def _listed(dtype: pl.DataType) -> pl.DataType:
+def _listed(dtype: pl.DataType | DataTypeClass) -> pl.DataType | DataTypeClass:
     """``dtype`` with every fixed-size array a list: polars decodes JSON into lists only."""
     if isinstance(dtype, pl.Array | pl.List):
         return pl.List(_listed(dtype.inner))
