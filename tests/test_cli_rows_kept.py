@@ -180,3 +180,16 @@ def test_an_ndjson_rejects_file_is_never_told_to_rename_its_raw_line_to_the_even
     assert result.exit_code == 3
     assert "missing required column _cio_name" in result.stderr
     assert "rename" not in result.stderr and "the header has '_cio_customer_id'" in result.stderr
+
+
+def test_a_parquet_column_of_nulls_only_keeps_its_type_in_the_rejects_file(tmp_path: Path) -> None:
+    """A Null-typed column (every value null) came back as a String column."""
+    df = pl.DataFrame({
+        "_cio_name": [""], "_cio_customer_id": ["u1"], "_cio_timestamp": [TS],
+        "never": pl.Series([None], dtype=pl.Null),
+    })  # fmt: skip
+    path = tmp_path / "e.parquet"
+    df.write_parquet(path)
+    assert cio("validate", path).exit_code == 1
+    rejects = pl.read_parquet(tmp_path / "e.parquet.rejects.parquet")
+    assert rejects.drop("_cio_row", "_cio_error").schema == df.schema

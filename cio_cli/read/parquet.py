@@ -100,7 +100,7 @@ def from_text(col: str, dtype: pl.DataType) -> pl.Expr:
     if isinstance(dtype, pl.Boolean):
         return pl.when(cell.is_not_null()).then(cell == "true")
     if isinstance(dtype, pl.Null):
-        return cell
+        return cell.cast(dtype)  # a column of nulls only: still of no type
     return cell.cast(dtype, strict=False)
 
 
