@@ -390,7 +390,8 @@ def _missing(
     blind = [col for col in absent if not looks[col]]
     hint = f"{', '.join(parts)}: pass {maps}" if parts else ""
     if blind:
-        near = [n for col in blind for n in difflib.get_close_matches(col, header, 1, 0.6)]
+        mine = [h for h in header if h not in KNOWN]  # _cio_line is no misspelt _cio_name
+        near = [n for col in blind for n in difflib.get_close_matches(col, mine, 1, 0.6)]
         near = [] if people_like else near  # first_name is no misspelt _cio_name
         shown = ", ".join(repr(h) for h in header[:12])
         found = f"the header has {shown}"

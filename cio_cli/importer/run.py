@@ -643,7 +643,7 @@ def _summary(plan: ImportPlan, tally: Tally, duration: float) -> Summary:
         rejects_files=rejects,
         dry_run=not plan.sends,
         duration_s=duration,
-        exit_code=total.exit_code,
+        exit_code=max(total.exit_code, int(decision is not None and not decision.within)),
         notes=notes,
         anonymous_column=any(i.lay.anonymous_id is not None for i in inputs),
         per_row=plan.read.identifier == "per-row",

@@ -8,7 +8,8 @@ A key absent from a line is an empty cell; ``null`` is empty too. A line that is
 JSON object (an array, a number, broken JSON) is a rejected row, not the end of the
 file; a blank line is skipped but counted, so row N is line N (row 1 is the first line:
 there is no header). Cells are text as every reader gives them (read/files.py), plus
-``_line``: the line as read when it is not an object, for the rejects file.
+``_line``: the line as read when it is not an object, for the rejects file (or an object's
+``_cio_line``: a rejects file imported again keeps the line it holds).
 
 What a key's values are decides how it is sent (``declared``): a key with an object or
 an array anywhere is JSON (every value sent as it is); else a key with a string is a
@@ -20,12 +21,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, TypeVar
 
 import orjson
 import polars as pl
 
+from cio_cli.check.contract import LINE as KEPT_LINE
 from cio_cli.check.contract import RAW_LINE as LINE
 from cio_cli.read.files import WORKERS, Chunk, _nulled, _peek, _read, _Tell, ordered_map
 from cio_cli.read.places import Place
@@ -38,8 +41,15 @@ def _loads(line: bytes) -> Any:
     """The JSON value of a line; ValueError when it is not JSON."""
     try:
         return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return json.loads(line)  # integers beyond 64 bits, which orjson refuses
+    except orjson.JSONDecodeError:  # integers beyond 64 bits, 1e400, NaN: orjson refuses
+        return json.loads(line, parse_float=_as_written, parse_constant=orjson.Fragment)
+
+
+def _as_written(text: str) -> float | orjson.Fragment:
+    """A JSON number as a float, or as its own text when no double holds it (1e400 would be
+    inf, written back as null)."""
+    value = float(text)
+    return value if math.isfinite(value) else orjson.Fragment(text)
 
 
 def _kind(value: Any) -> str:
@@ -149,7 +159,8 @@ class NdjsonSource:
                 continue
             nf.append(ncols)
             extra.append(None)
-            raw.append(None)
+            kept = record.get(KEPT_LINE)  # a rejects file's line imported again, as it was
+            raw.append(kept if isinstance(kept, str) else None)
             for cells, key, as_json in zip(columns, self.header, self._json, strict=True):
                 cells.append(_text(record.get(key), as_json))
         df = pl.DataFrame(
@@ -169,16 +180,20 @@ class NdjsonSource:
         columns: Callable[[], list[int] | None] | None = None,
     ) -> Iterator[Chunk[T]]:
         """``work`` over every run of lines in worker threads; yielded in file order, the
-        first line being row 1."""
+        first line being row 1. Before and after, the place must still be the input first
+        seen: the header and the types are the survey's, and pass 2 sends what pass 1 judged
+        (the row count alone misses a line edited in place)."""
 
         def job(body: tuple[bytes, int]) -> tuple[int, T]:
             df, lines = self.cells(body[0])
             return lines, work(df, False)
 
+        self.place.unchanged()
         row = 1
         for (_, done), (lines, result) in ordered_map(job, self.bodies(), WORKERS):
             yield Chunk(result, row, lines, done)
             row += lines
+        self.place.unchanged()
 
 
 def _record(line: bytes) -> tuple[dict[str, Any] | None, str]:

@@ -7,7 +7,8 @@ Each batch becomes the chunk every reader yields (read/files.py): text cells ``c
 plus ``_row``, ``_nf``, ``_extra``. A value's text is what a CSV export of it holds:
 integers, decimals (``19.90``), booleans (``true``), floats (``1.5``, ``NaN``),
 timestamps in ISO-8601 (a zoned one in UTC with ``Z``, a naive one without an offset,
-so it needs ``--assume-tz`` as text does), dates (``2024-01-31``); structs, lists and
+so it needs ``--assume-tz`` as text does), dates (``2024-01-31``), times of day with their
+fraction (``12:34:56.789``), durations in ISO-8601 (``P1DT2H3.5S``); structs, lists and
 maps as their JSON. ``declared`` then says what the type means for sending: strings,
 dates and times are strings (never re-typed), floats are floats, a decimal of a fixed
 scale is a number, nested values are JSON; integers and booleans are typed by the same
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from cio_cli.errors import UnimportableError
 from cio_cli.read.files import WORKERS, Chunk, _nulled, ordered_map
@@ -35,6 +37,7 @@ from cio_cli.read.places import Place
 T = TypeVar("T")
 BATCH_ROWS = 25_000  # rows a chunk: about the rows of a 2 MB CSV block, so memory is alike
 ISO = "%Y-%m-%dT%H:%M:%S%.f"
+CLOCK = "%H:%M:%S%.f"  # a Time's text: 12:34:56.789, 00:00:00
 STRINGS = (pl.String, pl.Categorical, pl.Enum, pl.Date, pl.Datetime, pl.Time, pl.Duration)
 NESTED = (pl.Struct, pl.List, pl.Array)
 HINT = "export the file as Parquet again (cio reads it with polars)"
@@ -65,6 +68,10 @@ def as_text(col: str, dtype: pl.DataType) -> pl.Expr:
         return cell.dt.convert_time_zone("UTC").dt.to_string(ISO + "Z")
     if isinstance(dtype, pl.Date):
         return cell.dt.to_string("%Y-%m-%d")
+    if isinstance(dtype, pl.Time):
+        return cell.dt.to_string(CLOCK)  # a cast drops the fraction: 12:34:56.789 -> 12:34:56
+    if isinstance(dtype, pl.Duration):
+        return cell.dt.to_string("iso")  # P400DT2H4.000005S: no cast to text exists
     if isinstance(dtype, NESTED):
         wrapped = pl.struct(cell.alias("v")).struct.json_encode()
         return pl.when(cell.is_not_null()).then(wrapped.str.slice(5).str.strip_suffix("}"))
@@ -84,13 +91,41 @@ def from_text(col: str, dtype: pl.DataType) -> pl.Expr:
         return parsed.dt.replace_time_zone("UTC").dt.convert_time_zone(zone)
     if isinstance(dtype, pl.Date):
         return cell.str.to_date("%Y-%m-%d", strict=False)
+    if isinstance(dtype, pl.Time):
+        return cell.str.to_time(CLOCK, strict=False)
+    if isinstance(dtype, pl.Duration):
+        return _iso_duration(cell).cast(dtype)
     if isinstance(dtype, NESTED):
-        return cell.str.json_decode(dtype)
+        return cell.str.json_decode(_listed(dtype)).cast(dtype)
     if isinstance(dtype, pl.Boolean):
         return pl.when(cell.is_not_null()).then(cell == "true")
     if isinstance(dtype, pl.Null):
-        return cell
+        return cell.cast(dtype)  # a column of nulls only: still of no type
     return cell.cast(dtype, strict=False)
+
+
+def _listed(dtype: pl.DataType | DataTypeClass) -> pl.DataType | DataTypeClass:
+    """``dtype`` with every fixed-size array a list: polars decodes JSON into lists only."""
+    if isinstance(dtype, pl.Array | pl.List):
+        return pl.List(_listed(dtype.inner))
+    if isinstance(dtype, pl.Struct):
+        return pl.Struct({f.name: _listed(f.dtype) for f in dtype.fields})
+    return dtype
+
+
+def _iso_duration(cell: pl.Expr) -> pl.Expr:
+    """A duration from the ISO-8601 text ``as_text`` writes (``-P1DT2H3M4.5S``: days at
+    most, no months), to the nanosecond."""
+
+    def part(unit: str) -> pl.Expr:
+        return cell.str.extract(rf"(\d+){unit}", 1).cast(pl.Int64).fill_null(0)
+
+    fraction = cell.str.extract(r"\.(\d+)S", 1).str.pad_end(9, "0").cast(pl.Int64).fill_null(0)
+    whole = pl.duration(
+        days=part("D"), hours=part("H"), minutes=part("M"), seconds=part("(?:\\.\\d+)?S"),
+        nanoseconds=fraction, time_unit="ns",
+    )  # fmt: skip
+    return pl.when(cell.str.starts_with("-")).then(-whole).when(cell.is_not_null()).then(whole)
 
 
 class ParquetSource:

@@ -183,7 +183,7 @@ class NdjsonRejects(RejectsWriter):
             line = lines[at] if lines else None
             obj: dict[str, object] = {} if line is None else {LINE: line}
             for key, cell in zip(keys, record, strict=False):
-                if line is None and cell != "":
+                if cell != "":
                     as_text = self.declared.get(key) == "string"
                     obj[key] = cell if as_text else orjson.Fragment(str(cell))
             obj[ROW], obj[ERROR] = record[-2], record[-1]
