@@ -78,9 +78,11 @@ def test_a_resumed_run_writes_only_its_own_requests(tmp_path: Path) -> None:
     assert "already imported" in rerun.stderr and audit.read_text() == ""
 
 
-def test_journals_set_aside_are_named_and_only_the_last_three_kept(tmp_path: Path) -> None:
-    """Issue 26 item 3: a journal of another destination is set aside (named in the note);
-    of those set aside beside one input, the 3 most recent stay and the note names the
+def test_journals_set_aside_are_named_and_none_of_this_version_is_removed(tmp_path: Path) -> None:
+    """Issue 26 item 3: a journal of another destination is set aside (named in the note)
+    and never removed while the file is the same: a later run to that destination resumes
+    from it (removing it could send its rows again). Of the journals of earlier versions of
+    the file, which no run can resume, the 3 set aside last stay and the note names the
     older ones it removed."""
     path = export(tmp_path)
     aside: list[str] = []
@@ -93,10 +95,16 @@ def test_journals_set_aside_are_named_and_only_the_last_three_kept(tmp_path: Pat
         if aside or added:
             assert len(added) == 1 and f"that journal is kept as {added[0]}" in result.stderr
             aside += added
-    assert len(aside) == 4
-    kept = sorted(p.name for p in tmp_path.glob("events.csv.cio-journal.*"))
-    assert kept == sorted(aside[1:])
-    assert (
-        f"older journals set aside for other destinations were removed ({aside[0]}):"
-        " cio keeps the last 3 of each input"
-    ) in result.stderr
+        assert "removed" not in result.stderr
+    assert sorted(p.name for p in tmp_path.glob("events.csv.cio-journal.*")) == sorted(aside)
+    with FakeCio(SITE, KEY) as fake:  # one destination, the file edited three times
+        for version in range(3):
+            with path.open("a") as f:
+                f.write(f"purchase,v{version},{old()},pro\n")
+            result = cio("import", path, env=env(fake))
+            assert result.exit_code == 0, result.stderr
+    left = sorted(p.name for p in tmp_path.glob("events.csv.cio-journal.*"))
+    assert len(left) == 3 and not set(left) & set(aside[:4])
+    assert "older journals set aside for earlier versions of the file were removed (" in (
+        result.stderr
+    )

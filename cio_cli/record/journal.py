@@ -26,8 +26,11 @@ journalled: a resumed run judges them again.
 A journal is never overwritten by a run for another file or destination: it is
 set aside as ``<input>.cio-journal.<tag>``, the tag a hash of its header
 (version, fingerprint, destination), where a later run with that file and
-destination finds it again and moves it back; the last ``KEPT_ASIDE`` (3) set aside
-beside an input are kept, older ones removed, and the note names them. ``--restart``
+destination finds it again and moves it back. Journals of this file's content for other
+destinations are never removed (a later run to one of them resumes from it: removing it
+could send its rows again); of those for earlier contents of the file, which no run can
+resume, the last ``KEPT_ASIDE`` (3) set aside are kept, older ones removed, and the note
+names them. ``--restart``
 leaves the journal in place until the new run writes its first record, then sets it aside the same
 way; the new run's finish removes it. A journal that acknowledges nothing (a
 header alone) is removed instead; one without a readable header is kept as
@@ -170,10 +173,10 @@ class Journal:
             os.replace(aside, path)
             note = f"{why}: it was set aside as {kept.name}, and" if why and kept else ""
             note += f" the journal kept for this file and destination ({aside.name}) is back"
-            return cls._resume(path, header, earlier), _pruned(path, note.strip())
+            return cls._resume(path, header, earlier), _pruned(path, header, note.strip())
         note = f"not resuming: {why}; starting over" if why else ""
         note += f" (that journal is kept as {kept.name})" if kept else ""
-        return cls._fresh(path, header), _pruned(path, note)
+        return cls._fresh(path, header), _pruned(path, header, note)
 
     @classmethod
     def _resume(cls, path: Path, header: dict[str, object], found: _Found) -> Journal:
@@ -225,7 +228,7 @@ class Journal:
         with self._writing():
             if self._file is None and self._ignored is not None:  # --restart: now its own
                 _set_aside(self.path, self._ignored)
-                _prune(self.path)
+                _prune(self.path, self.header["fingerprint"])
                 _write_header(self.path, self.header)
                 self._ignored = None
             if self._file is None:
@@ -344,12 +347,15 @@ def _set_aside(path: Path, found: _Found) -> Path | None:
     return kept
 
 
-def _prune(path: Path) -> list[str]:
-    """Keep the ``KEPT_ASIDE`` journals set aside beside ``path`` most recently (by the time
-    they were set aside); remove the older ones. Returns the names removed."""
+def _prune(path: Path, fingerprint: object) -> list[str]:
+    """Of the journals set aside beside ``path`` for earlier contents of the file (another
+    ``fingerprint``), keep the ``KEPT_ASIDE`` set aside most recently and remove the older
+    ones; those of this content (other destinations) are all kept. Returns the names
+    removed."""
     pattern = re.compile(re.escape(path.name) + r"\.[0-9a-f]{12}")
     try:
         aside = [p for p in path.parent.iterdir() if pattern.fullmatch(p.name)]
+        aside = [p for p in aside if _fingerprint_of(p) != fingerprint]
         aside.sort(key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
     except OSError:
         return []
@@ -361,14 +367,24 @@ def _prune(path: Path) -> list[str]:
     return sorted(removed)
 
 
-def _pruned(path: Path, note: str) -> str:
+def _fingerprint_of(path: Path) -> object:
+    """The file fingerprint in the header of the journal at ``path`` (its first line),
+    or None when it has no readable header."""
+    with open(path, "rb") as f:
+        parsed = _parse(f.readline())
+    header = _header([parsed]) if parsed is not None else None
+    return header.get("fingerprint") if isinstance(header, dict) else None
+
+
+def _pruned(path: Path, header: dict[str, object], note: str) -> str:
     """``_prune``, and ``note`` (what was set aside) ending with what it removed."""
-    removed = _prune(path)
+    removed = _prune(path, header["fingerprint"])
     if not removed:
         return note
     more = (
-        f"older journals set aside for other destinations were removed ({', '.join(removed)}):"
-        f" cio keeps the last {KEPT_ASIDE} of each input"
+        f"older journals set aside for earlier versions of the file were removed"
+        f" ({', '.join(removed)}): cio keeps the last {KEPT_ASIDE} of those, and every one"
+        " of this version"
     )
     return f"{note}; {more}" if note else more
 
