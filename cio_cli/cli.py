@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sys
 import threading
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from cio_cli import __version__, config_file
 from cio_cli.config import Credentials, api_name, check_gzip
@@ -27,7 +23,61 @@ from cio_cli.errors import (
     TerminatedError,
     UsageError,
 )
+from cio_cli.options import (
+    AllowRecentOpt,
+    AnonymousOpt,
+    ApiInputOpt,
+    ApiKeyOpt,
+    ApiOpt,
+    BaseUrlOpt,
+    BatchBytesOpt,
+    ClearEmptyOpt,
+    ConcurrencyOpt,
+    ConfigOpt,
+    DataOpt,
+    DryRunOpt,
+    EncodingOpt,
+    EventIdOpt,
+    Files,
+    FormatChoice,
+    FormatOpt,
+    GzipOpt,
+    IdentifierChoice,
+    IdentifierOpt,
+    JournalOpt,
+    JsonOpt,
+    KindChoice,
+    KindOpt,
+    MapOpt,
+    MaxRejectedOpt,
+    NameOpt,
+    NullOpt,
+    OutOpt,
+    PairOpt,
+    PersonOpt,
+    PipelinesKeyOpt,
+    QuietOpt,
+    RateOpt,
+    RegionOpt,
+    RejectsOpt,
+    RestartOpt,
+    RetriesOpt,
+    SemanticOpt,
+    ShardOpt,
+    SiteIdOpt,
+    SkipRecentOpt,
+    TimeoutOpt,
+    TimestampOpt,
+    TypeOpt,
+    TypesChoice,
+    TypesOpt,
+    TzOpt,
+    UnitChoice,
+    UnitOpt,
+    UpdateOnlyOpt,
+)
 from cio_cli.record.report import Reporter, Summary, ask
+from cio_cli.typer_classes import PanelCommand, _Group
 
 if TYPE_CHECKING:  # validate and import load them when they run (send-event never does)
     from cio_cli.importer.plan import ImportPlan
@@ -63,121 +113,6 @@ Environment:
   CIO_CONFIG                 a TOML file of long options (--config)"""
 
 
-class PanelCommand(TyperCommand):
-    """A command whose ``--help`` groups its options in rich panels.
-
-    The app itself keeps ``rich_markup_mode=None``, so Typer's usage errors (a missing or
-    unknown option) stay plain text, as scripts read them. A flag shows no ``<bool>`` (it
-    takes no value) and the files argument shows as its metavar alone (``FILE...``).
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**{**kwargs, "rich_markup_mode": "rich"})
-        for param in self.params:
-            _plain_values(param)
-            if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
-                param.metavar = ""
-            elif isinstance(param, TyperArgument) and param.metavar is not None:
-                param.__class__ = _NamedArgument
-
-    def get_help_option(self, ctx: Any) -> Any:
-        """``--help``, a flag like the others: no ``<bool>``."""
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.metavar = ""
-            _plain_values(option)
-        return option
-
-
-class _Group(TyperGroup):
-    """The ``cio`` group: Typer's, with its ``--help`` coerced without pydantic."""
-
-    def get_help_option(self, ctx: Any) -> Any:
-        """Typer's ``--help``, coerced by ``_PlainValue``."""
-        option = super().get_help_option(ctx)
-        if option is not None:
-            _plain_values(option)
-        return option
-
-
-def _plain_values(param: object) -> None:
-    """Coerce ``param``'s values by ``_PlainValue`` (Typer's own coercion builds a pydantic
-    adapter for every parameter of the command that runs, even one left at its default)."""
-    if _SEAM and isinstance(param, TyperOption | TyperArgument) and param._runtime_param is None:
-        param._runtime_param = _PlainValue.of(param.type_descriptor)
-
-
-try:  # Typer's coercion seam (private, Typer 0.29): without it, Typer coerces as it always did
-    from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
-
-    _SEAM = typer.__version__.split(".")[:2] == ["0", "29"]  # the Typer it was written for:
-    # another one's private seam may differ, so it coerces as it always did (a slower start)
-except ImportError:  # pragma: no cover - another Typer: slower to start, nothing else
-    RuntimeParam, _SEAM = object, False  # type: ignore[assignment,misc]
-
-_INT, _FLOAT = re.compile(r"-?[0-9]{1,15}"), re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
-_UNSET: Any = object()
-
-
-@dataclass(frozen=True)
-class _PlainValue(RuntimeParam):
-    """Typer's coercion of an option's value, without pydantic for what a command line
-    gives most: a string for a ``str`` (or ``parser=str``) option, plain digits for an
-    ``int`` or ``float``, a default of the option's own type. Any other value goes to
-    Typer's own coercion, which loads pydantic (40-50 ms of every start), so every
-    message stays Typer's (docs/benchmarks.md, "Start-up")."""
-
-    descriptor: TypeDescriptor
-
-    @classmethod
-    def of(cls, descriptor: TypeDescriptor) -> _PlainValue:
-        """The coercion of the option ``descriptor`` describes."""
-        return cls(descriptor.parameter_info, descriptor.annotation, descriptor)
-
-    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-        plain = self._plain(value)
-        if plain is _UNSET:
-            typer_own = build_runtime_param(self.descriptor)
-            return typer_own._coerce_value(value, param=param, ctx=ctx)
-        return plain
-
-    def _plain(self, value: Any) -> Any:
-        """``value`` coerced as Typer would, or ``_UNSET`` when Typer has to say."""
-        kind: Any = self.annotation
-        parser = self.parameter_info.parser
-        if typing.get_origin(kind) is list and typing.get_args(kind) == (str,) and not parser:
-            if isinstance(value, list | tuple) and all(type(v) is str for v in value):
-                return list(value)
-        elif (parser is str or (kind is str and not parser)) and type(value) is str:
-            return value
-        elif not parser and kind is bool and type(value) is bool:
-            return value
-        elif not parser and kind in (int, float):
-            if type(value) is kind:
-                return value
-            if type(value) is int or (type(value) is str and _INT.fullmatch(value)):
-                return kind(value)
-            if kind is float and type(value) is str and _FLOAT.fullmatch(value):
-                return float(value)
-        return _UNSET
-
-
-class _NamedArgument(TyperArgument):
-    """An argument shown as its metavar, in the usage line and the help, and nothing else."""
-
-    def get_usage_pieces(self, ctx: object) -> list[str]:
-        """``FILE...``, not Typer's ``{FILE...}...``."""
-        return [self.display_name_raw]
-
-    def display_type_rich(self, ctx: object) -> str | None:
-        """No type column (``<list[str]>``): the metavar says it."""
-        return None
-
-    def get_error_hint(self) -> str:
-        """``'files'`` in Typer's messages (``Missing argument 'files'.``), as before."""
-        return f"'{self.name}'"
-
-
 app = typer.Typer(
     cls=_Group,
     no_args_is_help=True,
@@ -188,398 +123,6 @@ app = typer.Typer(
     " (local or in a bucket), and send single events.",
     epilog=EXIT_CODES,
 )
-
-
-class IdentifierChoice(StrEnum):
-    """--identifier: how ``_cio_customer_id`` is sent."""
-
-    AUTO = "auto"
-    ID = "id"
-    EMAIL = "email"
-    PER_ROW = "per-row"
-
-
-class UnitChoice(StrEnum):
-    """--timestamp-unit: how numeric timestamps are read."""
-
-    AUTO = "auto"
-    S = "s"
-    MS = "ms"
-
-
-class TypesChoice(StrEnum):
-    """--types: infer data types, or keep every value a string."""
-
-    AUTO = "auto"
-    STRING = "string"
-
-
-class FormatChoice(StrEnum):
-    """--format: how the input is read, where its name does not say."""
-
-    CSV = "csv"
-    PARQUET = "parquet"
-    NDJSON = "ndjson"
-
-
-class KindChoice(StrEnum):
-    """--kind: what each row is."""
-
-    EVENTS = "events"
-    PEOPLE = "people"
-
-
-class ApiChoice(StrEnum):
-    """--api: which Customer.io API receives the events."""
-
-    TRACK = "track"
-    PIPELINES = "pipelines"
-
-
-class RegionChoice(StrEnum):
-    """--region: the Customer.io data center (any case, as CIO_REGION)."""
-
-    US = "us"
-    EU = "eu"
-
-
-def _choices(choices: type[StrEnum]) -> str:
-    """The metavar of a choice option: ``[auto|s|ms]``."""
-    return "[" + "|".join(choices) + "]"
-
-
-def _choice_option(flag: str, choices: type[StrEnum], help: str, panel: str, **extra: Any) -> Any:
-    """A choice option: Typer shows the choices, and cio checks the value itself
-    (``parser=str``), so a wrong one is refused in cio's words, exit 2, with --json's object."""
-    return typer.Option(
-        flag, parser=str, metavar=_choices(choices), help=help, rich_help_panel=panel, **extra
-    )
-
-
-INPUT, SAFETY, SENDING, CREDENTIALS, OUTPUT = "Input", "Safety", "Sending", "Credentials", "Output"
-
-# -- Input
-Files = Annotated[
-    list[str],
-    typer.Argument(
-        metavar="FILE...",
-        help="CSV, Parquet or NDJSON files (.csv, .parquet, .ndjson, .jsonl, each maybe .gz"
-        " but Parquet), - for stdin, or s3:// gs:// az:// https:// URLs (a * in the"
-        " object's name: every object it matches, in name order).",
-    ),
-]
-IdentifierOpt = Annotated[
-    IdentifierChoice,
-    _choice_option(
-        "--identifier",
-        IdentifierChoice,
-        "How _cio_customer_id is sent; per-row: each value as its own kind (email, cio_id, id).",
-        INPUT,
-    ),
-]
-UnitOpt = Annotated[
-    UnitChoice,
-    _choice_option("--timestamp-unit", UnitChoice, "How numeric timestamps are read.", INPUT),
-]
-TzOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--assume-tz",
-        metavar="ZONE",
-        help="Zone for timestamps without one, e.g. UTC.",
-        rich_help_panel=INPUT,
-    ),
-]
-FormatOpt = Annotated[
-    FormatChoice | None,
-    _choice_option(
-        "--format", FormatChoice, "How to read the input when its name does not say (stdin).", INPUT
-    ),
-]
-TypesOpt = Annotated[
-    TypesChoice, _choice_option("--types", TypesChoice, "Infer data types or not.", INPUT)
-]
-TypeOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--type",
-        metavar="COLUMN=TYPE",
-        help="TYPE is string, int, float, bool or json (repeatable).",
-        rich_help_panel=INPUT,
-    ),
-]
-KindOpt = Annotated[
-    KindChoice,
-    _choice_option(
-        "--kind", KindChoice, "What each row is: an event, or a person to add or update.", INPUT
-    ),
-]
-UpdateOnlyOpt = Annotated[
-    bool,
-    typer.Option(
-        "--update-only",
-        help="People: update existing people only, never create one (Track).",
-        rich_help_panel=INPUT,
-    ),
-]
-ClearEmptyOpt = Annotated[
-    bool,
-    typer.Option(
-        "--clear-empty",
-        help="People: an empty cell removes the attribute (sent as null), not left as it is.",
-        rich_help_panel=INPUT,
-    ),
-]
-MapOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--map",
-        metavar="SOURCE=TARGET",
-        help="Rename a column: TARGET is a _cio_* name, a data key, or - to drop it (repeatable).",
-        rich_help_panel=INPUT,
-    ),
-]
-NullOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--null-value",
-        metavar="TEXT",
-        help="Read cells equal to TEXT as empty, e.g. NULL or \\N (repeatable).",
-        rich_help_panel=INPUT,
-    ),
-]
-ConfigOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--config",
-        metavar="FILE",
-        envvar="CIO_CONFIG",
-        show_envvar=True,
-        help="A TOML file of long options, e.g. null_value = [\"NULL\"] (flags win).",
-        rich_help_panel=INPUT,
-    ),
-]
-EncodingOpt = Annotated[
-    str,
-    typer.Option(
-        "--encoding", metavar="NAME", help="Text encoding of the input.", rich_help_panel=INPUT
-    ),
-]
-# -- Safety
-DryRunOpt = Annotated[
-    bool,
-    typer.Option(
-        "--dry-run",
-        help="Send nothing: check and build, and show what would be sent.",
-        rich_help_panel=SAFETY,
-    ),
-]
-MaxRejectedOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--max-rejected",
-        metavar="N|P%",
-        help="Exit 0 when the row rules reject at most N rows (or P% of the rows), with a"
-        " warning; above it exit 1 and send nothing.",
-        rich_help_panel=SAFETY,
-    ),
-]
-AllowRecentOpt = Annotated[
-    bool,
-    typer.Option(
-        "--allow-recent", help="Send events in the 72-hour window.", rich_help_panel=SAFETY
-    ),
-]
-SkipRecentOpt = Annotated[
-    bool,
-    typer.Option(
-        "--skip-recent", help="Leave events in the 72-hour window out.", rich_help_panel=SAFETY
-    ),
-]
-SemanticOpt = Annotated[
-    bool,
-    typer.Option(
-        "--allow-semantic",
-        help="Allow events that delete or change people.",
-        rich_help_panel=SAFETY,
-    ),
-]
-# -- Sending
-BatchBytesOpt = Annotated[
-    int,
-    typer.Option(
-        "--batch-bytes", metavar="BYTES", help="Largest request body.", rich_help_panel=SENDING
-    ),
-]
-ConcurrencyOpt = Annotated[
-    int,
-    typer.Option(
-        "--concurrency",
-        metavar="N",
-        help="The most requests in flight (cio adapts below it to reach --rate).",
-        rich_help_panel=SENDING,
-    ),
-]
-RateOpt = Annotated[
-    float,
-    typer.Option(
-        "--rate",
-        metavar="PER_SECOND",
-        help="Requests started per second at most.",
-        rich_help_panel=SENDING,
-    ),
-]
-RetriesOpt = Annotated[
-    int,
-    typer.Option(
-        "--max-retries",
-        metavar="N",
-        help="Retries of a failing request (429, 5xx, timeouts, lost connections).",
-        rich_help_panel=SENDING,
-    ),
-]
-TimeoutOpt = Annotated[
-    float,
-    typer.Option(
-        "--timeout",
-        metavar="SECONDS",
-        help="Seconds a whole request may take (connect, send, answer).",
-        rich_help_panel=SENDING,
-    ),
-]
-RestartOpt = Annotated[
-    bool,
-    typer.Option(
-        "--restart", help="Ignore the journal: send every row again.", rich_help_panel=SENDING
-    ),
-]
-ShardOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--shard",
-        metavar="I/N",
-        help="Send only the events of shard I of N (by a hash of the person): run N jobs,"
-        " --shard 1/N to N/N, to send every event once between them.",
-        rich_help_panel=SENDING,
-    ),
-]
-JournalOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--journal",
-        metavar="PATH",
-        help="Keep the journal at PATH (one input file; stdin resumes with it).",
-        rich_help_panel=SENDING,
-    ),
-]
-# -- Credentials: Typer shows each variable; config.resolve reads them (see _typed)
-SiteIdOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--site-id",
-        metavar="ID",
-        envvar="CIO_SITE_ID",
-        show_envvar=True,
-        help="Track API site id.",
-        rich_help_panel=CREDENTIALS,
-    ),
-]
-ApiKeyOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--api-key",
-        metavar="KEY",
-        envvar="CIO_API_KEY",
-        show_envvar=True,
-        help="Track API key.",
-        rich_help_panel=CREDENTIALS,
-    ),
-]
-PipelinesKeyOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--pipelines-key",
-        metavar="KEY",
-        envvar="CIO_PIPELINES_KEY",
-        show_envvar=True,
-        help="Pipelines API key.",
-        rich_help_panel=CREDENTIALS,
-    ),
-]
-
-
-def _api_option(panel: str) -> Any:
-    """--api (CIO_API), in ``panel``."""
-    return _choice_option(
-        "--api",
-        ApiChoice,
-        "The API that receives the events (default: track, unless only the Pipelines key"
-        " is given).",
-        panel,
-        envvar="CIO_API",
-        show_envvar=True,
-    )
-
-
-ApiOpt = Annotated[ApiChoice | None, _api_option(SENDING)]
-ApiInputOpt = Annotated[ApiChoice | None, _api_option(INPUT)]  # validate sends nothing
-GzipOpt = Annotated[
-    bool,
-    typer.Option(
-        "--gzip",
-        help="Send bodies gzip-compressed (--api pipelines only).",
-        rich_help_panel=SENDING,
-    ),
-]
-RegionOpt = Annotated[
-    RegionChoice | None,
-    _choice_option(
-        "--region",
-        RegionChoice,
-        "Workspace region.",
-        CREDENTIALS,
-        envvar="CIO_REGION",
-        show_envvar=True,
-    ),
-]
-BaseUrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--base-url",
-        metavar="URL",
-        envvar="CIO_BASE_URL",
-        show_envvar=True,
-        help="Override the host (a proxy, a test server).",
-        rich_help_panel=CREDENTIALS,
-    ),
-]
-# -- Output
-JsonOpt = Annotated[
-    bool,
-    typer.Option("--json", help="Print one JSON summary on stdout.", rich_help_panel=OUTPUT),
-]
-QuietOpt = Annotated[
-    bool, typer.Option("--quiet", help="No progress display.", rich_help_panel=OUTPUT)
-]
-RejectsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--rejects",
-        metavar="FILE",
-        help="Rejects file (default <input>.rejects.csv).",
-        rich_help_panel=OUTPUT,
-    ),
-]
-OutOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--out",
-        metavar="FILE",
-        help="With --dry-run: write every request, one JSON line each; with a real import:"
-        " each acknowledged request and its HTTP status (an audit record).",
-        rich_help_panel=OUTPUT,
-    ),
-]
 
 
 def _version(value: bool) -> None:
@@ -885,64 +428,6 @@ Exit codes:
 """
     + _ENVIRONMENT
 )
-
-NameOpt = Annotated[
-    str, typer.Option("--name", metavar="NAME", help="The event name.", rich_help_panel=INPUT)
-]
-PersonOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--person",
-        metavar="PERSON",
-        help="The person: an id, an email or cio_<id>.",
-        rich_help_panel=INPUT,
-    ),
-]
-AnonymousOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--anonymous-id",
-        metavar="ID",
-        help="An anonymous id, instead of --person.",
-        rich_help_panel=INPUT,
-    ),
-]
-PairOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "-d",
-        metavar="KEY=VALUE|KEY:=JSON",
-        help="key=value (a string) or key:=JSON (a typed value); repeatable.",
-        rich_help_panel=INPUT,
-    ),
-]
-DataOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--data",
-        metavar="JSON|@FILE",
-        help="The data: a JSON object, or @FILE.",
-        rich_help_panel=INPUT,
-    ),
-]
-TimestampOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--timestamp",
-        metavar="TIME",
-        help="Unix seconds or ms, or ISO-8601 with Z or an offset.",
-        rich_help_panel=INPUT,
-    ),
-]
-EventIdOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--id",
-        metavar="ULID",
-        help="The event's ULID (default: a new one each run).",
-        rich_help_panel=INPUT,
-    ),
-]
 
 
 @app.command("send-event", cls=PanelCommand, epilog=SEND_EVENT_CODES)
