@@ -81,12 +81,14 @@ class Bucket:
 
 class Proxy:
     """An HTTP proxy on 127.0.0.1 in front of ``target``: it records each request's method,
-    path and Range header, and answers ``deny`` (a status) instead when set."""
+    path and Range header, and answers ``deny`` (a status) instead when set; the headers
+    named in ``drop`` (lower case) are left out of the answers (a store without ETags)."""
 
     def __init__(self, target: str) -> None:
         self.target = target.removeprefix("http://")
         self.seen: list[tuple[str, str, str | None]] = []
         self.deny: int | None = None
+        self.drop: set[str] = set()
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -112,7 +114,8 @@ class Proxy:
                 data = answer.read()
                 self.send_response(answer.status)
                 for k, v in answer.getheaders():
-                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    left_out = ("transfer-encoding", "connection", "content-length", *proxy.drop)
+                    if k.lower() not in left_out:
                         self.send_header(k, v)
                 size = answer.getheader("Content-Length") if self.command == "HEAD" else None
                 self.send_header("Content-Length", size or str(len(data)))

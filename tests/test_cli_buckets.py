@@ -5,7 +5,7 @@ as a user would, through ``AWS_ENDPOINT_URL`` and ``AWS_ALLOW_HTTP`` with fake k
 environment. What is checked: the same bytes in a bucket give the same requests, ids and
 rejects file as the local file, byte for byte (chunked, gzipped, multi-line cells); a
 ``*`` pattern is several files in name order; a real import journals locally by URL + size
-+ ETag, resumes after ``kill -9``, starts over when the object changed and answers "already
++ ETag (the bytes' SHA-256 when the store sends no ETag), resumes after ``kill -9``, starts over when the object changed and answers "already
 imported" with a HEAD alone; a missing object, a pattern matching nothing and a refused
 access exit with a message naming the URL; no key or signature appears anywhere.
 """
@@ -252,6 +252,43 @@ def test_a_changed_object_starts_over(bucket: Bucket, tmp_path: Path) -> None:
         assert json.loads(second.stdout)["sent"] == 60
         assert json.loads(second.stdout)["resumed"] == 0
         assert len(fake.events_by_id) == 60
+
+
+def test_an_object_without_etag_is_fingerprinted_by_its_bytes(
+    bucket: Bucket, tmp_path: Path
+) -> None:
+    # a store that sends no ETag (and no version): a new export of the same size at the same
+    # URL is not "already imported"; the same bytes again are, after reading them once
+    first = _csv_bytes(rows(50))
+    second = first.replace(b"user-1", b"user-9")  # other events, the same size
+    assert len(second) == len(first) and second != first
+    url = bucket.put("events.csv", first)
+    proxy = Proxy(bucket.endpoint)
+    proxy.drop = {"etag"}
+    env, work = run_env(proxy.url), Path.cwd()
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(command(url, fake.url), cwd=work, env=env,
+                              capture_output=True, text=True, timeout=WAIT)  # fmt: skip
+
+    try:
+        with FakeCio(SITE, KEY) as fake:
+            assert run().returncode == 0
+            bucket.put("events.csv", second)
+            want = expected_ops(url, tmp_path)
+            again = run()
+            assert again.returncode == 0, again.stderr
+            assert "already imported" not in again.stderr
+            assert set(want) <= set(fake.events_by_id)  # the new export's events were sent
+            proxy.seen.clear()
+            rerun = run()
+            assert rerun.returncode == 0, rerun.stderr
+            assert "already imported" in rerun.stderr
+            assert [rng for _, rng in proxy.gets()] == [None]  # read once, whole
+    finally:
+        proxy.close()
+    header = (work / "events.csv.cio-journal").read_text().splitlines()[0]
+    assert f"object:{url}:{len(second)}:sha256:" in header
 
 
 def test_an_object_replaced_between_the_passes_is_changed(

@@ -189,7 +189,7 @@ def _answered(plan: ImportPlan, arg: str, stack: ExitStack) -> tuple[Counts, int
         stack.callback(Lock.take(journal.with_name(journal.name + ".lock")).release)
     except (Locked, OSError):
         return None  # the usual way says why
-    place: Place = place_of(arg)  # an object is asked for its size and ETag, not read
+    place: Place = place_of(arg)  # an object is asked for its size and ETag (read if none)
     header = make_header(place.fingerprint(), plan.api.destination(plan.send.config),
                          plan.shard_text)  # fmt: skip
     found = finished_counts(journal, header)

@@ -11,7 +11,7 @@ a local file's, in memory as bounded as a local file's, with no local copy.
 Every read after the first ``HEAD`` asks for the same ETag (``If-Match``): an object
 replaced between the passes is "changed while cio was reading it", as a local file is.
 An https URL is asked with a one-byte ranged GET instead of a HEAD (a presigned URL
-is signed for GET only).
+is signed for GET only). An object served without ETag or version is hashed for the journal.
 
 Errors of the store become cio's, naming the URL as ``shown_name`` shows it (the store's
 own messages hold the full URL, so they are never shown): a missing object is exit 2, as
@@ -21,6 +21,7 @@ reached is exit 5, as when Customer.io refuses the key or cannot be reached.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -168,8 +169,18 @@ class RemoteObject:
         return io.BufferedReader(_Stream(chunks, self.shown), CHUNK)
 
     def fingerprint(self) -> str:
-        """The journal's key: the URL (without secrets), size and ETag or version."""
-        return f"object:{self.shown}:{self.size}:{self.etag or self.version or ''}"
+        """The journal's key: the URL (without secrets), size and ETag or version. An object
+        served with neither (an https server may send no ETag) is read and hashed, as a local
+        file is: the URL and size alone would let another object of that size resume its
+        journal, or be "already imported" without ever being sent."""
+        tag = self.etag or self.version
+        if not tag:
+            digest = hashlib.sha256()
+            with self.open() as stream:
+                while block := stream.read(CHUNK):
+                    digest.update(block)
+            tag = "sha256:" + digest.hexdigest()
+        return f"object:{self.shown}:{self.size}:{tag}"
 
 
 class _Stream(io.RawIOBase):
