@@ -144,12 +144,23 @@ def _value_or_null(col: str, kind: str, plain: set[str], key: str) -> pl.Expr:
     return pl.concat_str(parts).fill_null("null")
 
 
-def _ulid(hex_digest: pl.Expr) -> list[pl.Expr]:
-    """A ULID's pieces: 48-bit time (ms) then the first 80 bits of the hash, Crockford base32."""
+HALVES = ("_h0", "_h1")  # the hash's first 80 bits, 40 bits a column
+
+
+def _halves(hex_digest: pl.Expr) -> list[pl.Expr]:
+    """The first 80 bits of a hex digest as two 40-bit integers (``HALVES``), each read once."""
+    return [
+        hex_digest.str.slice(10 * i, 10).str.to_integer(base=16, dtype=pl.UInt64).alias(half)
+        for i, half in enumerate(HALVES)
+    ]
+
+
+def _ulid() -> list[pl.Expr]:
+    """A ULID's pieces: 48-bit time (ms) then the hash's first 80 bits (``HALVES``), Crockford
+    base32."""
     millis = pl.col("_ts").fill_null(0) * 1000  # 48 bits in a 50-bit, 10-character field
-    hashed = [hex_digest.str.slice(5 * i, 5).str.to_integer(base=16) for i in range(4)]
     tens = [millis // (1 << b) % 1024 for b in (40, 30, 20, 10, 0)]
-    tens += [part for v in hashed for part in (v // 1024, v % 1024)]
+    tens += [pl.col(half) // (1 << b) % 1024 for half in HALVES for b in (30, 20, 10, 0)]
     return [pl.lit(PAIRS).gather(v.cast(pl.UInt32)) for v in tens]
 
 
@@ -217,9 +228,10 @@ def encode(
     df = df.with_columns(_canon=pl.concat_str(canon, ignore_nulls=True))
     df = df.with_columns(_hash=plh.col("_canon").chash.sha2_256()).drop("_canon")
     df = df.with_columns(
-        _ulid=pl.concat_str(_ulid(pl.col("_hash"))),
+        *_halves(pl.col("_hash")),
         _fp=pl.col("_hash").str.slice(20, 16).str.to_integer(base=16, dtype=pl.UInt64),
     ).drop("_hash")
+    df = df.with_columns(_ulid=pl.concat_str(_ulid())).drop(*HALVES)
     op = api.op(_op_parts(lay, plain, api.millis))
     return df.with_columns(
         _op=pl.concat_str(op, ignore_nulls=True),
