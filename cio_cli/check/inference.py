@@ -298,7 +298,8 @@ def _add_decimals(whole: pl.DataFrame, stats: Stats) -> None:
     partly = [c for c, st in stats.items() if "number" in st.fits and st.fits["number"] < st.n]
     if not partly:
         return
-    counts = whole.select(_decimal_facts(pl.col(c)).alias(c) for c in partly).row(0, named=True)
+    cells = whole.select(_decimal_cells(pl.col(c)).alias(c) for c in partly)
+    counts = cells.select(_decimal_facts(pl.col(c)).alias(c) for c in partly).row(0, named=True)
     for col, (short, longer, low, high, padded) in counts.items():
         found = short
         if longer:
@@ -315,19 +316,31 @@ def _add_decimals(whole: pl.DataFrame, stats: Stats) -> None:
             st.scale = Scale(short + longer, low, high, padded)
 
 
-def _decimal_facts(cell: pl.Expr) -> pl.Expr:
-    """Per column: [short decimals, long ones (over 16 characters), fewest and most
-    fraction digits of a decimal, decimals ending in a zero after another digit]."""
-    decimal = cell.str.contains(DEC_RE).fill_null(False)
+def _decimal_cells(cell: pl.Expr) -> pl.Expr:
+    """Per cell, what ``_decimal_facts`` counts: its fraction digits (null unless a decimal),
+    longer than 16 characters, ends in a zero. Each cell is matched against ``DEC_RE``
+    once (an eager select repeats a subexpression each time it is used)."""
     size = cell.str.len_bytes()
-    longer = size > MAX_DIGITS + 1
-    scale = (size - cell.str.find(".", literal=True) - 1).filter(decimal)
-    padded = decimal & cell.str.ends_with("0") & (size - cell.str.find(".", literal=True) > 2)
+    digits = size - cell.str.find(".", literal=True) - 1
+    return pl.struct(
+        digits=pl.when(cell.str.contains(DEC_RE)).then(digits),
+        longer=size > MAX_DIGITS + 1,
+        zero=cell.str.ends_with("0"),
+    )
+
+
+def _decimal_facts(cells: pl.Expr) -> pl.Expr:
+    """Per column of ``_decimal_cells``: [short decimals, long ones (over 16 characters),
+    fewest and most fraction digits of a decimal, decimals ending in a zero after another
+    digit]."""
+    digits, longer = cells.struct.field("digits"), cells.struct.field("longer")
+    decimal = digits.is_not_null()
+    padded = (digits > 1) & cells.struct.field("zero")
     return pl.concat_list(
         (decimal & ~longer).sum().cast(pl.Int64),
         (decimal & longer).sum().cast(pl.Int64),
-        scale.min().cast(pl.Int64),
-        scale.max().cast(pl.Int64),
+        digits.min().cast(pl.Int64),
+        digits.max().cast(pl.Int64),
         padded.fill_null(False).sum().cast(pl.Int64),
     )
 
