@@ -72,9 +72,9 @@ _UNSET: Any = object()
 class _PlainValue(RuntimeParam):
     """Typer's coercion of an option's value, without pydantic for what a command line
     gives most: a string for a ``str`` (or ``parser=str``) option, plain digits for an
-    ``int`` or ``float``, a default of the option's own type. Any other value goes to
-    Typer's own coercion, which loads pydantic (40-50 ms of every start), so every
-    message stays Typer's (docs/benchmarks.md, "Start-up")."""
+    ``int`` or ``float``, a default of the option's own type (a choice's, its text). Any
+    other value goes to Typer's own coercion, which loads pydantic (40-50 ms of every
+    start), so every message stays Typer's (docs/benchmarks.md, "Start-up")."""
 
     descriptor: TypeDescriptor
 
@@ -99,6 +99,8 @@ class _PlainValue(RuntimeParam):
                 return list(value)
         elif (parser is str or (kind is str and not parser)) and type(value) is str:
             return value
+        elif parser is str and isinstance(value, str):  # a choice's default (a StrEnum)
+            return str(value)  # what Typer's coercion returns: parser(value)
         elif not parser and kind is bool and type(value) is bool:
             return value
         elif not parser and kind in (int, float):
