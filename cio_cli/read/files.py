@@ -426,7 +426,7 @@ class CsvSource:
 
     def _cells(self, df: pl.DataFrame) -> pl.DataFrame:
         """A parsed chunk as ``work`` sees it: blank lines out, ``--null-value`` cells empty."""
-        return _nulled(_without_blanks(df), self.nulls)
+        return nulled(_without_blanks(df), self.nulls)
 
     def _slowly(
         self, body: Body, first_row: int, work: Callable[[pl.DataFrame, bool], T]
@@ -517,7 +517,7 @@ def _numbered(
     )
 
 
-def _nulled(df: pl.DataFrame, nulls: tuple[str, ...]) -> pl.DataFrame:
+def nulled(df: pl.DataFrame, nulls: tuple[str, ...]) -> pl.DataFrame:
     """``df`` with every cell equal to one of ``nulls`` (``--null-value``) made empty, and
     ``NULLED`` saying which cells were (null where none was): the rejects file keeps them."""
     cells = [c for c in df.columns if c[0] == "c" and c[1:].isdigit()]

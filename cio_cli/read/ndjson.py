@@ -30,7 +30,7 @@ import polars as pl
 
 from cio_cli.check.contract import LINE as KEPT_LINE
 from cio_cli.check.contract import RAW_LINE as LINE
-from cio_cli.read.files import WORKERS, Chunk, _nulled, _peek, _read, _Tell, ordered_map
+from cio_cli.read.files import WORKERS, Chunk, _peek, _read, _Tell, nulled, ordered_map
 from cio_cli.read.places import Place
 
 T = TypeVar("T")
@@ -172,7 +172,7 @@ class NdjsonSource:
                 pl.Series(LINE, raw, dtype=pl.String),
             ]
         )
-        return _nulled(df, self.nulls), len(lines)
+        return nulled(df, self.nulls), len(lines)
 
     def chunks(
         self,

@@ -31,7 +31,7 @@ import polars as pl
 from polars.datatypes import DataTypeClass
 
 from cio_cli.errors import UnimportableError
-from cio_cli.read.files import WORKERS, Chunk, _nulled, ordered_map
+from cio_cli.read.files import WORKERS, Chunk, nulled, ordered_map
 from cio_cli.read.places import Place
 
 T = TypeVar("T")
@@ -186,7 +186,7 @@ class ParquetSource:
             pl.lit(len(self.header), dtype=pl.Int32).alias("_nf"),
             pl.lit(None, dtype=pl.String).alias("_extra"),
         )
-        return _nulled(df, self.nulls)
+        return nulled(df, self.nulls)
 
     def chunks(
         self,
