@@ -98,7 +98,7 @@ def ordered_map(fn: Callable[[A], T], items: Iterable[A], workers: int) -> Itera
                 fut.cancel()
 
 
-class _Tell:
+class Tell:
     """Tracks how many bytes of the underlying (maybe compressed) file were read."""
 
     def __init__(self, raw: BinaryIO) -> None:
@@ -111,7 +111,7 @@ class _Tell:
             return 0
 
 
-def _read(stream: BinaryIO, size: int) -> bytes:
+def read_block(stream: BinaryIO, size: int) -> bytes:
     """Up to ``size`` bytes; a damaged .gz file is unimportable."""
     try:
         return stream.read(size)
@@ -173,15 +173,11 @@ class CsvSource:
 
     # -- opening and decoding -------------------------------------------------
 
-    def _open(self) -> tuple[BinaryIO, _Tell]:
+    def _open(self) -> tuple[BinaryIO, Tell]:
         raw = self.place.open()
         if self._gz is None:
-            self._gz = _peek(raw, 2) == b"\x1f\x8b"
-        if self._gz:
-            gz = gzip.GzipFile(fileobj=raw, mode="rb")
-            gz.myfileobj = raw  # type: ignore[assignment]  # closed with it
-            return gz, _Tell(raw)  # type: ignore[return-value]
-        return raw, _Tell(raw)
+            self._gz = is_gzip(raw)
+        return unzipped(raw, self._gz)
 
     def _utf8_blocks(self, stream: BinaryIO) -> Iterator[bytes]:
         """Yield the input as UTF-8 bytes, BOM removed, in blocks."""
@@ -190,7 +186,7 @@ class CsvSource:
         first = True
         consumed = 0
         while True:
-            raw = _read(stream, self.block_bytes)
+            raw = read_block(stream, self.block_bytes)
             block = raw
             if decoder is not None:
                 try:
@@ -215,7 +211,7 @@ class CsvSource:
         """The record number holding (decoded) byte ``offset``: read the file again to it."""
         stream, _ = self._open()
         with stream:
-            prefix = _read(stream, offset).decode(self.encoding, errors="replace")
+            prefix = read_block(stream, offset).decode(self.encoding, errors="replace")
         return boundaries.count_records(prefix.encode("utf-8")) + 1
 
     def _decode_error(self, exc: UnicodeDecodeError, row: int, at: int) -> UnimportableError:
@@ -442,10 +438,19 @@ class CsvSource:
             raise open_quote_error(first_row + exc.records, exc.mid_cell) from exc
 
 
-def _peek(stream: BinaryIO, size: int) -> bytes:
-    """The first ``size`` bytes of a stream just opened, left to be read."""
+def is_gzip(stream: BinaryIO) -> bool:
+    """Whether a stream just opened starts with gzip's magic bytes (left to be read)."""
     peek = getattr(stream, "peek", None)
-    return peek(size)[:size] if peek is not None else b""
+    return peek is not None and peek(2)[:2] == b"\x1f\x8b"
+
+
+def unzipped(raw: BinaryIO, gz: bool) -> tuple[BinaryIO, Tell]:
+    """``raw`` read forward, gunzipped when ``gz``; and how many of its bytes were read."""
+    if gz:
+        stream = gzip.GzipFile(fileobj=raw, mode="rb")
+        stream.myfileobj = raw  # type: ignore[assignment]  # closed with it
+        return stream, Tell(raw)  # type: ignore[return-value]
+    return raw, Tell(raw)
 
 
 CR_HINT = (

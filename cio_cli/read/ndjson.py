@@ -19,7 +19,6 @@ for text, which keeps an integer an integer and a boolean a boolean.
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 from collections.abc import Callable, Iterator
@@ -30,7 +29,16 @@ import polars as pl
 
 from cio_cli.check.contract import LINE as KEPT_LINE
 from cio_cli.check.contract import RAW_LINE as LINE
-from cio_cli.read.files import WORKERS, Chunk, _peek, _read, _Tell, nulled, ordered_map
+from cio_cli.read.files import (
+    WORKERS,
+    Chunk,
+    Tell,
+    is_gzip,
+    nulled,
+    ordered_map,
+    read_block,
+    unzipped,
+)
 from cio_cli.read.places import Place
 
 T = TypeVar("T")
@@ -86,22 +94,18 @@ class NdjsonSource:
         self.header, self.declared = self._survey()
         self._json = [self.declared.get(h) == "json" for h in self.header]
 
-    def _open(self) -> tuple[BinaryIO, _Tell]:
+    def _open(self) -> tuple[BinaryIO, Tell]:
         """The place's bytes read forward (a file, or an object's GET), gunzipped when
         they are gzip; and how many of its bytes were read."""
         raw = self.place.open()
-        if _peek(raw, 2) == b"\x1f\x8b":
-            gz = gzip.GzipFile(fileobj=raw, mode="rb")
-            gz.myfileobj = raw  # type: ignore[assignment]  # closed with it
-            return gz, _Tell(raw)  # type: ignore[return-value]
-        return raw, _Tell(raw)
+        return unzipped(raw, is_gzip(raw))
 
     def bodies(self) -> Iterator[tuple[bytes, int]]:
         """Runs of whole lines, each with how many bytes of the file were read."""
         stream, raw = self._open()
         with stream:
             carry = b""
-            while block := _read(stream, BLOCK):
+            while block := read_block(stream, BLOCK):
                 cut = block.rfind(b"\n")
                 if cut < 0:
                     carry += block
