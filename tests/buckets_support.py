@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import http.client
 import http.server
+import json
 import os
+import subprocess
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -25,9 +27,13 @@ import pytest
 from moto.server import ThreadedMotoServer
 from obstore.store import S3Store
 
+from tests.cli_support import kill_after
+from tests.fakecio import FakeCio
+
 KEY_ID = "AKIAFAKECIOTEST00KEY"
 SECRET = "fake/secret+for-cio-tests-only0123456789"
 SIGNATURE = "X-Amz-Signature=5ec12e7deadbeefcafe"  # a presigned URL's secret part
+WAIT = 60.0  # seconds a ``cio`` subprocess may take
 
 
 def aws_env(endpoint: str) -> dict[str, str]:
@@ -147,6 +153,30 @@ def environment(extra: dict[str, str]) -> dict[str, str]:
     """This process's environment with ``extra`` (for a ``cio`` subprocess)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CIO_"))}
     return env | extra
+
+
+def killed_then_resumed(
+    command: list[str], env: dict[str, str], fake: FakeCio, journal: Path, want: set[str]
+) -> subprocess.CompletedProcess[str]:
+    """A real import (``command``, run in ``journal``'s folder) killed with ``kill -9`` once
+    ``fake`` has 30 requests, ``journal`` then on disk, and run again at full speed: the
+    second run, checked to have resumed and stored every id of ``want`` once (twice at most
+    for the requests in flight)."""
+    work = journal.parent
+    proc = subprocess.Popen(command, cwd=work, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    kill_after(proc, lambda: len(fake.requests), 30)
+    assert journal.is_file()
+    fake.delay = 0.0
+    again = subprocess.run(command, cwd=work, env=env,
+                           capture_output=True, text=True, timeout=WAIT)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "resuming" in again.stderr
+    assert set(fake.events_by_id) == want
+    assert sum(fake.duplicate_ids.values()) <= 2 * 25  # at most the requests in flight
+    s = json.loads(again.stdout)
+    assert s["sent"] == len(want) and s["resumed"] > 0
+    return again
 
 
 @pytest.fixture(scope="session", name="moto_url")

@@ -20,14 +20,16 @@ import pytest
 
 from cio_cli.read import parquet as parquet_reader
 from tests.buckets_support import (
+    WAIT,
     Bucket,
     Proxy,
     bucket_fixture,  # noqa: F401 - the fixture ``bucket``
+    killed_then_resumed,
     moto_fixture,  # noqa: F401 - the fixture ``moto_url``
 )
 from tests.cli_support import cio, old, read_out, summary
 from tests.fakecio import FakeCio
-from tests.test_cli_buckets import SITE, WAIT, command, no_secret, run_env
+from tests.test_cli_buckets import SITE, command, no_secret, run_env
 
 T0 = old(10)
 
@@ -172,22 +174,9 @@ def test_kill_9_then_resume_of_parquet_objects_stores_every_event_once(
     want = expected_ids(pattern, tmp_path)
     env, work = run_env(bucket.endpoint), Path.cwd()
     with FakeCio(SITE, "key-51d2aa", delay=0.03) as fake:
-        proc = subprocess.Popen(command(pattern, fake.url), cwd=work, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        from tests.cli_support import kill_after
-
-        kill_after(proc, lambda: len(fake.requests), 30)
-        assert (work / "part-000.parquet.cio-journal").is_file()
-        fake.delay = 0.0
-        again = subprocess.run(command(pattern, fake.url), cwd=work, env=env,
-                               capture_output=True, text=True, timeout=WAIT)  # fmt: skip
-        assert again.returncode == 0, again.stderr
-        assert "resuming" in again.stderr
-        assert set(fake.events_by_id) == want
-        assert sum(fake.duplicate_ids.values()) <= 2 * 25  # at most the requests in flight
-        s = json.loads(again.stdout)
-        assert s["sent"] == len(want) and s["resumed"] > 0
-        journal = (work / "part-000.parquet.cio-journal").read_text()
+        first = work / "part-000.parquet.cio-journal"
+        again = killed_then_resumed(command(pattern, fake.url), env, fake, first, want)
+        journal = first.read_text()
         assert f"object:{bucket.url('export/part-000.parquet')}:" in journal.splitlines()[0]
         proxy = Proxy(bucket.endpoint)  # a rerun: the journals, a HEAD per object, no body
         try:

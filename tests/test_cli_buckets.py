@@ -24,19 +24,20 @@ from tests.buckets_support import (
     KEY_ID,
     SECRET,
     SIGNATURE,
+    WAIT,
     Bucket,
     Proxy,
     aws_env,
     bucket_fixture,  # noqa: F401 - the fixture ``bucket``
     environment,
+    killed_then_resumed,
     moto_fixture,  # noqa: F401 - the fixture ``moto_url``
 )
-from tests.cli_support import block_bytes, cio, kill_after, old, read_out, summary, write_csv
+from tests.cli_support import block_bytes, cio, old, read_out, summary, write_csv
 from tests.fakecio import FakeCio
 
 HEADER = ["_cio_name", "_cio_customer_id", "_cio_timestamp", "plan", "note"]
 SITE, KEY = "site-b0c4e7", "key-51d2aa"
-WAIT = 60.0
 T0 = old(10)  # the rows' first timestamp, one for the whole module: the same rows, the same ids
 
 
@@ -194,20 +195,8 @@ def test_kill_9_then_resume_sends_every_event_once_and_reruns_are_cheap(
     want = expected_ops(pattern, tmp_path)
     env, work = run_env(bucket.endpoint), Path.cwd()
     with FakeCio(SITE, KEY, delay=0.03) as fake:
-        proc = subprocess.Popen(command(pattern, fake.url), cwd=work, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        kill_after(proc, lambda: len(fake.requests), 30)
-        assert (work / "part-000.csv.cio-journal").is_file()
-        fake.delay = 0.0
-        again = subprocess.run(command(pattern, fake.url), cwd=work, env=env,
-                               capture_output=True, text=True, timeout=WAIT)  # fmt: skip
-        assert again.returncode == 0, again.stderr
-        assert "resuming" in again.stderr
-        stored = fake.events_by_id
-        assert set(stored) == set(want)
-        assert sum(fake.duplicate_ids.values()) <= 2 * 25  # at most the requests in flight
-        s = json.loads(again.stdout)
-        assert s["sent"] == len(want) and s["resumed"] > 0
+        journal = work / "part-000.csv.cio-journal"
+        again = killed_then_resumed(command(pattern, fake.url), env, fake, journal, set(want))
         journals = [work / "part-000.csv.cio-journal", work / "part-001.csv.cio-journal"]
         header = journals[0].read_text().splitlines()[0]
         assert bucket.url("export/part-000.csv") in header and "object:" in header
