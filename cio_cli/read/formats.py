@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from cio_cli.read.places import Place
 
 T = TypeVar("T")
-FORMATS = ("csv", "parquet", "ndjson")
 NDJSON_SUFFIXES = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz")
 REJECTS_SUFFIX = {"csv": ".rejects.csv", "parquet": ".rejects.parquet", "ndjson": ".rejects.ndjson"}
 SHOWN = {"csv": "CSV", "parquet": "Parquet", "ndjson": "NDJSON"}
