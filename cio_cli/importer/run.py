@@ -213,7 +213,7 @@ def run(plan: ImportPlan, reporter: Reporter, confirm: Ask | None = None) -> Sum
             tally.inputs = _open_all(plan, stack)
             for inp in tally.inputs:
                 for warning in inp.lay.warnings:
-                    reporter.note(f"warning: {shown.plain(inp.shown)}: {warning}")
+                    reporter.note(f"warning: {inp.shown}: {warning}")
             if _one_read(plan, tally.inputs):
                 _dry_run_one(plan, tally, stack, now, reporter)
             else:
@@ -515,12 +515,12 @@ def _journals(
         stack.callback(journal.close)
         journals[inp.shown] = journal
         if note:
-            reporter.note(f"{shown.line(inp.shown)}: {note}")
+            reporter.note(f"{inp.shown}: {note}")
         if journal.done:
             reporter.note(already_imported(inp.shown, len(journal.acked)))
         elif len(journal.acked):
             reporter.note(
-                f"{shown.line(inp.shown)}: resuming: {len(journal.acked):,} rows were already"
+                f"{inp.shown}: resuming: {len(journal.acked):,} rows were already"
                 " acknowledged by Customer.io and are not sent again"
             )
     return journals
