@@ -16,29 +16,16 @@ wall time), and the highest peak RSS each reached. Targets: 6x (warehouse), 5x (
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import gen  # noqa: E402 - bench/ is the script's directory
 import gen_warehouse
+from bench_dryrun import measure  # wall s, CPU s (user and system), peak RSS (MiB)
 
 ROUNDS = 3
 TARGET = {"warehouse": 6.0, "plain": 5.0}
-
-
-def measure(cmd: list[str]) -> tuple[float, float, float]:
-    """Wall seconds, peak RSS (MiB) and CPU seconds (user and system) of one run of ``cmd``."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"{cmd} failed with status {status}")
-    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def line(label: str, values: list[float], unit: str) -> str:
@@ -66,9 +53,9 @@ def bench(kind: str, rows: int) -> None:
     ratios = [o[0] / b[0] for o, b in zip(ours, base, strict=True)]
     ok = "ok" if statistics.median(ratios) <= TARGET[kind] else "missed"
     print(line("ratio", ratios, "x") + f"  target {TARGET[kind]}x: {ok}")
-    print(line("CPU s, polars.read_csv process", [c for _, _, c in base], " s"))
-    print(line("CPU s, cio import --dry-run", [c for _, _, c in ours], " s"))
-    peak_base, peak_ours = max(p for _, p, _ in base), max(p for _, p, _ in ours)
+    print(line("CPU s, polars.read_csv process", [c for _, c, _ in base], " s"))
+    print(line("CPU s, cio import --dry-run", [c for _, c, _ in ours], " s"))
+    peak_base, peak_ours = max(p for _, _, p in base), max(p for _, _, p in ours)
     print(f"  peak RSS: polars.read_csv {peak_base:.0f} MiB, cio {peak_ours:.0f} MiB")
 
 

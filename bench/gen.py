@@ -58,13 +58,17 @@ def work_copy(rows: int, prefix: str) -> Iterator[tuple[Path, Path]]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def ensure(rows: int) -> Path:
-    """``bench/data/events_<rows>.csv``, generated once (in a child process)."""
-    path = DATA / f"events_{rows}.csv"
+def generated(path: Path, script: str, rows: int) -> Path:
+    """``path``, written once by ``python SCRIPT ROWS PATH`` (in a child process)."""
     if not path.exists():
         DATA.mkdir(exist_ok=True)
-        subprocess.run([sys.executable, __file__, str(rows), str(path)], check=True)
+        subprocess.run([sys.executable, script, str(rows), str(path)], check=True)
     return path
+
+
+def ensure(rows: int) -> Path:
+    """``bench/data/events_<rows>.csv``, generated once (in a child process)."""
+    return generated(DATA / f"events_{rows}.csv", __file__, rows)
 
 
 def main() -> None:

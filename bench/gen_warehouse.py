@@ -14,13 +14,13 @@ are the options that read it.
 from __future__ import annotations
 
 import random
-import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent / "data"
+from gen import DATA, generated  # noqa: E402 - bench/ is the script's directory
+
 MAP = {
     "event_name": "_cio_name",
     "user_id": "_cio_customer_id",
@@ -81,11 +81,7 @@ def row(rnd: random.Random, i: int) -> str:
 
 def ensure(rows: int) -> Path:
     """``bench/data/warehouse_<rows>.csv``, generated once (in a child process)."""
-    path = DATA / f"warehouse_{rows}.csv"
-    if not path.exists():
-        DATA.mkdir(exist_ok=True)
-        subprocess.run([sys.executable, __file__, str(rows), str(path)], check=True)
-    return path
+    return generated(DATA / f"warehouse_{rows}.csv", __file__, rows)
 
 
 def main() -> None:

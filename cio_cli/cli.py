@@ -462,7 +462,7 @@ def send_event_command(
         ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url, api=api,
         pipelines_key=pipelines_key,
     )  # fmt: skip
-    conn = Connection.of(typed, timeout, max_retries, reporter.note)
+    conn = Connection(typed, timeout, max_retries, reporter.note)
     settings = send_event.SendEventSettings(
         name, person, anonymous_id, pairs, data, timestamp, event_id, allow_semantic, dry_run, conn
     )
@@ -501,7 +501,7 @@ def check_command(
         ctx, site_id=site_id, api_key=api_key, region=region, base_url=base_url, api=api,
         pipelines_key=pipelines_key,
     )  # fmt: skip
-    conn = Connection.of(typed, timeout, max_retries, reporter.note)
+    conn = Connection(typed, timeout, max_retries, reporter.note)
 
     def body() -> int:
         return report_result(credentials_check.run_check(conn, os.environ), reporter)

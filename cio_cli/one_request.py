@@ -33,14 +33,6 @@ class Connection:
     max_retries: int = 8
     on_wait: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 
-    @classmethod
-    def of(
-        cls, typed: Credentials, timeout: float, max_retries: int,
-        on_wait: Callable[[str], None] | None = None,
-    ) -> Connection:  # fmt: skip
-        """The connection of the credentials ``typed`` on the command line."""
-        return cls(typed, timeout, max_retries, on_wait)
-
     @property
     def region(self) -> str | None:
         """``--region`` as typed (None: not typed)."""

@@ -70,6 +70,7 @@ FUTURE_S = 600
 MS_FROM = 100_000_000_000
 
 ULID_RE = r"^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # a ULID's base32 digits, as written
 _HEX = "[0-9A-Fa-f]"
 UUID_RE = (  # any version, 8-4-4-4-12 or 32 hex digits, any case: the ULID of its 128 bits
     rf"^(?:{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}|{_HEX}{{32}})$"

@@ -286,13 +286,10 @@ def _encode(data: dict[str, Any]) -> bytes:
     return b"{" + b",".join(parts) + b"}"
 
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
 def ulid_text(bits: int) -> str:
     """The 26 characters of the ULID of a 128-bit number, as python-ulid writes it (its
     import costs a start 5-10 ms: it loads importlib.metadata for its version)."""
-    return "".join(_CROCKFORD[(bits >> shift) & 31] for shift in range(125, -1, -5))
+    return "".join(contract.CROCKFORD[(bits >> shift) & 31] for shift in range(125, -1, -5))
 
 
 def new_ulid() -> str:

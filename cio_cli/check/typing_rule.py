@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 INT_RE = r"^-?(0|[1-9][0-9]{0,15})$"
 DEC_RE = r"^-?(0|[1-9][0-9]*)\.[0-9]+$"
-PADDED_RE = r"\.[0-9]*[0-9]0$"  # a decimal ending in a zero after another digit
 SAFE_INT = 2**53
 MAX_DIGITS = 15  # significant digits a double always keeps
 SMALLEST_NORMAL = sys.float_info.min

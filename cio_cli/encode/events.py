@@ -21,12 +21,11 @@ import orjson
 import polars as pl
 import polars_hash as plh
 
-from cio_cli.check.contract import CURRENCY_KEY, Layout
+from cio_cli.check.contract import CROCKFORD, CURRENCY_KEY, Layout
 from cio_cli.check.rows import seconds_column
 from cio_cli.check.values import typed_value
 from cio_cli.send.api import Api, OpParts
 
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # Ten bits a gather: a 16 KB table stays in the cache, where a 20-bit one (16 MB) made each
 # gather a cache miss and cost a 1M-row dry run 0.1 CPU-s and about 20 MB more.
 PAIRS = pl.Series("pairs", [CROCKFORD[i >> 5] + CROCKFORD[i & 31] for i in range(1024)])

@@ -106,6 +106,23 @@ def restored(doc: dict[str, Any]) -> Counts | None:
     return counts
 
 
+def already_imported(name: str, acked: int) -> str:
+    """The note for a file whose finished journal answers for it."""
+    return (
+        f"{name}: already imported ({acked:,} rows acknowledged); nothing sent."
+        " Pass --restart to send it all again"
+    )
+
+
+def tell_answered(reporter: Reporter, name: str, counts: Counts, acked: int, rejects: Path) -> bool:
+    """Say that a file is already imported and, when that import was red, where its
+    rejected rows are; whether its rejects file holds rows for the summary to name."""
+    reporter.note(already_imported(name, acked))
+    if (note := rejected_note(name, counts, rejects)) is not None:
+        reporter.note(note)
+    return counts.rejected + counts.skipped_recent > 0 and rejects.is_file()
+
+
 def rejected_note(shown: str, counts: Counts, rejects: Path) -> str | None:
     """For an already imported file whose import was red: how many rows it rejected, where
     they are, and that this run exits as that one did; None when it was green."""
@@ -143,18 +160,11 @@ def answer(plan: ImportPlan, reporter: Reporter) -> Summary | None:
             if found is None:
                 return None
             counts, acked, anonymous_column = found
-            name = shown_name(arg)
-            reporter.note(
-                f"{shown.line(name)}: already imported ({acked:,} rows acknowledged); nothing"
-                " sent. Pass --restart to send it all again"
-            )
             total.add(counts)
             anonymous |= anonymous_column
             kept = rejects_path(arg, plan)
-            if counts.rejected + counts.skipped_recent and kept.is_file():
+            if tell_answered(reporter, shown_name(arg), counts, acked, kept):
                 rejects.append(str(kept))
-            if (note := rejected_note(name, counts, kept)) is not None:
-                reporter.note(note)
     _no_requests(plan)
     shown_rejects = ", ".join(map(shown.plain, rejects))
     notes = [f"rejected and skipped rows are in {shown_rejects}"] if rejects else []
@@ -190,8 +200,15 @@ def _answered(plan: ImportPlan, arg: str, stack: ExitStack) -> tuple[Counts, int
     except (Locked, OSError):
         return None  # the usual way says why
     place: Place = place_of(arg)  # an object is asked for its size and ETag (read if none)
-    header = make_header(place.fingerprint(), plan.api.destination(plan.send.config),
-                         plan.shard_text)  # fmt: skip
+    return finished(plan, journal, place.fingerprint())
+
+
+def finished(plan: ImportPlan, journal: Path, fingerprint: str) -> tuple[Counts, int, bool] | None:
+    """The counts a finished journal stored for this file (its ``fingerprint``), destination
+    and shard, its rows acknowledged and whether the file has an anonymous column; None
+    when it holds none (not finished, another file, or an older ``cio``)."""
+    assert plan.send is not None
+    header = make_header(fingerprint, plan.api.destination(plan.send.config), plan.shard_text)
     found = finished_counts(journal, header)
     counts = restored(found[0]) if found is not None else None
     if found is None or counts is None:

@@ -35,7 +35,7 @@ from cio_cli.errors import (
 from cio_cli.importer.emit import Emit, Sink, emit
 from cio_cli.importer.one_read import scan_and_emit
 from cio_cli.importer.plan import ImportPlan
-from cio_cli.importer.rerun import rejected_note, restored, stored
+from cio_cli.importer.rerun import already_imported, finished, stored, tell_answered
 from cio_cli.importer.scan import InputFile, Scan, open_input, scan
 from cio_cli.read.files import spool_stdin
 from cio_cli.read.places import LocalFile, Place, place_of
@@ -48,7 +48,6 @@ from cio_cli.record.journal import (
     Lock,
     Locked,
     finished_counts,
-    make_header,
 )
 from cio_cli.record.outputs import (
     check_run_outputs,
@@ -214,7 +213,7 @@ def run(plan: ImportPlan, reporter: Reporter, confirm: Ask | None = None) -> Sum
             tally.inputs = _open_all(plan, stack)
             for inp in tally.inputs:
                 for warning in inp.lay.warnings:
-                    reporter.note(f"warning: {shown.plain(inp.shown)}: {warning}")
+                    reporter.note(f"warning: {inp.shown}: {warning}")
             if _one_read(plan, tally.inputs):
                 _dry_run_one(plan, tally, stack, now, reporter)
             else:
@@ -447,21 +446,11 @@ def _already_imported(
         path = _journal_path(plan, inp)
         if inp.shown not in prints or finished_counts(path) is None:
             continue  # no finished journal with counts: no need to wait for the hash
-        header = make_header(
-            prints[inp.shown].result(), plan.api.destination(plan.send.config), plan.shard_text
-        )
-        found = finished_counts(path, header)
-        counts = restored(found[0]) if found is not None else None
-        if found is None or counts is None:
+        found = finished(plan, path, prints[inp.shown].result())
+        if found is None:
             continue
-        reporter.note(
-            f"{shown.line(inp.shown)}: already imported ({found[1]:,} rows acknowledged);"
-            " nothing sent. Pass --restart to send it all again"
-        )
-        inp.rejects_written = counts.rejected + counts.skipped_recent > 0
-        inp.rejects_written &= inp.rejects_path.is_file()
-        if (note := rejected_note(inp.shown, counts, inp.rejects_path)) is not None:
-            reporter.note(note)
+        counts, acked, _ = found
+        inp.rejects_written = tell_answered(reporter, inp.shown, counts, acked, inp.rejects_path)
         answered[inp.shown] = counts
     return answered
 
@@ -526,16 +515,12 @@ def _journals(
         stack.callback(journal.close)
         journals[inp.shown] = journal
         if note:
-            reporter.note(f"{shown.line(inp.shown)}: {note}")
+            reporter.note(f"{inp.shown}: {note}")
         if journal.done:
-            reporter.note(
-                f"{shown.line(inp.shown)}: already imported"
-                f" ({len(journal.acked):,} rows acknowledged);"
-                " nothing sent. Pass --restart to send it all again"
-            )
+            reporter.note(already_imported(inp.shown, len(journal.acked)))
         elif len(journal.acked):
             reporter.note(
-                f"{shown.line(inp.shown)}: resuming: {len(journal.acked):,} rows were already"
+                f"{inp.shown}: resuming: {len(journal.acked):,} rows were already"
                 " acknowledged by Customer.io and are not sent again"
             )
     return journals

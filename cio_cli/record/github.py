@@ -53,9 +53,7 @@ def publish(
         with open(target, "a", encoding="utf-8") as file:
             file.write(markdown(summary, error))
     except OSError as exc:
-        reporter.note(
-            f"warning: cannot write the step summary {shown.plain(target)}: {exc.strerror}"
-        )
+        reporter.note(f"warning: cannot write the step summary {target}: {exc.strerror}")
 
 
 def annotation_lines(summary: Summary) -> list[str]:

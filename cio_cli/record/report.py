@@ -61,12 +61,6 @@ def per_kind(counts: Counts) -> dict[str, int]:
     return {kind: counts.identifiers.get(kind, 0) for kind in PERSON_KINDS}
 
 
-def by_reason(counts: Counts) -> dict[str, int]:
-    """Rejected rows per reason, the commonest ``TOP_NAMES`` first (then by text), and
-    ``other`` with the rest when some are left out."""
-    return counts.reasons.shown(TOP_NAMES)
-
-
 def how_many(top: Top) -> str:
     """How many distinct keys: ``1,234``, or ``over 20,000`` when some were left out."""
     return f"over {top.distinct():,}" if top.folded else f"{top.distinct():,}"
@@ -142,7 +136,7 @@ class Summary:
                 for key, col in c.columns.items()
             },
             **({"max_rejected": self.max_rejected.as_json()} if self.max_rejected else {}),
-            "by_reason": by_reason(c),
+            "by_reason": c.reasons.shown(TOP_NAMES),  # the commonest first, then ``other``
             **({} if self.people else {"by_name": c.names.shown(TOP_NAMES)}),
             "first_timestamp": iso(c.first_ts),
             "last_timestamp": iso(c.last_ts),
