@@ -45,11 +45,15 @@ def test_first_seen_matches_a_set(mark_bits: int, merged: int, data: list[list[i
 
 
 @pytest.mark.parametrize("merged", [1 << 20, 8], ids=["runs-merge", "runs-stop-merging-at-8"])
+@pytest.mark.parametrize("mark_bits", [26, 2], ids=["bitmap", "every-slot-collides"])
 @settings(max_examples=150, deadline=None)
 @given(data=chunks)
-def test_first_use_names_the_first_row_of_each_key(merged: int, data: list[list[int]]) -> None:
+def test_first_use_names_the_first_row_of_each_key(
+    mark_bits: int, merged: int, data: list[list[int]]
+) -> None:
     """``FirstUse`` (a _cio_id's first row) against a dict, keys over the whole 64-bit range."""
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dedup, "MARK_BITS", mark_bits)
         mp.setattr(dedup, "MERGED", merged)
         first_use = dedup.FirstUse()
         known: dict[int, int] = {}

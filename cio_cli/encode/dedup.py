@@ -103,12 +103,12 @@ class FirstUse:
         """Per row: the row that first used its key (itself if it is the first); null
         without a key. Remembers the new keys."""
         here = pl.DataFrame({"k": keys, "r": rows}).drop_nulls("k").sort("k")
-        slots = (here.get_column("k") // (1 << (64 - MARK_BITS))).cast(pl.UInt32)
         k = here.get_column("k")
-        maybe = self.marks.gather(slots).any() or (k == k.shift(1)).any()
+        slots = (k // (1 << (64 - MARK_BITS))).cast(pl.UInt32)
+        maybe = self.marks.gather(slots)
         self.marks.scatter(slots, True)
-        if not maybe:  # every id new: each row is its own first
-            self._remember(here)
+        if not (k == k.shift(1)).any() and not self._known(k.filter(maybe)):
+            self._remember(here)  # every id new: each row is its own first
             return pl.select(pl.when(keys.is_not_null()).then(rows)).to_series()
         seen = here.group_by("k").agg(pl.col("r").min()).sort("k")
         key, first = seen.get_column("k"), seen.get_column("r")
@@ -121,6 +121,15 @@ class FirstUse:
                 first = pl.select(pl.when(hit).then(earlier).otherwise(first)).to_series()
         self._remember(seen.filter(first == seen.get_column("r")))
         return keys.replace_strict(key, first, default=None, return_dtype=pl.Int64)
+
+    def _known(self, wanted: pl.Series) -> bool:
+        """Is any of ``wanted`` (sorted keys whose bitmap slot was set) in the runs?"""
+        for run in self.runs if len(wanted) else ():
+            run_keys = run.get_column("k")
+            near = run_keys.search_sorted(wanted).clip(0, run.height - 1)
+            if (run_keys.gather(near) == wanted).any():
+                return True
+        return False
 
     def _remember(self, new: pl.DataFrame) -> None:
         if new.height:
