@@ -14,6 +14,7 @@ fingerprint = st.one_of(
     st.integers(0, 2**64 - 1), st.integers(0, 40), st.integers(2**64 - 40, 2**64 - 1)
 )
 chunks = st.lists(st.lists(fingerprint, max_size=30), max_size=12)
+id_chunks = st.lists(st.lists(st.none() | fingerprint, max_size=30), max_size=12)  # None: no id
 
 
 def reference(data: list[list[int]]) -> list[list[bool]]:
@@ -47,9 +48,9 @@ def test_first_seen_matches_a_set(mark_bits: int, merged: int, data: list[list[i
 @pytest.mark.parametrize("merged", [1 << 20, 8], ids=["runs-merge", "runs-stop-merging-at-8"])
 @pytest.mark.parametrize("mark_bits", [26, 2], ids=["bitmap", "every-slot-collides"])
 @settings(max_examples=150, deadline=None)
-@given(data=chunks)
+@given(data=id_chunks)
 def test_first_use_names_the_first_row_of_each_key(
-    mark_bits: int, merged: int, data: list[list[int]]
+    mark_bits: int, merged: int, data: list[list[int | None]]
 ) -> None:
     """``FirstUse`` (a _cio_id's first row) against a dict, keys over the whole 64-bit range."""
     with pytest.MonkeyPatch.context() as mp:
@@ -60,11 +61,14 @@ def test_first_use_names_the_first_row_of_each_key(
         row = 0
         for chunk in data:
             rows = list(range(row, row + len(chunk)))
-            row += len(chunk)
             keys = pl.Series(chunk, dtype=pl.UInt64)
-            got = first_use.firsts(keys, pl.Series(rows, dtype=pl.Int64))
-            want = [known.setdefault(k, r) for k, r in zip(chunk, rows, strict=True)]
-            assert got.to_list() == want
+            ids = dedup.IdKeys.of(keys, pl.Series(range(len(chunk)), dtype=pl.Int64))
+            got = first_use.firsts(ids, row)
+            row += len(chunk)
+            pairs = list(zip(chunk, rows, strict=True))
+            want = [None if k is None else known.setdefault(k, r) for k, r in pairs]
+            own = [None if k is None else r for k, r in pairs]
+            assert (own if got is None else got.to_list()) == want
 
 
 def test_big_runs_stop_merging() -> None:

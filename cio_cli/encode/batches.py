@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import accumulate
 
 import polars as pl
 
@@ -78,16 +79,22 @@ class Packer:
         self._pending: pl.DataFrame | None = None
 
     def add(self, events: pl.DataFrame) -> Iterator[Request]:
-        """Take encoded events (``_op``, ``_row``, ``_kind``, ...); yield every request now
-        full, and one for each event that goes alone."""
-        alone = pl.col("_op").str.len_bytes() > self.limit
-        if self.api.alone_kinds:
-            alone = alone | pl.col("_kind").is_in(list(self.api.alone_kinds))
-        solo, events = split(events, events.select(alone).to_series())
+        """Take encoded events (``_op``, ``_size``: its bytes, ``_row``, ``_kind``, ...);
+        yield every request now full, and one for each event that goes alone.
+
+        On the main thread, chunk after chunk: mostly direct calls, which the workers'
+        jobs in polars' thread pool do not delay."""
+        alone = events.get_column("_size") > self.limit
+        for kind in self.api.alone_kinds:
+            alone = alone | (events.get_column("_kind") == kind)
+        solo, events = split(events, alone)
         for at, op in enumerate(solo.get_column("_op")):
             yield self._alone(op, solo.slice(at, 1))
         if self._pending is not None:
-            events = pl.concat([self._pending, events], how="vertical_relaxed")
+            same = self._pending.schema == events.schema
+            events = pl.concat(
+                [self._pending, events], how="vertical" if same else "vertical_relaxed"
+            )
         ends = _cumulative(events)
         start = 0
         while start < len(ends):
@@ -118,7 +125,7 @@ class Packer:
 
 def _cumulative(events: pl.DataFrame) -> list[int]:
     """Running body size after each op: ops plus one comma each."""
-    return events.select((pl.col("_op").str.len_bytes() + 1).cum_sum()).to_series().to_list()
+    return list(accumulate(size + 1 for size in events.get_column("_size").to_list()))
 
 
 def _fill(ends: list[int], start: int, budget: int) -> int:

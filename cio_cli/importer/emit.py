@@ -21,7 +21,7 @@ from cio_cli.check.inference import whole_rows
 from cio_cli.check.rows import Checked, check_rows, in_window, message, split, tally
 from cio_cli.check.rule_table import DATA_TOO_LARGE
 from cio_cli.encode.batches import Packer, Request
-from cio_cli.encode.dedup import Fingerprints, FirstUse, Seen
+from cio_cli.encode.dedup import Fingerprints, FirstUse, IdKeys, Seen
 from cio_cli.encode.events import ULID_LENGTH, encode, given_id, in_shard
 from cio_cli.errors import FileChangedError, OutputError
 from cio_cli.importer.scan import InputFile, Progress, column_report
@@ -41,6 +41,7 @@ SKIP_MESSAGE = (
     " send it later with --allow-recent"
 )
 R = TypeVar("R")
+_SIZE = pl.col("_op").str.len_bytes().alias("_size")  # for the packer, found in the worker
 
 
 @dataclass
@@ -78,7 +79,7 @@ class Judged:
     empty: Counter[str] = field(default_factory=Counter)  # empty cells by data key
     reasons: Counter[str] = field(default_factory=Counter)  # rejected rows per reason
     outside: int = 0  # rows of other shards (``rows`` counts them: the file's rows read)
-    other_ids: pl.DataFrame | None = None  # their events' ``_idk`` and ``_row``
+    ids: IdKeys | None = None  # the given ``_cio_id``s: this chunk's, then other shards'
     ruled: int = 0  # rows the row rules rejected, this shard's
     ruled_file: int = 0  # rows the row rules rejected, every shard's
 
@@ -118,10 +119,10 @@ class Emitting:
     def take(self, judged: Judged, first_row: int) -> None:
         """Count one judged chunk, write its rejects, send every request it fills."""
         how, counts = self.how, self.counts
-        events = judged.events.with_columns(_row=pl.col("_row") + first_row)
+        events = _from(judged.events, first_row)
         fps, reused = judged.fingerprints, None
-        if "_idk" in events.columns:
-            events, fps, reused = self._reused_ids(events, fps, judged.other_ids, first_row)
+        if judged.ids is not None:
+            events, fps, reused = self._reused_ids(events, fps, judged.ids, first_row)
         fresh = self.seen.first_seen(fps)
         unique, repeated = split(events, fresh)
         counts.duplicates += repeated.height
@@ -129,9 +130,6 @@ class Emitting:
             again, reused = split(reused, self.seen.contains(reused.get_column("_fp")))
             counts.duplicates += again.height
         _account(judged, first_row, counts, self.rejects, reused)
-        if (eid := self.rejects.lay.event_id) is not None:  # ids given as UUIDs
-            given = pl.col(eid).str.strip_chars().str.len_bytes()
-            unique = unique.with_columns(_uuid=given > ULID_LENGTH)
         if how.acked is not None and len(how.acked):
             done, unique = split(unique, _is_acked(unique.get_column("_row"), how.acked))
             counts.count_sent(done)
@@ -156,17 +154,16 @@ class Emitting:
         self.counts.flag(rows.select("_row", "_err").head(FLAGGED).rows())
 
     def _reused_ids(
-        self, events: pl.DataFrame, fps: Fingerprints, others: pl.DataFrame | None, first_row: int
+        self, events: pl.DataFrame, fps: Fingerprints, ids: IdKeys, first_row: int
     ) -> tuple[pl.DataFrame, Fingerprints, pl.DataFrame | None]:
         """Set aside the rows whose ``_cio_id`` an earlier row already used: the events
         left (and their fingerprints), and those rows with ``_err`` (None if none).
-        Under ``--shard``, ``others`` (``_idk``, ``_row`` of the other shards' events) count
-        as uses too, so every shard rejects what the whole file's run rejects."""
-        keys, rows = events.get_column("_idk"), events.get_column("_row")
-        if others is not None and others.height:
-            keys = pl.concat([keys, others.get_column("_idk")])
-            rows = pl.concat([rows, others.get_column("_row") + first_row])
-        first = self.ids.firsts(keys, rows).head(events.height)
+        Under ``--shard``, ``ids`` holds the other shards' events after this shard's: they
+        count as uses too, so every shard rejects what the whole file's run rejects."""
+        first = self.ids.firsts(ids, first_row)
+        if first is None:  # every id is new
+            return events, fps, None
+        first = first.head(events.height)
         later = (first != events.get_column("_row")).fill_null(False)
         if not later.any():
             return events, fps, None
@@ -291,6 +288,15 @@ def emit_with(
             inp.rejects_written = rejects.written > 0
 
 
+def _from(df: pl.DataFrame, first_row: int) -> pl.DataFrame:
+    """``df`` with ``_row`` counted from the file's first row rather than the chunk's
+    (direct calls, which polars' busy thread pool does not delay)."""
+    if not first_row:
+        return df
+    at = df.get_column_index("_row")
+    return df.clone().replace_column(at, df.to_series(at) + first_row)
+
+
 def _changed(inp: InputFile) -> FileChangedError:
     return FileChangedError(
         f"{inp.source.place.shown} changed while cio was reading it",
@@ -315,7 +321,7 @@ def _account(
     reused: pl.DataFrame | None = None,
 ) -> None:
     """Count a judged chunk and write its rejected rows, and the rows whose id was used."""
-    bad = judged.rejected.with_columns(_row=pl.col("_row") + first_row)
+    bad = _from(judged.rejected, first_row)
     if reused is not None and reused.height:
         more = reused.drop("_fp")
         bad = pl.concat([bad.select(more.columns), more]).sort("_row") if bad.height else more
@@ -363,8 +369,11 @@ def judge(
         skipped = late.height
     parts = [p for p in parts if p.height]
     rejected = pl.concat(parts).sort("_row") if parts else bad
-    good = _id_keys(good, lay)
-    keys = ["_op", "_fp", "_kind", "_name", "_ts", *(["_idk"] if lay.event_id is not None else [])]
+    keys: list[str | pl.Expr] = ["_op", "_fp", "_kind", "_name", "_ts", _SIZE]
+    if lay.event_id is not None:  # ids given as UUIDs
+        keys.append(
+            (pl.col(lay.event_id).str.strip_chars().str.len_bytes() > ULID_LENGTH).alias("_uuid")
+        )
     return Judged(
         df.height,
         rejected,
@@ -379,7 +388,7 @@ def judge(
         empty_cells(here, lay),
         checked.reasons,
         outside,
-        _ids_elsewhere(elsewhere, lay, how),
+        _id_keys(good, lay, _ids_elsewhere(elsewhere, lay, how)),
         bad.height,
         checked.bad.height,
     )
@@ -465,12 +474,16 @@ def null_texts(
     return found
 
 
-def _id_keys(good: pl.DataFrame, lay: Layout) -> pl.DataFrame:
-    """With a ``_cio_id`` column: ``_idk``, a 64-bit key of each given id, to find one used
-    twice (by rows with different content)."""
+def _id_keys(good: pl.DataFrame, lay: Layout, others: pl.DataFrame | None) -> IdKeys | None:
+    """With a ``_cio_id`` column: a 64-bit key of each given id, to find one used twice (by
+    rows with different content), this chunk's events' then ``others``' (``_idk``, ``_row``:
+    the other shards' events)."""
     if lay.event_id is None:
-        return good
+        return None
     given = pl.col("_eid")  # a UUID and its ULID are one id
-    return good.with_columns(
-        _idk=pl.when(given.is_not_null()).then(given.str.to_uppercase().hash(7))
+    here = good.select(
+        "_row", _idk=pl.when(given.is_not_null()).then(given.str.to_uppercase().hash(7))
     )
+    if others is not None and others.height:
+        here = pl.concat([here, others.select(here.columns)])
+    return IdKeys.of(here.get_column("_idk"), here.get_column("_row"))

@@ -154,7 +154,7 @@ class Counts:
         or to send in a dry run: per name, their time range, the anonymous ones and those
         given a UUID. Tallied a few requests at a time (``tally``), not one by one."""
         self.sent += events.height
-        self.untallied.append(events.select(c for c in SENT_COLUMNS if c in events.columns))
+        self.untallied.append(events[[c for c in SENT_COLUMNS if c in events.columns]])
         if len(self.untallied) >= TALLY_FRAMES or sum(f.height for f in self.untallied) >= (
             TALLY_ROWS
         ):
