@@ -60,25 +60,20 @@ _MAY_LOSE, _MAY_ROUND = re.compile(MAY_LOSE), re.compile(MAY_ROUND)
 _loads, _dumps, _SORTED = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS
 
 
-def canonical_json(
-    text: str | None, may_lose: bool | None = None, may_round: bool | None = None
-) -> tuple[str | None, str | None]:
+def canonical_json(text: str | None) -> tuple[str | None, str | None]:
     """Compact JSON with sorted keys, or None and why (``NOT_JSON``, ``TOO_DEEP``).
 
     Numbers keep their value exactly: a number is written as orjson writes it when
     that text has the same value (``1.10`` becomes ``1.1``, as ever), and as written
     otherwise (``1e-400``, integers beyond 64 bits, more digits than a double holds).
-    ``may_lose`` and ``may_round`` are whether ``text`` has ``MAY_LOSE`` and ``MAY_ROUND``,
-    when the caller knows (``json_cells`` finds them for a whole column at once).
+    ``canonical_column`` gives the same for a whole column, faster.
     """
     if text is None:
         return None, None
-    if may_lose is None:
-        may_lose = _MAY_LOSE.search(text) is not None
     try:
-        if not may_lose:  # no number that orjson could round
+        if _MAY_LOSE.search(text) is None:  # no number that orjson could round
             return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS).decode(), None
-        if not (_MAY_ROUND.search(text) is not None if may_round is None else may_round):
+        if _MAY_ROUND.search(text) is None:
             try:  # decimals that orjson writes with their value
                 return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS).decode(), None
             except (ValueError, TypeError):
