@@ -17,16 +17,36 @@ def json_cells(df: pl.DataFrame, lay: Layout, opts: ReadOptions) -> pl.DataFrame
     and ``_je_<col>``, why a cell was refused."""
     for col, key in lay.data:
         if opts.type_overrides.get(key) == "json":
-            cell = pl.col(col)
-            lose, rounds = cell.str.contains(MAY_LOSE), cell.str.contains(MAY_ROUND)
-            risks = df.select(lose.alias("lose"), rounds.alias("rounds"))
-            cells = zip(df.get_column(col).to_list(), *(s.to_list() for s in risks), strict=True)
-            found = [canonical_json(v, may_lose, may_round) for v, may_lose, may_round in cells]
-            df = df.with_columns(
-                pl.Series(f"_j_{col}", [j for j, _ in found], dtype=pl.String),
-                pl.Series(f"_je_{col}", [why for _, why in found], dtype=pl.String),
-            )
+            found, why = canonical_column(df.get_column(col))
+            df = df.with_columns(found.alias(f"_j_{col}"), why.alias(f"_je_{col}"))
     return df
+
+
+def canonical_column(cells: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """``canonical_json`` of every cell: the texts (null if refused) and why refused.
+
+    orjson reads and writes the cells in one loop, except those whose numbers it could
+    round (``MAY_LOSE`` and ``MAY_ROUND``); those and the cells it refuses go through
+    ``canonical_json`` (which reads them again and says why a cell is refused).
+    """
+    texts = cells.to_list()
+    may_lose = cells.str.contains(MAY_LOSE).arg_true()  # MAY_ROUND costs more: only these
+    for at in may_lose.filter(cells.gather(may_lose).str.contains(MAY_ROUND)).to_list():
+        texts[at] = None  # left to canonical_json
+    found: list[str | None] = []
+    for text in texts:  # a loop, not a call per cell: this is the hot path
+        try:
+            found.append(None if text is None else _dumps(_loads(text), option=_SORTED).decode())
+        except (ValueError, TypeError, RecursionError):
+            found.append(None)
+    done = pl.Series(cells.name, found, dtype=pl.String)
+    why = pl.repeat(None, len(cells), dtype=pl.String, eager=True)
+    slow = (done.is_null() & cells.is_not_null()).arg_true()
+    if len(slow):
+        again = [canonical_json(t) for t in cells.gather(slow).to_list()]
+        done.scatter(slow, pl.Series([j for j, _ in again], dtype=pl.String))
+        why.scatter(slow, pl.Series([w for _, w in again], dtype=pl.String))
+    return done, why
 
 
 NOT_JSON = "is not valid JSON"
@@ -37,27 +57,23 @@ MAY_LOSE = r"[0-9][.eE]|[0-9]{19}"  # a decimal, an exponent or a long integer
 # with its value); digits in strings count too, which only sends a cell the slow way.
 MAY_ROUND = r"[0-9][eE]|(?:[0-9]\.?){16}"
 _MAY_LOSE, _MAY_ROUND = re.compile(MAY_LOSE), re.compile(MAY_ROUND)
+_loads, _dumps, _SORTED = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS
 
 
-def canonical_json(
-    text: str | None, may_lose: bool | None = None, may_round: bool | None = None
-) -> tuple[str | None, str | None]:
+def canonical_json(text: str | None) -> tuple[str | None, str | None]:
     """Compact JSON with sorted keys, or None and why (``NOT_JSON``, ``TOO_DEEP``).
 
     Numbers keep their value exactly: a number is written as orjson writes it when
     that text has the same value (``1.10`` becomes ``1.1``, as ever), and as written
     otherwise (``1e-400``, integers beyond 64 bits, more digits than a double holds).
-    ``may_lose`` and ``may_round`` are whether ``text`` has ``MAY_LOSE`` and ``MAY_ROUND``,
-    when the caller knows (``json_cells`` finds them for a whole column at once).
+    ``canonical_column`` gives the same for a whole column, faster.
     """
     if text is None:
         return None, None
-    if may_lose is None:
-        may_lose = _MAY_LOSE.search(text) is not None
     try:
-        if not may_lose:  # no number that orjson could round
+        if _MAY_LOSE.search(text) is None:  # no number that orjson could round
             return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS).decode(), None
-        if not (_MAY_ROUND.search(text) is not None if may_round is None else may_round):
+        if _MAY_ROUND.search(text) is None:
             try:  # decimals that orjson writes with their value
                 return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS).decode(), None
             except (ValueError, TypeError):

@@ -299,7 +299,8 @@ class CsvSource:
             return None  # the csv module reads it: a quote may be open at the end of the file
         crc, ncols = zlib.crc32(body.data), len(self.header)
         known = self._known(body.offset, crc)
-        text = self._text(body) if known is None else None
+        if known is None:
+            self._text(body)  # BadText when it is not UTF-8
         crs = known is None and b"\r" in body.data
         if crs and body.data.count(b"\r") != body.data.count(b"\r\n"):
             return fallback.strict_records(body.data, ncols)  # polars drops lone CRs
@@ -317,8 +318,8 @@ class CsvSource:
         blank = _blank_rows(df, names)
         if blank and columns is not None:
             return self.parse(body)
-        if text is not None:
-            whole = boundaries.separators_match(body.data, text, df, ncols, blank)
+        if known is None:
+            whole = boundaries.separators_match(body.data, df, ncols, blank)
             if not whole:  # None: polars cannot be trusted here; False: ragged rows
                 return None if whole is None else fallback.strict_records(body.data, ncols)
         plain = boundaries.plain_text(body.data, df.height) if known is None else known[1]
