@@ -9,7 +9,6 @@ in the environment. Messages name keys and types, never a value.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +42,8 @@ def read(path: str) -> dict[str, Any]:
     url = url_for_local(path)
     if url is not None:  # its query may be a signature: never echoed
         raise UsageError(f"--config {url}: cio reads a local file, not a URL", LOCAL_HINT)
+    import tomllib  # only with --config: about 2 ms of every other start
+
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
