@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cio_cli import __version__, config_file
+from cio_cli import __version__
 from cio_cli.config import Credentials, api_name, check_gzip
 from cio_cli.errors import (
     CioError,
@@ -80,6 +80,7 @@ from cio_cli.record.report import Reporter, Summary, ask
 from cio_cli.typer_classes import PanelCommand, _Group
 
 if TYPE_CHECKING:  # validate and import load them when they run (send-event never does)
+    from cio_cli import config_file  # only with --config
     from cio_cli.importer.plan import ImportPlan
     from cio_cli.importer.settings import InputSettings
 
@@ -166,6 +167,8 @@ def _choice(value: str, allowed: type[StrEnum], flag: str) -> str:
 
 def _slots(command: Callable[..., Any]) -> list[config_file.Slot]:
     """The long options of ``command`` a config file may set, with their value kinds."""
+    from cio_cli import config_file  # only with --config
+
     slots = []
     for name, hint in typing.get_type_hints(command, include_extras=True).items():
         if name in ("ctx", "files", "config", "return"):
@@ -195,6 +198,8 @@ def _configured(
         source = ctx.get_parameter_source(name)
         if source is not None and source.name != "DEFAULT":
             typed.add(name)
+    from cio_cli import config_file  # only with --config
+
     others = {s.key for s in _slots(import_)}
     table = config_file.read(config)
     return config_file.merge(config, table, _slots(command), values, typed, others)
