@@ -165,12 +165,17 @@ def _halves(hex_digest: pl.Expr) -> list[pl.Expr]:
 
 
 def _ulid() -> list[pl.Expr]:
-    """A ULID's pieces: 48-bit time (ms) then the hash's first 80 bits (``HALVES``), Crockford
-    base32."""
-    millis = pl.col("_ts").fill_null(0) * 1000  # 48 bits in a 50-bit, 10-character field
-    tens = [millis // (1 << b) % 1024 for b in (40, 30, 20, 10, 0)]
-    tens += [pl.col(half) // (1 << b) % 1024 for half in HALVES for b in (30, 20, 10, 0)]
-    return [pl.lit(PAIRS).gather(v.cast(pl.UInt32)) for v in tens]
+    """A ULID's pieces: 48-bit time (ms, in a 50-bit field) then the hash's first 80 bits
+    (``HALVES``), Crockford base32, 15 bits (three characters) a gather: nine pieces, the
+    fourth the time's last 5 bits and the hash's first 10, the last its final 10."""
+    millis = pl.col("_ts").fill_null(0) * 1000
+    h0, h1 = (pl.col(half) for half in HALVES)
+    fifteen = 1 << 15
+    straddle = (millis % 32).cast(pl.UInt64) * 1024 + h0 // (1 << 30)
+    triples = [millis // (1 << b) % fifteen for b in (35, 20, 5)] + [straddle]
+    triples += [h0 // fifteen % fifteen, h0 % fifteen, h1 // (1 << 25), h1 // 1024 % fifteen]
+    pieces = [pl.lit(TRIPLES).gather(v.cast(pl.UInt32)) for v in triples]
+    return [*pieces, pl.lit(PAIRS).gather((h1 % 1024).cast(pl.UInt32))]
 
 
 def _op_parts(lay: Layout, plain: set[str], api_millis: bool) -> OpParts:
