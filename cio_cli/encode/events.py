@@ -224,11 +224,10 @@ def encode(
     pieces = data_pieces(lay, types, plain, full) or [pl.lit(",")]
     inner = pl.concat_str(pieces, ignore_nulls=True)
     df = df.with_columns(_inner=inner.str.slice(1), _tstext=pl.col("_ts").cast(pl.String))
-    name = [pl.lit("null")] if lay.people is not None else _string_pieces("_name", plain)
+    people = lay.people is not None
+    name = [pl.lit('[null,"')] if people else _string_pieces("_name", plain, "[", ',"')
     canon = [
-        pl.lit("["),
         *name,
-        pl.lit(',"'),
         pl.col("_kind"),
         *_string_pieces("_cid", plain, '",', ","),
         pl.col("_tstext").fill_null("null"),
