@@ -238,15 +238,25 @@ def encode(
     if lay.event_id is not None:
         df = df.with_columns(_eid=given_id(df, lay.event_id))
         canon.append(pl.col("_eid"))
-    df = df.with_columns(_canon=pl.concat_str(canon, ignore_nulls=True))
-    df = df.with_columns(_hash=plh.col("_canon").chash.sha2_256()).drop("_canon")
+    df = df.with_columns(_hash=plh.concat_str(canon, ignore_nulls=True).chash.sha2_256())
     df = df.with_columns(
         *_halves(pl.col("_hash")),
         _fp=pl.col("_hash").str.slice(20, 16).str.to_integer(base=16, dtype=pl.UInt64),
-    ).drop("_hash")
-    df = df.with_columns(_ulid=pl.concat_str(_ulid())).drop(*HALVES)
+    )
+    _drop(df, "_hash")
+    df = df.with_columns(_ulid=pl.concat_str(_ulid()))
+    _drop(df, *HALVES)
     op = api.op(_op_parts(lay, plain, api.millis))
-    return df.with_columns(
+    df = df.with_columns(
         _op=pl.concat_str(op, ignore_nulls=True),
         _data_bytes=pl.col("_inner").str.len_bytes() + 2,
-    ).drop("_ulid", "_tstext", "_inner")
+    )
+    return _drop(df, "_ulid", "_tstext", "_inner")
+
+
+def _drop(df: pl.DataFrame, *cols: str) -> pl.DataFrame:
+    """``df`` without ``cols``, changed in place (a frame of ``encode``'s own): ``drop``
+    goes through the lazy engine, about 80 µs a call, ``drop_in_place`` about 1."""
+    for col in cols:
+        df.drop_in_place(col)
+    return df
