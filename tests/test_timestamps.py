@@ -6,12 +6,14 @@ and times that do not exist."""
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cio_cli.check import timestamps
-from cio_cli.check.contract import ISO_ZONED_RE
+from cio_cli.check.contract import ISO_ZONED_RE, ReadOptions, layout
 
 
 def seven_rewrites(t: pl.Expr) -> pl.Expr:
@@ -55,3 +57,43 @@ def test_zoned_forms_read_as_the_seven_rewrites_read_them(cells: list[str]) -> N
     t = pl.col("t")
     got = df.select(new=timestamps._zoned(t), old=seven_rewrites(t))
     assert got.get_column("new").to_list() == got.get_column("old").to_list()
+
+
+CELLS = st.one_of(
+    st.none(),
+    pick("", " ", "\t", "  ", "abc", "-5", "0", " 1610000000 ", "1610000000.5", "1610000000123",
+         "1610000000123.7", "1e9", "nan", "2021-01-07", " 2021-01-07 06:15 ", "2021-01-07T06:15:11",
+         "2021-13-45 06:15:11"),  # fmt: skip
+    zoned,
+    st.builds(lambda pad, z: pad + z + pad, pick(" ", "\t"), zoned),
+)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(
+    cells=st.lists(CELLS, min_size=1, max_size=60),
+    unit=pick("auto", "s", "ms"),
+    zone=st.sampled_from([None, "Europe/Paris"]),
+)
+def test_trimmed_cells_read_as_the_nulled_text_reads_them(
+    cells: list[str | None], unit: str, zone: str | None
+) -> None:
+    """``seconds``, ``millis`` and ``read_as_ms`` read a blank cell trimmed to ``""`` as
+    they read ``text``'s null (the reference: the same functions on ``text``)."""
+    lay = layout(["_cio_customer_id", "_cio_name", "_cio_timestamp"])
+    opts = ReadOptions(timestamp_unit=unit, assume_tz=zone)  # type: ignore[arg-type]
+    assert lay.timestamp is not None
+    df = pl.DataFrame({lay.timestamp: cells}, schema={lay.timestamp: pl.String})
+    form = timestamps.forms(df, lay)
+
+    def read() -> pl.DataFrame:
+        with_ts = df.with_columns(_ts=timestamps.seconds(lay, opts, *form))
+        return with_ts.select(
+            "_ts",
+            _sub=timestamps.millis(lay, opts, *form),
+            _ms=timestamps.read_as_ms(lay, opts, form[0]),
+        )
+
+    got = read()
+    with patch.object(timestamps, "_trimmed", timestamps.text):
+        assert got.equals(read())
