@@ -15,23 +15,31 @@ import re
 
 import polars as pl
 
-DOUBLED_QUOTE = re.compile(rb'""')
+DOUBLED_QUOTE = re.compile(rb'""')  # a regex finds it twice as fast as bytes' ``in``
 STRAY_QUOTE = r'[^,"\r\n]"[^,"\r\n]'  # never in well-formed CSV: text on both sides of a quote
 _NOT_MARKS = bytes(b for b in range(256) if b not in b'",')
 _SAMPLE = 1 << 16  # bytes in which has_stray_quote counts quotes
 _TEXT_AS_X = bytes(b if b in b'",\r\n' else ord("x") for b in range(256))
-_NOT_SPECIAL = bytes(b for b in range(256) if b >= 0x20 and b != ord("\\"))
+_NOT_KEPT = bytes(b for b in range(256) if b >= 0x20 and b not in b'\\",')
 
 
-def plain_text(data: bytes, records: int) -> bool:
+def marks_of(data: bytes) -> bytes:
+    """What the checks below look at in ``data``, in one pass over it: its quotes, commas,
+    backslashes and control characters (newlines among them), in order."""
+    return data.translate(None, _NOT_KEPT)
+
+
+def plain_text(data: bytes, records: int, marks: bytes | None = None) -> bool:
     """True when no cell in ``data`` holds a quote, backslash or control character.
 
     Only record ends may be newlines (one per record, CRLF allowed); a quote
     inside a cell is written doubled, so no ``""`` may appear either.
+    ``marks`` is ``marks_of(data)``, when the caller has it.
     """
-    if DOUBLED_QUOTE.search(data):  # first: found at once among quoted JSON cells
+    marks = marks_of(data) if marks is None else marks
+    if b'""' in marks and DOUBLED_QUOTE.search(data):  # few "" in marks unless in data
         return False
-    special = data.translate(None, _NOT_SPECIAL)
+    special = marks.translate(None, b'",')
     lines = special.count(b"\n")
     if len(special) != lines + special.count(b"\r\n"):
         return False  # a tab, backslash, lone CR or other control character
@@ -39,7 +47,9 @@ def plain_text(data: bytes, records: int) -> bool:
     return ends == records
 
 
-def separators_match(body: bytes, df: pl.DataFrame, ncols: int, blank: int) -> bool | None:
+def separators_match(
+    body: bytes, df: pl.DataFrame, ncols: int, blank: int, marks: bytes | None = None
+) -> bool | None:
     """True when every non-blank record of ``body`` has exactly ``ncols`` fields.
 
     Polars pads short rows (long ones make it refuse the chunk), so the
@@ -55,7 +65,7 @@ def separators_match(body: bytes, df: pl.DataFrame, ncols: int, blank: int) -> b
     elif has_stray_quote(body):
         return None
     else:
-        commas = commas_outside_quotes(body)
+        commas = commas_outside_quotes(body, marks)
     return commas == (ncols - 1) * (df.height - blank)
 
 
@@ -72,10 +82,11 @@ def has_stray_quote(data: bytes) -> bool:
     return bool(pl.Series([data.translate(_TEXT_AS_X)]).bin.contains(b'x"x').item())
 
 
-def commas_outside_quotes(data: bytes) -> int:
+def commas_outside_quotes(data: bytes, kept: bytes | None = None) -> int:
     """Commas after an even number of quotes; with an odd number, also the last quote and
-    the commas after it (what removing each ``"[^"]*"`` from left to right leaves)."""
-    marks = data.translate(None, _NOT_MARKS)  # only " and ,
+    the commas after it (what removing each ``"[^"]*"`` from left to right leaves).
+    ``kept`` is ``marks_of(data)``, when the caller has it."""
+    marks = (marks_of(data) if kept is None else kept).translate(None, _NOT_MARKS)  # " and ,
     # A doubled quote changes no other mark's parity: dropped, few quotes are left to split on.
     runs = marks.replace(b'""', b"").split(b'"')  # even runs are outside quotes
     commas = len(b"".join(runs[::2]))

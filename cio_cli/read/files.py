@@ -318,11 +318,12 @@ class CsvSource:
         blank = _blank_rows(df, names)
         if blank and columns is not None:
             return self.parse(body)
+        marks = boundaries.marks_of(body.data) if known is None else b""  # one pass for both
         if known is None:
-            whole = boundaries.separators_match(body.data, df, ncols, blank)
+            whole = boundaries.separators_match(body.data, df, ncols, blank, marks)
             if not whole:  # None: polars cannot be trusted here; False: ragged rows
                 return None if whole is None else fallback.strict_records(body.data, ncols)
-        plain = boundaries.plain_text(body.data, df.height) if known is None else known[1]
+        plain = boundaries.plain_text(body.data, df.height, marks) if known is None else known[1]
         self._verified[body.offset] = (crc, plain)
         return _numbered(df, body.data, names, ncols, blank, plain), plain
 
