@@ -125,7 +125,7 @@ class Packer:
 
 def _cumulative(events: pl.DataFrame) -> list[int]:
     """Running body size after each op: ops plus one comma each."""
-    return list(accumulate(size + 1 for size in events.get_column("_size").to_list()))
+    return list(accumulate((events.get_column("_size") + 1).to_list()))
 
 
 def _fill(ends: list[int], start: int, budget: int) -> int:
