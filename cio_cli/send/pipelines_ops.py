@@ -19,10 +19,14 @@ def call_pieces(p: OpParts) -> list[pl.Expr]:
     return identify_pieces(p) if p.identify else track_pieces(p)
 
 
-def _iso(p: OpParts) -> pl.Expr:
-    """The row's timestamp as ISO-8601 with its own milliseconds (null without one)."""
+def _timestamp(p: OpParts) -> list[pl.Expr]:
+    """``,"timestamp":"ISO"``, the row's timestamp as ISO-8601 with its own milliseconds, as
+    three pieces, all null where the row has none (the quotes literals masked by it: a
+    nested ``concat_str`` would build a column of its own)."""
     millis = p.ts.cast(pl.Int64) * 1000 + p.ms.fill_null(0)
-    return pl.from_epoch(millis, time_unit="ms").dt.strftime(ISO_MS)
+    iso = pl.from_epoch(millis, time_unit="ms").dt.strftime(ISO_MS)
+    dated = p.ts.is_not_null()
+    return [pl.when(dated).then(pl.lit(',"timestamp":"')), iso, pl.when(dated).then(pl.lit('"'))]
 
 
 def identify_pieces(p: OpParts) -> list[pl.Expr]:
@@ -34,7 +38,7 @@ def identify_pieces(p: OpParts) -> list[pl.Expr]:
         pl.lit(',"traits":{'),
         p.data,
         pl.lit("}"),
-        pl.concat_str([pl.lit(',"timestamp":"'), _iso(p), pl.lit('"')]),
+        *_timestamp(p),
         pl.lit(',"messageId":'),
         *p.event_id,
         pl.lit("}"),
@@ -48,7 +52,6 @@ def track_pieces(p: OpParts) -> list[pl.Expr]:
     empty, no ``timestamp`` key when the row has none; the timestamp with the row's own
     milliseconds (``p.ms``)."""
     who = pl.when(p.kind == ANONYMOUS_KIND).then(pl.lit("anonymousId")).otherwise(pl.lit("userId"))
-    iso = _iso(p)
     return [
         pl.lit('{"type":"track","'),
         who,
@@ -57,7 +60,7 @@ def track_pieces(p: OpParts) -> list[pl.Expr]:
         pl.lit(',"event":'),
         *p.name,
         pl.when(p.data != "").then(pl.concat_str([pl.lit(',"properties":{'), p.data, pl.lit("}")])),
-        pl.concat_str([pl.lit(',"timestamp":"'), iso, pl.lit('"')]),
+        *_timestamp(p),
         pl.lit(',"messageId":'),
         *p.event_id,
         pl.lit("}"),

@@ -18,6 +18,13 @@ def op_pieces(p: OpParts) -> list[pl.Expr]:
 UPDATE_ONLY = '"_update":true'
 
 
+def _timestamp(p: OpParts) -> list[pl.Expr]:
+    """``,"timestamp":T`` as two pieces, both null where the row has no timestamp: the key
+    a literal masked by it (a nested ``concat_str`` would build a column of its own, about
+    15 ms per 1M rows more)."""
+    return [pl.when(p.ts_text.is_not_null()).then(pl.lit(',"timestamp":')), p.ts_text]
+
+
 def identify_pieces(p: OpParts) -> list[pl.Expr]:
     """``{"type":"person","identifiers":{kind:V},"action":"identify","timestamp":T,
     "attributes":{...}}`` (no ``timestamp`` key when the row has none; ``"_update":true``
@@ -35,7 +42,7 @@ def identify_pieces(p: OpParts) -> list[pl.Expr]:
         pl.lit('":'),
         *p.cid,
         pl.lit('},"action":"identify"'),
-        pl.concat_str([pl.lit(',"timestamp":'), p.ts_text]),
+        *_timestamp(p),
         pl.lit(',"attributes":{'),
         attributes,
         pl.lit("}}"),
@@ -55,7 +62,7 @@ def event_pieces(p: OpParts) -> list[pl.Expr]:
         *p.name,
         pl.lit(',"id":'),
         *p.event_id,
-        pl.concat_str([pl.lit(',"timestamp":'), p.ts_text]),
+        *_timestamp(p),
         pl.lit(',"attributes":{'),
         p.data,
         pl.lit("}}"),
