@@ -21,6 +21,7 @@ from cio_cli.check.contract import (
     ISO_NAIVE_RE,
     ISO_ZONED_RE,
     MS_FROM,
+    NAME,
     TIMESTAMP,
     Layout,
     ReadOptions,
@@ -109,6 +110,20 @@ def old_timestamp_rules(
     rules.warn("timestamp_ms", pl.col("_ms") & ts.is_not_null())
 
 
+def old_name_rules(rules: rows._Rules, opts: ReadOptions, df: pl.DataFrame) -> None:
+    name = pl.col("_name")
+    rules.broken(c.NAME_EMPTY, name.is_null(), NAME)
+    rows._too_long(rules, c.NAME_TOO_LONG, name, NAME)
+    odd = name.str.contains(c.NAME_ODD_RE)
+    if not df.select(odd.any()).item():
+        return
+    if not opts.allow_semantic:
+        semantic = name.str.to_lowercase().is_in(c.SEMANTIC_NAMES)
+        rules.broken(c.SEMANTIC_NAME, semantic, NAME, name)
+    if opts.warn_name_format:
+        rules.warn("name_format", odd)
+
+
 def old_check_rows(
     df: pl.DataFrame, lay: Layout, opts: ReadOptions, now: int, counted: pl.Expr | None = None
 ) -> rows.Checked:
@@ -124,7 +139,7 @@ def old_check_rows(
     rules = rows._Rules()
     rows._field_count(rules, lay)
     if lay.people is None:
-        rows._name_rules(rules, opts, df)
+        old_name_rules(rules, opts, df)
     rows._person_rules(rules, lay, opts)
     old_timestamp_rules(rules, lay, opts, now, textual)
     if lay.people is not None:
@@ -164,7 +179,9 @@ IDS = st.one_of(
     pick("", " ", "\t", "user1", " user1 ", "a@b.co", " a@b.co", "cio_123", "x" * 151, "é"),
     st.text(alphabet=" \tab@_c", max_size=6),
 )
-NAMES = st.one_of(st.none(), pick("", " ", "buy", " buy ", "two words", "a*b", "Page Viewed"))
+NAMES = st.one_of(
+    st.none(), pick("", " ", "buy", " buy ", "two words", "a*b", "a|b", "User Deleted", "n" * 120)
+)
 # fmt: off
 STAMPS = st.one_of(
     st.none(),
@@ -196,6 +213,7 @@ OPTIONS = st.fixed_dictionaries(
         "timestamp_unit": pick("auto", "s", "ms"),
         "identifier": pick("auto", "id", "email", "per-row"),
         "api": pick("track", "pipelines"),
+        "allow_semantic": st.booleans(),
     }
 )
 

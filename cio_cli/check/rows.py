@@ -274,8 +274,9 @@ def _name_rules(rules: _Rules, opts: ReadOptions, df: pl.DataFrame) -> None:
     rules.broken(c.NAME_EMPTY, name.is_null(), NAME)
     _too_long(rules, c.NAME_TOO_LONG, name, NAME)
     odd = name.str.contains(c.NAME_ODD_RE)
-    if not df.select(odd.any()).item():
-        return  # no space, so no semantic name, and no name_format warning
+    if not df.select(name.unique().str.contains(c.NAME_ODD_RE).any()).item():
+        return  # no space, so no semantic name, and no name_format warning (a chunk has
+        # few names: each is looked at once)
     if not opts.allow_semantic:
         semantic = name.str.to_lowercase().is_in(c.SEMANTIC_NAMES)
         rules.broken(c.SEMANTIC_NAME, semantic, NAME, name)
