@@ -14,7 +14,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cio_cli.check import rows, timestamps
+from cio_cli.check import inference, rows, timestamps
 from cio_cli.check import rule_table as c
 from cio_cli.check.contract import (
     EVENT_ID,
@@ -27,6 +27,7 @@ from cio_cli.check.contract import (
     ReadOptions,
     layout,
 )
+from cio_cli.check.inference import ColumnStats, Inference, Stats
 from cio_cli.check.rule_table import TIMESTAMP_NUMBER_RE as NUMERIC
 from cio_cli.check.values import json_cells
 
@@ -268,3 +269,90 @@ def test_one_regex_takes_the_ulids_and_uuids_the_two_took(ids: list[str | None])
         old=cell.str.contains(c.ID_INVALID.pattern) | cell.str.contains(c.ID_UUID_RE),
     )
     assert got.get_column("new").to_list() == got.get_column("old").to_list()
+
+
+# -- type inference ------------------------------------------------------------------------
+
+
+def old_stats(self: Inference, df: pl.DataFrame) -> Stats:
+    """``Inference.stats`` before: every integer counted with ``is_whole_number``."""
+    cols = {c: self.counted(c) for c in self.open_columns() if c in df.columns}
+    if not cols:
+        return {}
+    whole = inference.whole_rows(df, self.lay.ncols)
+    exprs = []
+    for col, families in cols.items():
+        cell = pl.col(col)
+        counts = [cell.is_not_null().sum()]
+        counts += [
+            inference.fits(cell, f).sum()
+            if f != "number"
+            else inference.is_whole_number(cell).sum()
+            for f in families
+        ]
+        exprs.append(pl.concat_list(counts).alias(col))
+    found = whole.select(exprs).row(0, named=True)
+    stats = {
+        col: ColumnStats(int(v[0]), fits=dict(zip(cols[col], map(int, v[1:]), strict=True)))
+        for col, v in found.items()
+    }
+    inference._add_decimals(whole, stats)
+    inference._add_json(whole, stats, [c for c in stats if c not in self.not_json])
+    tracks = {c: list(self.tracks.get(c, {}).items()) for c in stats}
+    before = {
+        c: {f: t.misfits if t.first is None else inference.MAX_MISFITS + 1 for f, t in fs}
+        for c, fs in tracks.items()
+    }
+    inference._add_misfits(whole, stats, before)
+    return stats
+
+
+# fmt: off
+VALUES = st.one_of(
+    st.none(),
+    st.integers(-(2**64), 2**64).map(str),
+    st.integers(-(2**53) - 2, -(2**53) + 2).map(str),
+    st.integers(2**53 - 2, 2**53 + 2).map(str),
+    st.integers(10**14 - 2, 10**16 + 2).map(str),
+    st.decimals(places=3, allow_nan=False, allow_infinity=False).map(str),
+    pick("0", "-0", "007", "+5", "1.50", "2.10", "1e5", "true", "F", "t", "f", "NULL", "\\N",
+         "{\"a\": 1}", "[1]", " 12", "123456789012345.5", "-1234567890123456"),
+)
+# fmt: on
+
+
+NUMBERS = st.one_of(  # a column of integers, some long, a few not
+    st.none(),
+    st.integers(-(2**54), 2**54).map(str),
+    st.integers(10**14 - 2, 10**16 + 2).map(str),
+    st.integers(-5, 5).map(str),
+    pick("1.5", "NULL", "x", "1234567890123456789012"),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    chunks=st.lists(
+        st.lists(st.tuples(VALUES, NUMBERS), min_size=1, max_size=40), min_size=1, max_size=4
+    ),
+)
+def test_inference_counts_each_chunk_as_before(
+    chunks: list[list[tuple[str | None, str | None]]],
+) -> None:
+    lay = layout(["_cio_name", "_cio_customer_id", "a", "b"])
+    new, old = Inference(lay, ReadOptions()), Inference(lay, ReadOptions())
+    first = 0
+    for rows_ in chunks:
+        df = pl.DataFrame(
+            {"c2": [a for a, _ in rows_], "c3": [b for _, b in rows_]},
+            schema={"c2": pl.String, "c3": pl.String},
+        ).with_columns(
+            pl.int_range(0, len(rows_), dtype=pl.Int64).alias("_row"),
+            pl.lit(lay.ncols, dtype=pl.Int32).alias("_nf"),
+        )
+        got, want = new.stats(df), old_stats(old, df)
+        assert got == want
+        new.add(got, first)
+        old.add(want, first)
+        first += len(rows_)
+    assert (new.types(), new.nearly()) == (old.types(), old.nearly())
