@@ -1,10 +1,12 @@
 """The row rules (``check/rows.py``) compute each trimmed cell once and leave out the rules
 that hold for no row of a chunk: they split rows, tally rules and word messages as the
 rules did before issue 27's second round, kept here as the reference (``old_check_rows``,
-``old_identify``, ``old_timestamp_rules``, ``old_seconds``), on generated chunks: ids and
-names blank, padded, long, emails; every timestamp form, plain integers alone too; the
-``_cio_anonymous_id`` and people layouts; ``--assume-tz``, ``--timestamp-unit``,
-``--identifier`` and an API that keeps milliseconds."""
+``old_identify``, ``old_name_rules``, ``old_timestamp_rules``, ``old_seconds``), on
+generated chunks: ids and names blank, padded, long, emails; every timestamp form, plain
+integers alone too; the ``_cio_anonymous_id`` and people layouts; ``--assume-tz``,
+``--timestamp-unit``, ``--identifier`` and an API that keeps milliseconds. Type inference
+(``check/inference.py``) counts each chunk as ``old_stats`` did (every integer cast), on
+integers short, long and beyond 2**53, decimals, booleans, null texts and JSON."""
 
 from __future__ import annotations
 
