@@ -183,15 +183,16 @@ class Inference:
         exprs = []
         for col, families in cols.items():
             cell = pl.col(col)
-            counts = [cell.is_not_null().sum()]
-            counts += [fits(cell, f).sum() if f != "number" else is_whole_number(cell).sum()
+            counts = [cell.is_not_null().sum(), (cell.str.len_bytes() > SHORT).any().cast(pl.Int64)]
+            counts += [fits(cell, f).sum() if f != "number" else _short_whole(cell).sum()
                        for f in families]  # fmt: skip
             exprs.append(pl.concat_list(counts).alias(col))
         found = whole.select(exprs).row(0, named=True)
         stats = {
-            col: ColumnStats(int(v[0]), fits=dict(zip(cols[col], map(int, v[1:]), strict=True)))
+            col: ColumnStats(int(v[0]), fits=dict(zip(cols[col], map(int, v[2:]), strict=True)))
             for col, v in found.items()
         }
+        _add_long_whole(whole, stats, [c for c, v in found.items() if v[1]])
         _add_decimals(whole, stats)
         _add_json(whole, stats, [c for c in stats if c not in self.not_json])
         tracks = {c: list(self.tracks.get(c, {}).items()) for c in stats}  # as folded so far
@@ -288,6 +289,24 @@ class Inference:
             elif col not in self.not_json and col in self.json_first:
                 found[col] = Nearly("json", *self.json_first[col])
         return found
+
+
+SHORT = MAX_DIGITS  # an integer of at most this many characters is within 2**53
+
+
+def _short_whole(cell: pl.Expr) -> pl.Expr:
+    """``is_whole_number`` where no cell is over ``SHORT`` characters: no cast needed."""
+    return cell.str.contains(INT_RE).fill_null(False)
+
+
+def _add_long_whole(whole: pl.DataFrame, stats: Stats, longer: list[str]) -> None:
+    """Count the integers again, with ``is_whole_number``, in the columns with a cell over
+    ``SHORT`` characters (``_short_whole`` counted its integers without their bounds)."""
+    recount = [c for c in longer if "number" in stats[c].fits]
+    if recount:
+        found = whole.select(is_whole_number(pl.col(c)).sum() for c in recount).row(0)
+        for col, n in zip(recount, found, strict=True):
+            stats[col].fits["number"] = int(n)
 
 
 def _add_decimals(whole: pl.DataFrame, stats: Stats) -> None:

@@ -109,20 +109,43 @@ def identify(
     ``_cid`` is the row's identifier, trimmed: its ``_cio_customer_id``, or else its
     ``_cio_anonymous_id`` (kind ``anonymous_id``); null when it has neither.
 
-    ``forms`` is ``timestamps.forms(df, lay)`` when the caller has it already.
+    ``forms`` is ``timestamps.forms(df, lay)`` when the caller has it already. The cells
+    read several times (the ids trimmed, the timestamp as ``timestamps.prepared``) are
+    computed once, as columns (``_cid``, ``_aid``, ``_tt``; the last two dropped).
     """
     textual, decimals = forms if forms is not None else timestamps.forms(df, lay)
-    person, anonymous = _filled(lay.customer_id), _filled(lay.anonymous_id)
+    ready = timestamps.prepared(lay, textual, decimals)
+    cid = pl.lit(None, pl.String) if lay.customer_id is None else _trimmed(lay.customer_id)
+    once = {"_cid": cid, "_aid": _trimmed(lay.anonymous_id), "_tt": ready}
+    df = df.with_columns(**{name: e for name, e in once.items() if e is not None})
+    tt = None if ready is None else "_tt"
+    person, anonymous = _nonempty("_cid"), _nonempty("_aid")
+    alone = {} if lay.anonymous_id is None else {"_aid": person.is_null() & anonymous.is_not_null()}
     df = df.with_columns(
         _cid=person if lay.anonymous_id is None else pl.coalesce(person, anonymous),
-        _ts=timestamps.seconds(lay, opts, textual, decimals),
-        _ms=timestamps.read_as_ms(lay, opts, textual),
+        _ts=timestamps.seconds(lay, opts, textual, decimals, tt),
+        _ms=timestamps.read_as_ms(lay, opts, textual, tt),
+        **alone,
     )
+    if ready is not None:
+        df.drop_in_place("_tt")  # a frame of this call's own
     if lay.anonymous_id is None:
         return df.with_columns(_kind=_kind(opts))
-    alone = person.is_null() & anonymous.is_not_null()
-    kind = pl.when(alone).then(pl.lit(c.ANONYMOUS_KIND)).otherwise(_kind(opts))
-    return df.with_columns(_kind=kind)
+    kind = pl.when("_aid").then(pl.lit(c.ANONYMOUS_KIND)).otherwise(_kind(opts))
+    df = df.with_columns(_kind=kind)
+    df.drop_in_place("_aid")
+    return df
+
+
+def _trimmed(column: str | None) -> pl.Expr | None:
+    """A column's cells trimmed (None when the file has no such column)."""
+    return None if column is None else pl.col(column).str.strip_chars()
+
+
+def _nonempty(column: str) -> pl.Expr:
+    """A column of trimmed cells, null where empty."""
+    cell = pl.col(column)
+    return pl.when(cell != "").then(cell)
 
 
 def _filled(column: str | None) -> pl.Expr:
@@ -156,6 +179,7 @@ def split(df: pl.DataFrame, mask: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame
 
 
 RANGES = {"int": INT_RANGE, "float": FLOAT_RANGE}  # --type kinds whose values are bounded
+ID_FORMS = f"(?:{c.ID_INVALID.pattern})|(?:{c.ID_UUID_RE})"  # a ULID or a UUID: one regex
 
 
 def check_rows(
@@ -175,7 +199,8 @@ def check_rows(
     name = pl.col(lay.name).str.strip_chars() if lay.name else pl.lit(None, pl.String)
     forms = timestamps.forms(df, lay)
     textual = forms[0]
-    df = identify(df, lay, opts, forms).with_columns(_name=pl.when(name != "").then(name))
+    df = identify(df, lay, opts, forms).with_columns(_name=name)  # trimmed once, then:
+    df = df.with_columns(_name=_nonempty("_name"))
     if opts.millis:
         df = df.with_columns(_sub=timestamps.millis(lay, opts, *forms))
     if counted is not None:
@@ -186,13 +211,12 @@ def check_rows(
     if lay.people is None:
         _name_rules(rules, opts, df)
     _person_rules(rules, lay, opts)
-    _timestamp_rules(rules, lay, opts, now, textual)
+    _timestamp_rules(rules, lay, opts, now, textual, df)
     if lay.people is not None:
         df = _attribute_rules(rules, df, lay, opts)
     if lay.event_id is not None:
         eid = pl.col(lay.event_id).str.strip_chars()
-        ulid, uuid = eid.str.contains(c.ID_INVALID.pattern), eid.str.contains(c.ID_UUID_RE)
-        bad_id = eid.is_not_null() & ~ulid & ~uuid
+        bad_id = eid.is_not_null() & ~eid.str.contains(ID_FORMS)
         rules.broken(c.ID_INVALID, bad_id, EVENT_ID, eid)
     if lay.people is None:
         _data_rules(rules, lay, opts)
@@ -250,8 +274,9 @@ def _name_rules(rules: _Rules, opts: ReadOptions, df: pl.DataFrame) -> None:
     rules.broken(c.NAME_EMPTY, name.is_null(), NAME)
     _too_long(rules, c.NAME_TOO_LONG, name, NAME)
     odd = name.str.contains(c.NAME_ODD_RE)
-    if not df.select(odd.any()).item():
-        return  # no space, so no semantic name, and no name_format warning
+    if not df.select(name.unique().str.contains(c.NAME_ODD_RE).any()).item():
+        return  # no space, so no semantic name, and no name_format warning (a chunk has
+        # few names: each is looked at once)
     if not opts.allow_semantic:
         semantic = name.str.to_lowercase().is_in(c.SEMANTIC_NAMES)
         rules.broken(c.SEMANTIC_NAME, semantic, NAME, name)
@@ -308,11 +333,25 @@ def _person_rules(rules: _Rules, lay: Layout, opts: ReadOptions) -> None:
 
 
 def _timestamp_rules(
-    rules: _Rules, lay: Layout, opts: ReadOptions, now: int, textual: bool
+    rules: _Rules, lay: Layout, opts: ReadOptions, now: int, textual: bool, df: pl.DataFrame
 ) -> None:
+    """The timestamp's rules. Those of a cell read as no time (no zone, unreadable) are
+    left out where every filled cell was read (``_ts``): they hold for no row then."""
     if lay.timestamp is None:
         return
     t = timestamps.text(lay) if textual else pl.col(lay.timestamp)
+    ts = pl.col("_ts")
+    if df.select((pl.col(lay.timestamp).is_not_null() & ts.is_null()).any()).item():
+        _unread_rules(rules, opts, textual, t)
+    future = ts > now + c.TIMESTAMP_FUTURE.limit
+    rules.broken(c.TIMESTAMP_FUTURE, future, TIMESTAMP, t)
+    rules.broken(c.TIMESTAMP_BEFORE_1970, ts < 0, TIMESTAMP, t)
+    rules.warn("timestamp_ms", pl.col("_ms") & ts.is_not_null())
+
+
+def _unread_rules(rules: _Rules, opts: ReadOptions, textual: bool, t: pl.Expr) -> None:
+    """A timestamp without a zone (without ``--assume-tz``), or of no form: ``t`` is the
+    trimmed cell, null when empty."""
     ts = pl.col("_ts")
     naive = t.str.contains(c.TIMESTAMP_NO_ZONE.pattern) if textual else pl.lit(False)
     if opts.assume_tz is None:
@@ -333,10 +372,6 @@ def _timestamp_rules(
             .otherwise(why)
         )
     rules.error(rule.code, unreadable, why)
-    future = ts > now + c.TIMESTAMP_FUTURE.limit
-    rules.broken(c.TIMESTAMP_FUTURE, future, TIMESTAMP, t)
-    rules.broken(c.TIMESTAMP_BEFORE_1970, ts < 0, TIMESTAMP, t)
-    rules.warn("timestamp_ms", pl.col("_ms") & ts.is_not_null())
 
 
 def in_window(now: int, lay: Layout) -> pl.Expr:

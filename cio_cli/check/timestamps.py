@@ -45,15 +45,37 @@ def _trimmed(lay: Layout) -> pl.Expr:
     return pl.col(lay.timestamp).str.strip_chars()
 
 
-def seconds(lay: Layout, opts: ReadOptions, textual: bool, decimals: bool) -> pl.Expr:
+def prepared(lay: Layout, textual: bool, decimals: bool) -> pl.Expr | None:
+    """What ``seconds`` and ``read_as_ms`` read of each timestamp cell, to compute once
+    as a column (an eager ``select`` computes a subexpression again at every use): the
+    trimmed text, or a chunk of plain integers as Int64 (read the same, since every cell
+    casts). None where they read the cell as it is (Unix seconds with decimals)."""
+    if lay.timestamp is None or (decimals and not textual):
+        return None
+    cell = pl.col(lay.timestamp)
+    return _trimmed(lay) if textual else cell.cast(pl.Int64, strict=False)
+
+
+def _cell(lay: Layout, textual: bool, ready: str | None) -> pl.Expr:
+    """The timestamp cell as ``seconds`` and ``read_as_ms`` read it: the column ``ready``
+    (``prepared``), or else trimmed when ``textual``."""
+    assert lay.timestamp is not None
+    if ready is not None:
+        return pl.col(ready)
+    return _trimmed(lay) if textual else pl.col(lay.timestamp)
+
+
+def seconds(
+    lay: Layout, opts: ReadOptions, textual: bool, decimals: bool, ready: str | None = None
+) -> pl.Expr:
     """Unix seconds from every accepted form; null when absent or unreadable.
 
     Without ``textual`` every timestamp is a plain number (untrimmed) and the
-    costly ISO-8601 branches are left out.
+    costly ISO-8601 branches are left out. ``ready`` names a column holding ``prepared``.
     """
     if lay.timestamp is None:
         return pl.lit(None, dtype=pl.Int64)
-    t = _trimmed(lay) if textual else pl.col(lay.timestamp)
+    t = _cell(lay, textual, ready)
     whole = t.cast(pl.Int64, strict=False)
     if not textual and not decimals:
         return (
@@ -73,15 +95,10 @@ def seconds(lay: Layout, opts: ReadOptions, textual: bool, decimals: bool) -> pl
     seconds = pl.when(t.str.contains(".", literal=True)).then(from_dec).otherwise(from_int)
     if not textual:
         return seconds
-    return (
-        pl.when(numeric)
-        .then(seconds)
-        .when(t.str.contains(ISO_ZONED_RE))
-        .then(_zoned(t))
-        .when(t.str.contains(ISO_NAIVE_RE))
-        .then(_naive(t, opts.assume_tz))
-        .cast(pl.Int64)
-    )
+    read = pl.when(numeric).then(seconds).when(t.str.contains(ISO_ZONED_RE)).then(_zoned(t))
+    if opts.assume_tz is None:  # a time without a zone is null, as a row of no form is
+        return read.cast(pl.Int64)
+    return read.when(t.str.contains(ISO_NAIVE_RE)).then(_naive(t, opts.assume_tz)).cast(pl.Int64)
 
 
 def millis(lay: Layout, opts: ReadOptions, textual: bool, decimals: bool) -> pl.Expr:
@@ -113,11 +130,12 @@ def millis(lay: Layout, opts: ReadOptions, textual: bool, decimals: bool) -> pl.
     )
 
 
-def read_as_ms(lay: Layout, opts: ReadOptions, textual: bool) -> pl.Expr:
-    """True where ``--timestamp-unit auto`` read a number as milliseconds (a warning)."""
+def read_as_ms(lay: Layout, opts: ReadOptions, textual: bool, ready: str | None = None) -> pl.Expr:
+    """True where ``--timestamp-unit auto`` read a number as milliseconds (a warning).
+    ``ready`` names a column holding ``prepared``."""
     if lay.timestamp is None or opts.timestamp_unit != "auto":
         return pl.lit(False)
-    t = _trimmed(lay) if textual else pl.col(lay.timestamp)
+    t = _cell(lay, textual, ready)
     number = t.cast(pl.Float64, strict=False)  # decimals too: 1610000000000.5 is read as ms
     if textual:
         number = pl.when(t.str.contains(NUMERIC)).then(number)
