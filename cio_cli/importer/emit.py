@@ -429,7 +429,7 @@ def _too_large(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Events whose data is too large set aside with ``_err``, counted in ``checked``."""
     size = pl.col("_data_bytes")
-    big, good = split(good, good.select(size > MAX_DATA_BYTES).to_series())
+    big, good = split(good, good.get_column("_data_bytes") > MAX_DATA_BYTES)
     too_big = big.select(*raw, _err=message(DATA_TOO_LARGE, "data", size=size))
     if big.height:
         checked.errors["data_too_large"] += big.height
