@@ -279,7 +279,9 @@ def test_stdin_with_journal_resumes_after_kill_9_then_says_already_imported(
     with FakeCio(SITE, KEY, delay=0.03) as fake:
         cmd[cmd.index("--base-url") + 1] = fake.url
         with open(source, "rb") as stdin:
-            proc = subprocess.Popen(cmd, cwd=tmp_path, env=env_for(), stdin=stdin,
+            # the spool copy of stdin outlives a kill -9: kept in tmp_path, not in /tmp
+            proc = subprocess.Popen(cmd, cwd=tmp_path, env=env_for() | {"TMPDIR": str(tmp_path)},
+                                    stdin=stdin,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         kill_after(proc, lambda: len(fake.requests), 10)
         fake.delay = 0.0
