@@ -111,7 +111,6 @@ class IdKeys:
     ordered: pl.DataFrame  # k (the keys, nulls left out, sorted) and r (their rows)
     slots: pl.Series  # in ``ordered``'s order: each key's place in the bitmap
     twice: bool  # some key is given twice within the chunk
-    own: pl.Series  # per row: its own row where it gives an id (each row its own first)
 
     @classmethod
     def of(cls, keys: pl.Series, rows: pl.Series) -> IdKeys:
@@ -119,8 +118,7 @@ class IdKeys:
         ordered = pl.DataFrame({"k": keys, "r": rows}).drop_nulls("k").sort("k", "r")
         k = ordered.get_column("k")
         twice = bool((k == k.shift(1)).any())
-        own = pl.select(pl.when(keys.is_not_null()).then(rows)).to_series()
-        return cls(keys, rows, ordered, _slots(k), twice, own)
+        return cls(keys, rows, ordered, _slots(k), twice)
 
 
 class FirstUse:
