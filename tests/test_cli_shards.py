@@ -22,11 +22,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 import cio_cli.read.files as files
+from cio_cli.check.contract import layout
+from cio_cli.importer.emit import Emit, _ids_elsewhere
 from cio_cli.record import journal
 from tests.cli_support import (
     assert_accounting,
@@ -428,3 +431,16 @@ def test_a_finished_file_beside_a_new_one_is_answered_and_the_other_sent(
         s = summary(both)
         assert (s["rows"], s["sent"], s["resumed"], s["requests"]) == (17, 17, 10, 1)
         assert len(fake.events) == 17
+
+
+def test_other_shards_rows_without_a_cio_id_are_no_use_of_one() -> None:
+    """The reused-id check of one shard keys the other shards' given ids only: a row
+    without ``_cio_id`` is no use of one (a null hashes to a value of its own in polars,
+    which every such row would have shared)."""
+    lay = layout(["_cio_name", "_cio_customer_id", "_cio_id"])
+    assert lay.event_id is not None
+    ulid = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+    rows = pl.DataFrame({lay.event_id: [None, ulid, None], "_row": [0, 1, 2]})
+    found = _ids_elsewhere(rows, lay, Emit(now=0, batch_bytes=475_000, shard=(1, 2)))
+    assert found is not None
+    assert found.get_column("_row").to_list() == [1]

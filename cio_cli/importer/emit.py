@@ -42,6 +42,8 @@ SKIP_MESSAGE = (
 )
 R = TypeVar("R")
 _SIZE = pl.col("_op").str.len_bytes().alias("_size")  # for the packer, found in the worker
+_GIVEN = pl.col("_eid")  # a _cio_id as sent: a UUID and its ULID are one id
+_ID_KEY = pl.when(_GIVEN.is_not_null()).then(_GIVEN.str.to_uppercase().hash(7))  # null without
 
 
 @dataclass
@@ -420,8 +422,8 @@ def _ids_elsewhere(elsewhere: pl.DataFrame | None, lay: Layout, how: Emit) -> pl
         return None
     if how.skip_recent:
         elsewhere = elsewhere.filter(~in_window(how.now, lay))
-    key = given_id(elsewhere, lay.event_id).str.to_uppercase().hash(7)
-    return elsewhere.select("_row", _idk=key).drop_nulls("_idk")
+    given = given_id(elsewhere, lay.event_id).alias("_eid")
+    return elsewhere.with_columns(given).select("_row", _idk=_ID_KEY).drop_nulls("_idk")
 
 
 def _too_large(
@@ -480,10 +482,7 @@ def _id_keys(good: pl.DataFrame, lay: Layout, others: pl.DataFrame | None) -> Id
     the other shards' events)."""
     if lay.event_id is None:
         return None
-    given = pl.col("_eid")  # a UUID and its ULID are one id
-    here = good.select(
-        "_row", _idk=pl.when(given.is_not_null()).then(given.str.to_uppercase().hash(7))
-    )
+    here = good.select("_row", _idk=_ID_KEY)
     if others is not None and others.height:
         here = pl.concat([here, others.select(here.columns)])
     return IdKeys.of(here.get_column("_idk"), here.get_column("_row"))
