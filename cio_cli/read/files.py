@@ -318,12 +318,14 @@ class CsvSource:
         blank = _blank_rows(df, names)
         if blank and columns is not None:
             return self.parse(body)
-        marks = boundaries.marks_of(body.data) if known is None else b""  # one pass for both
         if known is None:
+            marks = boundaries.marks_of(body.data)  # one pass over the bytes for both checks
             whole = boundaries.separators_match(body.data, df, ncols, blank, marks)
             if not whole:  # None: polars cannot be trusted here; False: ragged rows
                 return None if whole is None else fallback.strict_records(body.data, ncols)
-        plain = boundaries.plain_text(body.data, df.height, marks) if known is None else known[1]
+            plain = boundaries.plain_text(body.data, df.height, marks)
+        else:
+            plain = known[1]
         self._verified[body.offset] = (crc, plain)
         return _numbered(df, body.data, names, ncols, blank, plain), plain
 
