@@ -22,14 +22,13 @@ from cio_cli.read import parquet as parquet_reader
 from tests.buckets_support import (
     WAIT,
     Bucket,
-    Proxy,
     bucket_fixture,  # noqa: F401 - the fixture ``bucket``
     killed_then_resumed,
     moto_fixture,  # noqa: F401 - the fixture ``moto_url``
 )
 from tests.cli_support import cio, old, read_out, summary
 from tests.fakecio import FakeCio
-from tests.test_cli_buckets import SITE, command, no_secret, run_env
+from tests.test_cli_buckets import SITE, command, no_secret, run_env, through_proxy
 
 T0 = old(10)
 
@@ -178,14 +177,8 @@ def test_kill_9_then_resume_of_parquet_objects_stores_every_event_once(
         again = killed_then_resumed(command(pattern, fake.url), env, fake, first, want)
         journal = first.read_text()
         assert f"object:{bucket.url('export/part-000.parquet')}:" in journal.splitlines()[0]
-        proxy = Proxy(bucket.endpoint)  # a rerun: the journals, a HEAD per object, no body
-        try:
-            before = len(fake.requests)
-            rerun = subprocess.run(command(pattern, fake.url), cwd=work,
-                                   env=env | {"AWS_ENDPOINT_URL": proxy.url},
-                                   capture_output=True, text=True, timeout=WAIT)  # fmt: skip
-        finally:
-            proxy.close()
+        before = len(fake.requests)  # a rerun: the journals, a HEAD per object, no body
+        rerun, proxy = through_proxy(bucket, command(pattern, fake.url), work, env)
         assert rerun.returncode == 0, rerun.stderr
         assert rerun.stderr.count("already imported") == 2
         assert all("delimiter=" in path for path, _ in proxy.gets())  # listed, never read

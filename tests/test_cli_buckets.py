@@ -175,6 +175,19 @@ def command(url: str, base: str, *flags: str) -> list[str]:
             "--quiet", "--batch-bytes", "4000", "--concurrency", "2", *flags]  # fmt: skip
 
 
+def through_proxy(
+    bucket: Bucket, cmd: list[str], work: Path, env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], Proxy]:
+    """Run ``cmd`` with the store behind a ``Proxy``, which records what ``cio`` asks of it."""
+    proxy = Proxy(bucket.endpoint)
+    try:
+        done = subprocess.run(cmd, cwd=work, env=env | {"AWS_ENDPOINT_URL": proxy.url},
+                              capture_output=True, text=True, timeout=WAIT)  # fmt: skip
+    finally:
+        proxy.close()
+    return done, proxy
+
+
 def run_env(endpoint: str) -> dict[str, str]:
     return environment(aws_env(endpoint) | {"CIO_SITE_ID": SITE, "CIO_API_KEY": KEY})
 
@@ -201,14 +214,8 @@ def test_kill_9_then_resume_sends_every_event_once_and_reruns_are_cheap(
         header = journals[0].read_text().splitlines()[0]
         assert bucket.url("export/part-000.csv") in header and "object:" in header
         # a rerun answers from the journals, asking the store for size and ETag only
-        proxy = Proxy(bucket.endpoint)
-        try:
-            before = len(fake.requests)
-            rerun = subprocess.run(command(pattern, fake.url), cwd=work,
-                                   env=env | {"AWS_ENDPOINT_URL": proxy.url},
-                                   capture_output=True, text=True, timeout=WAIT)  # fmt: skip
-        finally:
-            proxy.close()
+        before = len(fake.requests)
+        rerun, proxy = through_proxy(bucket, command(pattern, fake.url), work, env)
         assert rerun.returncode == 0, rerun.stderr
         assert rerun.stderr.count("already imported") == 2
         assert proxy.gets()  # the pattern was listed...
